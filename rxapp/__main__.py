@@ -1,0 +1,156 @@
+"""Operator CLI: `python -m rxapp <command>`. It calls the same service layer as the console."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+
+from rxapp.db import session_scope
+from rxapp.services import keys as key_service
+from rxapp.services import profiles as profile_service
+from rxapp.services import users as user_service
+from rxapp.services.errors import ServiceError
+
+CLI_ACTOR_SUFFIX = " (cli)"
+
+
+def _read_password(confirm: bool) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Repeat password: ") != password:
+        raise ServiceError("The passwords do not match.")
+    return password
+
+
+def _user(session, email: str):
+    user = user_service.find_user(session, email)
+    if user is None:
+        raise ServiceError(f"No user with email {email!r}. Create it with `create-user` first.")
+    return user
+
+
+def _parse_time(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ServiceError(f"Not an ISO 8601 date/time: {value!r}.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def create_user(args: argparse.Namespace) -> int:
+    password = _read_password(confirm=True)
+    with session_scope() as session:
+        user = user_service.sign_up(session, args.email, password, client_address="cli")
+    print(f"Created user {user.email}", file=sys.stderr)
+    return 0
+
+
+def create_profile(args: argparse.Namespace) -> int:
+    categories = [part.strip() for part in args.categories.split(",") if part.strip()]
+    with session_scope() as session:
+        user = _user(session, args.email)
+        profile = profile_service.create_profile(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name,
+            description=args.description, categories=categories,
+            sensitivity=args.sensitivity, action=args.action, client_address="cli",
+        )
+    print(f"Created bias profile {profile.name!r} (id {profile.id})", file=sys.stderr)
+    return 0
+
+
+def create_key(args: argparse.Namespace) -> int:
+    expires_at = _parse_time(args.expires_at) if args.expires_at else None
+    with session_scope() as session:
+        user = _user(session, args.email)
+        profile_id = None
+        if args.profile:
+            profile_id = profile_service.find_profile_by_name(session, user.id, args.profile).id
+        created = key_service.create_key(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name,
+            bias_profile_id=profile_id, expires_at=expires_at, client_address="cli",
+        )
+    # Committed before the secret is shown. Only the secret goes to stdout, for scripts.
+    print(created.secret)
+    print(f"Created {created.key.key_id} ({created.key.masked}); store the key now, it is not shown again.",
+          file=sys.stderr)
+    return 0
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        page = 1
+        print("KEY_ID\tNAME\tKEY\tSTATUS\tLAST_USED\tBIAS_PROFILE\tEXPIRES")
+        while True:
+            result = key_service.list_keys(
+                session, user.id, key_service.KeyQuery(page=page, page_size=100, sort="created")
+            )
+            for row in result.rows:
+                print("\t".join([
+                    row.key_id, row.name, row.masked, row.status,
+                    row.last_used_at.isoformat() if row.last_used_at else "Never",
+                    row.bias_profile_name or "None",
+                    row.expires_at.isoformat() if row.expires_at else "Never",
+                ]))
+            if page * result.page_size >= result.total:
+                break
+            page += 1
+    return 0
+
+
+def expire_keys(_args: argparse.Namespace) -> int:
+    from rxapp.jobs import expire_keys_once
+
+    print(f"{expire_keys_once()} key(s) marked EXPIRED")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rxapp", description="API key console operator CLI")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser("create-user", help="create a user (password from stdin when piped)")
+    command.add_argument("email")
+    command.set_defaults(handler=create_user)
+
+    command = commands.add_parser("create-profile", help="create a bias profile for a user")
+    command.add_argument("email")
+    command.add_argument("name")
+    command.add_argument("--description", default="")
+    command.add_argument("--categories", default="", help="comma-separated, e.g. gender,age")
+    command.add_argument("--sensitivity", type=float, default=0.5)
+    command.add_argument("--action", default="flag", choices=["flag", "block", "rewrite"])
+    command.set_defaults(handler=create_profile)
+
+    command = commands.add_parser("create-key", help="create a key; prints only the secret on stdout")
+    command.add_argument("email")
+    command.add_argument("name")
+    command.add_argument("--profile", default="", help="bias profile name")
+    command.add_argument("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)")
+    command.set_defaults(handler=create_key)
+
+    command = commands.add_parser("list-keys", help="list a user's keys (masked)")
+    command.add_argument("email")
+    command.set_defaults(handler=list_keys)
+
+    command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")
+    command.set_defaults(handler=expire_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""The HTTP API for services (verify, health) and the browser's sign-in form posts.
+
+Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs live in jobs.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import FastAPI, Form, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rxapp import routes
+from rxapp.db import get_engine, session_scope
+from rxapp.models import utc_now
+from rxapp.services import keys as key_service
+from rxapp.services import users as user_service
+from rxapp.services.errors import ServiceError, ThrottledError
+from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.settings import get_settings
+
+MAX_CREDENTIAL_HEADER = 256
+_QUERY_KEY_NAMES = {"key", "api_key", "apikey", "api-key", "token", "access_token", "secret"}
+
+
+class BiasProfileOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    categories: list[str]
+    sensitivity: float
+    action: str
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+    code: str | None = None
+    key_id: str | None = None
+    status: str | None = None
+    expires_at: str | None = None
+    bias_profile: BiasProfileOut | None = None
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------- rate limiting
+
+
+class RateLimiter:
+    """Token bucket per client address, in process memory (per worker)."""
+
+    def __init__(self, per_minute: int, max_clients: int = 100_000) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(per_minute / 6.0, 1.0)  # ten seconds' worth of burst
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """0 when the call may proceed, else seconds to wait."""
+        if self.rate <= 0:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
+            if tokens >= 1.0:
+                if len(self._buckets) >= self.max_clients and client not in self._buckets:
+                    self._buckets.clear()
+                self._buckets[client] = (tokens - 1.0, now)
+                return 0
+            self._buckets[client] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / self.rate))
+
+
+_limiter: RateLimiter | None = None
+
+
+def _rate_limiter() -> RateLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = RateLimiter(get_settings().verify_rate_limit_per_minute)
+    return _limiter
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+# ---------------------------------------------------------------- app
+
+api = FastAPI(
+    title="API key console",
+    version="1.0.0",
+    description="Verify API keys and read the Bias Profile attached to them.",
+    docs_url=f"{routes.API_PREFIX}/docs",
+    redoc_url=None,
+    openapi_url=f"{routes.API_PREFIX}/openapi.json",
+)
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0] if error.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return _error(422, "INVALID_REQUEST", f"Invalid request: {first.get('msg', 'bad input')} ({where}).")
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    return _error(error.status_code, "HTTP_ERROR", str(error.detail))
+
+
+@api.exception_handler(Exception)
+async def _unexpected(_request: Request, _error_: Exception) -> JSONResponse:
+    """Fail closed, without a stack trace or internals in the answer."""
+    return _error(500, "INTERNAL_ERROR", "The request could not be processed.")
+
+
+def _credential(authorization: str | None, x_api_key: str | None) -> str | JSONResponse:
+    if authorization is not None:
+        if len(authorization) > MAX_CREDENTIAL_HEADER:
+            return _error(400, "HEADER_TOO_LARGE", "The Authorization header is too long.")
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return _error(401, "MISSING_KEY", "Use 'Authorization: Bearer <key>' or the X-API-Key header.")
+        return value.strip()
+    if x_api_key is not None:
+        if len(x_api_key) > MAX_CREDENTIAL_HEADER:
+            return _error(400, "HEADER_TOO_LARGE", "The X-API-Key header is too long.")
+        if x_api_key.strip():
+            return x_api_key.strip()
+    return _error(401, "MISSING_KEY", "Send the key in 'Authorization: Bearer <key>' or X-API-Key.")
+
+
+def _query_carries_key(request: Request) -> bool:
+    prefix = get_settings().key_prefix + "_"
+    return any(
+        name.lower() in _QUERY_KEY_NAMES or value.startswith(prefix)
+        for name, value in request.query_params.multi_items()
+    )
+
+
+@api.post(
+    routes.API_VERIFY,
+    response_model=VerifyOut,
+    response_model_exclude_none=True,
+    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    summary="Verify an API key",
+    description=(
+        "Send the key in `Authorization: Bearer <key>` or `X-API-Key`. Answers 200 with "
+        "`valid: true` and the key's Bias Profile, or `valid: false` with a code: NOT_FOUND, "
+        "INACTIVE, EXPIRED or MALFORMED."
+    ),
+)
+def verify(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    if _query_carries_key(request):
+        return _error(
+            400, "KEY_IN_URL",
+            "Never send an API key in the URL; it ends up in logs. Use the Authorization header.",
+        )
+    wait = _rate_limiter().retry_after(client_address(request))
+    if wait:
+        return _error(429, "RATE_LIMITED", "Too many verification requests.", {"Retry-After": str(wait)})
+    credential = _credential(authorization, x_api_key)
+    if isinstance(credential, JSONResponse):
+        return credential
+    now = utc_now()
+    with get_engine().connect() as connection:
+        outcome = key_service.verify_secret(connection, credential, now)
+    if not outcome.valid:
+        return JSONResponse({"valid": False, "code": outcome.code})
+    assert outcome.key_row_id is not None
+    last_used_buffer.record(outcome.key_row_id, now)
+    return JSONResponse(
+        {
+            "valid": True,
+            "key_id": outcome.key_id,
+            "status": outcome.status,
+            "expires_at": outcome.expires_at.isoformat() if outcome.expires_at else None,
+            "bias_profile": outcome.bias_profile,
+        }
+    )
+
+
+@api.get(routes.API_HEALTH, summary="Health of the app, its database and (when configured) Redis")
+async def health() -> JSONResponse:
+    settings = get_settings()
+    report: dict[str, Any] = {
+        "status": "ok",
+        "database": "ok",
+        "database_backend": get_engine().dialect.name,
+        "redis": "not configured",
+    }
+    try:
+        await asyncio.to_thread(_ping_database)
+    except Exception:
+        report.update(status="unavailable", database="unavailable")
+    if settings.redis_url:
+        try:
+            await asyncio.to_thread(_ping_redis, settings.redis_url)
+            report["redis"] = "ok"
+        except Exception:
+            report.update(status="unavailable", redis="unavailable")
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+
+def _ping_database() -> None:
+    import sqlalchemy as sa
+
+    with get_engine().connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+
+
+def _ping_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+@api.post(routes.API_NOOP, include_in_schema=False)
+def noop() -> JSONResponse:
+    """The benchmark's ceiling: same app, same middleware, same threadpool hop, no work."""
+    return JSONResponse({"valid": False, "code": "NOOP"})
+
+
+# ---------------------------------------------------------------- browser sign-in (form posts)
+
+
+def _trusted_origin(request: Request) -> str | None:
+    """The page that posted the form, if it is one of ours (login CSRF and open-redirect guard)."""
+    allowed = get_settings().allowed_origins
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        referer = request.headers.get("referer", "")
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    origin = origin.rstrip("/")
+    return origin if origin in allowed else None
+
+
+def _redirect(origin: str, path: str, **query: str) -> RedirectResponse:
+    suffix = f"?{urlencode(query)}" if query else ""
+    return RedirectResponse(f"{origin}{path}{suffix}", status_code=303)
+
+
+def _secure(request: Request, origin: str) -> bool:
+    return origin.startswith("https://") or request.url.scheme == "https"
+
+
+def _set_session_cookie(response: Response, token: str, secure: bool) -> None:
+    response.set_cookie(
+        routes.SESSION_COOKIE,
+        token,
+        max_age=int(get_settings().session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def _forbidden_origin() -> JSONResponse:
+    return _error(403, "FORBIDDEN_ORIGIN", "This form must be posted from the console's own pages.")
+
+
+@api.post(routes.API_SIGN_IN, include_in_schema=False)
+def sign_in(
+    request: Request,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    address = client_address(request)
+    try:
+        with session_scope() as session:
+            user = user_service.authenticate(session, email, password, client_address=address)
+            token = user_service.start_session(session, user.id, client_address=address) if user else None
+    except ThrottledError as error:
+        return _redirect(origin, routes.SIGN_IN, error="throttled", wait=str(error.retry_after_seconds))
+    if token is None:
+        return _redirect(origin, routes.SIGN_IN, error="invalid")
+    response = _redirect(origin, routes.KEYS)
+    _set_session_cookie(response, token, _secure(request, origin))
+    return response
+
+
+
+
+@api.post(routes.API_SIGN_UP, include_in_schema=False)
+def sign_up(
+    request: Request,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=5000)] = "",
+    confirm_password: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    address = client_address(request)
+    if password != confirm_password:
+        return _redirect(origin, routes.SIGN_UP, error="mismatch")
+    try:
+        with session_scope() as session:
+            user = user_service.sign_up(session, email, password, client_address=address)
+            token = user_service.start_session(session, user.id, client_address=address)
+    except ServiceError as error:
+        return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
+    response = _redirect(origin, routes.KEYS)
+    _set_session_cookie(response, token, _secure(request, origin))
+    return response
+
+
+def sign_up_error_code(error: ServiceError) -> str:
+    """A fixed code per failure: the page maps it to text, so nothing user-supplied is reflected."""
+    message = error.message.lower()
+    if error.field == "email":
+        return "email_taken" if "exists" in message else "email_invalid"
+    if "common" in message:
+        return "password_common"
+    if "at most" in message:
+        return "password_long"
+    return "password_short"
+
+
+@api.post(routes.API_SIGN_OUT, include_in_schema=False)
+def sign_out(request: Request) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    token = request.cookies.get(routes.SESSION_COOKIE, "")
+    if token:
+        with session_scope() as session:
+            user_service.end_session(session, token, client_address=client_address(request))
+    response = _redirect(origin, routes.SIGN_IN, signed_out="1")
+    response.delete_cookie(routes.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response

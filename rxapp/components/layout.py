@@ -1,0 +1,116 @@
+"""Page chrome: navigation, the signed-in account, sign out, light/dark mode."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_base.environment import environment
+from reflex_components_core.el.elements.base import BaseHTML
+from reflex_components_core.el.elements.forms import Form
+
+from rxapp import routes
+from rxapp.state import AuthState
+
+
+def backend_url(path: str) -> str:
+    """Form posts go to the backend: same origin in production, the backend port in dev."""
+    if environment.REFLEX_ENV_MODE.get().value == "prod":
+        return path
+    return rx.config.get_config().api_url.rstrip("/") + path
+
+
+class NativeForm(Form):
+    """A plain HTML form that really posts: Reflex's form always cancels the browser's submit."""
+
+    @classmethod
+    def create(cls, *children, **props) -> rx.Component:
+        return BaseHTML.create.__func__(cls, *children, **props)  # type: ignore[attr-defined]
+
+
+native_form = NativeForm.create
+
+
+def nav_link(label: str, href: str, icon: str, link_id: str) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2",
+                  align="center"),
+        href=href,
+        id=link_id,
+        underline="none",
+        color=rx.cond(AuthState.router.page.path == href, rx.color("accent", 11), rx.color("gray", 11)),
+    )
+
+
+def sign_out_form() -> rx.Component:
+    return native_form(
+        rx.button(rx.icon("log-out", size=16), "Sign out", type="submit", variant="soft", color_scheme="gray",
+                  size="2", id="sign-out"),
+        action=backend_url(routes.API_SIGN_OUT),
+        method="post",
+    )
+
+
+def navbar() -> rx.Component:
+    return rx.hstack(
+        rx.hstack(
+            rx.icon("key-round", size=22, color=rx.color("accent", 10)),
+            rx.heading("Key Console", size="4"),
+            rx.separator(orientation="vertical", size="2"),
+            nav_link("API Keys", routes.KEYS, "key", "nav-keys"),
+            nav_link("Bias Profiles", routes.PROFILES, "sliders-horizontal", "nav-profiles"),
+            nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
+            spacing="4",
+            align="center",
+        ),
+        rx.spacer(),
+        rx.hstack(
+            rx.link(rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
+                    href=routes.ACCOUNT, id="signed-in-email", underline="hover"),
+            rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"),
+            sign_out_form(),
+            spacing="3",
+            align="center",
+        ),
+        padding_x="24px",
+        padding_y="12px",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
+        align="center",
+        as_="nav",
+    )
+
+
+def protected_page(content: rx.Component) -> rx.Component:
+    """Renders nothing private until the server has confirmed the session."""
+    return rx.box(
+        rx.cond(
+            AuthState.signed_in,
+            rx.fragment(
+                navbar(),
+                rx.box(content, padding_x="24px", padding_y="24px", max_width="1400px", margin_x="auto",
+                       width="100%", as_="main"),
+            ),
+            rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),
+        ),
+        min_height="100vh",
+    )
+
+
+def auth_card(*children: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.hstack(rx.icon("key-round", size=28, color=rx.color("accent", 10)),
+                          rx.heading("Key Console", size="6"), align="center", spacing="2"),
+                *children,
+                spacing="4",
+                width="100%",
+            ),
+            size="4",
+            width="100%",
+            max_width="420px",
+        ),
+        rx.box(rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"), position="fixed",
+               top="12px", right="12px"),
+        min_height="100vh",
+        padding="16px",
+    )

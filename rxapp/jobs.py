@@ -1,0 +1,55 @@
+"""Background jobs run by every backend worker: key expiry and the Last Used flush.
+
+Both are safe with several workers: expiry is one conditional UPDATE, and the flush never moves
+Last Used backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rxapp.db import get_engine, session_scope
+from rxapp.services import keys as key_service
+from rxapp.services import users as user_service
+from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.settings import get_settings
+
+log = logging.getLogger("rxapp.jobs")
+
+
+def expire_keys_once() -> int:
+    with session_scope() as session:
+        expired = key_service.expire_due_keys(session)
+        user_service.purge_expired(session)
+    if expired:
+        log.info("expiry job: %d key(s) marked EXPIRED", expired)
+    return expired
+
+
+async def expiry_loop() -> None:
+    interval = max(get_settings().expiry_interval_seconds, 0.2)
+    while True:
+        try:
+            await asyncio.to_thread(expire_keys_once)
+        except Exception:
+            log.exception("expiry job failed; retrying at the next interval")
+        await asyncio.sleep(interval)
+
+
+async def last_used_flush_loop() -> None:
+    """Flushes at least every interval, and once more when the worker shuts down."""
+    interval = max(min(get_settings().last_used_flush_seconds, 1.0), 0.05)
+    engine = get_engine()
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(last_used_buffer.flush, engine)
+            except Exception:
+                log.exception("Last Used flush failed; the batch is kept for the next attempt")
+    finally:
+        try:
+            last_used_buffer.flush(engine)
+        except Exception:
+            log.exception("final Last Used flush failed")

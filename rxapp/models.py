@@ -1,0 +1,191 @@
+"""Tables and the public shapes sent out. A public shape never carries a secret or a hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+class ProfileAction(StrEnum):
+    FLAG = "flag"
+    BLOCK = "block"
+    REWRITE = "rewrite"
+
+
+BIAS_CATEGORIES: dict[str, str] = {
+    "gender": "Gender",
+    "race_ethnicity": "Race / ethnicity",
+    "age": "Age",
+    "religion": "Religion",
+    "disability": "Disability",
+    "sexual_orientation": "Sexual orientation",
+    "nationality": "Nationality",
+    "socioeconomic_status": "Socioeconomic status",
+}
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=512)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. Only the token's digest is stored, so a database dump signs nobody in."""
+
+    __tablename__ = "user_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_digest: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    expires_at: dt.datetime = Field(index=True)
+    client_address: str = Field(default="", max_length=64)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Recent failed sign-ins, counted for throttling by account and by client address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_email_time", "email", "created_at"),
+        sa.Index("ix_login_failures_client_time", "client_address", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    client_address: str = Field(default="", max_length=64)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class BiasProfile(SQLModel, table=True):
+    __tablename__ = "bias_profiles"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name", name="uq_bias_profiles_owner_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=80)
+    description: str = Field(default="", max_length=500)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sensitivity: float = Field(default=0.5)
+    action: str = Field(default=ProfileAction.FLAG.value, max_length=16)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    updated_at: dt.datetime = Field(default_factory=utc_now)
+    version: int = Field(default=1)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        sa.Index("ix_api_keys_owner_status", "owner_id", "status"),
+        sa.Index("ix_api_keys_owner_created", "owner_id", "created_at"),
+        sa.Index("ix_api_keys_owner_name", "owner_id", "name"),
+        sa.Index("ix_api_keys_status_expires", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(max_length=24, unique=True, index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    digest: str = Field(max_length=64, unique=True, index=True)
+    masked: str = Field(max_length=32)
+    status: str = Field(default=KeyStatus.ACTIVE.value, max_length=16)
+    expires_at: dt.datetime | None = Field(default=None, index=True)
+    last_used_at: dt.datetime | None = Field(default=None)
+    bias_profile_id: int | None = Field(
+        default=None, foreign_key="bias_profiles.id", index=True, ondelete="RESTRICT"
+    )
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    updated_at: dt.datetime = Field(default_factory=utc_now)
+    version: int = Field(default=1)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only. Holds names and IDs, never a secret, digest, password or session token."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_owner_time", "owner_id", "created_at"),
+        sa.Index("ix_audit_events_owner_target", "owner_id", "target_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(default=None)
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=40)
+    target_type: str = Field(default="", max_length=20)
+    target_id: str = Field(default="", max_length=100)
+    detail: str = Field(default="", max_length=1000)
+    client_address: str = Field(default="", max_length=64)
+    created_at: dt.datetime = Field(default_factory=utc_now, index=True)
+
+
+# ---------------------------------------------------------------- public shapes
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class UserPublic(_Public):
+    id: int
+    email: str
+
+
+class BiasProfilePublic(_Public):
+    id: int
+    name: str
+    description: str
+    categories: list[str]
+    sensitivity: float
+    action: str
+    key_count: int = 0
+    version: int = 1
+
+
+class ApiKeyPublic(_Public):
+    key_id: str
+    name: str
+    masked: str
+    status: str
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    bias_profile_id: int | None
+    bias_profile_name: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class KeyPage(_Public):
+    rows: list[ApiKeyPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class AuditEventPublic(_Public):
+    created_at: dt.datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    detail: str
+    client_address: str

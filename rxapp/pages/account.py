@@ -1,0 +1,84 @@
+"""The Account page: change the password, which signs out every browser of this account."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from rxapp import routes
+from rxapp.components.layout import protected_page
+from rxapp.db import session_scope
+from rxapp.services import users as user_service
+from rxapp.services.errors import ServiceError
+from rxapp.state import AuthState
+
+
+class AccountState(AuthState):
+    error: str = ""
+
+    @rx.event
+    async def load(self):
+        if await self.current_user() is None:
+            return rx.redirect(routes.SIGN_IN)
+        self.error = ""
+
+    @rx.event
+    async def change_password(self, form: dict[str, str]):
+        user = await self.current_user()
+        if user is None:
+            return rx.redirect(routes.SIGN_IN)
+        if form.get("new_password", "") != form.get("confirm_password", ""):
+            self.error = "The two new passwords do not match."
+            return
+
+        def work():
+            with session_scope() as session:
+                user_service.change_password(session, user.id, form.get("current_password", ""),
+                                             form.get("new_password", ""), client_address=self.client_address())
+
+        try:
+            await asyncio.to_thread(work)
+        except ServiceError as error:
+            self.error = error.message
+            return
+        self.signed_in = False
+        return rx.redirect(routes.SIGN_IN + "?error=password_changed")
+
+
+def account_content() -> rx.Component:
+    def field(label: str, name: str, autocomplete: str) -> rx.Component:
+        return rx.vstack(rx.el.label(label, html_for=f"account-{name}", font_size="14px", font_weight="500"),
+                         rx.input(name=name, type="password", id=f"account-{name}", required=True,
+                                  auto_complete=autocomplete, max_length=user_service.PASSWORD_MAX_LENGTH,
+                                  width="100%"),
+                         spacing="1", width="100%")
+
+    return rx.vstack(
+        rx.heading("Account", size="7", as_="h1"),
+        rx.text("Signed in as ", rx.text.strong(AuthState.user_email), size="2"),
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.heading("Change password", size="4"),
+                    rx.text("Changing the password signs you out everywhere, including this browser.", size="2",
+                            color=rx.color("gray", 11)),
+                    field("Current password", "current_password", "current-password"),
+                    field("New password", "new_password", "new-password"),
+                    field("Repeat new password", "confirm_password", "new-password"),
+                    rx.cond(AccountState.error != "", rx.callout(AccountState.error, icon="triangle-alert",
+                                                                 color_scheme="red", id="account-error")),
+                    rx.button("Change password", type="submit", id="account-submit"),
+                    spacing="3", width="100%",
+                ),
+                on_submit=AccountState.change_password,
+                reset_on_submit=True,
+            ),
+            max_width="480px", width="100%",
+        ),
+        spacing="4", width="100%",
+    )
+
+
+def account_page() -> rx.Component:
+    return protected_page(account_content())

@@ -1,0 +1,120 @@
+"""Sign in and sign up. The forms post straight to the backend, which sets the HttpOnly cookie;
+passwords never travel through Reflex state."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp import routes
+from rxapp.components.layout import auth_card, backend_url, native_form
+from rxapp.services.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from rxapp.state import AuthState
+
+SIGN_IN_MESSAGES = {
+    "invalid": "Incorrect email or password.",
+    "throttled": "Too many failed sign-in attempts. Wait a little and try again.",
+    "password_changed": "Your password was changed. Sign in again with the new password.",
+    "session_ended": "Your session has ended. Sign in again.",
+}
+SIGN_UP_MESSAGES = {
+    "mismatch": "The two passwords do not match.",
+    "email_invalid": "Enter a valid email address.",
+    "email_taken": "An account with this email already exists. Sign in instead.",
+    "password_short": f"Password must be at least {PASSWORD_MIN_LENGTH} characters.",
+    "password_long": f"Password must be at most {PASSWORD_MAX_LENGTH} characters.",
+    "password_common": "This password is too common. Choose one that is harder to guess.",
+}
+
+
+class AuthPageState(AuthState):
+    error_message: str = ""
+    notice: str = ""
+
+    @rx.event
+    async def load_sign_in(self):
+        if await self.current_user() is not None:
+            return rx.redirect(routes.KEYS)
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.error_message = SIGN_IN_MESSAGES.get(code, "")
+        wait = params.get("wait", "")
+        if code == "throttled" and wait.isdigit():
+            self.error_message = f"Too many failed sign-in attempts. Try again in {int(wait)} seconds."
+        self.notice = "You have been signed out." if params.get("signed_out") else ""
+
+    @rx.event
+    async def load_sign_up(self):
+        if await self.current_user() is not None:
+            return rx.redirect(routes.KEYS)
+        self.error_message = SIGN_UP_MESSAGES.get(self.router.url.query_parameters.get("error", ""), "")
+        self.notice = ""
+
+
+def _field(label: str, name: str, field_type: str, field_id: str, autocomplete: str, **props) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id, font_size="14px", font_weight="500"),
+        rx.input(name=name, type=field_type, id=field_id, required=True, auto_complete=autocomplete,
+                 width="100%", size="3", **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            AuthPageState.error_message != "",
+            rx.callout(AuthPageState.error_message, icon="triangle-alert", color_scheme="red", role="alert",
+                       id="auth-error", width="100%"),
+        ),
+        rx.cond(
+            AuthPageState.notice != "",
+            rx.callout(AuthPageState.notice, icon="info", id="auth-notice", width="100%"),
+        ),
+    )
+
+
+def sign_in_page() -> rx.Component:
+    return auth_card(
+        rx.heading("Sign in", size="5", as_="h1"),
+        _messages(),
+        native_form(
+            rx.vstack(
+                _field("Email", "email", "email", "sign-in-email", "username", max_length=254),
+                _field("Password", "password", "password", "sign-in-password", "current-password",
+                       max_length=PASSWORD_MAX_LENGTH),
+                rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            action=backend_url(routes.API_SIGN_IN),
+            method="post",
+            width="100%",
+        ),
+        rx.text("No account yet? ", rx.link("Create one", href=routes.SIGN_UP, id="to-sign-up"), size="2"),
+    )
+
+
+def sign_up_page() -> rx.Component:
+    return auth_card(
+        rx.heading("Create your account", size="5", as_="h1"),
+        _messages(),
+        native_form(
+            rx.vstack(
+                _field("Email", "email", "email", "sign-up-email", "username", max_length=254),
+                _field("Password", "password", "password", "sign-up-password", "new-password",
+                       min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+                rx.text(f"At least {PASSWORD_MIN_LENGTH} characters; common passwords are refused.",
+                        size="1", color=rx.color("gray", 10)),
+                _field("Repeat password", "confirm_password", "password", "sign-up-confirm", "new-password",
+                       min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+                rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            action=backend_url(routes.API_SIGN_UP),
+            method="post",
+            width="100%",
+        ),
+        rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in"), size="2"),
+    )

@@ -1,0 +1,19 @@
+"""Every route path in one place."""
+
+HOME = "/"
+SIGN_IN = "/sign-in"
+SIGN_UP = "/sign-up"
+KEYS = "/keys"
+PROFILES = "/profiles"
+ACTIVITY = "/activity"
+ACCOUNT = "/account"
+
+API_PREFIX = "/api/v1"
+API_VERIFY = f"{API_PREFIX}/verify"
+API_HEALTH = f"{API_PREFIX}/health"
+API_NOOP = f"{API_PREFIX}/noop"
+API_SIGN_IN = f"{API_PREFIX}/auth/sign-in"
+API_SIGN_UP = f"{API_PREFIX}/auth/sign-up"
+API_SIGN_OUT = f"{API_PREFIX}/auth/sign-out"
+
+SESSION_COOKIE = "apikeys_session"

@@ -1,0 +1,28 @@
+"""The Reflex app: pages, the HTTP API and the background jobs, wired together."""
+
+import reflex as rx
+
+from rxapp import jobs, routes
+from rxapp.api import api
+from rxapp.pages.account import AccountState, account_page
+from rxapp.pages.activity import ActivityState, activity_page
+from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
+from rxapp.pages.keys import KeysState, keys_page
+from rxapp.pages.profiles import ProfilesState, profiles_page
+from rxapp.state import AuthState
+
+
+def index() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), height="100vh")
+
+
+app = rx.App(api_transformer=api)
+app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
+app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in)
+app.add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up)
+app.add_page(keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=KeysState.load)
+app.add_page(profiles_page, route=routes.PROFILES, title="Bias Profiles · Key Console", on_load=ProfilesState.load)
+app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
+app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
+app.register_lifespan_task(jobs.expiry_loop)
+app.register_lifespan_task(jobs.last_used_flush_loop)

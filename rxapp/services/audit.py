@@ -1,0 +1,68 @@
+"""Append-only audit trail. Callers pass names and IDs only; nothing secret belongs here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, func, select
+
+from rxapp.models import AuditEvent, AuditEventPublic, utc_now
+
+SYSTEM_ACTOR = "system"
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor: str,
+    owner_id: int | None,
+    target_type: str = "",
+    target_id: str = "",
+    detail: str = "",
+    client_address: str = "",
+    when: dt.datetime | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            owner_id=owner_id,
+            actor=actor[:254],
+            action=action,
+            target_type=target_type,
+            target_id=target_id[:100],
+            detail=detail[:1000],
+            client_address=client_address[:64],
+            created_at=when or utc_now(),
+        )
+    )
+
+
+def list_events(
+    session: Session,
+    owner_id: int,
+    *,
+    target_id: str = "",
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[AuditEventPublic], int]:
+    query = select(AuditEvent).where(AuditEvent.owner_id == owner_id)
+    if target_id:
+        query = query.where(AuditEvent.target_id == target_id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
+        .offset(max(page - 1, 0) * page_size)
+        .limit(page_size)
+    ).all()
+    return [
+        AuditEventPublic(
+            created_at=row.created_at,
+            actor=row.actor,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            detail=row.detail,
+            client_address=row.client_address,
+        )
+        for row in rows
+    ], total

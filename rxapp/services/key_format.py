@@ -1,0 +1,61 @@
+"""The key format: `<prefix>_<32 base62 random><6 base62 CRC32 of the random part>`.
+
+32 base62 characters carry about 190 bits. The checksum lets a caller reject typos and garbage
+without touching the database, and lets secret scanners recognise a leaked key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import zlib
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_SET = frozenset(BASE62)
+RANDOM_LENGTH = 32
+CHECKSUM_LENGTH = 6
+MASK_DOTS = "••••••••"
+MAX_SECRET_LENGTH = 64  # anything longer is refused before any work
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, remainder = divmod(number, 62)
+        digits.append(BASE62[remainder])
+    return "".join(reversed(digits))
+
+
+def checksum(random_part: str) -> str:
+    return _base62(zlib.crc32(random_part.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate_secret(prefix: str) -> str:
+    random_part = "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
+    return f"{prefix}_{random_part}{checksum(random_part)}"
+
+
+def is_well_formed(secret: str, prefix: str) -> bool:
+    """Shape and checksum only; cheap enough to run before any database work."""
+    expected_length = len(prefix) + 1 + RANDOM_LENGTH + CHECKSUM_LENGTH
+    if len(secret) != expected_length or not secret.startswith(prefix + "_"):
+        return False
+    body = secret[len(prefix) + 1 :]
+    if not _BASE62_SET.issuperset(body):
+        return False
+    return hmac.compare_digest(checksum(body[:RANDOM_LENGTH]), body[RANDOM_LENGTH:])
+
+
+def mask(secret: str, prefix: str) -> str:
+    return f"{prefix}_{MASK_DOTS}{secret[-4:]}"
+
+
+def digest(secret: str, pepper: bytes) -> str:
+    """A keyed fast hash suits 190-bit random secrets; the pepper lives outside the database."""
+    return hmac.new(pepper, secret.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def generate_key_id() -> str:
+    return "key_" + base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()

@@ -1,0 +1,128 @@
+"""Every setting in one place, read from environment variables with safe local defaults.
+
+Imported by rxconfig.py, so it must stay free of Reflex imports and cheap to load.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+
+
+class InsecureConfigurationError(RuntimeError):
+    """Raised when production mode would run with a development secret."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from error
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def is_production() -> bool:
+    """Production is asked for explicitly, or implied by `reflex run --env prod`."""
+    return _env("APIKEYS_ENV").lower() in {"prod", "production"} or _env(
+        "REFLEX_ENV_MODE"
+    ).lower() in {"prod", "production"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    pepper: bytes = field(repr=False)
+    pepper_is_generated: bool
+    key_prefix: str
+    expiry_interval_seconds: float
+    last_used_flush_seconds: float
+    session_hours: float
+    allowed_origins: tuple[str, ...]
+    verify_rate_limit_per_minute: int
+    password_hash_concurrency: int
+    production: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _load_pepper(data_dir: Path) -> tuple[bytes, bool]:
+    """The pepper keys every stored digest; losing it invalidates all keys, so dev keeps it on disk."""
+    configured = _env("APIKEYS_PEPPER")
+    if configured:
+        if len(configured) < 32:
+            raise InsecureConfigurationError("APIKEYS_PEPPER must be at least 32 characters long")
+        return configured.encode(), False
+    pepper_file = data_dir / "pepper"
+    if not pepper_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(pepper_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return pepper_file.read_text().strip().encode(), True
+
+
+def load_settings() -> Settings:
+    data_dir = Path(_env("APIKEYS_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'console.db'}"
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    production = is_production()
+    pepper, generated = _load_pepper(data_dir)
+    if production and generated:
+        raise InsecureConfigurationError(
+            "Refusing to start in production without APIKEYS_PEPPER: set it to a long random "
+            "value (for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+        )
+    origins = tuple(
+        origin.strip().rstrip("/")
+        for origin in (_env("APIKEYS_ALLOWED_ORIGINS") or DEFAULT_ORIGINS).split(",")
+        if origin.strip()
+    )
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=_env("REDIS_URL") or None,
+        pepper=pepper,
+        pepper_is_generated=generated,
+        key_prefix=_env("APIKEYS_KEY_PREFIX") or "bpk",
+        expiry_interval_seconds=_float("APIKEYS_EXPIRY_INTERVAL", 30.0),
+        last_used_flush_seconds=_float("APIKEYS_LAST_USED_FLUSH_INTERVAL", 1.0),
+        session_hours=_float("APIKEYS_SESSION_HOURS", 12.0),
+        allowed_origins=origins,
+        verify_rate_limit_per_minute=int(_float("APIKEYS_VERIFY_RATE_LIMIT", 600_000)),
+        password_hash_concurrency=max(1, int(_float("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4))),
+        production=production,
+    )
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def reset_settings_for_tests() -> None:
+    global _settings
+    _settings = None

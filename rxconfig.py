@@ -1,0 +1,31 @@
+"""Reflex configuration. Values come from rxapp.settings so there is one source of truth."""
+
+import os
+
+# No outbound requests at start: the version check (and its 1.1.1.1 probe) is an environment
+# switch, so set it here too, before Reflex reads it, not only in the launch scripts.
+os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+
+import reflex as rx  # noqa: E402
+from reflex.plugins.sitemap import SitemapPlugin  # noqa: E402
+
+from rxapp.settings import get_settings  # noqa: E402
+
+settings = get_settings()
+
+config = rx.Config(
+    app_name="rxapp",
+    db_url=settings.database_url,
+    redis_url=settings.redis_url,
+    # No outbound requests: these must not depend on the launch script's environment.
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    cors_allowed_origins=list(settings.allowed_origins),
+    disable_plugins=[SitemapPlugin],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium")
+        )
+    ],
+)
