@@ -103,6 +103,25 @@ def list_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_key_status(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        key = key_service.update_key(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id,
+            key_service.parse_changes({"status": args.status}), client_address="cli",
+        )
+    print(f"{key.key_id} is now {key.status}", file=sys.stderr)
+    return 0
+
+
+def delete_key(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        key_service.delete_key(session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id, client_address="cli")
+    print(f"Deleted {args.key_id}", file=sys.stderr)
+    return 0
+
+
 def expire_keys(_args: argparse.Namespace) -> int:
     from rxapp.jobs import expire_keys_once
 
@@ -137,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("list-keys", help="list a user's keys (masked)")
     command.add_argument("email")
     command.set_defaults(handler=list_keys)
+
+    command = commands.add_parser("set-key-status", help="turn a key ACTIVE or INACTIVE")
+    command.add_argument("email")
+    command.add_argument("key_id")
+    command.add_argument("status", choices=["ACTIVE", "INACTIVE"])
+    command.set_defaults(handler=set_key_status)
+
+    command = commands.add_parser("delete-key", help="delete a key permanently")
+    command.add_argument("email")
+    command.add_argument("key_id")
+    command.set_defaults(handler=delete_key)
 
     command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")
     command.set_defaults(handler=expire_keys)
