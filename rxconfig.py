@@ -6,6 +6,8 @@ import os
 # switch, so set it here too, before Reflex reads it, not only in the launch scripts.
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+# Websocket messages from the browser are small events; cap them (Reflex default is 1 MB).
+os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(128 * 1024))
 
 import reflex as rx  # noqa: E402
 from reflex.plugins.sitemap import SitemapPlugin  # noqa: E402

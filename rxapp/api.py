@@ -108,7 +108,7 @@ api = FastAPI(
     title="API key console",
     version="1.0.0",
     description="Verify API keys and read the Bias Profile attached to them.",
-    docs_url=f"{routes.API_PREFIX}/docs",
+    docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
     redoc_url=None,
     openapi_url=f"{routes.API_PREFIX}/openapi.json",
 )

@@ -9,6 +9,7 @@ from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.keys import KeysState, keys_page
 from rxapp.pages.profiles import ProfilesState, profiles_page
+from rxapp.security import security_middleware
 from rxapp.state import AuthState
 
 
@@ -16,7 +17,7 @@ def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
 
-app = rx.App(api_transformer=api)
+app = rx.App(api_transformer=[api, security_middleware])
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in)
 app.add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up)

@@ -1,0 +1,121 @@
+"""ASGI middleware around the whole app (UI, websocket and API).
+
+- The Reflex websocket (`/_event`) is refused unless its Origin is in the allowlist: a page on
+  another site cannot open a socket that carries the user's cookie (cross-site websocket hijacking).
+  A handshake without an Origin header is refused too: browsers always send one.
+- Every HTTP response gets security headers; HSTS only when the request came over HTTPS.
+- Request bodies are capped so a client cannot make a worker buffer megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from rxapp.settings import get_settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+EVENT_PATH = "/_event"
+MAX_BODY_BYTES = 64 * 1024
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # Reflex's prerendered pages carry small inline bootstrap scripts (colour mode, hydration).
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make form posts send Origin: null
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+]
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _is_https(scope: Scope) -> bool:
+    return scope.get("scheme") in ("https", "wss") or _header(scope, b"x-forwarded-proto") == "https"
+
+
+async def _reject_http(send: Send, status: int, error: str, message: str) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def security_middleware(app: ASGIApp) -> ASGIApp:
+    allowed = set(get_settings().allowed_origins)
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        path = scope.get("path", "")
+        if kind == "websocket" or (kind == "http" and path.startswith(EVENT_PATH)):
+            if path.startswith(EVENT_PATH) and _header(scope, b"origin").rstrip("/") not in allowed:
+                if kind == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    await _reject_http(send, 403, "FORBIDDEN_ORIGIN", "Origin not allowed.")
+                return
+        if kind != "http":
+            await app(scope, receive, send)
+            return
+
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _reject_http(send, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise ValueError("request body too large")
+            return message
+
+        https = _is_https(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                extra = [*BASE_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())]
+                if https:
+                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                headers.extend(item for item in extra if item[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, limited_receive, send_with_headers)
+
+    return middleware
