@@ -96,6 +96,10 @@ def load_settings() -> Settings:
         for origin in (_env("APIKEYS_ALLOWED_ORIGINS") or DEFAULT_ORIGINS).split(",")
         if origin.strip()
     )
+    if production and "*" in origins:
+        raise InsecureConfigurationError(
+            "Refusing to start in production with APIKEYS_ALLOWED_ORIGINS='*': list the console's origins."
+        )
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
