@@ -6,6 +6,9 @@ import os
 # switch, so set it here too, before Reflex reads it, not only in the launch scripts.
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+# Hot reload watches only the code: the SQLite file in data/ changes on every write and would
+# otherwise restart the dev backend in a loop.
+os.environ.setdefault("REFLEX_HOT_RELOAD_OVERRIDE_PATHS", os.path.join(os.path.dirname(__file__), "rxapp"))
 # Websocket messages from the browser are small events; cap them (Reflex default is 1 MB).
 os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(128 * 1024))
 
