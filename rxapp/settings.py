@@ -56,6 +56,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     verify_rate_limit_per_minute: int
     password_hash_concurrency: int
+    login_free_failures_per_client: int
     production: bool
 
     @property
@@ -113,6 +114,7 @@ def load_settings() -> Settings:
         allowed_origins=origins,
         verify_rate_limit_per_minute=int(_float("APIKEYS_VERIFY_RATE_LIMIT", 600_000)),
         password_hash_concurrency=max(1, int(_float("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4))),
+        login_free_failures_per_client=max(1, int(_float("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20))),
         production=production,
     )
 

@@ -31,8 +31,7 @@ EMAIL_MAX_LENGTH = 254
 # Throttling: failures counted over this window; beyond the free allowance each further attempt
 # waits 2, 4, 8 ... seconds after the latest failure, capped, so the real user always gets in.
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
-ACCOUNT_FREE_FAILURES = 5
-CLIENT_FREE_FAILURES = 20
+ACCOUNT_FREE_FAILURES = 5  # per client address: settings.login_free_failures_per_client (default 20)
 MAX_DELAY_SECONDS = 300
 INVALID_CREDENTIALS = "Incorrect email or password."
 
@@ -147,7 +146,10 @@ def authenticate(
     normalised = (email or "").strip().lower()[:EMAIL_MAX_LENGTH]
     wait = max(
         _retry_after(session, LoginFailure.email, normalised, ACCOUNT_FREE_FAILURES, now),
-        _retry_after(session, LoginFailure.client_address, client_address, CLIENT_FREE_FAILURES, now)
+        _retry_after(
+            session, LoginFailure.client_address, client_address,
+            get_settings().login_free_failures_per_client, now,
+        )
         if client_address
         else 0,
     )
