@@ -9,10 +9,22 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
+import pytest
 
 from tests.conftest import Console
 
 T = TypeVar("T")
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _server_log_stays_clean(console: Console):
+    """After the API tests: whatever they sent, the console logged no Python traceback."""
+    start = console.log_path.stat().st_size
+    yield
+    with open(console.log_path, errors="replace") as log:
+        log.seek(start)
+        written = log.read()
+    assert "Traceback (most recent call last)" not in written, written[-4000:]
 
 
 @dataclass(frozen=True)

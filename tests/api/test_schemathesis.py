@@ -1,7 +1,7 @@
 """Property-based tests generated from the running app's OpenAPI schema (schemathesis 4.x).
 
-The schema is loaded lazily from a fixture, because the app (and so the schema URL) only exists
-once the session-scoped `console` fixture has started it.
+The schema is loaded inside each test from the running console, because the app (and so the schema
+URL) only exists once the session-scoped `console` fixture has started it.
 """
 
 from __future__ import annotations
