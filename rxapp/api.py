@@ -99,7 +99,26 @@ def _rate_limiter() -> RateLimiter:
 
 
 def client_address(request: Request) -> str:
+    """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us."""
+    hops = _trusted_proxy_hops()
+    if hops:
+        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
     return request.client.host if request.client else ""
+
+
+def _trusted_proxy_hops() -> int:
+    """Shares Reflex's own setting (REFLEX_TRUSTED_PROXY_HOPS), so the websocket and the API agree."""
+    global _proxy_hops
+    if _proxy_hops is None:
+        import reflex as rx
+
+        _proxy_hops = int(rx.config.get_config().trusted_proxy_hops or 0)
+    return _proxy_hops
+
+
+_proxy_hops: int | None = None
 
 
 # ---------------------------------------------------------------- app
@@ -200,6 +219,11 @@ def verify(
             "bias_profile": outcome.bias_profile,
         }
     )
+
+
+@api.api_route(routes.API_VERIFY, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def verify_wrong_method() -> JSONResponse:
+    return _error(405, "METHOD_NOT_ALLOWED", "Use POST to verify a key.", {"Allow": "POST"})
 
 
 @api.get(routes.API_HEALTH, summary="Health of the app, its database and (when configured) Redis")
