@@ -62,7 +62,15 @@ def test_new_user_sees_empty_state_and_its_button_opens_the_create_dialog(
 
 def test_create_reveals_the_key_once_copies_it_and_lists_it_masked(page: Page, console: Console) -> None:
     email = sign_up(page, console)
-    page.click("#create-key-button")
+    # "the Create New API Key button in the top right corner" (of the page's content, above the table)
+    button = page.locator("#create-key-button")
+    expect(button).to_have_text("Create New API Key", timeout=T)
+    box = button.bounding_box()
+    viewport = page.viewport_size
+    assert box and viewport
+    assert box["x"] + box["width"] > viewport["width"] * 0.75
+    assert box["y"] < viewport["height"] * 0.25
+    button.click()
     expect(page.locator("#create-dialog")).to_be_visible(timeout=T)
     expect(page.locator("#create-dialog")).to_contain_text("Create New API Key")
     expect(page.locator("#create-profile")).to_have_text("No profile")
