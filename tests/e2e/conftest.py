@@ -41,3 +41,79 @@ def choose(page: Page, trigger_selector: str, option_label: str) -> None:
 @pytest.fixture()
 def signed_in(page: Page, console: Console) -> str:
     return sign_up(page, console)
+
+
+# ---------------------------------------------------------------- seeding and lookups
+
+
+def key_ids(console: Console, email: str) -> list[str]:
+    """The user's key IDs, newest first, as the CLI lists them."""
+    lines = console.cli("list-keys", email).stdout.splitlines()[1:]
+    return [line.split("\t")[0] for line in lines if line.strip()]
+
+
+def only_key_id(console: Console, email: str) -> str:
+    ids = key_ids(console, email)
+    assert len(ids) == 1, ids
+    return ids[0]
+
+
+def seed_keys(
+    console: Console,
+    email: str,
+    names: list[str],
+    *,
+    status: str = "ACTIVE",
+    statuses: list[str] | None = None,
+) -> list[str]:
+    """Insert keys for `email` straight into the console's database in one executemany.
+
+    Rows look like the service layer's own (key_id, HMAC digest with the console's pepper, masked
+    form), so the page and the HTTP API treat them like any other key. Returns the secrets.
+    """
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from rxapp.models import ApiKey
+    from rxapp.services import key_format
+
+    pepper = console.env["APIKEYS_PEPPER"].encode()
+    prefix = console.env.get("APIKEYS_KEY_PREFIX") or "bpk"
+    engine = sa.create_engine(console.database_url)
+    try:
+        with engine.begin() as connection:
+            owner_id = connection.execute(
+                sa.text("SELECT id FROM users WHERE lower(email) = :email"), {"email": email.lower()}
+            ).scalar_one()
+            start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+            secrets_out: list[str] = []
+            rows = []
+            for index, name in enumerate(names):
+                secret = key_format.generate_secret(prefix)
+                secrets_out.append(secret)
+                created = start + dt.timedelta(milliseconds=index)
+                rows.append(
+                    {
+                        "key_id": key_format.generate_key_id(),
+                        "owner_id": owner_id,
+                        "name": name,
+                        "digest": key_format.digest(secret, pepper),
+                        "masked": key_format.mask(secret, prefix),
+                        "status": statuses[index] if statuses else status,
+                        "expires_at": None,
+                        "last_used_at": None,
+                        "bias_profile_id": None,
+                        "created_at": created,
+                        "updated_at": created,
+                        "version": 1,
+                    }
+                )
+            connection.execute(sa.insert(ApiKey.__table__), rows)
+    finally:
+        engine.dispose()
+    return secrets_out
+
+
+def table_rows(page: Page):
+    return page.locator("#keys-table tbody tr")
