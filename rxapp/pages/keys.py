@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -11,7 +10,6 @@ import reflex as rx
 
 from rxapp.components.layout import protected_page
 from rxapp.components.timefmt import exact_utc, relative, short_date
-from rxapp.db import session_scope
 from rxapp.models import ApiKeyPublic, KeyStatus, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
@@ -73,13 +71,6 @@ def _parse_date(value: str) -> dt.datetime | None:
     except ValueError:
         return None
 
-
-def _run(function, *args: Any, **kwargs: Any):
-    def work():
-        with session_scope() as session:
-            return function(session, *args, **kwargs)
-
-    return asyncio.to_thread(work)
 
 
 class KeysState(AuthState):
@@ -152,7 +143,7 @@ class KeysState(AuthState):
             profiles = profile_service.list_profiles(session, user_id) if with_profiles else None
             return result, any_key, profiles
 
-        result, any_key, profiles = await _run(work)
+        result, any_key, profiles = await self.in_session(work)
         now = utc_now()
         rows = [_row(key, now) for key in result.rows]
         if rows != self.rows:
@@ -285,7 +276,7 @@ class KeysState(AuthState):
         self.creating = True
         try:
             expires_at = self._create_end_date(utc_now())
-            created = await _run(
+            created = await self.in_session(
                 key_service.create_key, user.id, user.email, self.create_name,
                 bias_profile_id=profile_id, expires_at=expires_at, client_address=self.client_address(),
             )
@@ -338,7 +329,7 @@ class KeysState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            key = await _run(key_service.get_key, user.id, key_id)
+            key = await self.in_session(key_service.get_key, user.id, key_id)
         except ServiceError as error:
             return rx.toast.error(error.message)
         await self._reload(user.id, with_profiles=True)
@@ -403,7 +394,7 @@ class KeysState(AuthState):
                 else:
                     changes["expires_at"] = None
         try:
-            updated = await _run(
+            updated = await self.in_session(
                 key_service.update_key, user.id, user.email, self.edit_key_id,
                 key_service.parse_changes(changes), expected_version=self._edit_version,
                 client_address=self.client_address(),
@@ -424,7 +415,7 @@ class KeysState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            key = await _run(key_service.get_key, user.id, key_id)
+            key = await self.in_session(key_service.get_key, user.id, key_id)
         except ServiceError as error:
             return rx.toast.error(error.message)
         self.delete_key_id = key.key_id
@@ -442,7 +433,7 @@ class KeysState(AuthState):
             return rx.redirect("/sign-in")
         name = self.delete_key_name
         try:
-            await _run(key_service.delete_key, user.id, user.email, self.delete_key_id,
+            await self.in_session(key_service.delete_key, user.id, user.email, self.delete_key_id,
                        client_address=self.client_address())
         except ServiceError as error:
             self.delete_open = False
@@ -569,14 +560,15 @@ def create_dialog() -> rx.Component:
         spacing="4",
     )
     reveal = rx.vstack(
-        rx.callout(
+        rx.callout.root(  # root + icon, not rx.callout(): its text is a <p>, which cannot hold blocks
+            rx.callout.icon(rx.icon("shield-alert")),
             rx.vstack(
-                rx.text("Store it securely. This key will not be shown again.", weight="bold"),
+                rx.text("Store it securely. This key will not be shown again.", weight="bold", size="2"),
                 rx.text("Copy the API key value by clicking on the Copy Icon, then put it in a secure "
-                        "environment variable or secret store. If you lose it, create a new key."),
+                        "environment variable or secret store. If you lose it, create a new key.", size="2"),
                 spacing="1",
             ),
-            icon="shield-alert", color_scheme="amber", id="reveal-warning",
+            color_scheme="amber", id="reveal-warning",
         ),
         rx.el.label("Your new API key", html_for="new-key-secret", font_size="14px", font_weight="500"),
         rx.hstack(
@@ -714,9 +706,10 @@ def delete_dialog() -> rx.Component:
                 rx.text("You are about to delete ", rx.text.strong(KeysState.delete_key_name), " (",
                         rx.code(KeysState.delete_key_id), ")."),
             ),
-            rx.callout(
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
                 rx.vstack(
-                    rx.text("Warning", weight="bold"),
+                    rx.text("Warning", weight="bold", size="2"),
                     rx.el.ul(
                         rx.el.li("Deletion is permanent and cannot be undone"),
                         rx.el.li("All services using this key will stop working immediately"),
@@ -724,8 +717,9 @@ def delete_dialog() -> rx.Component:
                         padding_left="1.2em",
                     ),
                     spacing="1",
+                    font_size="14px",
                 ),
-                icon="triangle-alert", color_scheme="red", margin_top="3", id="delete-warning",
+                color_scheme="red", margin_top="3", id="delete-warning",
             ),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", id="delete-cancel")),

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from typing import Any
 
 import reflex as rx
 
 from rxapp.components.layout import protected_page
-from rxapp.db import session_scope
 from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
@@ -41,13 +38,6 @@ def _row(profile: BiasProfilePublic) -> ProfileRow:
     )
 
 
-def _run(function, *args: Any, **kwargs: Any):
-    def work():
-        with session_scope() as session:
-            return function(session, *args, **kwargs)
-
-    return asyncio.to_thread(work)
-
 
 class ProfilesState(AuthState):
     profiles: list[ProfileRow] = []
@@ -68,7 +58,7 @@ class ProfilesState(AuthState):
     _delete_profile_id: int = 0
 
     async def _reload(self, user_id: int) -> None:
-        profiles = await _run(profile_service.list_profiles, user_id)
+        profiles = await self.in_session(profile_service.list_profiles, user_id)
         self.profiles = [_row(profile) for profile in profiles]
 
     @rx.event
@@ -99,7 +89,7 @@ class ProfilesState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            profile = await _run(profile_service.get_profile, user.id, int(profile_id))
+            profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
         except ServiceError as error:
             return rx.toast.error(error.message)
         self.form_editing = True
@@ -158,10 +148,10 @@ class ProfilesState(AuthState):
         )
         try:
             if self.form_editing:
-                saved = await _run(profile_service.update_profile, user.id, user.email, self._form_profile_id,
+                saved = await self.in_session(profile_service.update_profile, user.id, user.email, self._form_profile_id,
                                    expected_version=self._form_version, **fields)
             else:
-                saved = await _run(profile_service.create_profile, user.id, user.email, **fields)
+                saved = await self.in_session(profile_service.create_profile, user.id, user.email, **fields)
         except ServiceError as error:
             self.form_error = error.message
             self.form_error_field = error.field
@@ -176,7 +166,7 @@ class ProfilesState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            profile = await _run(profile_service.get_profile, user.id, int(profile_id))
+            profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
         except ServiceError as error:
             return rx.toast.error(error.message)
         self._delete_profile_id = profile.id
@@ -194,7 +184,7 @@ class ProfilesState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            await _run(profile_service.delete_profile, user.id, user.email, self._delete_profile_id,
+            await self.in_session(profile_service.delete_profile, user.id, user.email, self._delete_profile_id,
                        client_address=self.client_address())
         except ServiceError as error:
             self.delete_error = error.message

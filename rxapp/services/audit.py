@@ -37,6 +37,16 @@ def record(
     )
 
 
+def record_denied(
+    session: Session, *, user_id: int, actor: str, target_type: str, target_id: str, client_address: str = ""
+) -> None:
+    """A request for something that is missing or not the user's: kept in the requester's trail."""
+    record(
+        session, action="access.denied", actor=actor, owner_id=user_id, target_type=target_type,
+        target_id=target_id, detail="not found or not yours", client_address=client_address,
+    )
+
+
 def list_events(
     session: Session,
     owner_id: int,

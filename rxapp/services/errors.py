@@ -13,7 +13,15 @@ class ValidationError(ServiceError):
 
 
 class NotFoundError(ServiceError):
-    """Missing, or owned by somebody else: the two are deliberately indistinguishable."""
+    """Missing, or owned by somebody else: the two are deliberately indistinguishable.
+
+    `target_type`/`target_id` name what was asked for, so callers can audit the denial.
+    """
+
+    def __init__(self, message: str, field: str = "", target_type: str = "", target_id: str = "") -> None:
+        super().__init__(message, field)
+        self.target_type = target_type
+        self.target_id = target_id
 
 
 class ConflictError(ServiceError):

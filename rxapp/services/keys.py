@@ -66,7 +66,10 @@ def _owned_profile(session: Session, owner_id: int, profile_id: int) -> BiasProf
         select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.owner_id == owner_id)
     ).first()
     if profile is None:
-        raise NotFoundError("Bias profile not found.", field="bias_profile_id")
+        raise NotFoundError(
+            "Bias profile not found.", field="bias_profile_id", target_type="profile",
+            target_id=str(profile_id),
+        )
     return profile
 
 
@@ -75,7 +78,7 @@ def _owned_key(session: Session, owner_id: int, key_id: str) -> ApiKey:
         select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)
     ).first()
     if key is None:
-        raise NotFoundError("API key not found.")
+        raise NotFoundError("API key not found.", target_type="key", target_id=key_id[:100])
     return key
 
 

@@ -67,7 +67,7 @@ def _owned(session: Session, owner_id: int, profile_id: int) -> BiasProfile:
         select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.owner_id == owner_id)
     ).first()
     if profile is None:
-        raise NotFoundError("Bias profile not found.")
+        raise NotFoundError("Bias profile not found.", target_type="profile", target_id=str(profile_id))
     return profile
 
 
