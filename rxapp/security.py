@@ -26,8 +26,10 @@ MAX_BODY_BYTES = 64 * 1024
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        # Reflex's prerendered pages carry small inline bootstrap scripts (colour mode, hydration).
-        "script-src 'self' 'unsafe-inline'",
+        # Reflex's prerendered pages carry inline bootstrap scripts (colour mode, hydration), and
+        # its event runtime evaluates server-sent calls (toasts, clipboard) with eval(). Data from
+        # the server is rendered by React, which escapes it; connect-src and form-action stay 'self'.
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "font-src 'self' data:",
