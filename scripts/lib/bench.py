@@ -83,6 +83,7 @@ class Results:
     load_before: str = ""
     load_after: str = ""
     sections_run: list[str] = field(default_factory=list)
+    mode_settings: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     wrk: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)
@@ -486,18 +487,19 @@ def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_
         parsed_last_used = dt.datetime.fromisoformat(last_used)
         if parsed_last_used.tzinfo is None:
             parsed_last_used = parsed_last_used.replace(tzinfo=dt.UTC)
-        lag = (last_valid_end - parsed_last_used).total_seconds()
+        lag = (parsed_last_used - last_valid_end).total_seconds()
     valid_seconds = sum(run["elapsed_s"] for run in results.wrk if run["target"] == "valid")
     results.last_used = {
         "last_used_at": last_used,
         "last_valid_run_end": last_valid_end.isoformat(),
-        "seconds_before_run_end": lag,
+        "last_used_minus_run_end_s": lag,
         "valid_verifications": valid_verifications,
         "valid_load_seconds": round(valid_seconds + mode.warmup_seconds, 2),
         "row_writes_valid_key": writes_valid,
         "row_writes_all_keys": writes_all,
         "note": "verifications = wrk's completed requests + 1 correctness check; requests still in flight "
-        "when wrk stops (at most the concurrency, per run) are served but not counted",
+        "when wrk stops (at most the concurrency, per run) are still served but not counted, which is also "
+        "why Last Used can be slightly later than the moment wrk ended",
     }
 
 
@@ -933,11 +935,11 @@ def evaluate_targets(results: Results, mode: Mode) -> list[dict[str, str]]:
                 "verdict": "pass" if share <= 0.01 else "MISS",
             }
         )
-        lag = results.last_used["seconds_before_run_end"]
+        lag = results.last_used["last_used_minus_run_end_s"]
         rows.append(
             {
                 "target": "Last Used set and within ~2 s of the end of the last valid-key run",
-                "measured": "not set" if lag is None else f"{lag:.2f} s before the run ended",
+                "measured": "not set" if lag is None else f"Last Used − run end = {lag:+.2f} s",
                 "verdict": "pass" if lag is not None and abs(lag) <= 2 else "MISS",
             }
         )
@@ -1038,10 +1040,10 @@ def summary(results: Results, mode: Mode) -> str:
                     ["last_used_at (valid key)", lu["last_used_at"]],
                     ["last valid-key run ended", lu["last_valid_run_end"]],
                     [
-                        "Last Used before run end (s)",
+                        "Last Used − run end (s)",
                         "n/a"
-                        if lu["seconds_before_run_end"] is None
-                        else f"{lu['seconds_before_run_end']:.2f}",
+                        if lu["last_used_minus_run_end_s"] is None
+                        else f"{lu['last_used_minus_run_end_s']:+.2f}",
                     ],
                     ["valid-key verifications", f"{lu['valid_verifications']:,}"],
                     ["Last Used row writes (valid key)", f"{lu['row_writes_valid_key']:,}"],
@@ -1237,10 +1239,10 @@ def render_document(results: Results, mode: Mode) -> str:
                     ["Last Used of the valid key", f"`{lu['last_used_at']}`"],
                     ["End of the last valid-key run", f"`{lu['last_valid_run_end']}`"],
                     [
-                        "Last Used before the run end",
+                        "Last Used − end of the run (negative: earlier)",
                         "not set"
-                        if lu["seconds_before_run_end"] is None
-                        else f"{lu['seconds_before_run_end']:.2f} s",
+                        if lu["last_used_minus_run_end_s"] is None
+                        else f"{lu['last_used_minus_run_end_s']:+.2f} s",
                     ],
                     ["Valid-key verifications", f"{lu['valid_verifications']:,}"],
                     ["Valid-key load time", f"{lu['valid_load_seconds']} s"],
@@ -1314,6 +1316,12 @@ def render_document(results: Results, mode: Mode) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def write_document(results: Results, mode: Mode) -> None:
+    DOC_PATH.parent.mkdir(exist_ok=True)
+    DOC_PATH.write_text(render_document(results, mode))
+    say(f"Wrote {DOC_PATH.relative_to(ROOT)}")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -1331,10 +1339,18 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        results = Results(**saved)
+        mode = Mode(**{**saved["mode_settings"], "list_sizes": tuple(saved["mode_settings"]["list_sizes"])})
+        print(summary(results, mode))
+        write_document(results, mode)
+        return 0
     mode = Mode.make(args.quick)
     results = Results(
         mode="quick" if mode.quick else "full",
         sections_run=sections,
+        mode_settings=asdict(mode),
         load_before=loadavg(),
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
@@ -1343,43 +1359,51 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="apikeys-bench-"))
     server: Server | None = None
     begun = time.perf_counter()
+
+    def section(name: str, work) -> bool:
+        """Run one part; a failure is reported (and makes the exit code 1) without losing the others."""
+        started = time.perf_counter()
+        try:
+            work()
+            return True
+        except Exception as error:
+            results.errors[name] = f"{type(error).__name__}: {' '.join(str(error).split())[:400]}"
+            say(f"{name} failed: {results.errors[name]}")
+            return False
+        finally:
+            results.timings[f"{name}_s"] = round(time.perf_counter() - started, 1)
+
     try:
         if "verify" in sections or "browser" in sections:
             server = Server(work_dir)
-            say("Migrating and seeding a fresh SQLite database")
-            started = time.perf_counter()
-            server.run("reflex", "db", "migrate")
-            keys = seed(server)
-            results.timings["seed_s"] = round(time.perf_counter() - started, 1)
-            say(f"Starting the console in production mode on port {server.port} (builds the frontend)")
-            started = time.perf_counter()
-            server.start()
-            results.timings["server_start_s"] = round(time.perf_counter() - started, 1)
-            if "verify" in sections:
-                started = time.perf_counter()
-                bench_verify(server, keys, mode, results, work_dir)
-                results.timings["verify_s"] = round(time.perf_counter() - started, 1)
-            if "browser" in sections:
-                say("Chromium: create-to-secret")
-                started = time.perf_counter()
-                try:
-                    bench_browser(server, mode, results)
-                except Exception as error:  # report it, keep the other figures
-                    results.errors["browser"] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
-                    say(f"browser benchmark failed: {results.errors['browser']}")
-                results.timings["browser_s"] = round(time.perf_counter() - started, 1)
+            seeded: list[Seed] = []
+
+            def start_server() -> None:
+                assert server is not None
+                say("Migrating and seeding a fresh SQLite database")
+                server.run("reflex", "db", "migrate")
+                seeded.append(seed(server))
+                say(f"Starting the console in production mode on port {server.port} (builds the frontend)")
+                server.start()
+
+            if section("server_start", start_server):
+                if "verify" in sections:
+                    section("verify", lambda: bench_verify(server, seeded[0], mode, results, work_dir))
+                if "browser" in sections:
+                    say("Chromium: create-to-secret")
+                    section("browser", lambda: bench_browser(server, mode, results))
+            else:
+                for name in ("verify", "browser"):
+                    if name in sections:
+                        results.errors[name] = "the server did not start (see server_start)"
             say("Stopping the console")
             server.stop()
         if "expiry" in sections or "list" in sections:
             _in_process_environment(work_dir)
         if "expiry" in sections:
-            started = time.perf_counter()
-            bench_expiry(mode, results, work_dir)
-            results.timings["expiry_s"] = round(time.perf_counter() - started, 1)
+            section("expiry", lambda: bench_expiry(mode, results, work_dir))
         if "list" in sections:
-            started = time.perf_counter()
-            bench_list(mode, results, work_dir)
-            results.timings["list_s"] = round(time.perf_counter() - started, 1)
+            section("list", lambda: bench_list(mode, results, work_dir))
     finally:
         if server is not None:
             server.stop()
@@ -1390,13 +1414,14 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(results, mode))
     print(f"\nPhase timings (s): {results.timings}")
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"results-{results.mode}.json").write_text(
-        json.dumps(asdict(results), indent=2, default=str)
-    )
-    if not mode.quick or args.write:
-        DOC_PATH.parent.mkdir(exist_ok=True)
-        DOC_PATH.write_text(render_document(results, mode))
-        say(f"Wrote {DOC_PATH.relative_to(ROOT)}")
+    saved_path = RESULTS_DIR / f"results-{results.mode}.json"
+    saved_path.write_text(json.dumps(asdict(results), indent=2, default=str))
+    shown = saved_path.relative_to(ROOT)
+    say(f"Raw results: {shown} (re-render the page with `scripts/bench --render {shown}`)")
+    if args.write or (not mode.quick and set(sections) == set(SECTIONS)):
+        write_document(results, mode)
+    elif not mode.quick:
+        say("Partial run (--only): docs/benchmarks.md left unchanged (use --write to overwrite it)")
     return 1 if results.errors else 0
 
 
