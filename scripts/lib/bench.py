@@ -1329,6 +1329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs and small sizes (smoke test)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md even with --quick")
+    parser.add_argument("--render", metavar="JSON", help="re-render docs/benchmarks.md from saved results")
     parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
