@@ -271,7 +271,8 @@ class KeysState(AuthState):
             return
         user = await self.current_user()
         if user is None:
-            return rx.redirect("/sign-in")
+            yield rx.redirect("/sign-in")
+            return
         profile_id = int(self.create_profile) if self.create_profile.isdigit() else None
         self.creating = True
         try:
@@ -291,6 +292,7 @@ class KeysState(AuthState):
         self.revealed_key_id = created.key.key_id
         self.copied = False
         self.create_error = ""
+        yield  # show the key now; refresh the table behind the dialog afterwards
         await self._reload(user.id)
 
     @rx.event
