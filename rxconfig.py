@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 
-import reflex as rx  # noqa: E402
-from reflex.plugins.sitemap import SitemapPlugin  # noqa: E402
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
 
-from rxapp.settings import get_settings  # noqa: E402
+from rxapp.settings import get_settings
 
 settings = get_settings()
 

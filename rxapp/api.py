@@ -175,7 +175,8 @@ def verify(
 ) -> Any:
     if _query_carries_key(request):
         return _error(
-            400, "KEY_IN_URL",
+            400,
+            "KEY_IN_URL",
             "Never send an API key in the URL; it ends up in logs. Use the Authorization header.",
         )
     wait = _rate_limiter().retry_after(client_address(request))
@@ -308,8 +309,6 @@ def sign_in(
     response = _redirect(origin, routes.KEYS)
     _set_session_cookie(response, token, _secure(request, origin))
     return response
-
-
 
 
 @api.post(routes.API_SIGN_UP, include_in_schema=False)
