@@ -26,7 +26,7 @@ SORT_COLUMNS = {
     "last_used": ApiKey.last_used_at,
     "expires": ApiKey.expires_at,
 }
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
 # ---------------------------------------------------------------- validation
