@@ -15,7 +15,8 @@ from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
 NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # descriptions may hold tabs/newlines
+_NAME_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a name is one printable line
 
 
 def validate_settings(
@@ -24,7 +25,7 @@ def validate_settings(
     name = (name or "").strip()
     if not name:
         raise ValidationError("Name is required.", field="name")
-    if len(name) > NAME_MAX_LENGTH or _CONTROL_CHARACTERS.search(name):
+    if len(name) > NAME_MAX_LENGTH or _NAME_CONTROL_CHARACTERS.search(name):
         raise ValidationError(f"Name must be at most {NAME_MAX_LENGTH} printable characters.", field="name")
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH or _CONTROL_CHARACTERS.search(description):
