@@ -31,9 +31,19 @@ def test_normalise_email(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "alice", "alice@", "@example.com", "alice@example", "a@@example.com", "al ice@example.com",
-     "a" * 65 + "@example.com", "a@" + "b" * 250 + ".com"],
-)  # fmt: skip
+    [
+        "",
+        "   ",
+        "alice",
+        "alice@",
+        "@example.com",
+        "alice@example",
+        "a@@example.com",
+        "al ice@example.com",
+        "a" * 65 + "@example.com",
+        "a@" + "b" * 250 + ".com",
+    ],
+)
 def test_normalise_email_rejects(raw: str) -> None:
     with pytest.raises(ValidationError) as error:
         user_service.normalise_email(raw)
