@@ -204,3 +204,14 @@ def test_successful_verification_records_without_a_write(
     used = _last_used(session, row_id)
     assert used is not None
     assert abs((utc_now() - used).total_seconds()) < 60
+
+
+def test_flush_for_a_deleted_key_is_harmless(engine, session: Session, alice: Person) -> None:
+    row_id, created = _new_key(session, alice)
+    buffer = LastUsedBuffer()
+    buffer.record(row_id, utc(2030, 1, 1))
+    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    session.commit()
+    assert buffer.flush(engine) == 1
+    assert buffer.pending() == 0
+    assert session.get(ApiKey, row_id) is None
