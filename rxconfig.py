@@ -12,10 +12,10 @@ os.environ.setdefault("REFLEX_HOT_RELOAD_OVERRIDE_PATHS", os.path.join(os.path.d
 # Websocket messages from the browser are small events; cap them (Reflex default is 1 MB).
 os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(128 * 1024))
 
-import reflex as rx  # noqa: E402
-from reflex.plugins.sitemap import SitemapPlugin  # noqa: E402
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
 
-from rxapp.settings import get_settings  # noqa: E402
+from rxapp.settings import get_settings
 
 settings = get_settings()
 

@@ -55,9 +55,15 @@ def create_profile(args: argparse.Namespace) -> int:
     with session_scope() as session:
         user = _user(session, args.email)
         profile = profile_service.create_profile(
-            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name,
-            description=args.description, categories=categories,
-            sensitivity=args.sensitivity, action=args.action, client_address="cli",
+            session,
+            user.id,
+            user.email + CLI_ACTOR_SUFFIX,
+            args.name,
+            description=args.description,
+            categories=categories,
+            sensitivity=args.sensitivity,
+            action=args.action,
+            client_address="cli",
         )
     print(f"Created bias profile {profile.name!r} (id {profile.id})", file=sys.stderr)
     return 0
@@ -71,13 +77,20 @@ def create_key(args: argparse.Namespace) -> int:
         if args.profile:
             profile_id = profile_service.find_profile_by_name(session, user.id, args.profile).id
         created = key_service.create_key(
-            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name,
-            bias_profile_id=profile_id, expires_at=expires_at, client_address="cli",
+            session,
+            user.id,
+            user.email + CLI_ACTOR_SUFFIX,
+            args.name,
+            bias_profile_id=profile_id,
+            expires_at=expires_at,
+            client_address="cli",
         )
     # Committed before the secret is shown. Only the secret goes to stdout, for scripts.
     print(created.secret)
-    print(f"Created {created.key.key_id} ({created.key.masked}); store the key now, it is not shown again.",
-          file=sys.stderr)
+    print(
+        f"Created {created.key.key_id} ({created.key.masked}); store the key now, it is not shown again.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -91,12 +104,19 @@ def list_keys(args: argparse.Namespace) -> int:
                 session, user.id, key_service.KeyQuery(page=page, page_size=100, sort="created")
             )
             for row in result.rows:
-                print("\t".join([
-                    row.key_id, row.name, row.masked, row.status,
-                    row.last_used_at.isoformat() if row.last_used_at else "Never",
-                    row.bias_profile_name or "None",
-                    row.expires_at.isoformat() if row.expires_at else "Never",
-                ]))
+                print(
+                    "\t".join(
+                        [
+                            row.key_id,
+                            row.name,
+                            row.masked,
+                            row.status,
+                            row.last_used_at.isoformat() if row.last_used_at else "Never",
+                            row.bias_profile_name or "None",
+                            row.expires_at.isoformat() if row.expires_at else "Never",
+                        ]
+                    )
+                )
             if page * result.page_size >= result.total:
                 break
             page += 1
@@ -107,8 +127,12 @@ def set_key_status(args: argparse.Namespace) -> int:
     with session_scope() as session:
         user = _user(session, args.email)
         key = key_service.update_key(
-            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id,
-            key_service.parse_changes({"status": args.status}), client_address="cli",
+            session,
+            user.id,
+            user.email + CLI_ACTOR_SUFFIX,
+            args.key_id,
+            key_service.parse_changes({"status": args.status}),
+            client_address="cli",
         )
     print(f"{key.key_id} is now {key.status}", file=sys.stderr)
     return 0
@@ -117,7 +141,9 @@ def set_key_status(args: argparse.Namespace) -> int:
 def delete_key(args: argparse.Namespace) -> int:
     with session_scope() as session:
         user = _user(session, args.email)
-        key_service.delete_key(session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id, client_address="cli")
+        key_service.delete_key(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id, client_address="cli"
+        )
     print(f"Deleted {args.key_id}", file=sys.stderr)
     return 0
 

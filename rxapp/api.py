@@ -102,7 +102,9 @@ def client_address(request: Request) -> str:
     """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us."""
     hops = _trusted_proxy_hops()
     if hops:
-        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        forwarded = [
+            part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()
+        ]
         if len(forwarded) >= hops:
             return forwarded[-hops][:64]
     return request.client.host if request.client else ""
@@ -194,7 +196,8 @@ def verify(
 ) -> Any:
     if _query_carries_key(request):
         return _error(
-            400, "KEY_IN_URL",
+            400,
+            "KEY_IN_URL",
             "Never send an API key in the URL; it ends up in logs. Use the Authorization header.",
         )
     wait = _rate_limiter().retry_after(client_address(request))
@@ -332,8 +335,6 @@ def sign_in(
     response = _redirect(origin, routes.KEYS)
     _set_session_cookie(response, token, _secure(request, origin))
     return response
-
-
 
 
 @api.post(routes.API_SIGN_UP, include_in_schema=False)

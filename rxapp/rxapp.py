@@ -19,10 +19,16 @@ def index() -> rx.Component:
 
 app = rx.App(api_transformer=[api, security_middleware])
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
-app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in)
-app.add_page(sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up)
+app.add_page(
+    sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in
+)
+app.add_page(
+    sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up
+)
 app.add_page(keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=KeysState.load)
-app.add_page(profiles_page, route=routes.PROFILES, title="Bias Profiles · Key Console", on_load=ProfilesState.load)
+app.add_page(
+    profiles_page, route=routes.PROFILES, title="Bias Profiles · Key Console", on_load=ProfilesState.load
+)
 app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
 app.register_lifespan_task(jobs.expiry_loop)

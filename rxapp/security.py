@@ -78,13 +78,13 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         path = scope.get("path", "")
-        if kind == "websocket" or (kind == "http" and path.startswith(EVENT_PATH)):
-            if path.startswith(EVENT_PATH) and _header(scope, b"origin").rstrip("/") not in allowed:
-                if kind == "websocket":
-                    await send({"type": "websocket.close", "code": 1008})
-                else:
-                    await _reject_http(send, 403, "FORBIDDEN_ORIGIN", "Origin not allowed.")
-                return
+        socket_like = kind == "websocket" or (kind == "http" and path.startswith(EVENT_PATH))
+        if socket_like and _header(scope, b"origin").rstrip("/") not in allowed:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _reject_http(send, 403, "FORBIDDEN_ORIGIN", "Origin not allowed.")
+            return
         if kind != "http":
             await app(scope, receive, send)
             return

@@ -37,9 +37,10 @@ def _float(name: str, default: float) -> float:
 
 def is_production() -> bool:
     """Production is asked for explicitly, or implied by `reflex run --env prod`."""
-    return _env("APIKEYS_ENV").lower() in {"prod", "production"} or _env(
-        "REFLEX_ENV_MODE"
-    ).lower() in {"prod", "production"}
+    return _env("APIKEYS_ENV").lower() in {"prod", "production"} or _env("REFLEX_ENV_MODE").lower() in {
+        "prod",
+        "production",
+    }
 
 
 @dataclass(frozen=True)

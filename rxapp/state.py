@@ -7,9 +7,8 @@ the server-side session table, so a revoked session or a copied Reflex client to
 from __future__ import annotations
 
 import asyncio
-from http.cookies import SimpleCookie
-
 from collections.abc import Callable
+from http.cookies import SimpleCookie
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -42,8 +41,12 @@ def _resolve(token: str) -> UserPublic | None:
 def _record_denied(user_id: int, actor: str, error: NotFoundError, client_address: str) -> None:
     with session_scope() as session:
         audit.record_denied(
-            session, user_id=user_id, actor=actor, target_type=error.target_type,
-            target_id=error.target_id, client_address=client_address,
+            session,
+            user_id=user_id,
+            actor=actor,
+            target_type=error.target_type,
+            target_id=error.target_id,
+            client_address=client_address,
         )
 
 

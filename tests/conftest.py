@@ -44,10 +44,17 @@ class Console:
     backend: str
     process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def cli(self, *args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def cli(
+        self, *args: str, input_text: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-m", "rxapp", *args], cwd=ROOT, env=self.env, input=input_text,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "rxapp", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"CLI {args} failed: {result.stderr}")
@@ -62,8 +69,11 @@ class Console:
         return self.cli("create-key", email, name, *extra).stdout.strip()
 
     def verify(self, secret: str, **headers: str) -> httpx.Response:
-        return httpx.post(f"{self.base_url}/api/v1/verify", headers={"Authorization": f"Bearer {secret}", **headers},
-                          timeout=10)
+        return httpx.post(
+            f"{self.base_url}/api/v1/verify",
+            headers={"Authorization": f"Bearer {secret}", **headers},
+            timeout=10,
+        )
 
 
 def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 600) -> None:
@@ -124,19 +134,31 @@ def console(tmp_path_factory: pytest.TempPathFactory):
     env, database_url = console_environment(data_dir, port)
     if BACKEND == "postgres":
         _reset_postgres(database_url)
-    subprocess.run(["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+    )
     log_path = data_dir / "console.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             ["reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base_url = f"http://localhost:{port}"
     try:
         _wait_ready(f"{base_url}/api/v1/health", process, log_path)
         _wait_ready(f"{base_url}/sign-in", process, log_path)
-        yield Console(base_url=base_url, env=env, database_url=database_url, log_path=log_path, backend=BACKEND,
-                      process=process)
+        yield Console(
+            base_url=base_url,
+            env=env,
+            database_url=database_url,
+            log_path=log_path,
+            backend=BACKEND,
+            process=process,
+        )
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
@@ -151,15 +173,26 @@ def console(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     args = {**browser_type_launch_args}
-    chromium = os.environ.get("CHROMIUM_PATH") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else "")
+    chromium = os.environ.get("CHROMIUM_PATH") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else ""
+    )
     if chromium:
         args["executable_path"] = chromium
-    args["args"] = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run"]
+    args["args"] = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     return args
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "permissions": ["clipboard-read", "clipboard-write"],
-            "viewport": {"width": 1400, "height": 900}}
+    return {
+        **browser_context_args,
+        "permissions": ["clipboard-read", "clipboard-write"],
+        "viewport": {"width": 1400, "height": 900},
+    }

@@ -31,8 +31,9 @@ native_form = NativeForm.create
 
 def nav_link(label: str, href: str, icon: str, link_id: str) -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2",
-                  align="center"),
+        rx.hstack(
+            rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"
+        ),
         href=href,
         id=link_id,
         underline="none",
@@ -42,8 +43,15 @@ def nav_link(label: str, href: str, icon: str, link_id: str) -> rx.Component:
 
 def sign_out_form() -> rx.Component:
     return native_form(
-        rx.button(rx.icon("log-out", size=16), "Sign out", type="submit", variant="soft", color_scheme="gray",
-                  size="2", id="sign-out"),
+        rx.button(
+            rx.icon("log-out", size=16),
+            "Sign out",
+            type="submit",
+            variant="soft",
+            color_scheme="gray",
+            size="2",
+            id="sign-out",
+        ),
         action=backend_url(routes.API_SIGN_OUT),
         method="post",
     )
@@ -63,8 +71,12 @@ def navbar() -> rx.Component:
         ),
         rx.spacer(),
         rx.hstack(
-            rx.link(rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
-                    href=routes.ACCOUNT, id="signed-in-email", underline="hover"),
+            rx.link(
+                rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
+                href=routes.ACCOUNT,
+                id="signed-in-email",
+                underline="hover",
+            ),
             rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"),
             sign_out_form(),
             spacing="3",
@@ -86,8 +98,15 @@ def protected_page(content: rx.Component) -> rx.Component:
             AuthState.signed_in,
             rx.fragment(
                 navbar(),
-                rx.box(content, padding_x="24px", padding_y="24px", max_width="1400px", margin_x="auto",
-                       width="100%", as_="main"),
+                rx.box(
+                    content,
+                    padding_x="24px",
+                    padding_y="24px",
+                    max_width="1400px",
+                    margin_x="auto",
+                    width="100%",
+                    as_="main",
+                ),
             ),
             rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),
         ),
@@ -99,8 +118,12 @@ def auth_card(*children: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.hstack(rx.icon("key-round", size=28, color=rx.color("accent", 10)),
-                          rx.heading("Key Console", size="6"), align="center", spacing="2"),
+                rx.hstack(
+                    rx.icon("key-round", size=28, color=rx.color("accent", 10)),
+                    rx.heading("Key Console", size="6"),
+                    align="center",
+                    spacing="2",
+                ),
                 *children,
                 spacing="4",
                 width="100%",
@@ -109,8 +132,12 @@ def auth_card(*children: rx.Component) -> rx.Component:
             width="100%",
             max_width="420px",
         ),
-        rx.box(rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"), position="fixed",
-               top="12px", right="12px"),
+        rx.box(
+            rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"),
+            position="fixed",
+            top="12px",
+            right="12px",
+        ),
         min_height="100vh",
         padding="16px",
     )

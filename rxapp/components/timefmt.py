@@ -17,8 +17,14 @@ def relative(value: dt.datetime | None, now: dt.datetime, never: str = "Never") 
     seconds = abs(seconds)
     if seconds < 10:
         return "just now"
-    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "hour"),
-                       (60, "minute"), (1, "second")):
+    for size, unit in (
+        (86400 * 365, "year"),
+        (86400 * 30, "month"),
+        (86400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ):
         if seconds >= size:
             count = int(seconds // size)
             text = f"{count} {unit}{'' if count == 1 else 's'}"

@@ -34,8 +34,13 @@ class AccountState(AuthState):
 
         def work():
             with session_scope() as session:
-                user_service.change_password(session, user.id, form.get("current_password", ""),
-                                             form.get("new_password", ""), client_address=self.client_address())
+                user_service.change_password(
+                    session,
+                    user.id,
+                    form.get("current_password", ""),
+                    form.get("new_password", ""),
+                    client_address=self.client_address(),
+                )
 
         try:
             await asyncio.to_thread(work)
@@ -48,11 +53,20 @@ class AccountState(AuthState):
 
 def account_content() -> rx.Component:
     def field(label: str, name: str, autocomplete: str) -> rx.Component:
-        return rx.vstack(rx.el.label(label, html_for=f"account-{name}", font_size="14px", font_weight="500"),
-                         rx.input(name=name, type="password", id=f"account-{name}", required=True,
-                                  auto_complete=autocomplete, max_length=user_service.PASSWORD_MAX_LENGTH,
-                                  width="100%"),
-                         spacing="1", width="100%")
+        return rx.vstack(
+            rx.el.label(label, html_for=f"account-{name}", font_size="14px", font_weight="500"),
+            rx.input(
+                name=name,
+                type="password",
+                id=f"account-{name}",
+                required=True,
+                auto_complete=autocomplete,
+                max_length=user_service.PASSWORD_MAX_LENGTH,
+                width="100%",
+            ),
+            spacing="1",
+            width="100%",
+        )
 
     return rx.vstack(
         rx.heading("Account", size="7", as_="h1"),
@@ -61,22 +75,32 @@ def account_content() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.heading("Change password", size="4"),
-                    rx.text("Changing the password signs you out everywhere, including this browser.", size="2",
-                            color=rx.color("gray", 11)),
+                    rx.text(
+                        "Changing the password signs you out everywhere, including this browser.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                    ),
                     field("Current password", "current_password", "current-password"),
                     field("New password", "new_password", "new-password"),
                     field("Repeat new password", "confirm_password", "new-password"),
-                    rx.cond(AccountState.error != "", rx.callout(AccountState.error, icon="triangle-alert",
-                                                                 color_scheme="red", id="account-error")),
+                    rx.cond(
+                        AccountState.error != "",
+                        rx.callout(
+                            AccountState.error, icon="triangle-alert", color_scheme="red", id="account-error"
+                        ),
+                    ),
                     rx.button("Change password", type="submit", id="account-submit"),
-                    spacing="3", width="100%",
+                    spacing="3",
+                    width="100%",
                 ),
                 on_submit=AccountState.change_password,
                 reset_on_submit=True,
             ),
-            max_width="480px", width="100%",
+            max_width="480px",
+            width="100%",
         ),
-        spacing="4", width="100%",
+        spacing="4",
+        width="100%",
     )
 
 

@@ -36,16 +36,26 @@ class ActivityState(AuthState):
     async def _reload(self, user_id: int) -> None:
         def work():
             with session_scope() as session:
-                return audit.list_events(session, user_id, target_id=self.target_filter.strip(), page=self.page,
-                                         page_size=PAGE_SIZE)
+                return audit.list_events(
+                    session,
+                    user_id,
+                    target_id=self.target_filter.strip(),
+                    page=self.page,
+                    page_size=PAGE_SIZE,
+                )
 
         events, total = await asyncio.to_thread(work)
         self.total = total
         self.page_count = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
         self.events = [
-            EventRow(when=exact_utc(event.created_at), actor=event.actor, action=event.action,
-                     target=f"{event.target_type} {event.target_id}".strip(), detail=event.detail,
-                     client_address=event.client_address)
+            EventRow(
+                when=exact_utc(event.created_at),
+                actor=event.actor,
+                action=event.action,
+                target=f"{event.target_type} {event.target_id}".strip(),
+                detail=event.detail,
+                client_address=event.client_address,
+            )
             for event in events
         ]
 
@@ -90,29 +100,60 @@ def event_row(row: EventRow) -> rx.Component:
 def activity_content() -> rx.Component:
     return rx.vstack(
         rx.heading("Activity", size="7", as_="h1"),
-        rx.text("Everything that happened to your account, keys and profiles. Kept permanently.",
-                color=rx.color("gray", 11), size="2"),
-        rx.input(rx.input.slot(rx.icon("filter", size=16)), placeholder="Filter by key ID (e.g. key_…)",
-                 value=ActivityState.target_filter, on_change=ActivityState.set_target_filter.debounce(300),
-                 id="activity-filter", aria_label="Filter by key ID", width="320px"),
+        rx.text(
+            "Everything that happened to your account, keys and profiles. Kept permanently.",
+            color=rx.color("gray", 11),
+            size="2",
+        ),
+        rx.input(
+            rx.input.slot(rx.icon("filter", size=16)),
+            placeholder="Filter by key ID (e.g. key_…)",
+            value=ActivityState.target_filter,
+            on_change=ActivityState.set_target_filter.debounce(300),
+            id="activity-filter",
+            aria_label="Filter by key ID",
+            width="320px",
+        ),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in
-                                           ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]])),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(label)
+                        for label in ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]
+                    ]
+                )
+            ),
             rx.table.body(rx.foreach(ActivityState.events, event_row)),
-            variant="surface", width="100%", id="activity-table",
+            variant="surface",
+            width="100%",
+            id="activity-table",
         ),
         rx.hstack(
             rx.text(ActivityState.total, " events", size="2", color=rx.color("gray", 11)),
             rx.spacer(),
-            rx.button("Previous", variant="soft", color_scheme="gray", disabled=ActivityState.page <= 1,
-                      on_click=ActivityState.go_to_page(ActivityState.page - 1), id="activity-prev"),
+            rx.button(
+                "Previous",
+                variant="soft",
+                color_scheme="gray",
+                disabled=ActivityState.page <= 1,
+                on_click=ActivityState.go_to_page(ActivityState.page - 1),
+                id="activity-prev",
+            ),
             rx.text("Page ", ActivityState.page, " of ", ActivityState.page_count, size="2"),
-            rx.button("Next", variant="soft", color_scheme="gray",
-                      disabled=ActivityState.page >= ActivityState.page_count,
-                      on_click=ActivityState.go_to_page(ActivityState.page + 1), id="activity-next"),
-            width="100%", align="center", spacing="3",
+            rx.button(
+                "Next",
+                variant="soft",
+                color_scheme="gray",
+                disabled=ActivityState.page >= ActivityState.page_count,
+                on_click=ActivityState.go_to_page(ActivityState.page + 1),
+                id="activity-next",
+            ),
+            width="100%",
+            align="center",
+            spacing="3",
         ),
-        spacing="4", width="100%",
+        spacing="4",
+        width="100%",
     )
 
 

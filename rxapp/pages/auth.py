@@ -53,8 +53,16 @@ class AuthPageState(AuthState):
 def _field(label: str, name: str, field_type: str, field_id: str, autocomplete: str, **props) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=field_id, font_size="14px", font_weight="500"),
-        rx.input(name=name, type=field_type, id=field_id, required=True, auto_complete=autocomplete,
-                 width="100%", size="3", **props),
+        rx.input(
+            name=name,
+            type=field_type,
+            id=field_id,
+            required=True,
+            auto_complete=autocomplete,
+            width="100%",
+            size="3",
+            **props,
+        ),
         spacing="1",
         width="100%",
     )
@@ -64,8 +72,14 @@ def _messages() -> rx.Component:
     return rx.fragment(
         rx.cond(
             AuthPageState.error_message != "",
-            rx.callout(AuthPageState.error_message, icon="triangle-alert", color_scheme="red", role="alert",
-                       id="auth-error", width="100%"),
+            rx.callout(
+                AuthPageState.error_message,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                id="auth-error",
+                width="100%",
+            ),
         ),
         rx.cond(
             AuthPageState.notice != "",
@@ -81,8 +95,14 @@ def sign_in_page() -> rx.Component:
         native_form(
             rx.vstack(
                 _field("Email", "email", "email", "sign-in-email", "username", max_length=254),
-                _field("Password", "password", "password", "sign-in-password", "current-password",
-                       max_length=PASSWORD_MAX_LENGTH),
+                _field(
+                    "Password",
+                    "password",
+                    "password",
+                    "sign-in-password",
+                    "current-password",
+                    max_length=PASSWORD_MAX_LENGTH,
+                ),
                 rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
                 spacing="3",
                 width="100%",
@@ -102,12 +122,29 @@ def sign_up_page() -> rx.Component:
         native_form(
             rx.vstack(
                 _field("Email", "email", "email", "sign-up-email", "username", max_length=254),
-                _field("Password", "password", "password", "sign-up-password", "new-password",
-                       min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
-                rx.text(f"At least {PASSWORD_MIN_LENGTH} characters; common passwords are refused.",
-                        size="1", color=rx.color("gray", 10)),
-                _field("Repeat password", "confirm_password", "password", "sign-up-confirm", "new-password",
-                       min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+                _field(
+                    "Password",
+                    "password",
+                    "password",
+                    "sign-up-password",
+                    "new-password",
+                    min_length=PASSWORD_MIN_LENGTH,
+                    max_length=PASSWORD_MAX_LENGTH,
+                ),
+                rx.text(
+                    f"At least {PASSWORD_MIN_LENGTH} characters; common passwords are refused.",
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
+                _field(
+                    "Repeat password",
+                    "confirm_password",
+                    "password",
+                    "sign-up-confirm",
+                    "new-password",
+                    min_length=PASSWORD_MIN_LENGTH,
+                    max_length=PASSWORD_MAX_LENGTH,
+                ),
                 rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-submit"),
                 spacing="3",
                 width="100%",
@@ -116,5 +153,7 @@ def sign_up_page() -> rx.Component:
             method="post",
             width="100%",
         ),
-        rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in"), size="2"),
+        rx.text(
+            "Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in"), size="2"
+        ),
     )

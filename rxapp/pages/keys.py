@@ -16,8 +16,14 @@ from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
 from rxapp.state import AuthState
 
-EXPIRY_CHOICES = {"never": "Never", "7": "7 days", "30": "30 days", "60": "60 days", "90": "90 days",
-                  "custom": "Custom date"}
+EXPIRY_CHOICES = {
+    "never": "Never",
+    "7": "7 days",
+    "30": "30 days",
+    "60": "60 days",
+    "90": "90 days",
+    "custom": "Custom date",
+}
 SORT_CHOICES = {"created": "Created", "name": "Name", "last_used": "Last used", "expires": "Expires"}
 STATUS_CHOICES = {"all": "All statuses", "ACTIVE": "Active", "INACTIVE": "Inactive", "EXPIRED": "Expired"}
 EXPIRING_SOON = dt.timedelta(days=7)
@@ -70,7 +76,6 @@ def _parse_date(value: str) -> dt.datetime | None:
         return dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
-
 
 
 class KeysState(AuthState):
@@ -278,8 +283,13 @@ class KeysState(AuthState):
         try:
             expires_at = self._create_end_date(utc_now())
             created = await self.in_session(
-                key_service.create_key, user.id, user.email, self.create_name,
-                bias_profile_id=profile_id, expires_at=expires_at, client_address=self.client_address(),
+                key_service.create_key,
+                user.id,
+                user.email,
+                self.create_name,
+                bias_profile_id=profile_id,
+                expires_at=expires_at,
+                client_address=self.client_address(),
             )
         except ServiceError as error:
             self.create_error = error.message
@@ -397,8 +407,12 @@ class KeysState(AuthState):
                     changes["expires_at"] = None
         try:
             updated = await self.in_session(
-                key_service.update_key, user.id, user.email, self.edit_key_id,
-                key_service.parse_changes(changes), expected_version=self._edit_version,
+                key_service.update_key,
+                user.id,
+                user.email,
+                self.edit_key_id,
+                key_service.parse_changes(changes),
+                expected_version=self._edit_version,
                 client_address=self.client_address(),
             )
         except ServiceError as error:
@@ -435,8 +449,13 @@ class KeysState(AuthState):
             return rx.redirect("/sign-in")
         name = self.delete_key_name
         try:
-            await self.in_session(key_service.delete_key, user.id, user.email, self.delete_key_id,
-                       client_address=self.client_address())
+            await self.in_session(
+                key_service.delete_key,
+                user.id,
+                user.email,
+                self.delete_key_id,
+                client_address=self.client_address(),
+            )
         except ServiceError as error:
             self.delete_open = False
             return rx.toast.error(error.message)
@@ -465,29 +484,45 @@ def key_row(row: KeyRow) -> rx.Component:
         rx.table.cell(status_badge(row.status), id="status-" + row.key_id),
         rx.table.cell(
             rx.tooltip(rx.text(row.last_used, size="2"), content=row.last_used_exact),
-            rx.cond(row.unused, rx.badge("Unused 90+ days", color_scheme="amber", variant="outline", size="1",
-                                         margin_left="1")),
+            rx.cond(
+                row.unused,
+                rx.badge(
+                    "Unused 90+ days", color_scheme="amber", variant="outline", size="1", margin_left="1"
+                ),
+            ),
             id="last-used-" + row.key_id,
         ),
         rx.table.cell(row.profile, id="profile-" + row.key_id),
         rx.table.cell(
             rx.tooltip(rx.text(row.expires, size="2"), content=row.expires_exact),
-            rx.cond(row.expiring_soon, rx.badge("Expires soon", color_scheme="orange", size="1",
-                                                margin_left="1")),
+            rx.cond(
+                row.expiring_soon, rx.badge("Expires soon", color_scheme="orange", size="1", margin_left="1")
+            ),
             id="expires-" + row.key_id,
         ),
         rx.table.cell(
             rx.hstack(
                 rx.tooltip(
-                    rx.icon_button(rx.icon("pencil", size=16), variant="ghost", size="2",
-                                   aria_label="Edit " + row.name, id="edit-" + row.key_id,
-                                   on_click=KeysState.open_edit(row.key_id)),
+                    rx.icon_button(
+                        rx.icon("pencil", size=16),
+                        variant="ghost",
+                        size="2",
+                        aria_label="Edit " + row.name,
+                        id="edit-" + row.key_id,
+                        on_click=KeysState.open_edit(row.key_id),
+                    ),
                     content="Edit",
                 ),
                 rx.tooltip(
-                    rx.icon_button(rx.icon("trash-2", size=16), variant="ghost", color_scheme="red", size="2",
-                                   aria_label="Delete " + row.name, id="delete-" + row.key_id,
-                                   on_click=KeysState.open_delete(row.key_id)),
+                    rx.icon_button(
+                        rx.icon("trash-2", size=16),
+                        variant="ghost",
+                        color_scheme="red",
+                        size="2",
+                        aria_label="Delete " + row.name,
+                        id="delete-" + row.key_id,
+                        on_click=KeysState.open_delete(row.key_id),
+                    ),
                     content="Delete",
                 ),
                 spacing="3",
@@ -506,7 +541,9 @@ def profile_select(value, on_change, select_id: str, first_label: str) -> rx.Com
         rx.select.trigger(id=select_id, width="100%"),
         rx.select.content(
             rx.select.item(first_label, value="none"),
-            rx.foreach(KeysState.profile_options, lambda option: rx.select.item(option.label, value=option.value)),
+            rx.foreach(
+                KeysState.profile_options, lambda option: rx.select.item(option.label, value=option.value)
+            ),
         ),
         value=value,
         on_change=on_change,
@@ -522,16 +559,28 @@ def create_dialog() -> rx.Component:
         rx.dialog.description("Give the key a name that says which application will use it."),
         rx.vstack(
             rx.el.label("Name", html_for="create-name", font_size="14px", font_weight="500"),
-            rx.input(value=KeysState.create_name, on_change=KeysState.set_create_name, id="create-name",
-                     placeholder="e.g. checkout-service production", max_length=100, width="100%",
-                     auto_focus=True),
+            rx.input(
+                value=KeysState.create_name,
+                on_change=KeysState.set_create_name,
+                id="create-name",
+                placeholder="e.g. checkout-service production",
+                max_length=100,
+                width="100%",
+                auto_focus=True,
+            ),
             field_error(KeysState.create_error, KeysState.create_error_field == "name"),
-            spacing="1", width="100%",
+            spacing="1",
+            width="100%",
         ),
         rx.vstack(
-            rx.el.label("Bias Profile (optional)", html_for="create-profile", font_size="14px", font_weight="500"),
-            profile_select(KeysState.create_profile, KeysState.set_create_profile, "create-profile", "No profile"),
-            spacing="1", width="100%",
+            rx.el.label(
+                "Bias Profile (optional)", html_for="create-profile", font_size="14px", font_weight="500"
+            ),
+            profile_select(
+                KeysState.create_profile, KeysState.set_create_profile, "create-profile", "No profile"
+            ),
+            spacing="1",
+            width="100%",
         ),
         rx.vstack(
             rx.el.label("Expires", html_for="create-expiry", font_size="14px", font_weight="500"),
@@ -543,21 +592,36 @@ def create_dialog() -> rx.Component:
             ),
             rx.cond(
                 KeysState.create_expiry == "custom",
-                rx.input(type="date", value=KeysState.create_custom_date,
-                         on_change=KeysState.set_create_custom_date, id="create-custom-date",
-                         aria_label="Custom end date", width="100%"),
+                rx.input(
+                    type="date",
+                    value=KeysState.create_custom_date,
+                    on_change=KeysState.set_create_custom_date,
+                    id="create-custom-date",
+                    aria_label="Custom end date",
+                    width="100%",
+                ),
             ),
             field_error(KeysState.create_error, KeysState.create_error_field == "expires_at"),
-            spacing="1", width="100%",
+            spacing="1",
+            width="100%",
         ),
-        field_error(KeysState.create_error,
-                    (KeysState.create_error != "") & (KeysState.create_error_field != "name")
-                    & (KeysState.create_error_field != "expires_at")),
+        field_error(
+            KeysState.create_error,
+            (KeysState.create_error != "")
+            & (KeysState.create_error_field != "name")
+            & (KeysState.create_error_field != "expires_at"),
+        ),
         rx.hstack(
             rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", id="create-cancel")),
-            rx.button("Create API Key", on_click=KeysState.submit_create, loading=KeysState.creating,
-                      id="create-submit"),
-            justify="end", width="100%", spacing="3",
+            rx.button(
+                "Create API Key",
+                on_click=KeysState.submit_create,
+                loading=KeysState.creating,
+                id="create-submit",
+            ),
+            justify="end",
+            width="100%",
+            spacing="3",
         ),
         spacing="4",
     )
@@ -566,21 +630,37 @@ def create_dialog() -> rx.Component:
             rx.callout.icon(rx.icon("shield-alert")),
             rx.vstack(
                 rx.text("Store it securely. This key will not be shown again.", weight="bold", size="2"),
-                rx.text("Copy the API key value by clicking on the Copy Icon, then put it in a secure "
-                        "environment variable or secret store. If you lose it, create a new key.", size="2"),
+                rx.text(
+                    "Copy the API key value by clicking on the Copy Icon, then put it in a secure "
+                    "environment variable or secret store. If you lose it, create a new key.",
+                    size="2",
+                ),
                 spacing="1",
             ),
-            color_scheme="amber", id="reveal-warning",
+            color_scheme="amber",
+            id="reveal-warning",
         ),
         rx.el.label("Your new API key", html_for="new-key-secret", font_size="14px", font_weight="500"),
         rx.hstack(
-            rx.input(value=KeysState.revealed_secret, read_only=True, id="new-key-secret", width="100%",
-                     font_family="monospace", size="3"),
+            rx.input(
+                value=KeysState.revealed_secret,
+                read_only=True,
+                id="new-key-secret",
+                width="100%",
+                font_family="monospace",
+                size="3",
+            ),
             rx.tooltip(
                 rx.icon_button(
-                    rx.icon("copy", size=18), size="3", id="copy-new-key", aria_label="Copy API key",
-                    on_click=[rx.set_clipboard(KeysState.revealed_secret), KeysState.mark_copied,
-                              rx.toast.success("API key copied to the clipboard")],
+                    rx.icon("copy", size=18),
+                    size="3",
+                    id="copy-new-key",
+                    aria_label="Copy API key",
+                    on_click=[
+                        rx.set_clipboard(KeysState.revealed_secret),
+                        KeysState.mark_copied,
+                        rx.toast.success("API key copied to the clipboard"),
+                    ],
                 ),
                 content="Copy",
             ),
@@ -589,7 +669,8 @@ def create_dialog() -> rx.Component:
         rx.text("Key ID: ", rx.code(KeysState.revealed_key_id), size="2"),
         rx.hstack(
             rx.button("Done", on_click=KeysState.request_close_create, id="create-done"),
-            justify="end", width="100%",
+            justify="end",
+            width="100%",
         ),
         rx.alert_dialog.root(
             rx.alert_dialog.content(
@@ -598,11 +679,22 @@ def create_dialog() -> rx.Component:
                     "You have not copied this API key. Once you close this dialog it cannot be shown again."
                 ),
                 rx.hstack(
-                    rx.button("Go back", variant="soft", color_scheme="gray", on_click=KeysState.keep_reveal_open,
-                              id="discard-cancel"),
-                    rx.button("Close anyway", color_scheme="red", on_click=KeysState.discard_reveal,
-                              id="discard-confirm"),
-                    justify="end", spacing="3", margin_top="4",
+                    rx.button(
+                        "Go back",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=KeysState.keep_reveal_open,
+                        id="discard-cancel",
+                    ),
+                    rx.button(
+                        "Close anyway",
+                        color_scheme="red",
+                        on_click=KeysState.discard_reveal,
+                        id="discard-confirm",
+                    ),
+                    justify="end",
+                    spacing="3",
+                    margin_top="4",
                 ),
             ),
             open=KeysState.confirm_discard_open,
@@ -612,7 +704,9 @@ def create_dialog() -> rx.Component:
     )
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(rx.cond(KeysState.revealed_secret != "", "API key created", "Create New API Key")),
+            rx.dialog.title(
+                rx.cond(KeysState.revealed_secret != "", "API key created", "Create New API Key")
+            ),
             rx.cond(KeysState.revealed_secret != "", reveal, form),
             max_width="520px",
             id="create-dialog",
@@ -630,16 +724,25 @@ def edit_dialog() -> rx.Component:
             rx.vstack(
                 rx.vstack(
                     rx.el.label("Name", html_for="edit-name", font_size="14px", font_weight="500"),
-                    rx.input(value=KeysState.edit_name, on_change=KeysState.set_edit_name, id="edit-name",
-                             max_length=100, width="100%"),
+                    rx.input(
+                        value=KeysState.edit_name,
+                        on_change=KeysState.set_edit_name,
+                        id="edit-name",
+                        max_length=100,
+                        width="100%",
+                    ),
                     field_error(KeysState.edit_error, KeysState.edit_error_field == "name"),
-                    spacing="1", width="100%",
+                    spacing="1",
+                    width="100%",
                 ),
                 rx.vstack(
                     rx.el.label("Bias Profile", html_for="edit-profile", font_size="14px", font_weight="500"),
-                    profile_select(KeysState.edit_profile, KeysState.set_edit_profile, "edit-profile", "No profile"),
+                    profile_select(
+                        KeysState.edit_profile, KeysState.set_edit_profile, "edit-profile", "No profile"
+                    ),
                     field_error(KeysState.edit_error, KeysState.edit_error_field == "bias_profile_id"),
-                    spacing="1", width="100%",
+                    spacing="1",
+                    width="100%",
                 ),
                 rx.vstack(
                     rx.el.label("Status", html_for="edit-status", font_size="14px", font_weight="500"),
@@ -647,47 +750,75 @@ def edit_dialog() -> rx.Component:
                         KeysState.edit_expired,
                         rx.vstack(
                             status_badge("EXPIRED"),
-                            rx.text("This key reached its end date. An expired key cannot be reactivated; "
-                                    "create a new key instead.", size="2", color=rx.color("gray", 11),
-                                    id="edit-expired-reason"),
+                            rx.text(
+                                "This key reached its end date. An expired key cannot be reactivated; "
+                                "create a new key instead.",
+                                size="2",
+                                color=rx.color("gray", 11),
+                                id="edit-expired-reason",
+                            ),
                         ),
                         rx.select.root(
                             rx.select.trigger(id="edit-status", width="100%"),
-                            rx.select.content(rx.select.item("ACTIVE", value="ACTIVE"),
-                                              rx.select.item("INACTIVE", value="INACTIVE")),
+                            rx.select.content(
+                                rx.select.item("ACTIVE", value="ACTIVE"),
+                                rx.select.item("INACTIVE", value="INACTIVE"),
+                            ),
                             value=KeysState.edit_status,
                             on_change=KeysState.set_edit_status,
                         ),
                     ),
                     field_error(KeysState.edit_error, KeysState.edit_error_field == "status"),
-                    spacing="1", width="100%",
+                    spacing="1",
+                    width="100%",
                 ),
                 rx.cond(
                     ~KeysState.edit_expired,
                     rx.vstack(
-                        rx.el.label("End date (UTC, empty for never)", html_for="edit-end-date", font_size="14px",
-                                    font_weight="500"),
+                        rx.el.label(
+                            "End date (UTC, empty for never)",
+                            html_for="edit-end-date",
+                            font_size="14px",
+                            font_weight="500",
+                        ),
                         rx.hstack(
-                            rx.input(type="date", value=KeysState.edit_end_date,
-                                     on_change=KeysState.set_edit_end_date, id="edit-end-date", width="100%"),
-                            rx.button("Never", variant="soft", color_scheme="gray",
-                                      on_click=KeysState.clear_edit_end_date, id="edit-end-never"),
+                            rx.input(
+                                type="date",
+                                value=KeysState.edit_end_date,
+                                on_change=KeysState.set_edit_end_date,
+                                id="edit-end-date",
+                                width="100%",
+                            ),
+                            rx.button(
+                                "Never",
+                                variant="soft",
+                                color_scheme="gray",
+                                on_click=KeysState.clear_edit_end_date,
+                                id="edit-end-never",
+                            ),
                             width="100%",
                         ),
                         field_error(KeysState.edit_error, KeysState.edit_error_field == "expires_at"),
-                        spacing="1", width="100%",
+                        spacing="1",
+                        width="100%",
                     ),
                 ),
                 field_error(
                     KeysState.edit_error,
-                    (KeysState.edit_error != "") & (KeysState.edit_error_field != "name")
-                    & (KeysState.edit_error_field != "expires_at") & (KeysState.edit_error_field != "status")
+                    (KeysState.edit_error != "")
+                    & (KeysState.edit_error_field != "name")
+                    & (KeysState.edit_error_field != "expires_at")
+                    & (KeysState.edit_error_field != "status")
                     & (KeysState.edit_error_field != "bias_profile_id"),
                 ),
                 rx.hstack(
-                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", id="edit-cancel")),
+                    rx.dialog.close(
+                        rx.button("Cancel", variant="soft", color_scheme="gray", id="edit-cancel")
+                    ),
                     rx.button("Save", on_click=KeysState.submit_edit, id="edit-save"),
-                    justify="end", width="100%", spacing="3",
+                    justify="end",
+                    width="100%",
+                    spacing="3",
                 ),
                 spacing="4",
                 margin_top="3",
@@ -705,8 +836,13 @@ def delete_dialog() -> rx.Component:
         rx.alert_dialog.content(
             rx.alert_dialog.title("Delete API key?"),
             rx.alert_dialog.description(
-                rx.text("You are about to delete ", rx.text.strong(KeysState.delete_key_name), " (",
-                        rx.code(KeysState.delete_key_id), ")."),
+                rx.text(
+                    "You are about to delete ",
+                    rx.text.strong(KeysState.delete_key_name),
+                    " (",
+                    rx.code(KeysState.delete_key_id),
+                    ").",
+                ),
             ),
             rx.callout.root(
                 rx.callout.icon(rx.icon("triangle-alert")),
@@ -721,12 +857,20 @@ def delete_dialog() -> rx.Component:
                     spacing="1",
                     font_size="14px",
                 ),
-                color_scheme="red", margin_top="3", id="delete-warning",
+                color_scheme="red",
+                margin_top="3",
+                id="delete-warning",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", id="delete-cancel")),
-                rx.button("Delete", color_scheme="red", on_click=KeysState.confirm_delete, id="confirm-delete"),
-                justify="end", spacing="3", margin_top="4",
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", id="delete-cancel")
+                ),
+                rx.button(
+                    "Delete", color_scheme="red", on_click=KeysState.confirm_delete, id="confirm-delete"
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="4",
             ),
             max_width="480px",
         ),
@@ -737,39 +881,65 @@ def delete_dialog() -> rx.Component:
 
 def help_dialog() -> rx.Component:
     def practice(title: str, *items: str) -> rx.Component:
-        return rx.vstack(rx.text(title, weight="bold"), rx.el.ul(*[rx.el.li(item) for item in items],
-                                                                padding_left="1.2em"), spacing="1")
+        return rx.vstack(
+            rx.text(title, weight="bold"),
+            rx.el.ul(*[rx.el.li(item) for item in items], padding_left="1.2em"),
+            spacing="1",
+        )
 
     return rx.dialog.root(
         rx.dialog.trigger(
-            rx.button(rx.icon("circle-help", size=16), "Help", variant="soft", color_scheme="gray", id="open-help")
+            rx.button(
+                rx.icon("circle-help", size=16), "Help", variant="soft", color_scheme="gray", id="open-help"
+            )
         ),
         rx.dialog.content(
             rx.dialog.title("API Key Status and Best Practices"),
             rx.heading("API Key Status", size="3", margin_top="2"),
             rx.text("Your API keys can have the following statuses:", size="2"),
             rx.table.root(
-                rx.table.header(rx.table.row(rx.table.column_header_cell("Status"),
-                                             rx.table.column_header_cell("Description"))),
-                rx.table.body(
-                    rx.table.row(rx.table.cell(status_badge("ACTIVE")),
-                                 rx.table.cell("Key is working and can make API calls")),
-                    rx.table.row(rx.table.cell(status_badge("INACTIVE")),
-                                 rx.table.cell("Key is temporarily disabled")),
-                    rx.table.row(rx.table.cell(status_badge("EXPIRED")),
-                                 rx.table.cell("Key has reached its end date")),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Status"), rx.table.column_header_cell("Description")
+                    )
                 ),
-                size="1", id="help-status-table",
+                rx.table.body(
+                    rx.table.row(
+                        rx.table.cell(status_badge("ACTIVE")),
+                        rx.table.cell("Key is working and can make API calls"),
+                    ),
+                    rx.table.row(
+                        rx.table.cell(status_badge("INACTIVE")), rx.table.cell("Key is temporarily disabled")
+                    ),
+                    rx.table.row(
+                        rx.table.cell(status_badge("EXPIRED")), rx.table.cell("Key has reached its end date")
+                    ),
+                ),
+                size="1",
+                id="help-status-table",
             ),
             rx.heading("Best Practices", size="3", margin_top="4"),
             rx.vstack(
-                practice("1. Regular Rotation", "Rotate keys periodically for security",
-                         "Create new keys before deleting old ones", "Update applications with new keys gradually"),
-                practice("2. Access Control", "Use different keys for different applications",
-                         "Assign appropriate Bias Profiles to each key", "Monitor “Last Used” timestamps regularly"),
-                practice("3. Security", "Never share API keys publicly", "Store keys in secure environment variables",
-                         "Delete unused or compromised keys immediately"),
-                spacing="3", margin_top="2",
+                practice(
+                    "1. Regular Rotation",
+                    "Rotate keys periodically for security",
+                    "Create new keys before deleting old ones",
+                    "Update applications with new keys gradually",
+                ),
+                practice(
+                    "2. Access Control",
+                    "Use different keys for different applications",
+                    "Assign appropriate Bias Profiles to each key",
+                    "Monitor “Last Used” timestamps regularly",
+                ),
+                practice(
+                    "3. Security",
+                    "Never share API keys publicly",
+                    "Store keys in secure environment variables",
+                    "Delete unused or compromised keys immediately",
+                ),
+                spacing="3",
+                margin_top="2",
             ),
             rx.hstack(rx.dialog.close(rx.button("Close", id="help-close")), justify="end", margin_top="4"),
             max_width="600px",
@@ -782,9 +952,13 @@ def toolbar() -> rx.Component:
     return rx.hstack(
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
-            placeholder="Search by name or key ID", value=KeysState.search,
-            on_change=KeysState.set_search.debounce(300), id="search-keys", aria_label="Search keys",
-            width="280px", max_length=100,
+            placeholder="Search by name or key ID",
+            value=KeysState.search,
+            on_change=KeysState.set_search.debounce(300),
+            id="search-keys",
+            aria_label="Search keys",
+            width="280px",
+            max_length=100,
         ),
         rx.select.root(
             rx.select.trigger(id="status-filter", aria_label="Filter by status"),
@@ -797,7 +971,9 @@ def toolbar() -> rx.Component:
             rx.select.content(
                 rx.select.item("All profiles", value="all"),
                 rx.select.item("No profile", value="none"),
-                rx.foreach(KeysState.profile_options, lambda option: rx.select.item(option.label, value=option.value)),
+                rx.foreach(
+                    KeysState.profile_options, lambda option: rx.select.item(option.label, value=option.value)
+                ),
             ),
             value=KeysState.profile_filter,
             on_change=KeysState.set_profile_filter,
@@ -812,14 +988,23 @@ def toolbar() -> rx.Component:
         ),
         rx.tooltip(
             rx.icon_button(
-                rx.cond(KeysState.descending, rx.icon("arrow-down-wide-narrow", size=16),
-                        rx.icon("arrow-up-narrow-wide", size=16)),
-                variant="soft", color_scheme="gray", on_click=KeysState.toggle_direction, id="sort-direction",
+                rx.cond(
+                    KeysState.descending,
+                    rx.icon("arrow-down-wide-narrow", size=16),
+                    rx.icon("arrow-up-narrow-wide", size=16),
+                ),
+                variant="soft",
+                color_scheme="gray",
+                on_click=KeysState.toggle_direction,
+                id="sort-direction",
                 aria_label=rx.cond(KeysState.descending, "Sorted descending", "Sorted ascending"),
             ),
             content=rx.cond(KeysState.descending, "Descending", "Ascending"),
         ),
-        width="100%", spacing="3", align="center", wrap="wrap",
+        width="100%",
+        spacing="3",
+        align="center",
+        wrap="wrap",
     )
 
 
@@ -828,7 +1013,9 @@ def keys_table() -> rx.Component:
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in headers])),
         rx.table.body(rx.foreach(KeysState.rows, key_row)),
-        variant="surface", width="100%", id="keys-table",
+        variant="surface",
+        width="100%",
+        id="keys-table",
     )
 
 
@@ -838,26 +1025,55 @@ def empty_state() -> rx.Component:
             rx.icon("key-round", size=40, color=rx.color("gray", 9)),
             rx.heading("No API keys yet", size="4"),
             rx.text("Create a key for each application that calls the service.", color=rx.color("gray", 11)),
-            rx.button(rx.icon("plus", size=16), "Create your first API key", on_click=KeysState.open_create,
-                      id="create-first-key"),
-            align="center", spacing="3",
+            rx.button(
+                rx.icon("plus", size=16),
+                "Create your first API key",
+                on_click=KeysState.open_create,
+                id="create-first-key",
+            ),
+            align="center",
+            spacing="3",
         ),
-        padding="9", border=f"1px dashed {rx.color('gray', 6)}", border_radius="12px", width="100%",
+        padding="9",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        width="100%",
         id="keys-empty",
     )
 
 
 def pagination() -> rx.Component:
     return rx.hstack(
-        rx.text(KeysState.total, rx.cond(KeysState.total == 1, " key", " keys"), size="2", color=rx.color("gray", 11), id="keys-total"),
+        rx.text(
+            KeysState.total,
+            rx.cond(KeysState.total == 1, " key", " keys"),
+            size="2",
+            color=rx.color("gray", 11),
+            id="keys-total",
+        ),
         rx.spacer(),
-        rx.button(rx.icon("chevron-left", size=16), "Previous", variant="soft", color_scheme="gray",
-                  disabled=KeysState.page <= 1, on_click=KeysState.go_to_page(KeysState.page - 1), id="page-prev"),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            color_scheme="gray",
+            disabled=KeysState.page <= 1,
+            on_click=KeysState.go_to_page(KeysState.page - 1),
+            id="page-prev",
+        ),
         rx.text("Page ", KeysState.page, " of ", KeysState.page_count, size="2", id="page-indicator"),
-        rx.button("Next", rx.icon("chevron-right", size=16), variant="soft", color_scheme="gray",
-                  disabled=KeysState.page >= KeysState.page_count,
-                  on_click=KeysState.go_to_page(KeysState.page + 1), id="page-next"),
-        width="100%", align="center", spacing="3",
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            color_scheme="gray",
+            disabled=KeysState.page >= KeysState.page_count,
+            on_click=KeysState.go_to_page(KeysState.page + 1),
+            id="page-next",
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
     )
 
 
@@ -866,26 +1082,40 @@ def keys_content() -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.heading("API Keys", size="7", as_="h1"),
-                rx.text("Keys let your applications call the service. Each key carries a Bias Profile.",
-                        color=rx.color("gray", 11), size="2"),
+                rx.text(
+                    "Keys let your applications call the service. Each key carries a Bias Profile.",
+                    color=rx.color("gray", 11),
+                    size="2",
+                ),
                 spacing="1",
             ),
             rx.spacer(),
             help_dialog(),
-            rx.button(rx.icon("plus", size=16), "Create New API Key", on_click=KeysState.open_create,
-                      id="create-key-button", size="3"),
-            width="100%", align="center", spacing="3",
+            rx.button(
+                rx.icon("plus", size=16),
+                "Create New API Key",
+                on_click=KeysState.open_create,
+                id="create-key-button",
+                size="3",
+            ),
+            width="100%",
+            align="center",
+            spacing="3",
         ),
         rx.cond(
             KeysState.has_any_key,
             rx.vstack(
                 toolbar(),
                 keys_table(),
-                rx.cond(KeysState.total == 0,
-                        rx.text("No keys match your search or filters.", color=rx.color("gray", 11),
-                                id="no-matches")),
+                rx.cond(
+                    KeysState.total == 0,
+                    rx.text(
+                        "No keys match your search or filters.", color=rx.color("gray", 11), id="no-matches"
+                    ),
+                ),
                 pagination(),
-                spacing="3", width="100%",
+                spacing="3",
+                width="100%",
             ),
             empty_state(),
         ),
@@ -893,7 +1123,9 @@ def keys_content() -> rx.Component:
         edit_dialog(),
         delete_dialog(),
         # A pooled client-side timer: each open tab asks for one small page query every few seconds.
-        rx.moment(interval=REFRESH_MILLISECONDS, on_change=KeysState.refresh, display="none", id="keys-refresh"),
+        rx.moment(
+            interval=REFRESH_MILLISECONDS, on_change=KeysState.refresh, display="none", id="keys-refresh"
+        ),
         spacing="5",
         width="100%",
     )

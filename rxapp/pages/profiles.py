@@ -38,7 +38,6 @@ def _row(profile: BiasProfilePublic) -> ProfileRow:
     )
 
 
-
 class ProfilesState(AuthState):
     profiles: list[ProfileRow] = []
     form_open: bool = False
@@ -142,14 +141,23 @@ class ProfilesState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         fields = dict(
-            name=self.form_name, description=self.form_description, categories=self.form_categories,
-            sensitivity=self.form_sensitivity / 100, action=self.form_action,
+            name=self.form_name,
+            description=self.form_description,
+            categories=self.form_categories,
+            sensitivity=self.form_sensitivity / 100,
+            action=self.form_action,
             client_address=self.client_address(),
         )
         try:
             if self.form_editing:
-                saved = await self.in_session(profile_service.update_profile, user.id, user.email, self._form_profile_id,
-                                   expected_version=self._form_version, **fields)
+                saved = await self.in_session(
+                    profile_service.update_profile,
+                    user.id,
+                    user.email,
+                    self._form_profile_id,
+                    expected_version=self._form_version,
+                    **fields,
+                )
             else:
                 saved = await self.in_session(profile_service.create_profile, user.id, user.email, **fields)
         except ServiceError as error:
@@ -184,8 +192,13 @@ class ProfilesState(AuthState):
         if user is None:
             return rx.redirect("/sign-in")
         try:
-            await self.in_session(profile_service.delete_profile, user.id, user.email, self._delete_profile_id,
-                       client_address=self.client_address())
+            await self.in_session(
+                profile_service.delete_profile,
+                user.id,
+                user.email,
+                self._delete_profile_id,
+                client_address=self.client_address(),
+            )
         except ServiceError as error:
             self.delete_error = error.message
             return
@@ -196,20 +209,40 @@ class ProfilesState(AuthState):
 
 def profile_row(row: ProfileRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(row.name, weight="medium"),
-                                rx.text(row.description, size="1", color=rx.color("gray", 10)), spacing="0")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.name, weight="medium"),
+                rx.text(row.description, size="1", color=rx.color("gray", 10)),
+                spacing="0",
+            )
+        ),
         rx.table.cell(rx.text(row.categories, size="2")),
         rx.table.cell(row.sensitivity),
         rx.table.cell(rx.badge(row.action, variant="soft")),
         rx.table.cell(row.key_count, id="profile-keys-" + row.id.to_string()),
         rx.table.cell(
             rx.hstack(
-                rx.tooltip(rx.icon_button(rx.icon("pencil", size=16), variant="ghost", aria_label="Edit " + row.name,
-                                          id="edit-profile-" + row.id.to_string(),
-                                          on_click=ProfilesState.open_edit(row.id)), content="Edit"),
-                rx.tooltip(rx.icon_button(rx.icon("trash-2", size=16), variant="ghost", color_scheme="red",
-                                          aria_label="Delete " + row.name, id="delete-profile-" + row.id.to_string(),
-                                          on_click=ProfilesState.open_delete(row.id)), content="Delete"),
+                rx.tooltip(
+                    rx.icon_button(
+                        rx.icon("pencil", size=16),
+                        variant="ghost",
+                        aria_label="Edit " + row.name,
+                        id="edit-profile-" + row.id.to_string(),
+                        on_click=ProfilesState.open_edit(row.id),
+                    ),
+                    content="Edit",
+                ),
+                rx.tooltip(
+                    rx.icon_button(
+                        rx.icon("trash-2", size=16),
+                        variant="ghost",
+                        color_scheme="red",
+                        aria_label="Delete " + row.name,
+                        id="delete-profile-" + row.id.to_string(),
+                        on_click=ProfilesState.open_delete(row.id),
+                    ),
+                    content="Delete",
+                ),
                 spacing="3",
             )
         ),
@@ -228,46 +261,90 @@ def category_checkbox(category: str, label: str) -> rx.Component:
 
 def profile_form_dialog() -> rx.Component:
     def error_for(field: str) -> rx.Component:
-        return rx.cond(ProfilesState.form_error_field == field,
-                       rx.text(ProfilesState.form_error, color=rx.color("red", 11), size="1", role="alert"))
+        return rx.cond(
+            ProfilesState.form_error_field == field,
+            rx.text(ProfilesState.form_error, color=rx.color("red", 11), size="1", role="alert"),
+        )
 
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(ProfilesState.form_editing, "Edit Bias Profile", "Create Bias Profile")),
-            rx.dialog.description("Settings the service applies to calls made with keys that use this profile."),
+            rx.dialog.description(
+                "Settings the service applies to calls made with keys that use this profile."
+            ),
             rx.vstack(
                 rx.el.label("Name", html_for="profile-name", font_size="14px", font_weight="500"),
-                rx.input(value=ProfilesState.form_name, on_change=ProfilesState.set_form_name, id="profile-name",
-                         max_length=80, width="100%"),
+                rx.input(
+                    value=ProfilesState.form_name,
+                    on_change=ProfilesState.set_form_name,
+                    id="profile-name",
+                    max_length=80,
+                    width="100%",
+                ),
                 error_for("name"),
-                rx.el.label("Description", html_for="profile-description", font_size="14px", font_weight="500"),
-                rx.text_area(value=ProfilesState.form_description, on_change=ProfilesState.set_form_description,
-                             id="profile-description", max_length=500, width="100%"),
+                rx.el.label(
+                    "Description", html_for="profile-description", font_size="14px", font_weight="500"
+                ),
+                rx.text_area(
+                    value=ProfilesState.form_description,
+                    on_change=ProfilesState.set_form_description,
+                    id="profile-description",
+                    max_length=500,
+                    width="100%",
+                ),
                 error_for("description"),
                 rx.text("Bias categories to check", size="2", weight="medium"),
-                rx.grid(*[category_checkbox(key, label) for key, label in BIAS_CATEGORIES.items()],
-                        columns="2", spacing="2", width="100%", role="group", aria_label="Bias categories"),
+                rx.grid(
+                    *[category_checkbox(key, label) for key, label in BIAS_CATEGORIES.items()],
+                    columns="2",
+                    spacing="2",
+                    width="100%",
+                    role="group",
+                    aria_label="Bias categories",
+                ),
                 error_for("categories"),
-                rx.hstack(rx.text("Sensitivity", size="2", weight="medium"), rx.spacer(),
-                          rx.text(ProfilesState.form_sensitivity / 100, size="2", id="profile-sensitivity-value"),
-                          width="100%"),
-                rx.slider(value=[ProfilesState.form_sensitivity], on_change=ProfilesState.set_form_sensitivity,
-                          min=0, max=100, step=1, id="profile-sensitivity", aria_label="Sensitivity"),
+                rx.hstack(
+                    rx.text("Sensitivity", size="2", weight="medium"),
+                    rx.spacer(),
+                    rx.text(ProfilesState.form_sensitivity / 100, size="2", id="profile-sensitivity-value"),
+                    width="100%",
+                ),
+                rx.slider(
+                    value=[ProfilesState.form_sensitivity],
+                    on_change=ProfilesState.set_form_sensitivity,
+                    min=0,
+                    max=100,
+                    step=1,
+                    id="profile-sensitivity",
+                    aria_label="Sensitivity",
+                ),
                 error_for("sensitivity"),
                 rx.text("Action", size="2", weight="medium"),
                 rx.radio_group(
-                    list(ACTION_LABELS), value=ProfilesState.form_action, on_change=ProfilesState.set_form_action,
-                    direction="row", spacing="4", id="profile-action", aria_label="Action",
+                    list(ACTION_LABELS),
+                    value=ProfilesState.form_action,
+                    on_change=ProfilesState.set_form_action,
+                    direction="row",
+                    spacing="4",
+                    id="profile-action",
+                    aria_label="Action",
                 ),
                 error_for("action"),
-                rx.cond((ProfilesState.form_error != "") & (ProfilesState.form_error_field == ""),
-                        rx.text(ProfilesState.form_error, color=rx.color("red", 11), size="1", role="alert")),
-                rx.hstack(
-                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", id="profile-cancel")),
-                    rx.button("Save profile", on_click=ProfilesState.submit_form, id="profile-save"),
-                    justify="end", width="100%", spacing="3",
+                rx.cond(
+                    (ProfilesState.form_error != "") & (ProfilesState.form_error_field == ""),
+                    rx.text(ProfilesState.form_error, color=rx.color("red", 11), size="1", role="alert"),
                 ),
-                spacing="2", margin_top="3",
+                rx.hstack(
+                    rx.dialog.close(
+                        rx.button("Cancel", variant="soft", color_scheme="gray", id="profile-cancel")
+                    ),
+                    rx.button("Save profile", on_click=ProfilesState.submit_form, id="profile-save"),
+                    justify="end",
+                    width="100%",
+                    spacing="3",
+                ),
+                spacing="2",
+                margin_top="3",
             ),
             max_width="560px",
         ),
@@ -280,17 +357,36 @@ def delete_profile_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("Delete bias profile?"),
-            rx.alert_dialog.description(rx.text("Delete the profile ", rx.text.strong(ProfilesState.delete_name),
-                                                "? This cannot be undone.")),
-            rx.cond(ProfilesState.delete_error != "",
-                    rx.callout(ProfilesState.delete_error, icon="triangle-alert", color_scheme="red",
-                               margin_top="3", id="profile-delete-error")),
+            rx.alert_dialog.description(
+                rx.text(
+                    "Delete the profile ",
+                    rx.text.strong(ProfilesState.delete_name),
+                    "? This cannot be undone.",
+                )
+            ),
+            rx.cond(
+                ProfilesState.delete_error != "",
+                rx.callout(
+                    ProfilesState.delete_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    margin_top="3",
+                    id="profile-delete-error",
+                ),
+            ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                 id="profile-delete-cancel")),
-                rx.button("Delete", color_scheme="red", on_click=ProfilesState.confirm_delete,
-                          id="profile-delete-confirm"),
-                justify="end", spacing="3", margin_top="4",
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", id="profile-delete-cancel")
+                ),
+                rx.button(
+                    "Delete",
+                    color_scheme="red",
+                    on_click=ProfilesState.confirm_delete,
+                    id="profile-delete-confirm",
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="4",
             ),
         ),
         open=ProfilesState.delete_open,
@@ -301,34 +397,61 @@ def delete_profile_dialog() -> rx.Component:
 def profiles_content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.vstack(rx.heading("Bias Profiles", size="7", as_="h1"),
-                      rx.text("Named settings the service applies to calls made with a key.",
-                              color=rx.color("gray", 11), size="2"), spacing="1"),
+            rx.vstack(
+                rx.heading("Bias Profiles", size="7", as_="h1"),
+                rx.text(
+                    "Named settings the service applies to calls made with a key.",
+                    color=rx.color("gray", 11),
+                    size="2",
+                ),
+                spacing="1",
+            ),
             rx.spacer(),
-            rx.button(rx.icon("plus", size=16), "Create Bias Profile", on_click=ProfilesState.open_create,
-                      id="create-profile-button", size="3"),
-            width="100%", align="center",
+            rx.button(
+                rx.icon("plus", size=16),
+                "Create Bias Profile",
+                on_click=ProfilesState.open_create,
+                id="create-profile-button",
+                size="3",
+            ),
+            width="100%",
+            align="center",
         ),
         rx.cond(
             ProfilesState.profiles.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in
-                                               ["Name", "Categories", "Sensitivity", "Action", "Keys", "Actions"]])),
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(label)
+                            for label in ["Name", "Categories", "Sensitivity", "Action", "Keys", "Actions"]
+                        ]
+                    )
+                ),
                 rx.table.body(rx.foreach(ProfilesState.profiles, profile_row)),
-                variant="surface", width="100%", id="profiles-table",
+                variant="surface",
+                width="100%",
+                id="profiles-table",
             ),
             rx.center(
-                rx.vstack(rx.icon("sliders-horizontal", size=36, color=rx.color("gray", 9)),
-                          rx.heading("No bias profiles yet", size="4"),
-                          rx.text("Create a profile, then attach it to keys.", color=rx.color("gray", 11)),
-                          align="center", spacing="2"),
-                padding="9", border=f"1px dashed {rx.color('gray', 6)}", border_radius="12px", width="100%",
+                rx.vstack(
+                    rx.icon("sliders-horizontal", size=36, color=rx.color("gray", 9)),
+                    rx.heading("No bias profiles yet", size="4"),
+                    rx.text("Create a profile, then attach it to keys.", color=rx.color("gray", 11)),
+                    align="center",
+                    spacing="2",
+                ),
+                padding="9",
+                border=f"1px dashed {rx.color('gray', 6)}",
+                border_radius="12px",
+                width="100%",
                 id="profiles-empty",
             ),
         ),
         profile_form_dialog(),
         delete_profile_dialog(),
-        spacing="5", width="100%",
+        spacing="5",
+        width="100%",
     )
 
 

@@ -42,8 +42,14 @@ def record_denied(
 ) -> None:
     """A request for something that is missing or not the user's: kept in the requester's trail."""
     record(
-        session, action="access.denied", actor=actor, owner_id=user_id, target_type=target_type,
-        target_id=target_id, detail="not found or not yours", client_address=client_address,
+        session,
+        action="access.denied",
+        actor=actor,
+        owner_id=user_id,
+        target_type=target_type,
+        target_id=target_id,
+        detail="not found or not yours",
+        client_address=client_address,
     )
 
 

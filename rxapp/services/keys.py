@@ -26,7 +26,7 @@ SORT_COLUMNS = {
     "last_used": ApiKey.last_used_at,
     "expires": ApiKey.expires_at,
 }
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
 # ---------------------------------------------------------------- validation
@@ -37,9 +37,7 @@ def clean_name(name: str) -> str:
     if not cleaned:
         raise ValidationError("Name is required.", field="name")
     if len(cleaned) > NAME_MAX_LENGTH:
-        raise ValidationError(
-            f"Name must be at most {NAME_MAX_LENGTH} characters.", field="name"
-        )
+        raise ValidationError(f"Name must be at most {NAME_MAX_LENGTH} characters.", field="name")
     if _CONTROL_CHARACTERS.search(cleaned):
         raise ValidationError("Name must not contain control characters.", field="name")
     return cleaned
@@ -67,16 +65,16 @@ def _owned_profile(session: Session, owner_id: int, profile_id: int) -> BiasProf
     ).first()
     if profile is None:
         raise NotFoundError(
-            "Bias profile not found.", field="bias_profile_id", target_type="profile",
+            "Bias profile not found.",
+            field="bias_profile_id",
+            target_type="profile",
             target_id=str(profile_id),
         )
     return profile
 
 
 def _owned_key(session: Session, owner_id: int, key_id: str) -> ApiKey:
-    key = session.exec(
-        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)
-    ).first()
+    key = session.exec(select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)).first()
     if key is None:
         raise NotFoundError("API key not found.", target_type="key", target_id=key_id[:100])
     return key
@@ -205,9 +203,7 @@ def list_keys(
         )
     not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
     if query.status == KeyStatus.EXPIRED:
-        conditions.append(
-            sa.or_(ApiKey.status == KeyStatus.EXPIRED, sa.not_(not_past_end))
-        )
+        conditions.append(sa.or_(ApiKey.status == KeyStatus.EXPIRED, sa.not_(not_past_end)))
     elif query.status:
         conditions.extend([ApiKey.status == query.status, not_past_end])
     if query.bias_profile_id == 0:
@@ -278,9 +274,7 @@ def update_key(
     now = now or utc_now()
     key = _owned_key(session, owner_id, key_id)
     if expected_version is not None and key.version != expected_version:
-        raise ConflictError(
-            "This key was changed somewhere else since you opened it. Reload and try again."
-        )
+        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
     given = changes.model_fields_set
     current_status = effective_status(key.status, key.expires_at, now)
     values: dict[str, Any] = {}
@@ -323,39 +317,52 @@ def update_key(
     values["updated_at"] = now
     values["version"] = key.version + 1
     result = session.execute(
-        sa.update(ApiKey)
-        .where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version)
-        .values(**values)
+        sa.update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version).values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError(
-            "This key was changed somewhere else since you opened it. Reload and try again."
-        )
+        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
     if notes:
         audit.record(
-            session, action="key.update", actor=actor, owner_id=owner_id, target_type="key",
-            target_id=key_id, detail=" ".join(notes), client_address=client_address, when=now,
+            session,
+            action="key.update",
+            actor=actor,
+            owner_id=owner_id,
+            target_type="key",
+            target_id=key_id,
+            detail=" ".join(notes),
+            client_address=client_address,
+            when=now,
         )
     if status_changed:
         audit.record(
-            session, action="key.status", actor=actor, owner_id=owner_id, target_type="key",
-            target_id=key_id, detail=f"{current_status} -> {changes.status}",
-            client_address=client_address, when=now,
+            session,
+            action="key.status",
+            actor=actor,
+            owner_id=owner_id,
+            target_type="key",
+            target_id=key_id,
+            detail=f"{current_status} -> {changes.status}",
+            client_address=client_address,
+            when=now,
         )
     session.flush()
     session.refresh(key)
     return _public(key, profile_name, now)
 
 
-def delete_key(
-    session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = ""
-) -> None:
+def delete_key(session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = "") -> None:
     """Permanent: the row is gone and the next verification fails. Only the audit event remains."""
     key = _owned_key(session, owner_id, key_id)
     session.execute(sa.delete(ApiKey).where(col(ApiKey.id) == key.id))
     audit.record(
-        session, action="key.delete", actor=actor, owner_id=owner_id, target_type="key",
-        target_id=key_id, detail=f"name={key.name!r}", client_address=client_address,
+        session,
+        action="key.delete",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="key",
+        target_id=key_id,
+        detail=f"name={key.name!r}",
+        client_address=client_address,
     )
     session.flush()
 
@@ -434,9 +441,7 @@ _VERIFY_STATEMENT = (
 )
 
 
-def verify_secret(
-    connection: sa.Connection, secret: str, now: dt.datetime | None = None
-) -> Verification:
+def verify_secret(connection: sa.Connection, secret: str, now: dt.datetime | None = None) -> Verification:
     """Format and checksum first (no database work), then one indexed lookup; rules at call time."""
     settings = get_settings()
     if not key_format.is_well_formed(secret, settings.key_prefix):

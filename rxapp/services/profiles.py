@@ -15,7 +15,8 @@ from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
 NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # descriptions may hold tabs/newlines
+_NAME_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a name is one printable line
 
 
 def validate_settings(
@@ -24,10 +25,8 @@ def validate_settings(
     name = (name or "").strip()
     if not name:
         raise ValidationError("Name is required.", field="name")
-    if len(name) > NAME_MAX_LENGTH or _CONTROL_CHARACTERS.search(name):
-        raise ValidationError(
-            f"Name must be at most {NAME_MAX_LENGTH} printable characters.", field="name"
-        )
+    if len(name) > NAME_MAX_LENGTH or _NAME_CONTROL_CHARACTERS.search(name):
+        raise ValidationError(f"Name must be at most {NAME_MAX_LENGTH} printable characters.", field="name")
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH or _CONTROL_CHARACTERS.search(description):
         raise ValidationError(
@@ -108,8 +107,13 @@ def create_profile(
     session.add(profile)
     session.flush()
     audit.record(
-        session, action="profile.create", actor=actor, owner_id=owner_id,
-        target_type="profile", target_id=name, client_address=client_address,
+        session,
+        action="profile.create",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="profile",
+        target_id=name,
+        client_address=client_address,
         detail=f"categories={','.join(categories)} sensitivity={sensitivity} action={action}",
     )
     return _public(profile, 0)
@@ -183,16 +187,25 @@ def update_profile(
         sa.update(BiasProfile)
         .where(col(BiasProfile.id) == profile_id, col(BiasProfile.version) == profile.version)
         .values(
-            name=name, description=description, categories=categories,
-            sensitivity=sensitivity, action=action, updated_at=utc_now(),
+            name=name,
+            description=description,
+            categories=categories,
+            sensitivity=sensitivity,
+            action=action,
+            updated_at=utc_now(),
             version=profile.version + 1,
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConflictError("This profile was changed somewhere else. Reload and try again.")
     audit.record(
-        session, action="profile.update", actor=actor, owner_id=owner_id,
-        target_type="profile", target_id=name, client_address=client_address,
+        session,
+        action="profile.update",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="profile",
+        target_id=name,
+        client_address=client_address,
         detail=f"categories={','.join(categories)} sensitivity={sensitivity} action={action}",
     )
     session.flush()
@@ -213,7 +226,12 @@ def delete_profile(
         )
     session.execute(sa.delete(BiasProfile).where(col(BiasProfile.id) == profile_id))
     audit.record(
-        session, action="profile.delete", actor=actor, owner_id=owner_id,
-        target_type="profile", target_id=profile.name, client_address=client_address,
+        session,
+        action="profile.delete",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="profile",
+        target_id=profile.name,
+        client_address=client_address,
     )
     session.flush()

@@ -84,9 +84,7 @@ def validate_password(password: str) -> None:
             f"Password must be at least {PASSWORD_MIN_LENGTH} characters.", field="password"
         )
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise ValidationError(
-            f"Password must be at most {PASSWORD_MAX_LENGTH} characters.", field="password"
-        )
+        raise ValidationError(f"Password must be at most {PASSWORD_MAX_LENGTH} characters.", field="password")
     if password.lower() in _common_passwords():
         raise ValidationError(
             "This password is too common. Choose one that is harder to guess.", field="password"
@@ -111,8 +109,13 @@ def sign_up(session: Session, email: str, password: str, *, client_address: str 
             "An account with this email already exists. Sign in instead.", field="email"
         ) from None
     audit.record(
-        session, action="user.sign_up", actor=email, owner_id=user.id,
-        target_type="user", target_id=email, client_address=client_address,
+        session,
+        action="user.sign_up",
+        actor=email,
+        owner_id=user.id,
+        target_type="user",
+        target_id=email,
+        client_address=client_address,
     )
     return _to_public(user)
 
@@ -147,22 +150,30 @@ def authenticate(
     wait = max(
         _retry_after(session, LoginFailure.email, normalised, ACCOUNT_FREE_FAILURES, now),
         _retry_after(
-            session, LoginFailure.client_address, client_address,
-            get_settings().login_free_failures_per_client, now,
+            session,
+            LoginFailure.client_address,
+            client_address,
+            get_settings().login_free_failures_per_client,
+            now,
         )
         if client_address
         else 0,
     )
     if wait:
         audit.record(
-            session, action="user.sign_in_throttled", actor=normalised, owner_id=None,
-            target_type="user", target_id=normalised, client_address=client_address,
+            session,
+            action="user.sign_in_throttled",
+            actor=normalised,
+            owner_id=None,
+            target_type="user",
+            target_id=normalised,
+            client_address=client_address,
         )
         raise ThrottledError(
             f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after_seconds=wait
         )
     user = session.exec(select(User).where(User.email == normalised)).first()
-    password = password[:PASSWORD_MAX_LENGTH + 1]
+    password = password[: PASSWORD_MAX_LENGTH + 1]
     if user is None or len(password) > PASSWORD_MAX_LENGTH:
         _verify(_dummy_hash(), password)  # same work as a real check: no timing oracle
         ok = False
@@ -171,8 +182,12 @@ def authenticate(
     if not ok:
         session.add(LoginFailure(email=normalised, client_address=client_address, created_at=now))
         audit.record(
-            session, action="user.sign_in_failed", actor=normalised,
-            owner_id=user.id if user else None, target_type="user", target_id=normalised,
+            session,
+            action="user.sign_in_failed",
+            actor=normalised,
+            owner_id=user.id if user else None,
+            target_type="user",
+            target_id=normalised,
             client_address=client_address,
         )
         return None
@@ -182,8 +197,13 @@ def authenticate(
         session.add(user)
     session.execute(sa.delete(LoginFailure).where(col(LoginFailure.email) == normalised))
     audit.record(
-        session, action="user.sign_in", actor=normalised, owner_id=user.id,
-        target_type="user", target_id=normalised, client_address=client_address,
+        session,
+        action="user.sign_in",
+        actor=normalised,
+        owner_id=user.id,
+        target_type="user",
+        target_id=normalised,
+        client_address=client_address,
     )
     return _to_public(user)
 
@@ -200,8 +220,13 @@ def change_password(
     session.add(user)
     session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user_id))
     audit.record(
-        session, action="user.password_change", actor=user.email, owner_id=user_id,
-        target_type="user", target_id=user.email, client_address=client_address,
+        session,
+        action="user.password_change",
+        actor=user.email,
+        owner_id=user_id,
+        target_type="user",
+        target_id=user.email,
+        client_address=client_address,
     )
 
 
@@ -251,8 +276,13 @@ def end_session(session: Session, token: str, *, client_address: str = "") -> No
     session.execute(sa.delete(UserSession).where(col(UserSession.id) == row.id))
     if user:
         audit.record(
-            session, action="user.sign_out", actor=user.email, owner_id=user.id,
-            target_type="user", target_id=user.email, client_address=client_address,
+            session,
+            action="user.sign_out",
+            actor=user.email,
+            owner_id=user.id,
+            target_type="user",
+            target_id=user.email,
+            client_address=client_address,
         )
 
 

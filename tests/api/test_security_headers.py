@@ -62,7 +62,9 @@ def test_security_headers_on_every_response(console: Console, path: str) -> None
 
 
 def test_hsts_when_forwarded_over_https(console: Console) -> None:
-    response = httpx.get(f"{console.base_url}/api/v1/health", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    response = httpx.get(
+        f"{console.base_url}/api/v1/health", headers={"X-Forwarded-Proto": "https"}, timeout=10
+    )
     assert "max-age=" in response.headers["strict-transport-security"]
 
 
@@ -76,7 +78,11 @@ def test_cors_is_not_a_wildcard(console: Console) -> None:
 
 
 def test_oversized_body_is_refused_without_a_server_error(console: Console) -> None:
-    response = httpx.post(f"{console.base_url}/api/v1/verify", content=b"x" * (256 * 1024),
-                          headers={"Content-Type": "application/json"}, timeout=10)
+    response = httpx.post(
+        f"{console.base_url}/api/v1/verify",
+        content=b"x" * (256 * 1024),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "PAYLOAD_TOO_LARGE"

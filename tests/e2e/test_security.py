@@ -43,7 +43,11 @@ def test_secret_sweep_only_the_one_time_reveal_carries_the_secret(page: Page, co
     reveal_frames = len(frames)
     # keep using the page: auto-refresh, edit dialog, reload
     page.wait_for_timeout(4000)
-    key_id = console.cli("list-keys", page.locator("#signed-in-email").inner_text()).stdout.splitlines()[1].split()[0]
+    key_id = (
+        console.cli("list-keys", page.locator("#signed-in-email").inner_text())
+        .stdout.splitlines()[1]
+        .split()[0]
+    )
     page.click(f"#edit-{key_id}")
     page.click("#edit-cancel")
     page.reload()
@@ -75,7 +79,9 @@ def test_secret_sweep_only_the_one_time_reveal_carries_the_secret(page: Page, co
     for response in (
         httpx.get(f"{console.base_url}/no-such-page/{secret}", timeout=10),
         httpx.post(f"{console.base_url}/api/v1/verify?api_key={secret}", timeout=10),
-        httpx.post(f"{console.base_url}/api/v1/verify", headers={"Authorization": f"Bearer {secret}x"}, timeout=10),
+        httpx.post(
+            f"{console.base_url}/api/v1/verify", headers={"Authorization": f"Bearer {secret}x"}, timeout=10
+        ),
     ):
         assert secret not in response.text and digest not in response.text
 
@@ -94,8 +100,9 @@ def test_revocation_race_no_success_after_inactive_is_acknowledged(page: Page, c
         with httpx.Client(timeout=10) as client:
             while not stop.is_set():
                 started = time.monotonic()
-                body = client.post(f"{console.base_url}/api/v1/verify",
-                                   headers={"Authorization": f"Bearer {secret}"}).json()
+                body = client.post(
+                    f"{console.base_url}/api/v1/verify", headers={"Authorization": f"Bearer {secret}"}
+                ).json()
                 results.append((started, time.monotonic(), body["valid"]))
 
     threads = [threading.Thread(target=hammer) for _ in range(2)]
@@ -117,4 +124,6 @@ def test_revocation_race_no_success_after_inactive_is_acknowledged(page: Page, c
     after = [valid for started, _, valid in results if started > acknowledged]
     assert any(before), "the key verified before it was turned off"
     assert after, "verification kept running after the change"
-    assert not any(after), f"{sum(after)} of {len(after)} verifications succeeded after INACTIVE was acknowledged"
+    assert not any(after), (
+        f"{sum(after)} of {len(after)} verifications succeeded after INACTIVE was acknowledged"
+    )

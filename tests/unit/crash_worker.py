@@ -30,7 +30,10 @@ def main(database_url: str) -> None:
         print(created.secret, flush=True)
         with session_scope(engine) as session:
             key_service.update_key(
-                session, user.id, user.email, created.key.key_id,
+                session,
+                user.id,
+                user.email,
+                created.key.key_id,
                 key_service.parse_changes({"name": f"crash-{counter}-renamed"}),
             )
 

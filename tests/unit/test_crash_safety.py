@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 KILLS = 50
 
 
+def _collect(worker: subprocess.Popen, lines: list[str]) -> None:
+    lines.extend(iter(worker.stdout.readline, ""))
+
+
 @pytest.mark.slow
-def test_kill_minus_nine_loses_nothing_that_was_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kill_minus_nine_loses_nothing_that_was_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pepper = secrets.token_urlsafe(40)
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", pepper)
@@ -41,16 +47,22 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(tmp_path: Path, monkeypatc
         for _ in range(KILLS):
             worker = subprocess.Popen(
                 [sys.executable, str(Path(__file__).with_name("crash_worker.py")), database_url],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             lines: list[str] = []
-            reader = threading.Thread(target=lambda: lines.extend(iter(worker.stdout.readline, "")), daemon=True)
+            reader = threading.Thread(target=_collect, args=(worker, lines), daemon=True)
             reader.start()
             # wait for the first committed key (start-up takes a moment), then kill at a random point
             deadline = time.monotonic() + 30
             while not lines and time.monotonic() < deadline and worker.poll() is None:
                 time.sleep(0.01)
-            assert lines, f"worker produced no key: {worker.stderr.read() if worker.poll() is not None else ''}"
+            assert lines, (
+                f"worker produced no key: {worker.stderr.read() if worker.poll() is not None else ''}"
+            )
             time.sleep(rng.uniform(0.0, 0.3))
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)

@@ -19,11 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_migrations_reach_the_models_exactly(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'migrated.db'}"
-    env = {**os.environ, "DATABASE_URL": url, "APIKEYS_DATA_DIR": str(tmp_path),
-           "APIKEYS_PEPPER": secrets.token_urlsafe(40), "REFLEX_TELEMETRY_ENABLED": "false",
-           "REFLEX_CHECK_LATEST_VERSION": "false"}
-    result = subprocess.run(["reflex", "db", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "APIKEYS_DATA_DIR": str(tmp_path),
+        "APIKEYS_PEPPER": secrets.token_urlsafe(40),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+    }
+    result = subprocess.run(
+        ["reflex", "db", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     engine = sa.create_engine(url)
     with engine.connect() as connection:

@@ -72,7 +72,6 @@ def test_flush_loop_writes_periodically_and_on_shutdown(app_database) -> None:
 
 
 def test_expiry_job_once_marks_due_keys(app_database) -> None:
-    engine, key_id = app_database
     with db.session_scope() as session:
         user = user_service.find_user(session, "jobs@example.com")
         key_service.create_key(

@@ -1,0 +1,46 @@
+"""Helpers shared by the unit tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlmodel import Session
+
+from rxapp.services import users as user_service
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def make_fast_hasher(**overrides: int) -> PasswordHasher:
+    """argon2id with tiny costs: the rules are the same, the tests are fast."""
+    params = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1, "hash_len": 16, "salt_len": 16}
+    params.update(overrides)
+    return PasswordHasher(**params)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    email: str
+
+    @property
+    def actor(self) -> str:
+        return self.email
+
+
+def new_user(session: Session, email: str | None = None, password: str = PASSWORD) -> Person:
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    public = user_service.sign_up(session, email, password)
+    session.commit()
+    return Person(id=public.id, email=public.email)
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
