@@ -329,6 +329,8 @@ def sign_in(
             user = user_service.authenticate(session, email, password, client_address=address)
             token = user_service.start_session(session, user.id, client_address=address) if user else None
     except ThrottledError as error:
+        with session_scope() as session:
+            user_service.record_throttled(session, email, client_address=address)
         return _redirect(origin, routes.SIGN_IN, error="throttled", wait=str(error.retry_after_seconds))
     if token is None:
         return _redirect(origin, routes.SIGN_IN, error="invalid")

@@ -199,7 +199,7 @@ def list_keys(
         else:
             name_matches = col(ApiKey.name).ilike(pattern, escape="\\")
         conditions.append(
-            sa.or_(name_matches, col(ApiKey.key_id).like(f"{_escape_like(search.lower())}%", escape="\\"))
+            sa.or_(name_matches, col(ApiKey.key_id).like(f"%{_escape_like(search.lower())}%", escape="\\"))
         )
     not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
     if query.status == KeyStatus.EXPIRED:

@@ -160,15 +160,7 @@ def authenticate(
         else 0,
     )
     if wait:
-        audit.record(
-            session,
-            action="user.sign_in_throttled",
-            actor=normalised,
-            owner_id=None,
-            target_type="user",
-            target_id=normalised,
-            client_address=client_address,
-        )
+        # The caller's transaction is rolled back by this error: it audits with record_throttled.
         raise ThrottledError(
             f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after_seconds=wait
         )
@@ -206,6 +198,21 @@ def authenticate(
         client_address=client_address,
     )
     return _to_public(user)
+
+
+def record_throttled(session: Session, email: str, *, client_address: str = "") -> None:
+    """Audit a refused (throttled) sign-in, in a transaction of its own."""
+    normalised = (email or "").strip().lower()[:EMAIL_MAX_LENGTH]
+    user = session.exec(select(User.id).where(User.email == normalised)).first()
+    audit.record(
+        session,
+        action="user.sign_in_throttled",
+        actor=normalised,
+        owner_id=user,
+        target_type="user",
+        target_id=normalised,
+        client_address=client_address,
+    )
 
 
 def change_password(

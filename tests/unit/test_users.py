@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from rxapp.models import AuditEvent, LoginFailure, User, UserSession
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
+from rxapp.settings import get_settings
 from tests.unit.helpers import PASSWORD, Person, make_fast_hasher, new_user, utc
 
 T0 = utc(2030, 1, 1, 12)
@@ -174,7 +175,7 @@ def test_throttling_does_not_lock_out_other_accounts(session: Session, alice: Pe
 
 
 def test_throttling_by_client_address(session: Session, bob: Person) -> None:
-    for index in range(user_service.CLIENT_FREE_FAILURES):
+    for index in range(get_settings().login_free_failures_per_client):
         user_service.authenticate(
             session, f"spray{index}@example.com", "wrong-pw-123", client_address="10.0.0.9", now=T0
         )
