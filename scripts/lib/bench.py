@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 RESULTS_DIR = ROOT / "bench-results"
-PASSWORD = "bench-password-not-secret-42"  # noqa: S105 - a throwaway user in a temporary database
+PASSWORD = "bench-password-not-secret-42"
 EMAIL = "bench@example.com"
 PROFILE = "bench-profile"
 SECTIONS = ("verify", "browser", "expiry", "list")

@@ -35,16 +35,40 @@ def main() -> None:
     log = open(work / "console.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         ["reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     console = Console(f"http://localhost:{port}", env, database_url, work / "console.log", "sqlite", process)
     try:
         _wait_ready(f"{console.base_url}/api/v1/health", process, console.log_path)
         console.cli("create-user", EMAIL, input_text=PASSWORD + "\n")
-        console.cli("create-profile", EMAIL, "strict-hiring", "--categories", "gender,age,race_ethnicity,disability",
-                    "--sensitivity", "0.8", "--action", "block", "--description", "Screening job ads")
-        console.cli("create-profile", EMAIL, "marketing-review", "--categories", "gender,age", "--sensitivity", "0.4",
-                    "--action", "flag")
+        console.cli(
+            "create-profile",
+            EMAIL,
+            "strict-hiring",
+            "--categories",
+            "gender,age,race_ethnicity,disability",
+            "--sensitivity",
+            "0.8",
+            "--action",
+            "block",
+            "--description",
+            "Screening job ads",
+        )
+        console.cli(
+            "create-profile",
+            EMAIL,
+            "marketing-review",
+            "--categories",
+            "gender,age",
+            "--sensitivity",
+            "0.4",
+            "--action",
+            "flag",
+        )
         soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
         secrets_by_name = {}
         for name, extra in [
@@ -60,7 +84,9 @@ def main() -> None:
 
         with sync_playwright() as playwright:
             chromium = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 760})
             page.goto(f"{console.base_url}/sign-in")
             page.fill("#sign-in-email", EMAIL)
