@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,12 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reset_settings_for_tests()
 
 
+def _run_async(coroutine_function):
+    """asyncio.run in a fresh thread: Playwright's sync API may own this thread's event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
+
+
 def _last_used(engine, key_id: str) -> dt.datetime | None:
     with Session(engine) as session:
         return session.exec(select(ApiKey.last_used_at).where(ApiKey.key_id == key_id)).one()
@@ -65,7 +73,7 @@ def test_flush_loop_writes_periodically_and_on_shutdown(app_database) -> None:
             await task
         return periodic, last
 
-    periodic, last = asyncio.run(scenario())
+    periodic, last = _run_async(scenario)
     assert periodic is not None
     assert _last_used(engine, key_id) == last
     assert buffer.pending() == 0
@@ -78,6 +86,6 @@ def test_expiry_job_once_marks_due_keys(app_database) -> None:
             session, user.id, user.email, "soon", expires_at=utc_now() + dt.timedelta(milliseconds=200)
         )
     assert jobs.expire_keys_once() == 0
-    asyncio.run(asyncio.sleep(0.3))
+    time.sleep(0.3)
     assert jobs.expire_keys_once() == 1
     assert jobs.expire_keys_once() == 0
