@@ -169,6 +169,21 @@ def _credential(authorization: str | None, x_api_key: str | None) -> str | JSONR
     return _error(401, "MISSING_KEY", "Send the key in 'Authorization: Bearer <key>' or X-API-Key.")
 
 
+_lookup: key_service.SqliteDigestLookup | None = None
+
+
+def _sqlite_lookup() -> key_service.SqliteDigestLookup | None:
+    """On a SQLite file, verification reads through plain per-thread sqlite3 connections."""
+    global _lookup
+    engine = get_engine()
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or path in (None, "", ":memory:"):
+        return None
+    if _lookup is None or _lookup.database_path != path:
+        _lookup = key_service.SqliteDigestLookup(str(path))
+    return _lookup
+
+
 def _query_carries_key(request: Request) -> bool:
     prefix = get_settings().key_prefix + "_"
     return any(
@@ -227,8 +242,12 @@ def verify(request: Request) -> Any:
     if isinstance(credential, JSONResponse):
         return credential
     now = utc_now()
-    with get_engine().connect() as connection:
-        outcome = key_service.verify_secret(connection, credential, now)
+    lookup = _sqlite_lookup()
+    if lookup is not None:
+        outcome = key_service.verify_with(lookup, credential, now)
+    else:
+        with get_engine().connect() as connection:
+            outcome = key_service.verify_secret(connection, credential, now)
     if not outcome.valid:
         return JSONResponse({"valid": False, "code": outcome.code})
     assert outcome.key_row_id is not None

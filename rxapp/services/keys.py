@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -443,36 +447,82 @@ _VERIFY_STATEMENT = (
 
 def verify_secret(connection: sa.Connection, secret: str, now: dt.datetime | None = None) -> Verification:
     """Format and checksum first (no database work), then one indexed lookup; rules at call time."""
+
+    def fetch(digest: str) -> tuple | None:
+        row = connection.execute(_VERIFY_STATEMENT, {"digest": digest}).first()
+        return tuple(row) if row is not None else None
+
+    return verify_with(fetch, secret, now)
+
+
+def verify_with(
+    fetch: Callable[[str], tuple | None], secret: str, now: dt.datetime | None = None
+) -> Verification:
+    """The verification rules, given a way to fetch the row for a digest.
+
+    `fetch` returns (id, key_id, status, expires_at, profile id, name, description, categories,
+    sensitivity, action) or None; expires_at may be an aware datetime or SQLite's UTC text.
+    """
     settings = get_settings()
     if not key_format.is_well_formed(secret, settings.key_prefix):
         return MALFORMED
-    row = connection.execute(
-        _VERIFY_STATEMENT, {"digest": key_format.digest(secret, settings.pepper)}
-    ).first()
+    row = fetch(key_format.digest(secret, settings.pepper))
     if row is None:
         return NOT_FOUND
+    row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action = row
+    if isinstance(expires_at, str):
+        expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
     now = now or utc_now()
-    status = effective_status(row.status, row.expires_at, now)
+    status = effective_status(status, expires_at, now)
     if status != KeyStatus.ACTIVE:
         return Verification(valid=False, code=status)
     profile = None
-    if row.profile_id is not None:
+    if profile_id is not None:
+        if isinstance(categories, str):
+            categories = json.loads(categories)
         profile = {
-            "id": row.profile_id,
-            "name": row.name,
-            "description": row.description,
-            "categories": list(row.categories or []),
-            "sensitivity": row.sensitivity,
-            "action": row.action,
+            "id": profile_id,
+            "name": name,
+            "description": description,
+            "categories": list(categories or []),
+            "sensitivity": sensitivity,
+            "action": action,
         }
     return Verification(
         valid=True,
-        key_row_id=row.id,
-        key_id=row.key_id,
+        key_row_id=row_id,
+        key_id=key_id,
         status=status,
-        expires_at=row.expires_at,
+        expires_at=expires_at,
         bias_profile=profile,
     )
+
+
+class SqliteDigestLookup:
+    """The verify hot path on SQLite: one plain read-only sqlite3 connection per thread.
+
+    Each SELECT runs in autocommit mode and so sees every committed change: a revocation is
+    visible on the very next call. No cache sits in front of the database.
+    """
+
+    SQL = (
+        "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
+        " p.sensitivity, p.action FROM api_keys AS k LEFT JOIN bias_profiles AS p"
+        " ON k.bias_profile_id = p.id WHERE k.digest = ?"
+    )
+
+    def __init__(self, database_path: str) -> None:
+        self.database_path = database_path
+        self._local = threading.local()
+
+    def __call__(self, digest: str) -> tuple | None:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                f"file:{self.database_path}?mode=ro", uri=True, isolation_level=None, timeout=10
+            )
+            self._local.connection = connection
+        return connection.execute(self.SQL, (digest,)).fetchone()
 
 
 def _iso(value: dt.datetime | None) -> str:

@@ -1,0 +1,66 @@
+"""The SQLite fast path of verification (plain per-thread read-only connections) obeys the same
+rules as the SQLAlchemy path, and sees every committed change on the very next call."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from rxapp.models import utc_now
+from rxapp.services import keys as key_service
+from rxapp.services import profiles as profile_service
+from tests.unit.helpers import Person
+
+
+def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
+    engine: sa.Engine, session: Session, alice: Person
+) -> None:
+    lookup = key_service.SqliteDigestLookup(str(engine.url.database))
+    profile = profile_service.create_profile(
+        session,
+        alice.id,
+        alice.actor,
+        "strict",
+        categories=["gender", "age"],
+        sensitivity=0.7,
+        action="block",
+    )
+    created = key_service.create_key(
+        session,
+        alice.id,
+        alice.actor,
+        "svc",
+        bias_profile_id=profile.id,
+        expires_at=utc_now() + dt.timedelta(days=1),
+    )
+    session.commit()
+
+    outcome = key_service.verify_with(lookup, created.secret)
+    assert outcome.valid and outcome.key_id == created.key.key_id
+    assert outcome.bias_profile == {
+        "id": profile.id,
+        "name": "strict",
+        "description": "",
+        "categories": ["gender", "age"],
+        "sensitivity": 0.7,
+        "action": "block",
+    }
+    assert outcome.expires_at == created.key.expires_at
+    with engine.connect() as connection:
+        assert key_service.verify_secret(connection, created.secret) == outcome
+
+    key_service.update_key(
+        session, alice.id, alice.actor, created.key.key_id, key_service.parse_changes({"status": "INACTIVE"})
+    )
+    session.commit()
+    assert key_service.verify_with(lookup, created.secret).code == "INACTIVE"
+
+    later = utc_now() + dt.timedelta(days=2)
+    assert key_service.verify_with(lookup, created.secret, now=later).code == "EXPIRED"
+
+    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    session.commit()
+    assert key_service.verify_with(lookup, created.secret).code == "NOT_FOUND"
+    assert key_service.verify_with(lookup, "bpk_garbage").code == "MALFORMED"
