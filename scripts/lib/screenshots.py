@@ -1,7 +1,7 @@
 """Take the README's screenshots (docs/screenshots/*.png) from a real console with sample data.
 
-Run with the test environment set up, e.g. `scripts/test --version >/dev/null; .venv/bin/python
-scripts/lib/screenshots.py` (it starts and stops its own console on a free port).
+Run it with the environment scripts/test sets up (.venv/bin and Node 22 on PATH, REFLEX_USE_NPM=1);
+it starts and stops its own console on a free port.
 """
 
 from __future__ import annotations
