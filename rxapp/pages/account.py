@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from rxapp import routes
 from rxapp.components.layout import protected_page
-from rxapp.db import session_scope
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError
 from rxapp.state import AuthState
@@ -32,18 +29,14 @@ class AccountState(AuthState):
             self.error = "The two new passwords do not match."
             return
 
-        def work():
-            with session_scope() as session:
-                user_service.change_password(
-                    session,
-                    user.id,
-                    form.get("current_password", ""),
-                    form.get("new_password", ""),
-                    client_address=self.client_address(),
-                )
-
         try:
-            await asyncio.to_thread(work)
+            await self.in_session(
+                user_service.change_password,
+                user.id,
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                client_address=self.client_address(),
+            )
         except ServiceError as error:
             self.error = error.message
             return

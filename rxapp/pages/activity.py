@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import reflex as rx
 
 from rxapp.components.layout import protected_page
 from rxapp.components.timefmt import exact_utc
-from rxapp.db import session_scope
 from rxapp.services import audit
 from rxapp.state import AuthState
 
@@ -34,17 +32,13 @@ class ActivityState(AuthState):
     total: int = 0
 
     async def _reload(self, user_id: int) -> None:
-        def work():
-            with session_scope() as session:
-                return audit.list_events(
-                    session,
-                    user_id,
-                    target_id=self.target_filter.strip(),
-                    page=self.page,
-                    page_size=PAGE_SIZE,
-                )
-
-        events, total = await asyncio.to_thread(work)
+        events, total = await self.in_session(
+            audit.list_events,
+            user_id,
+            target_id=self.target_filter.strip(),
+            page=self.page,
+            page_size=PAGE_SIZE,
+        )
         self.total = total
         self.page_count = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
         self.events = [

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from rxapp.components.layout import protected_page
+from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.components.timefmt import exact_utc, relative, short_date
 from rxapp.models import ApiKeyPublic, KeyStatus, utc_now
 from rxapp.services import keys as key_service
@@ -501,31 +502,12 @@ def key_row(row: KeyRow) -> rx.Component:
             id="expires-" + row.key_id,
         ),
         rx.table.cell(
-            rx.hstack(
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("pencil", size=16),
-                        variant="ghost",
-                        size="2",
-                        aria_label="Edit " + row.name,
-                        id="edit-" + row.key_id,
-                        on_click=KeysState.open_edit(row.key_id),
-                    ),
-                    content="Edit",
-                ),
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("trash-2", size=16),
-                        variant="ghost",
-                        color_scheme="red",
-                        size="2",
-                        aria_label="Delete " + row.name,
-                        id="delete-" + row.key_id,
-                        on_click=KeysState.open_delete(row.key_id),
-                    ),
-                    content="Delete",
-                ),
-                spacing="3",
+            edit_delete_buttons(
+                row.name,
+                "edit-" + row.key_id,
+                "delete-" + row.key_id,
+                KeysState.open_edit(row.key_id),
+                KeysState.open_delete(row.key_id),
             )
         ),
         id="row-" + row.key_id,

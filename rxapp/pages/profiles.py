@@ -7,6 +7,7 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.layout import protected_page
+from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
@@ -221,29 +222,12 @@ def profile_row(row: ProfileRow) -> rx.Component:
         rx.table.cell(rx.badge(row.action, variant="soft")),
         rx.table.cell(row.key_count, id="profile-keys-" + row.id.to_string()),
         rx.table.cell(
-            rx.hstack(
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("pencil", size=16),
-                        variant="ghost",
-                        aria_label="Edit " + row.name,
-                        id="edit-profile-" + row.id.to_string(),
-                        on_click=ProfilesState.open_edit(row.id),
-                    ),
-                    content="Edit",
-                ),
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("trash-2", size=16),
-                        variant="ghost",
-                        color_scheme="red",
-                        aria_label="Delete " + row.name,
-                        id="delete-profile-" + row.id.to_string(),
-                        on_click=ProfilesState.open_delete(row.id),
-                    ),
-                    content="Delete",
-                ),
-                spacing="3",
+            edit_delete_buttons(
+                row.name,
+                "edit-profile-" + row.id.to_string(),
+                "delete-profile-" + row.id.to_string(),
+                ProfilesState.open_edit(row.id),
+                ProfilesState.open_delete(row.id),
             )
         ),
         id="profile-row-" + row.id.to_string(),

@@ -1,0 +1,39 @@
+"""The Actions cell shared by the keys and profiles tables: an edit pencil and a delete trash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def edit_delete_buttons(
+    name: Any, edit_id: Any, delete_id: Any, on_edit: Any, on_delete: Any
+) -> rx.Component:
+    """Icon buttons with a tooltip and an accessible label naming the row."""
+    return rx.hstack(
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("pencil", size=16),
+                variant="ghost",
+                size="2",
+                aria_label="Edit " + name,
+                id=edit_id,
+                on_click=on_edit,
+            ),
+            content="Edit",
+        ),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("trash-2", size=16),
+                variant="ghost",
+                color_scheme="red",
+                size="2",
+                aria_label="Delete " + name,
+                id=delete_id,
+                on_click=on_delete,
+            ),
+            content="Delete",
+        ),
+        spacing="3",
+    )
