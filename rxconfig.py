@@ -14,15 +14,23 @@ os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(128 * 1024))
 
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
+from reflex_base.constants import StateManagerMode
 
+from rxapp import redaction, supervision
 from rxapp.settings import get_settings
 
 settings = get_settings()
+redaction.install((settings.key_prefix,))  # before anything logs: no credential in any log line
+supervision.enable_worker_respawn()
 
 config = rx.Config(
     app_name="rxapp",
     db_url=settings.database_url,
     redis_url=settings.redis_url,
+    # Tab state in process memory (one worker) or Redis (several), never pickled to disk.
+    state_manager_mode=StateManagerMode.REDIS if settings.redis_url else StateManagerMode.MEMORY,
+    # Loopback unless the operator exposes it (APIKEYS_HOST): the proxy in front is the way in.
+    backend_host=settings.host,
     # No outbound requests: these must not depend on the launch script's environment.
     telemetry_enabled=False,
     show_built_with_reflex=False,

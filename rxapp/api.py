@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rxapp import routes
 from rxapp.db import get_engine, session_scope
 from rxapp.models import utc_now
+from rxapp.security import is_allowed_origin
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError, ThrottledError
@@ -28,6 +29,7 @@ from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.settings import get_settings
 
 MAX_CREDENTIAL_HEADER = 256
+DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
 _QUERY_KEY_NAMES = {"key", "api_key", "apikey", "api-key", "token", "access_token", "secret"}
 
 
@@ -325,7 +327,7 @@ def _trusted_origin(request: Request) -> str | None:
         parts = urlsplit(referer)
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
     origin = origin.rstrip("/")
-    return origin if origin in allowed else None
+    return origin if is_allowed_origin(origin, request.headers.get("host", ""), allowed) else None
 
 
 def _redirect(origin: str, path: str, **query: str) -> RedirectResponse:
@@ -353,6 +355,36 @@ def _forbidden_origin() -> JSONResponse:
     return _error(403, "FORBIDDEN_ORIGIN", "This form must be posted from the console's own pages.")
 
 
+def _set_device_cookie(response: Response, value: str, secure: bool) -> None:
+    """The trusted-device cookie (services/throttle.py): sent only to the sign-in forms."""
+    response.set_cookie(
+        routes.DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_COOKIE_SECONDS,
+        path=routes.API_AUTH_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+
+
+def _signed_in(request: Request, origin: str, signed: user_service.SignIn, address: str) -> Response:
+    with session_scope() as session:
+        token = user_service.start_session(session, signed.user.id, client_address=address)
+    response = _redirect(origin, routes.KEYS)
+    secure = _secure(request, origin)
+    _set_session_cookie(response, token, secure)
+    _set_device_cookie(response, signed.device_cookie, secure)
+    return response
+
+
+def _throttled(origin: str, page: str, email: str, address: str) -> Response:
+    """Counted, not audited one row each; the answer does not say when the wait ends."""
+    with session_scope() as session:
+        user_service.record_throttled(session, email, client_address=address)
+    return _redirect(origin, page, error="throttled")
+
+
 @api.post(routes.API_SIGN_IN, include_in_schema=False)
 def sign_in(
     request: Request,
@@ -363,19 +395,17 @@ def sign_in(
     if origin is None:
         return _forbidden_origin()
     address = client_address(request)
+    device = request.cookies.get(routes.DEVICE_COOKIE, "")
     try:
         with session_scope() as session:
-            user = user_service.authenticate(session, email, password, client_address=address)
-            token = user_service.start_session(session, user.id, client_address=address) if user else None
-    except ThrottledError as error:
-        with session_scope() as session:
-            user_service.record_throttled(session, email, client_address=address)
-        return _redirect(origin, routes.SIGN_IN, error="throttled", wait=str(error.retry_after_seconds))
-    if token is None:
+            signed = user_service.authenticate(
+                session, email, password, client_address=address, device_cookie=device
+            )
+    except ThrottledError:
+        return _throttled(origin, routes.SIGN_IN, email, address)
+    if signed is None:
         return _redirect(origin, routes.SIGN_IN, error="invalid")
-    response = _redirect(origin, routes.KEYS)
-    _set_session_cookie(response, token, _secure(request, origin))
-    return response
+    return _signed_in(request, origin, signed, address)
 
 
 @api.post(routes.API_SIGN_UP, include_in_schema=False)
@@ -391,27 +421,27 @@ def sign_up(
     address = client_address(request)
     if password != confirm_password:
         return _redirect(origin, routes.SIGN_UP, error="mismatch")
+    device = request.cookies.get(routes.DEVICE_COOKIE, "")
     try:
         with session_scope() as session:
-            user = user_service.sign_up(session, email, password, client_address=address)
-            token = user_service.start_session(session, user.id, client_address=address)
+            signed = user_service.register(
+                session, email, password, client_address=address, device_cookie=device
+            )
+    except ThrottledError:
+        return _throttled(origin, routes.SIGN_UP, email, address)
     except ServiceError as error:
         return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
-    response = _redirect(origin, routes.KEYS)
-    _set_session_cookie(response, token, _secure(request, origin))
-    return response
+    if signed is None:  # an existing account and not its password: say no more than that
+        return _redirect(origin, routes.SIGN_UP, error="not_created")
+    return _signed_in(request, origin, signed, address)
+
+
+SIGN_UP_ERROR_CODES = {"email_invalid", "password_short", "password_long", "password_common"}
 
 
 def sign_up_error_code(error: ServiceError) -> str:
     """A fixed code per failure: the page maps it to text, so nothing user-supplied is reflected."""
-    message = error.message.lower()
-    if error.field == "email":
-        return "email_taken" if "exists" in message else "email_invalid"
-    if "common" in message:
-        return "password_common"
-    if "at most" in message:
-        return "password_long"
-    return "password_short"
+    return error.code if error.code in SIGN_UP_ERROR_CODES else "not_created"
 
 
 @api.post(routes.API_SIGN_OUT, include_in_schema=False)

@@ -61,18 +61,33 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """Recent failed sign-ins, counted for throttling by account and by client address."""
+    """Recent failed sign-ins, counted for throttling by account, by client address and by device.
+
+    `device` is the nonce of a trusted-device cookie the attempt came with ("" for a browser that
+    never signed in to the account): its failures count against that device only.
+    """
 
     __tablename__ = "login_failures"
     __table_args__ = (
         sa.Index("ix_login_failures_email_time", "email", "created_at"),
         sa.Index("ix_login_failures_client_time", "client_address", "created_at"),
+        sa.Index("ix_login_failures_device_time", "device", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254)
     client_address: str = Field(default="", max_length=64)
+    device: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class AppMeta(SQLModel, table=True):
+    """Facts about this installation, e.g. the fingerprint of the pepper its key digests use."""
+
+    __tablename__ = "app_meta"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
 
 
 class BiasProfile(SQLModel, table=True):
@@ -138,6 +153,8 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(default="", max_length=1000)
     client_address: str = Field(default="", max_length=64)
     created_at: dt.datetime = Field(default_factory=utc_now, index=True)
+    # Repeated refusals (throttled sign-ins) are one event per window with a count, not a row each.
+    occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 # ---------------------------------------------------------------- public shapes
@@ -192,3 +209,4 @@ class AuditEventPublic(_Public):
     target_id: str
     detail: str
     client_address: str
+    occurrences: int = 1

@@ -12,8 +12,10 @@ API_PREFIX = "/api/v1"
 API_VERIFY = f"{API_PREFIX}/verify"
 API_HEALTH = f"{API_PREFIX}/health"
 API_NOOP = f"{API_PREFIX}/noop"
-API_SIGN_IN = f"{API_PREFIX}/auth/sign-in"
-API_SIGN_UP = f"{API_PREFIX}/auth/sign-up"
-API_SIGN_OUT = f"{API_PREFIX}/auth/sign-out"
+API_AUTH_PREFIX = f"{API_PREFIX}/auth"
+API_SIGN_IN = f"{API_AUTH_PREFIX}/sign-in"
+API_SIGN_UP = f"{API_AUTH_PREFIX}/sign-up"
+API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 
 SESSION_COOKIE = "apikeys_session"
+DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)

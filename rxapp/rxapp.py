@@ -10,6 +10,7 @@ from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.keys import KeysState, keys_page
 from rxapp.pages.profiles import ProfilesState, profiles_page
 from rxapp.security import security_middleware
+from rxapp.session_guard import SessionGuard
 from rxapp.state import AuthState
 
 
@@ -18,6 +19,7 @@ def index() -> rx.Component:
 
 
 app = rx.App(api_transformer=[api, security_middleware])
+app.add_middleware(SessionGuard())  # before any handler or hydration sees a tab's state
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in

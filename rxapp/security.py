@@ -1,9 +1,11 @@
 """ASGI middleware around the whole app (UI, websocket and API).
 
-- The Reflex websocket (`/_event`) is refused unless its Origin is in the allowlist: a page on
-  another site cannot open a socket that carries the user's cookie (cross-site websocket hijacking).
-  A handshake without an Origin header is refused too: browsers always send one.
-- Every HTTP response gets security headers; HSTS only when the request came over HTTPS.
+- The Reflex websocket (`/_event`) is refused unless its Origin is the console's own (the Host
+  the browser connected to, as Socket.IO and Django decide it) or in the extra allowlist: a page
+  on another site cannot open a socket that carries the user's cookie (cross-site websocket
+  hijacking). A handshake without an Origin header is refused too: browsers always send one.
+- Every HTTP response gets security headers; HSTS only when the request came over HTTPS, and
+  `X-Forwarded-Proto` counts only when a trusted proxy is configured (REFLEX_TRUSTED_PROXY_HOPS).
 - Request bodies are capped so a client cannot make a worker buffer megabytes.
 """
 
@@ -57,7 +59,22 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _is_https(scope: Scope) -> bool:
-    return scope.get("scheme") in ("https", "wss") or _header(scope, b"x-forwarded-proto") == "https"
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if not get_settings().trusted_proxy_hops:
+        return False  # anyone can send X-Forwarded-Proto; only our proxy's word counts
+    return _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower() == "https"
+
+
+def is_allowed_origin(origin: str, host: str, allowed: set[str] | tuple[str, ...]) -> bool:
+    """Same origin (the Origin's host:port is the Host the request was sent to) or allowlisted."""
+    origin = origin.strip().rstrip("/")
+    if not origin or origin == "null":
+        return False
+    if origin in allowed:
+        return True
+    scheme, _, authority = origin.partition("://")
+    return scheme in ("http", "https") and bool(host) and authority.lower() == host.strip().lower()
 
 
 async def _reject_http(send: Send, status: int, error: str, message: str) -> None:
@@ -79,7 +96,7 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
         kind = scope["type"]
         path = scope.get("path", "")
         socket_like = kind == "websocket" or (kind == "http" and path.startswith(EVENT_PATH))
-        if socket_like and _header(scope, b"origin").rstrip("/") not in allowed:
+        if socket_like and not is_allowed_origin(_header(scope, b"origin"), _header(scope, b"host"), allowed):
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             else:

@@ -59,6 +59,8 @@ class Settings:
     password_hash_concurrency: int
     login_free_failures_per_client: int
     production: bool
+    host: str = "127.0.0.1"
+    trusted_proxy_hops: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,18 +76,41 @@ def _load_pepper(data_dir: Path) -> tuple[bytes, bool]:
         return configured.encode(), False
     pepper_file = data_dir / "pepper"
     if not pepper_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(data_dir)
         descriptor = os.open(pepper_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return pepper_file.read_text().strip().encode(), True
 
 
+def private_directory(path: Path) -> None:
+    """Create (or tighten) a folder only this account can enter: 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create an empty file readable by this account only (0600), or tighten an existing one.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def load_settings() -> Settings:
     data_dir = Path(_env("APIKEYS_DATA_DIR") or PROJECT_ROOT / "data").resolve()
     database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'console.db'}"
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        database_path = Path(database_url.removeprefix("sqlite:///"))
+        if database_path.parent == data_dir:
+            private_directory(data_dir)
+        else:  # an operator's own folder: create it private, never re-mode an existing one
+            database_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_file(database_path)
     production = is_production()
     pepper, generated = _load_pepper(data_dir)
     if production and generated:
@@ -117,6 +142,8 @@ def load_settings() -> Settings:
         password_hash_concurrency=max(1, int(_float("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4))),
         login_free_failures_per_client=max(1, int(_float("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20))),
         production=production,
+        host=_env("APIKEYS_HOST") or "127.0.0.1",
+        trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
     )
 
 

@@ -1,14 +1,15 @@
-"""The shared base state: who is signed in, decided from the HttpOnly session cookie.
+"""The shared base state: who is signed in, as decided for this event by `SessionGuard`.
 
-Every event re-reads the cookie of the websocket connection that sent it and resolves it against
-the server-side session table, so a revoked session or a copied Reflex client token is not enough.
+`rxapp.session_guard` resolves the connection's HttpOnly session cookie against the session table
+before every event (hydration included) and resets the tab's user-owned state when the session
+does not belong to the user the state was built for. A copied Reflex client token alone gets an
+empty, signed-out page.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from http.cookies import SimpleCookie
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -17,25 +18,10 @@ from rxapp import routes
 from rxapp.db import session_scope
 from rxapp.models import UserPublic
 from rxapp.services import audit
-from rxapp.services import users as user_service
 from rxapp.services.errors import NotFoundError
+from rxapp.session_guard import signed_in_user
 
 Result = TypeVar("Result")
-
-
-def _session_token(cookie_header: str) -> str:
-    cookies = SimpleCookie()
-    try:
-        cookies.load(cookie_header or "")
-    except Exception:
-        return ""
-    morsel = cookies.get(routes.SESSION_COOKIE)
-    return morsel.value if morsel else ""
-
-
-def _resolve(token: str) -> UserPublic | None:
-    with session_scope() as session:
-        return user_service.resolve_session(session, token)
 
 
 def _record_denied(user_id: int, actor: str, error: NotFoundError, client_address: str) -> None:
@@ -59,18 +45,8 @@ class AuthState(rx.State):
         return self.router.session.client_ip or ""
 
     async def current_user(self) -> UserPublic | None:
-        """The user behind this event's connection, or None (and the page forgets the account)."""
-        token = _session_token(self.router.headers.cookie)
-        user = await asyncio.to_thread(_resolve, token) if token else None
-        if user is None:
-            self.signed_in = False
-            self.user_email = ""
-            self._user_id = 0
-        else:
-            self.signed_in = True
-            self.user_email = user.email
-            self._user_id = user.id
-        return user
+        """The user behind this event's connection, or None (SessionGuard has reset the tab)."""
+        return signed_in_user()
 
     async def in_session(self, function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
         """Run one service call in its own transaction, off the event loop; audit denied access."""

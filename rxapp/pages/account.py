@@ -7,7 +7,7 @@ import reflex as rx
 from rxapp import routes
 from rxapp.components.layout import protected_page
 from rxapp.services import users as user_service
-from rxapp.services.errors import ServiceError
+from rxapp.services.errors import ServiceError, ThrottledError
 from rxapp.state import AuthState
 
 
@@ -37,6 +37,18 @@ class AccountState(AuthState):
                 form.get("new_password", ""),
                 client_address=self.client_address(),
             )
+        except ThrottledError as error:
+            await self.in_session(
+                user_service.record_throttled, user.email, client_address=self.client_address()
+            )
+            self.error = error.message
+            return
+        except user_service.PasswordCheckFailed as error:
+            await self.in_session(
+                user_service.record_password_check_failure, user.id, client_address=self.client_address()
+            )
+            self.error = error.message
+            return
         except ServiceError as error:
             self.error = error.message
             return

@@ -12,14 +12,20 @@ from rxapp.state import AuthState
 
 SIGN_IN_MESSAGES = {
     "invalid": "Incorrect email or password.",
-    "throttled": "Too many failed sign-in attempts. Wait a little and try again.",
+    "throttled": (
+        "Too many failed sign-in attempts for this account from new browsers. Wait a few minutes "
+        "and try again, or sign in from a browser you have used with this account before."
+    ),
     "password_changed": "Your password was changed. Sign in again with the new password.",
     "session_ended": "Your session has ended. Sign in again.",
 }
 SIGN_UP_MESSAGES = {
     "mismatch": "The two passwords do not match.",
     "email_invalid": "Enter a valid email address.",
-    "email_taken": "An account with this email already exists. Sign in instead.",
+    "not_created": (
+        "We could not create an account with these details. If you already have an account, sign in instead."
+    ),
+    "throttled": "Too many failed attempts. Wait a few minutes and try again.",
     "password_short": f"Password must be at least {PASSWORD_MIN_LENGTH} characters.",
     "password_long": f"Password must be at most {PASSWORD_MAX_LENGTH} characters.",
     "password_common": "This password is too common. Choose one that is harder to guess.",
@@ -37,9 +43,6 @@ class AuthPageState(AuthState):
         params = self.router.url.query_parameters
         code = params.get("error", "")
         self.error_message = SIGN_IN_MESSAGES.get(code, "")
-        wait = params.get("wait", "")
-        if code == "throttled" and wait.isdigit():
-            self.error_message = f"Too many failed sign-in attempts. Try again in {int(wait)} seconds."
         self.notice = "You have been signed out." if params.get("signed_out") else ""
 
     @rx.event

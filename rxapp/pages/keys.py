@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
 
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import edit_delete_buttons
@@ -30,6 +31,9 @@ STATUS_CHOICES = {"all": "All statuses", "ACTIVE": "Active", "INACTIVE": "Inacti
 EXPIRING_SOON = dt.timedelta(days=7)
 UNUSED_FOR = dt.timedelta(days=90)
 REFRESH_MILLISECONDS = 3000
+# The one-time reveal lives only in the browser: the server pushes it once, never stores it in a
+# state var (state is persisted and hydrated), and it is gone on close, reload or a new tab.
+revealed_secret = ClientStateVar.create("revealed_secret", "")
 
 
 @dataclasses.dataclass
@@ -101,8 +105,7 @@ class KeysState(AuthState):
     create_error: str = ""
     create_error_field: str = ""
     creating: bool = False
-    # the one-time reveal: cleared the moment the dialog closes
-    revealed_secret: str = ""
+    # the one-time reveal (the secret itself is client-side only: see `revealed_secret`)
     revealed_key_id: str = ""
     copied: bool = False
     confirm_discard_open: bool = False
@@ -168,6 +171,8 @@ class KeysState(AuthState):
         user = await self.current_user()
         if user is None:
             return rx.redirect("/sign-in")
+        # A reload or a new tab never brings a reveal back.
+        self._close_create()
         await self._reload(user.id, with_profiles=True)
 
     @rx.event
@@ -237,7 +242,6 @@ class KeysState(AuthState):
         self.create_open = True
 
     def _clear_reveal(self) -> None:
-        self.revealed_secret = ""
         self.revealed_key_id = ""
         self.copied = False
         self.confirm_discard_open = False
@@ -273,7 +277,7 @@ class KeysState(AuthState):
 
     @rx.event
     async def submit_create(self):
-        if self.creating or self.revealed_secret:
+        if self.creating or self.revealed_key_id:
             return
         user = await self.current_user()
         if user is None:
@@ -298,12 +302,13 @@ class KeysState(AuthState):
             return
         finally:
             self.creating = False
-        # committed above; only now does the secret reach the browser, once
-        self.revealed_secret = created.secret
+        # Committed above; only now does the secret reach the browser, once, as a client-side
+        # value. `created` is dropped when this handler returns: the server keeps no copy.
         self.revealed_key_id = created.key.key_id
         self.copied = False
         self.create_error = ""
-        yield  # show the key now; refresh the table behind the dialog afterwards
+        yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
+        del created
         await self._reload(user.id)
 
     @rx.event
@@ -312,10 +317,11 @@ class KeysState(AuthState):
 
     @rx.event
     def request_close_create(self):
-        if self.revealed_secret and not self.copied:
+        if self.revealed_key_id and not self.copied:
             self.confirm_discard_open = True
             return
         self._close_create()
+        return revealed_secret.push("")
 
     @rx.event
     def create_open_changed(self, is_open: bool):
@@ -329,6 +335,7 @@ class KeysState(AuthState):
     @rx.event
     def discard_reveal(self):
         self._close_create()
+        return revealed_secret.push("")
 
     def _close_create(self) -> None:
         self._clear_reveal()
@@ -625,7 +632,7 @@ def create_dialog() -> rx.Component:
         rx.el.label("Your new API key", html_for="new-key-secret", font_size="14px", font_weight="500"),
         rx.hstack(
             rx.input(
-                value=KeysState.revealed_secret,
+                value=revealed_secret.value,
                 read_only=True,
                 id="new-key-secret",
                 width="100%",
@@ -639,7 +646,7 @@ def create_dialog() -> rx.Component:
                     id="copy-new-key",
                     aria_label="Copy API key",
                     on_click=[
-                        rx.set_clipboard(KeysState.revealed_secret),
+                        rx.set_clipboard(revealed_secret.value),
                         KeysState.mark_copied,
                         rx.toast.success("API key copied to the clipboard"),
                     ],
@@ -687,9 +694,9 @@ def create_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(
-                rx.cond(KeysState.revealed_secret != "", "API key created", "Create New API Key")
+                rx.cond(KeysState.revealed_key_id != "", "API key created", "Create New API Key")
             ),
-            rx.cond(KeysState.revealed_secret != "", reveal, form),
+            rx.cond(KeysState.revealed_key_id != "", reveal, form),
             max_width="520px",
             id="create-dialog",
         ),

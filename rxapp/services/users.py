@@ -12,28 +12,36 @@ import hashlib
 import re
 import secrets
 import threading
+import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
-from rxapp.services import audit
+from rxapp.services import audit, throttle
 from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
 from rxapp.settings import get_settings
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 EMAIL_MAX_LENGTH = 254
-# Throttling: failures counted over this window; beyond the free allowance each further attempt
-# waits 2, 4, 8 ... seconds after the latest failure, capped, so the real user always gets in.
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
-ACCOUNT_FREE_FAILURES = 5  # per client address: settings.login_free_failures_per_client (default 20)
-MAX_DELAY_SECONDS = 300
+THROTTLE_WINDOW = throttle.WINDOW
+MAX_DELAY_SECONDS = throttle.MAX_DELAY_SECONDS
 INVALID_CREDENTIALS = "Incorrect email or password."
+THROTTLED_MESSAGE = (
+    "Too many failed attempts. Wait a few minutes and try again, or use a browser you have "
+    "signed in with before."
+)
+
+
+class PasswordCheckFailed(ValidationError):
+    """A wrong current password on the account page: the caller records it as a failure."""
+
 
 _EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile)
@@ -71,23 +79,39 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line.strip())
 
 
+def _clean(email: str) -> str:
+    return (email or "").strip()
+
+
 def normalise_email(email: str) -> str:
-    cleaned = (email or "").strip().lower()
-    if len(cleaned) > EMAIL_MAX_LENGTH or not _EMAIL_PATTERN.match(cleaned):
-        raise ValidationError("Enter a valid email address.", field="email")
+    cleaned = _clean(email).lower()
+    if (
+        len(cleaned) > EMAIL_MAX_LENGTH
+        or not _EMAIL_PATTERN.match(cleaned)
+        or any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in cleaned)
+    ):
+        raise ValidationError("Enter a valid email address.", field="email", code="email_invalid")
     return cleaned
 
 
 def validate_password(password: str) -> None:
     if len(password) < PASSWORD_MIN_LENGTH:
         raise ValidationError(
-            f"Password must be at least {PASSWORD_MIN_LENGTH} characters.", field="password"
+            f"Password must be at least {PASSWORD_MIN_LENGTH} characters.",
+            field="password",
+            code="password_short",
         )
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise ValidationError(f"Password must be at most {PASSWORD_MAX_LENGTH} characters.", field="password")
+        raise ValidationError(
+            f"Password must be at most {PASSWORD_MAX_LENGTH} characters.",
+            field="password",
+            code="password_long",
+        )
     if password.lower() in _common_passwords():
         raise ValidationError(
-            "This password is too common. Choose one that is harder to guess.", field="password"
+            "This password is too common. Choose one that is harder to guess.",
+            field="password",
+            code="password_common",
         )
 
 
@@ -99,14 +123,16 @@ def sign_up(session: Session, email: str, password: str, *, client_address: str 
     email = normalise_email(email)
     validate_password(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise ConflictError("An account with this email already exists. Sign in instead.", field="email")
+        raise ConflictError(
+            "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
+        )
     user = User(email=email, password_hash=_hash(password))
     session.add(user)
     try:
         session.flush()
     except sa.exc.IntegrityError:
         raise ConflictError(
-            "An account with this email already exists. Sign in instead.", field="email"
+            "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
         ) from None
     audit.record(
         session,
@@ -120,50 +146,62 @@ def sign_up(session: Session, email: str, password: str, *, client_address: str 
     return _to_public(user)
 
 
+def register(
+    session: Session, email: str, password: str, *, client_address: str = "", device_cookie: str = ""
+) -> SignIn | None:
+    """Sign-up from the browser, without confirming that an account exists.
+
+    A new email gets an account. An existing one is treated as a sign-in attempt with the same
+    throttling: the right password signs its owner in, a wrong one gets the same answer as any
+    sign-up that could not be completed, and counts as a failure.
+    """
+    normalised = normalise_email(email)
+    validate_password(password)
+    if session.exec(select(User.id).where(User.email == normalised)).first() is None:
+        user = sign_up(session, normalised, password, client_address=client_address)
+        return SignIn(user=user, device_cookie=throttle.remember_device(device_cookie, normalised))
+    return authenticate(
+        session, normalised, password, client_address=client_address, device_cookie=device_cookie
+    )
+
+
 def find_user(session: Session, email: str) -> UserPublic | None:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     return _to_public(user) if user else None
 
 
-def _retry_after(session: Session, column, value: str, free: int, now: dt.datetime) -> int:
-    since = now - THROTTLE_WINDOW
-    failures, latest = session.exec(
-        select(func.count(col(LoginFailure.id)), func.max(LoginFailure.created_at)).where(
-            column == value, col(LoginFailure.created_at) > since
-        )
-    ).one()
-    if failures < free or latest is None:
-        return 0
-    if latest.tzinfo is None:
-        latest = latest.replace(tzinfo=dt.UTC)
-    delay = min(2 ** (failures - free + 1), MAX_DELAY_SECONDS)
-    wait = (latest + dt.timedelta(seconds=delay) - now).total_seconds()
-    return max(int(wait + 0.999), 0)
+@dataclass(frozen=True)
+class SignIn:
+    """A successful sign-in: the user, and the device cookie the browser should now hold."""
+
+    user: UserPublic
+    device_cookie: str
 
 
 def authenticate(
-    session: Session, email: str, password: str, *, client_address: str = "", now: dt.datetime | None = None
-) -> UserPublic | None:
-    """Returns the user, or None for a wrong email or password (indistinguishable on purpose)."""
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client_address: str = "",
+    device_cookie: str = "",
+    now: dt.datetime | None = None,
+) -> SignIn | None:
+    """The user, or None for a wrong email or password (indistinguishable on purpose).
+
+    Raises ThrottledError for a browser that must wait; a browser that signed in to this account
+    before is judged on its own failures only (see services/throttle.py).
+    """
     now = now or utc_now()
-    normalised = (email or "").strip().lower()[:EMAIL_MAX_LENGTH]
-    wait = max(
-        _retry_after(session, LoginFailure.email, normalised, ACCOUNT_FREE_FAILURES, now),
-        _retry_after(
-            session,
-            LoginFailure.client_address,
-            client_address,
-            get_settings().login_free_failures_per_client,
-            now,
-        )
-        if client_address
-        else 0,
-    )
-    if wait:
-        # The caller's transaction is rolled back by this error: it audits with record_throttled.
-        raise ThrottledError(
-            f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after_seconds=wait
-        )
+    normalised = _clean(email).lower()[:EMAIL_MAX_LENGTH]
+    device = throttle.trusted_device(device_cookie, normalised)
+    if device and not throttle.device_is_trusted(session, device, now):
+        device = ""  # this browser has failed too often itself: judged as a stranger
+    if not device:
+        wait = throttle.stranger_wait(session, normalised, client_address, now)
+        if wait:
+            # The caller's transaction is rolled back by this error: it counts it with record_throttled.
+            raise ThrottledError(THROTTLED_MESSAGE, retry_after_seconds=wait)
     user = session.exec(select(User).where(User.email == normalised)).first()
     password = password[: PASSWORD_MAX_LENGTH + 1]
     if user is None or len(password) > PASSWORD_MAX_LENGTH:
@@ -172,7 +210,7 @@ def authenticate(
     else:
         ok = _verify(user.password_hash, password)
     if not ok:
-        session.add(LoginFailure(email=normalised, client_address=client_address, created_at=now))
+        throttle.record_failure(session, normalised, client_address, device, now)
         audit.record(
             session,
             action="user.sign_in_failed",
@@ -187,7 +225,7 @@ def authenticate(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hash(password)
         session.add(user)
-    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.email) == normalised))
+    throttle.forget_failures(session, normalised, device)
     audit.record(
         session,
         action="user.sign_in",
@@ -197,31 +235,30 @@ def authenticate(
         target_id=normalised,
         client_address=client_address,
     )
-    return _to_public(user)
+    return SignIn(user=_to_public(user), device_cookie=throttle.remember_device(device_cookie, normalised))
 
 
 def record_throttled(session: Session, email: str, *, client_address: str = "") -> None:
-    """Audit a refused (throttled) sign-in, in a transaction of its own."""
-    normalised = (email or "").strip().lower()[:EMAIL_MAX_LENGTH]
-    user = session.exec(select(User.id).where(User.email == normalised)).first()
-    audit.record(
-        session,
-        action="user.sign_in_throttled",
-        actor=normalised,
-        owner_id=user,
-        target_type="user",
-        target_id=normalised,
-        client_address=client_address,
-    )
+    """Count a refused (throttled) attempt, in a transaction of its own: one audit event per window."""
+    throttle.record_refused(session, _clean(email).lower()[:EMAIL_MAX_LENGTH], client_address=client_address)
 
 
 def change_password(
     session: Session, user_id: int, current_password: str, new_password: str, *, client_address: str = ""
 ) -> None:
-    """Also ends every session of the user, so other browsers lose access at once."""
+    """Also ends every session of the user, so other browsers lose access at once.
+
+    Guessing the current password is throttled and audited like a sign-in from a new browser:
+    a stolen session cannot be used to brute-force the password.
+    """
     user = session.get(User, user_id)
-    if user is None or not _verify(user.password_hash, current_password[:PASSWORD_MAX_LENGTH]):
+    if user is None:
         raise ValidationError("Current password is incorrect.", field="current_password")
+    now = utc_now()
+    if throttle.stranger_wait(session, user.email, "", now):
+        raise ThrottledError(THROTTLED_MESSAGE, retry_after_seconds=1)
+    if not _verify(user.password_hash, current_password[:PASSWORD_MAX_LENGTH]):
+        raise PasswordCheckFailed("Current password is incorrect.", field="current_password")
     validate_password(new_password)
     user.password_hash = _hash(new_password)
     session.add(user)
@@ -240,7 +277,8 @@ def change_password(
 # ---------------------------------------------------------------- sessions
 
 
-def _token_digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What the session table stores: a dump of it, or of any state that keeps it, signs nobody in."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
@@ -252,7 +290,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     session.add(
         UserSession(
-            token_digest=_token_digest(token),
+            token_digest=token_digest(token),
             user_id=user_id,
             created_at=now,
             expires_at=now + dt.timedelta(hours=get_settings().session_hours),
@@ -265,17 +303,26 @@ def start_session(
 def resolve_session(session: Session, token: str, now: dt.datetime | None = None) -> UserPublic | None:
     if not token or len(token) > 128:
         return None
+    return resolve_session_digest(session, token_digest(token), now)
+
+
+def resolve_session_digest(
+    session: Session, digest: str, now: dt.datetime | None = None
+) -> UserPublic | None:
+    """The user behind a live session, by the digest of its cookie (the websocket keeps only that)."""
+    if len(digest) != 64:
+        return None
     now = now or utc_now()
     user = session.exec(
         select(User)
         .join(UserSession, col(UserSession.user_id) == col(User.id))
-        .where(UserSession.token_digest == _token_digest(token), col(UserSession.expires_at) > now)
+        .where(UserSession.token_digest == digest, col(UserSession.expires_at) > now)
     ).first()
     return _to_public(user) if user else None
 
 
 def end_session(session: Session, token: str, *, client_address: str = "") -> None:
-    digest = _token_digest(token or "")
+    digest = token_digest(token or "")
     row = session.exec(select(UserSession).where(UserSession.token_digest == digest)).first()
     if row is None:
         return
@@ -297,3 +344,21 @@ def purge_expired(session: Session, now: dt.datetime | None = None) -> None:
     now = now or utc_now()
     session.execute(sa.delete(UserSession).where(col(UserSession.expires_at) <= now))
     session.execute(sa.delete(LoginFailure).where(col(LoginFailure.created_at) <= now - THROTTLE_WINDOW))
+
+
+def record_password_check_failure(session: Session, user_id: int, *, client_address: str = "") -> None:
+    """A wrong current password on the account page counts like a failed sign-in, and is audited."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    throttle.record_failure(session, user.email, client_address, "", utc_now())
+    audit.record(
+        session,
+        action="user.password_change_failed",
+        actor=user.email,
+        owner_id=user.id,
+        target_type="user",
+        target_id=user.email,
+        detail="current password incorrect",
+        client_address=client_address,
+    )

@@ -148,12 +148,17 @@ def test_sign_up_errors_redirect_back_with_a_fixed_code(
     assert _session_cookie(response) is None
 
 
-def test_sign_up_with_a_taken_email(console: Console) -> None:
+def test_sign_up_with_a_taken_email_does_not_confirm_the_account(console: Console) -> None:
     email = console.new_user()
-    response = _sign_up(console, email.upper(), Origin=console.base_url)
+    response = _sign_up(console, email.upper(), "someone-elses-password-7", Origin=console.base_url)
     assert response.status_code == 303
-    assert response.headers["location"] == f"{console.base_url}/sign-up?error=email_taken"
+    assert response.headers["location"] == f"{console.base_url}/sign-up?error=not_created"
+    assert "taken" not in response.text and "exists" not in response.text
     assert _session_cookie(response) is None
+    # The account's owner, signing up again by mistake, is simply signed in.
+    again = _sign_up(console, email, PASSWORD, Origin=console.base_url)
+    assert again.headers["location"] == f"{console.base_url}/keys"
+    assert _session_cookie(again) is not None
 
 
 def test_sign_up_does_not_reflect_user_input(console: Console) -> None:

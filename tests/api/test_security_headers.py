@@ -13,12 +13,12 @@ import pytest
 from tests.conftest import Console
 
 
-def _handshake(console: Console, origin: str | None) -> str:
+def _handshake(console: Console, origin: str | None, host: str = "") -> str:
     """Send a raw websocket upgrade to Reflex's event endpoint; return the HTTP status line."""
     parts = urlsplit(console.base_url)
     lines = [
         "GET /_event/?EIO=4&transport=websocket HTTP/1.1",
-        f"Host: {parts.netloc}",
+        f"Host: {host or parts.netloc}",
         "Connection: Upgrade",
         "Upgrade: websocket",
         "Sec-WebSocket-Version: 13",
@@ -42,6 +42,16 @@ def test_websocket_handshake_from_the_console_origin_is_accepted(console: Consol
     assert " 101 " in _handshake(console, console.base_url)
 
 
+def test_websocket_handshake_from_its_own_origin_under_another_name_is_accepted(console: Console) -> None:
+    """Same origin is always safe (as Socket.IO and Django decide it): the Origin is the Host the
+    browser connected to, whatever name or port the console is reached by."""
+    port = urlsplit(console.base_url).port
+    assert " 101 " in _handshake(
+        console, f"http://console.internal.test:{port}", host=f"console.internal.test:{port}"
+    )
+    assert " 403 " in _handshake(console, "http://evil.example", host=f"console.internal.test:{port}")
+
+
 def test_event_endpoint_over_plain_http_needs_an_allowed_origin(console: Console) -> None:
     response = httpx.get(f"{console.base_url}/_event/?EIO=4&transport=polling", timeout=10)
     assert response.status_code == 403
@@ -61,11 +71,12 @@ def test_security_headers_on_every_response(console: Console, path: str) -> None
     assert "strict-transport-security" not in headers  # plain HTTP here; HSTS only over HTTPS
 
 
-def test_hsts_when_forwarded_over_https(console: Console) -> None:
+def test_x_forwarded_proto_from_an_untrusted_client_does_not_switch_on_hsts(console: Console) -> None:
+    """No REFLEX_TRUSTED_PROXY_HOPS here: anyone could send the header, so it counts for nothing."""
     response = httpx.get(
         f"{console.base_url}/api/v1/health", headers={"X-Forwarded-Proto": "https"}, timeout=10
     )
-    assert "max-age=" in response.headers["strict-transport-security"]
+    assert "strict-transport-security" not in response.headers
 
 
 def test_cors_is_not_a_wildcard(console: Console) -> None:

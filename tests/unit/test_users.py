@@ -121,7 +121,7 @@ def _failures(session: Session, email: str) -> int:
 
 
 def test_authenticate_success_and_indistinguishable_failures(session: Session, alice: Person) -> None:
-    assert user_service.authenticate(session, " ALICE@example.com", PASSWORD, now=T0).id == alice.id  # type: ignore[union-attr]
+    assert user_service.authenticate(session, " ALICE@example.com", PASSWORD, now=T0).user.id == alice.id  # type: ignore[union-attr]
     assert user_service.authenticate(session, alice.email, "wrong-password-123", now=T0) is None
     assert user_service.authenticate(session, "ghost@example.com", PASSWORD, now=T0) is None
     session.commit()
@@ -146,7 +146,7 @@ def test_throttling_after_five_failures_then_the_real_user_gets_in(session: Sess
     session.rollback()
 
     after = T0 + dt.timedelta(seconds=error.value.retry_after_seconds + 1)
-    assert user_service.authenticate(session, alice.email, PASSWORD, now=after).id == alice.id  # type: ignore[union-attr]
+    assert user_service.authenticate(session, alice.email, PASSWORD, now=after).user.id == alice.id  # type: ignore[union-attr]
     session.commit()
     assert _failures(session, alice.email) == 0  # success clears the account's failures
 
@@ -171,7 +171,7 @@ def test_throttling_does_not_lock_out_other_accounts(session: Session, alice: Pe
     for attempt in range(5):
         user_service.authenticate(session, alice.email, f"bad-{attempt}-pw", now=T0)
         session.commit()
-    assert user_service.authenticate(session, bob.email, PASSWORD, now=T0).id == bob.id  # type: ignore[union-attr]
+    assert user_service.authenticate(session, bob.email, PASSWORD, now=T0).user.id == bob.id  # type: ignore[union-attr]
 
 
 def test_throttling_by_client_address(session: Session, bob: Person) -> None:

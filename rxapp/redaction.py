@@ -1,0 +1,82 @@
+"""No credential in any log line, whoever writes it (our code, Reflex, Granian, a traceback).
+
+Reflex logs whole events in some cases (an unknown event name, a malformed payload), with the
+connection's router data. The websocket no longer carries the cookie into Reflex (see
+session_guard), but a log line is the last place a secret should be able to reach, so every
+record is scrubbed when it is created: session cookies, Authorization / X-API-Key values, API
+keys and management tokens (by their prefix, in any case), and Reflex client tokens (UUIDs).
+
+Installed through `logging.setLogRecordFactory`, so it applies to every logger and handler,
+including those configured later, and to the text of exceptions attached to a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+
+REDACTED = "[redacted]"
+_installed = False
+
+
+def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]]:
+    prefixes = "|".join(re.escape(prefix) for prefix in key_prefixes if prefix)
+    patterns = [
+        # Cookie headers and Set-Cookie values, in any quoting: keep the name, drop the value.
+        (re.compile(r"(?i)(apikeys_session|apikeys_device)=[^;,\s'\"]*"), rf"\1={REDACTED}"),
+        (
+            re.compile(r"(?i)(['\"]?(?:cookie|set-cookie)['\"]?\s*[:=]\s*)(['\"])(?:(?!\2).)*\2"),
+            rf"\1\2{REDACTED}\2",
+        ),
+        (
+            re.compile(
+                r"(?i)(['\"]?(?:authorization|proxy-authorization|x-api-key)['\"]?\s*[:=]\s*)(['\"])(?:(?!\2).)*\2"
+            ),
+            rf"\1\2{REDACTED}\2",
+        ),
+        (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+        # Reflex client tokens and socket ids' tokens are UUIDs.
+        (re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), REDACTED),
+    ]
+    if prefixes:
+        patterns.append((re.compile(rf"(?i)\b({prefixes})_[A-Za-z0-9_-]{{8,}}"), rf"\1_{REDACTED}"))
+    return patterns
+
+
+_rules: list[tuple[re.Pattern[str], str]] = _patterns(("bpk", "bpm"))
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def install(key_prefixes: tuple[str, ...] = ("bpk", "bpm")) -> None:
+    """Scrub every log record this process creates from now on (idempotent)."""
+    global _installed, _rules
+    _rules = _patterns(tuple(dict.fromkeys((*key_prefixes, "bpk", "bpm"))))
+    if _installed:
+        return
+    _installed = True
+    make_record = logging.getLogRecordFactory()
+
+    def scrubbed_record(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        if record.exc_info and record.exc_info[0] is not None:
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            record.exc_info = None
+            record.exc_text = None
+        if record.stack_info:
+            message += "\n" + record.stack_info
+            record.stack_info = None
+        record.msg = redact(message)
+        record.args = None
+        return record
+
+    logging.setLogRecordFactory(scrubbed_record)

@@ -1,0 +1,127 @@
+"""One gate in front of every websocket event: whose tab is this, and may it see what it holds?
+
+Reflex keys a tab's state by a client token that travels in the websocket URL (and so in proxy
+logs). That token must never be enough. Two things make sure of it:
+
+1. **The cookie never enters Reflex.** When a socket connects, its `Cookie` header is removed from
+   the router data Reflex keeps (and would store with the state and print in its logs). Only the
+   SHA-256 digest of our session cookie is kept, in this process's memory, keyed by the socket id.
+   The digest is what the session table stores, so it signs nobody in.
+2. **Every event is authorised before any state is sent**, hydration included. `SessionGuard` is a
+   Reflex middleware: before the handler runs it resolves the socket's session, and if the user is
+   not the one the tab's state was built for (signed out, expired, revoked, another account, or no
+   cookie at all) it resets every user-owned substate first. Handlers read the result through
+   `signed_in_user()`, so the check exists once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+from reflex.app import EventNamespace
+from reflex.middleware import Middleware
+from reflex_base import constants
+
+from rxapp import routes
+from rxapp.db import session_scope
+from rxapp.models import UserPublic
+from rxapp.services import users as user_service
+
+if TYPE_CHECKING:
+    from reflex.state import BaseState
+
+# Socket id -> digest of that socket's session cookie. Per worker: a socket lives on one worker.
+_socket_sessions: dict[str, str] = {}
+# The user resolved for the event being processed (set by SessionGuard, read by the handlers).
+_event_user: contextvars.ContextVar[UserPublic | None] = contextvars.ContextVar("event_user", default=None)
+_CREDENTIAL_HEADERS = ("cookie", "authorization", "proxy-authorization", "x-api-key")
+
+
+def session_cookie_digest(cookie_header: str) -> str:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(cookie_header or "")
+    except Exception:
+        return ""
+    morsel = cookies.get(routes.SESSION_COOKIE)
+    token = morsel.value if morsel else ""
+    return user_service.token_digest(token) if token and len(token) <= 128 else ""
+
+
+def _install_socket_hooks() -> None:
+    """Strip credentials from what Reflex keeps about a socket; remember only the session digest."""
+    if getattr(EventNamespace, "_apikeys_guarded", False):
+        return
+    build_original = EventNamespace._build_static_router_data
+    disconnect_original = EventNamespace.on_disconnect
+
+    def build_static_router_data(self: EventNamespace, sid: str, environ: dict) -> dict[str, Any]:
+        data = build_original(self, sid, environ)
+        headers = dict(data.get(constants.RouteVar.HEADERS, {}))
+        _socket_sessions[sid] = session_cookie_digest(headers.get("cookie", ""))
+        for name in _CREDENTIAL_HEADERS:
+            headers.pop(name, None)
+        data[constants.RouteVar.HEADERS] = headers
+        return data
+
+    def on_disconnect(self: EventNamespace, sid: str):
+        _socket_sessions.pop(sid, None)
+        return disconnect_original(self, sid)
+
+    EventNamespace._build_static_router_data = build_static_router_data  # type: ignore[method-assign]
+    EventNamespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
+    EventNamespace._apikeys_guarded = True  # type: ignore[attr-defined]
+
+
+def _resolve(digest: str) -> UserPublic | None:
+    with session_scope() as session:
+        return user_service.resolve_session_digest(session, digest)
+
+
+def signed_in_user() -> UserPublic | None:
+    """The user SessionGuard resolved for the event being handled (None: nobody)."""
+    return _event_user.get()
+
+
+def _user_owned_states() -> list[type]:
+    from rxapp.state import AuthState
+
+    found: list[type] = []
+    pending: list[type] = [AuthState]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.class_subclasses)
+    return found
+
+
+class SessionGuard(Middleware):
+    """Authorise each event against the socket's cookie before the handler (or hydration) runs."""
+
+    async def preprocess(self, app: Any, state: BaseState, event: Any) -> None:
+        from rxapp.state import AuthState
+
+        root = state._get_root_state()
+        socket_id = root.router_data.get(constants.RouteVar.SESSION_ID, "")
+        digest = _socket_sessions.get(socket_id, "")
+        user = await asyncio.to_thread(_resolve, digest) if digest else None
+        _event_user.set(user)
+        auth = await root.get_state(AuthState)
+        owner = user.id if user else 0
+        if auth._user_id != owner or (owner == 0 and auth.signed_in):
+            # Built for someone else (or for a session that ended): forget all of it first.
+            for cls in _user_owned_states():
+                (await root.get_state(cls)).reset()
+            auth._user_id = owner
+        email = user.email if user else ""
+        if auth.signed_in != (user is not None):
+            auth.signed_in = user is not None
+        if auth.user_email != email:
+            auth.user_email = email
+        return None
+
+
+_install_socket_hooks()

@@ -1,0 +1,59 @@
+"""No credential survives into a log line, whoever logs it and however it is formatted."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from rxapp import redaction
+
+SESSION = "Zq3v9x_Example-Session-Token-0123456789abcdef"
+CLIENT_TOKEN = "3f2b8c1e-5d4a-4b7c-9e8f-0a1b2c3d4e5f"
+SECRET = "bpk_4fJx9QeLr2Zt8WmKp3Ns7VdYb1Hc6GaT_a1B9"
+
+
+@pytest.fixture
+def captured(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    redaction.install(("bpk",))
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_an_event_dump_with_router_headers_is_scrubbed(captured: pytest.LogCaptureFixture) -> None:
+    event = {
+        "name": "state.no_such_event",
+        "token": CLIENT_TOKEN,
+        "router_data": {"headers": {"cookie": f"apikeys_session={SESSION}; theme=dark", "host": "x"}},
+        "payload": {"value": SECRET, "other": SECRET.upper()},
+    }
+    logging.getLogger("reflex_base.event.processor").warning("Unknown event: %s", event)
+    text = captured.text
+    for leaked in (SESSION, CLIENT_TOKEN, SECRET, SECRET.upper(), SECRET[4:]):
+        assert leaked not in text
+    assert "no_such_event" in text  # the useful part stays
+
+
+def test_headers_and_tracebacks_are_scrubbed(captured: pytest.LogCaptureFixture) -> None:
+    try:
+        raise ValueError(f"bad header Authorization: Bearer {SECRET} from {CLIENT_TOKEN}")
+    except ValueError:
+        logging.getLogger("some.library").exception("failed with x-api-key='%s'", SECRET)
+    text = captured.text
+    assert SECRET not in text and SECRET[4:] not in text and CLIENT_TOKEN not in text
+    assert "ValueError" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "gone"),
+    [
+        (f"Cookie: apikeys_session={SESSION}", SESSION),
+        (f"set-cookie: apikeys_device=abc.{SESSION}; Path=/", SESSION),
+        (f"{{'cookie': 'theme=dark; apikeys_session={SESSION}'}}", SESSION),
+        (f"X-API-Key: {SECRET}", SECRET[4:]),
+        (f"key= {SECRET.lower()}", SECRET.lower()[4:]),
+    ],
+)
+def test_redact(line: str, gone: str) -> None:
+    redaction.install(("bpk",))
+    assert gone not in redaction.redact(line)
