@@ -150,7 +150,8 @@ def _state_files_since(start: float) -> list[Path]:
     "rewrite",
     [
         pytest.param(
-            lambda m: re.sub(r'"name":"([^"]+)\.(\w+)"', r'"name":"\1.no_such_handler"', m, 1), id="unknown"
+            lambda m: re.sub(r'"name":"([^"]+)\.(\w+)"', r'"name":"\1.no_such_handler"', m, count=1),
+            id="unknown",
         ),
         pytest.param(lambda m: m.replace('"payload":{', '"payload":"{', 1), id="malformed"),
         pytest.param(lambda m: m[:-5], id="truncated"),
