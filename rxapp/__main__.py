@@ -12,6 +12,7 @@ from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError
+from rxapp.startup import ensure_same_pepper
 
 CLI_ACTOR_SUFFIX = " (cli)"
 
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        ensure_same_pepper()
         return args.handler(args)
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)

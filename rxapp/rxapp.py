@@ -1,5 +1,7 @@
 """The Reflex app: pages, the HTTP API and the background jobs, wired together."""
 
+import sys
+
 import reflex as rx
 
 from rxapp import jobs, routes
@@ -9,9 +11,17 @@ from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.keys import KeysState, keys_page
 from rxapp.pages.profiles import ProfilesState, profiles_page
-from rxapp.security import security_middleware
+from rxapp.security import security_middleware, socket_origin_check
+from rxapp.services.instance import PepperMismatchError
 from rxapp.session_guard import SessionGuard
+from rxapp.startup import ensure_same_pepper
 from rxapp.state import AuthState
+
+try:
+    ensure_same_pepper()
+except PepperMismatchError as error:  # one clear line, no traceback
+    print(f"error: {error.message}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def index() -> rx.Component:
@@ -35,3 +45,8 @@ app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Consol
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
+
+# Socket.IO checks the Origin too; give it the middleware's rule (own origin or the allowlist)
+# instead of the allowlist alone, so the console works on any port or host name it is served on.
+if app.sio is not None:
+    app.sio.eio.cors_allowed_origins = socket_origin_check

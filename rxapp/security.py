@@ -77,6 +77,12 @@ def is_allowed_origin(origin: str, host: str, allowed: set[str] | tuple[str, ...
     return scheme in ("http", "https") and bool(host) and authority.lower() == host.strip().lower()
 
 
+def socket_origin_check(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+    """For Socket.IO's own Origin check: the same rule as the middleware (own origin or allowlist)."""
+    host = (environ or {}).get("HTTP_HOST", "")
+    return is_allowed_origin(origin or "", host, set(get_settings().allowed_origins))
+
+
 async def _reject_http(send: Send, status: int, error: str, message: str) -> None:
     body = json.dumps({"error": error, "message": message}).encode()
     await send(

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
+from rxapp.components.clipped import clipped_text
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.components.timefmt import exact_utc, relative, short_date
@@ -487,7 +488,7 @@ def status_badge(status) -> rx.Component:
 def key_row(row: KeyRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(row.key_id, variant="ghost", size="2")),
-        rx.table.cell(rx.text(row.name, weight="medium"), id="name-" + row.key_id),
+        rx.table.cell(clipped_text(row.name, weight="medium"), id="name-" + row.key_id),
         rx.table.cell(rx.code(row.masked, size="2"), id="masked-" + row.key_id),
         rx.table.cell(status_badge(row.status), id="status-" + row.key_id),
         rx.table.cell(

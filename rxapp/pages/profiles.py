@@ -6,6 +6,7 @@ import dataclasses
 
 import reflex as rx
 
+from rxapp.components.clipped import clipped_text
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic
@@ -212,8 +213,8 @@ def profile_row(row: ProfileRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
-                rx.text(row.name, weight="medium"),
-                rx.text(row.description, size="1", color=rx.color("gray", 10)),
+                clipped_text(row.name, weight="medium"),
+                clipped_text(row.description, max_width="24rem", size="1", color=rx.color("gray", 10)),
                 spacing="0",
             )
         ),

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
 from rxapp.services import audit, key_format
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.text import hidden_character
 from rxapp.settings import get_settings
 
 NAME_MAX_LENGTH = 100
@@ -42,8 +43,10 @@ def clean_name(name: str) -> str:
         raise ValidationError("Name is required.", field="name")
     if len(cleaned) > NAME_MAX_LENGTH:
         raise ValidationError(f"Name must be at most {NAME_MAX_LENGTH} characters.", field="name")
-    if _CONTROL_CHARACTERS.search(cleaned):
-        raise ValidationError("Name must not contain control characters.", field="name")
+    if _CONTROL_CHARACTERS.search(cleaned) or hidden_character(cleaned):
+        raise ValidationError(
+            "Name must not contain control, invisible or text-direction characters.", field="name"
+        )
     return cleaned
 
 

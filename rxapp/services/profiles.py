@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from rxapp.models import BIAS_CATEGORIES, ApiKey, BiasProfile, BiasProfilePublic, ProfileAction, utc_now
 from rxapp.services import audit
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.text import hidden_character
 
 NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
@@ -25,10 +26,18 @@ def validate_settings(
     name = (name or "").strip()
     if not name:
         raise ValidationError("Name is required.", field="name")
-    if len(name) > NAME_MAX_LENGTH or _NAME_CONTROL_CHARACTERS.search(name):
-        raise ValidationError(f"Name must be at most {NAME_MAX_LENGTH} printable characters.", field="name")
+    if len(name) > NAME_MAX_LENGTH or _NAME_CONTROL_CHARACTERS.search(name) or hidden_character(name):
+        raise ValidationError(
+            f"Name must be at most {NAME_MAX_LENGTH} printable characters, with no invisible or "
+            "text-direction characters.",
+            field="name",
+        )
     description = (description or "").strip()
-    if len(description) > DESCRIPTION_MAX_LENGTH or _CONTROL_CHARACTERS.search(description):
+    if (
+        len(description) > DESCRIPTION_MAX_LENGTH
+        or _CONTROL_CHARACTERS.search(description)
+        or hidden_character(description, multiline=True)
+    ):
         raise ValidationError(
             f"Description must be at most {DESCRIPTION_MAX_LENGTH} printable characters.",
             field="description",

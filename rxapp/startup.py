@@ -1,0 +1,17 @@
+"""Checks every process runs before it touches keys (the server at import, the CLI per command)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from rxapp.db import get_engine, session_scope
+from rxapp.services import instance
+from rxapp.settings import get_settings
+
+
+def ensure_same_pepper() -> None:
+    """Raises PepperMismatchError; does nothing on a database that is not migrated yet."""
+    if not sa.inspect(get_engine()).has_table("app_meta"):
+        return
+    with session_scope() as session:
+        instance.check_pepper(session, get_settings().pepper)

@@ -1,0 +1,84 @@
+"""Names that display as what they are, one pepper per installation, origins, data-file modes."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from rxapp import settings as settings_module
+from rxapp.security import is_allowed_origin
+from rxapp.services import instance
+from rxapp.services import keys as key_service
+from rxapp.services import profiles as profile_service
+from rxapp.services.errors import ValidationError
+from tests.unit.helpers import Person
+
+HIDDEN = ["\u202egnp.exe-rtl", "pay\u200bments", "a\u2066b\u2069", "\ufeffbom", "x\u200dy", "l\u200fr"]
+
+
+@pytest.mark.parametrize("name", HIDDEN)
+def test_key_names_refuse_invisible_and_direction_characters(name: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        key_service.clean_name(name)
+    assert error.value.field == "name"
+
+
+@pytest.mark.parametrize("text", HIDDEN)
+def test_profile_names_and_descriptions_refuse_them_too(text: str) -> None:
+    with pytest.raises(ValidationError):
+        profile_service.validate_settings(text, "", ["age"], 0.5, "flag")
+    with pytest.raises(ValidationError) as error:
+        profile_service.validate_settings("ok", text, ["age"], 0.5, "flag")
+    assert error.value.field == "description"
+
+
+def test_ordinary_international_names_and_multiline_descriptions_are_fine() -> None:
+    assert key_service.clean_name("Zahlungsdienst – Ü 東京 ✓") == "Zahlungsdienst – Ü 東京 ✓"
+    profile_service.validate_settings("strict", "line one\nline\ttwo", ["age"], 0.5, "flag")
+
+
+def test_a_second_pepper_is_refused_by_the_database(session: Session, alice: Person) -> None:
+    instance.check_pepper(session, b"p" * 48)
+    session.commit()
+    instance.check_pepper(session, b"p" * 48)  # the same pepper, again: fine
+    with pytest.raises(instance.PepperMismatchError) as error:
+        instance.check_pepper(session, b"q" * 48)
+    assert "APIKEYS_PEPPER" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://localhost:3000", "localhost:3000", True),
+        ("https://keys.example.com", "keys.example.com", True),
+        ("http://console.internal:8123", "console.internal:8123", True),
+        ("http://extra.example", "localhost:3000", True),  # allowlisted
+        ("http://evil.example", "localhost:3000", False),
+        ("http://localhost:1", "localhost:3000", False),
+        ("null", "localhost:3000", False),
+        ("", "localhost:3000", False),
+        ("javascript://localhost:3000", "localhost:3000", False),
+    ],
+)
+def test_origin_rule(origin: str, host: str, allowed: bool) -> None:
+    assert is_allowed_origin(origin, host, {"http://extra.example"}) is allowed
+
+
+def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "fresh-data"
+    monkeypatch.setenv("APIKEYS_DATA_DIR", str(data))
+    monkeypatch.delenv("APIKEYS_PEPPER", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("APIKEYS_ENV", raising=False)
+    monkeypatch.delenv("REFLEX_ENV_MODE", raising=False)
+    settings_module.reset_settings_for_tests()
+    try:
+        settings_module.get_settings()
+    finally:
+        settings_module.reset_settings_for_tests()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "console.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "pepper").stat().st_mode) == 0o600
