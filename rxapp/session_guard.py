@@ -94,7 +94,7 @@ def _user_owned_states() -> list[type]:
     while pending:
         cls = pending.pop()
         found.append(cls)
-        pending.extend(cls.class_subclasses)
+        pending.extend(cls.get_substates())
     return found
 
 

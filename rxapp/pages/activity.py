@@ -47,7 +47,7 @@ class ActivityState(AuthState):
                 actor=event.actor,
                 action=event.action,
                 target=f"{event.target_type} {event.target_id}".strip(),
-                detail=event.detail,
+                detail=(f"{event.detail} (×{event.occurrences})" if event.occurrences > 1 else event.detail),
                 client_address=event.client_address,
             )
             for event in events

@@ -79,6 +79,7 @@ def list_events(
             target_id=row.target_id,
             detail=row.detail,
             client_address=row.client_address,
+            occurrences=row.occurrences,
         )
         for row in rows
     ], total

@@ -170,7 +170,7 @@ def test_unknown_and_malformed_events_leave_no_credential_in_the_log_or_state_st
     token = _client_token(page)
     log_before = console.log_path.stat().st_size
     page.arm()  # type: ignore[attr-defined]
-    page.fill("#keys-search", "log")  # the next event goes out rewritten
+    page.fill("#search-keys", "log")  # the next event goes out rewritten
     page.wait_for_timeout(2500)
     log = console.log_path.read_bytes()[log_before:].decode(errors="replace")
     whole_log = console.log_path.read_text(errors="replace")
