@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
 
 from rxapp.components.clipped import clipped_text
 from rxapp.components.layout import protected_page
@@ -38,6 +39,11 @@ def _row(profile: BiasProfilePublic) -> ProfileRow:
         action=ACTION_LABELS.get(profile.action, profile.action),
         key_count=profile.key_count,
     )
+
+
+# The slider's value lives in the browser while it moves, so no keystroke waits for (or is lost in)
+# a server round trip; the server learns the value when the slider is released or a key commits.
+slider_value = ClientStateVar.create("profile_sensitivity", [50])
 
 
 class ProfilesState(AuthState):
@@ -83,6 +89,7 @@ class ProfilesState(AuthState):
         self.form_error_field = ""
         self._form_profile_id = 0
         self.form_open = True
+        return slider_value.push([self.form_sensitivity])
 
     @rx.event
     async def open_edit(self, profile_id: int):
@@ -104,6 +111,7 @@ class ProfilesState(AuthState):
         self._form_profile_id = profile.id
         self._form_version = profile.version
         self.form_open = True
+        return slider_value.push([self.form_sensitivity])
 
     @rx.event
     def set_form_open(self, is_open: bool):
@@ -291,12 +299,15 @@ def profile_form_dialog() -> rx.Component:
                 rx.hstack(
                     rx.text("Sensitivity", size="2", weight="medium"),
                     rx.spacer(),
-                    rx.text(ProfilesState.form_sensitivity / 100, size="2", id="profile-sensitivity-value"),
+                    rx.text(
+                        slider_value.value.to(list)[0].to(int) / 100, size="2", id="profile-sensitivity-value"
+                    ),
                     width="100%",
                 ),
                 rx.slider(
-                    value=[ProfilesState.form_sensitivity],
-                    on_change=ProfilesState.set_form_sensitivity,
+                    value=slider_value.value,
+                    on_change=slider_value.set,
+                    on_value_commit=ProfilesState.set_form_sensitivity,
                     min=0,
                     max=100,
                     step=1,

@@ -141,3 +141,36 @@ def test_sign_out_returns_to_sign_in_and_keys_then_needs_sign_in(page: Page, con
     expect(page.locator("#sign-in-submit")).to_be_visible(timeout=T)
     expect(page.locator("#keys-table")).to_have_count(0)
     expect(page.locator("#create-key-button")).to_have_count(0)
+
+
+def test_the_sensitivity_slider_keeps_every_keystroke_while_the_cpu_is_busy(
+    page: Page, console: Console
+) -> None:
+    """The slider's value is the browser's while it moves; the server learns it on commit."""
+    import subprocess
+    import sys
+
+    sign_up(page, console)
+    page.click("#nav-profiles")
+    page.wait_for_url(re.compile(r".*/profiles/?$"))
+    page.click("#create-profile-button")
+    page.fill("#profile-name", "busy-machine")
+    slider = page.get_by_role("slider")
+    expect(page.locator("#profile-sensitivity-value")).to_have_text("0.5", timeout=T)
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
+    ]  # both cores busy, as on a loaded CI machine
+    try:
+        slider.focus()
+        for _ in range(23):
+            slider.press("ArrowRight")
+        for _ in range(3):
+            slider.press("ArrowLeft")
+        expect(page.locator("#profile-sensitivity-value")).to_have_text("0.7", timeout=T)
+        page.click("#profile-save")
+        expect(page.get_by_text("Saved bias profile busy-machine")).to_be_visible(timeout=30_000)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    expect(profile_row(page, "busy-machine").locator("td").nth(2)).to_have_text("0.70", timeout=T)
