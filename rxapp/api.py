@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rxapp import routes
+from rxapp import metrics, routes
 from rxapp.db import get_engine, session_scope
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
@@ -248,6 +248,7 @@ def verify(request: Request) -> Any:
     else:
         with get_engine().connect() as connection:
             outcome = key_service.verify_secret(connection, credential, now)
+    metrics.record_verification(outcome.code if not outcome.valid else "VALID")
     if not outcome.valid:
         return JSONResponse({"valid": False, "code": outcome.code})
     assert outcome.key_row_id is not None
@@ -370,7 +371,9 @@ def sign_in(
     except ThrottledError as error:
         with session_scope() as session:
             user_service.record_throttled(session, email, client_address=address)
+        metrics.record_sign_in("throttled")
         return _redirect(origin, routes.SIGN_IN, error="throttled", wait=str(error.retry_after_seconds))
+    metrics.record_sign_in("success" if token else "failure")
     if token is None:
         return _redirect(origin, routes.SIGN_IN, error="invalid")
     response = _redirect(origin, routes.KEYS)

@@ -59,6 +59,9 @@ class Settings:
     password_hash_concurrency: int
     login_free_failures_per_client: int
     production: bool
+    # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "text"
 
     @property
     def is_sqlite(self) -> bool:
@@ -117,7 +120,23 @@ def load_settings() -> Settings:
         password_hash_concurrency=max(1, int(_float("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4))),
         login_free_failures_per_client=max(1, int(_float("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20))),
         production=production,
+        metrics_token=_metrics_token(),
+        log_format=_log_format(),
     )
+
+
+def _metrics_token() -> str:
+    token = _env("APIKEYS_METRICS_TOKEN")
+    if token and len(token) < 16:
+        raise InsecureConfigurationError("APIKEYS_METRICS_TOKEN must be at least 16 characters long")
+    return token
+
+
+def _log_format() -> str:
+    value = (_env("APIKEYS_LOG_FORMAT") or "text").lower()
+    if value not in {"text", "json"}:
+        raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
+    return value
 
 
 _settings: Settings | None = None
