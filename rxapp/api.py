@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rxapp import metrics, routes
+from rxapp import __version__, metrics, routes
 from rxapp.db import get_engine, session_scope
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
@@ -127,7 +127,7 @@ _proxy_hops: int | None = None
 
 api = FastAPI(
     title="API key console",
-    version="1.0.0",
+    version=__version__,
     description="Verify API keys and read the Bias Profile attached to them.",
     docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
     redoc_url=None,
@@ -274,6 +274,7 @@ async def health() -> JSONResponse:
     settings = get_settings()
     report: dict[str, Any] = {
         "status": "ok",
+        "version": __version__,
         "database": "ok",
         "database_backend": get_engine().dialect.name,
         "redis": "not configured",
