@@ -107,14 +107,10 @@ def protected_page(content: rx.Component) -> rx.Component:
                     width="100%",
                     as_="main",
                 ),
-                rx.text(
-                    f"Key Console {__version__}",
-                    id="app-version",
-                    size="1",
-                    color_scheme="gray",
+                rx.el.footer(
+                    rx.text(f"Key Console {__version__}", id="app-version", size="1", color_scheme="gray"),
                     text_align="center",
                     padding_y="16px",
-                    as_="footer",
                 ),
             ),
             rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
+from rxapp import __version__
 from tests.conftest import PASSWORD, ROOT, Console, free_port
 
 SITE = ROOT / "docs" / "deploy" / "nginx.conf"
@@ -141,6 +142,7 @@ def test_seed_walk_through_nginx_with_tls(nginx: Proxy, browser: Browser, consol
         page.click("#sign-up-submit")
         page.wait_for_url(re.compile(r"^https://localhost/keys/?$"), timeout=T)
         expect(page.locator("#signed-in-email")).to_have_text(email, timeout=T)
+        expect(page.locator("#app-version")).to_have_text(f"Key Console {__version__}")
 
         page.locator("#create-key-button").click()
         expect(page.locator("#create-dialog")).to_be_visible(timeout=T)
