@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,8 @@ def test_metrics_endpoint_needs_the_bearer_token(
     app_settings, engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = "t" * 40
+    # this process counted in single-process mode (an earlier import of rxconfig may have set it)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("APIKEYS_METRICS_TOKEN", token)
     settings.reset_settings_for_tests()
     monkeypatch.setattr("rxapp.db.get_engine", lambda: engine)
@@ -201,5 +204,8 @@ def test_record_verification_times_from_the_request_start() -> None:
         finally:
             metrics.request_started.reset(token)
 
-    asyncio.run(run())
+    # in a thread of its own: Playwright may own this thread's event loop in a full run
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join(30)
     assert REGISTRY.get_sample_value("apikeys_verify_duration_seconds_count") == before + 1
