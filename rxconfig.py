@@ -17,7 +17,15 @@ from reflex.plugins.sitemap import SitemapPlugin
 from reflex_base.constants import StateManagerMode
 
 from rxapp import redaction, supervision
+from rxapp.metrics_dir import prepare_multiprocess_dir
 from rxapp.settings import get_settings
+
+# Structured logs: Reflex's and Granian's own lines become JSON too (rxapp/logs.py does ours).
+if os.environ.get("APIKEYS_LOG_FORMAT", "").strip().lower() == "json":
+    os.environ.setdefault("REFLEX_LOG_JSON", "true")
+
+# Every backend worker must see one shared metrics folder, set before any of them starts.
+prepare_multiprocess_dir()
 
 settings = get_settings()
 redaction.install((settings.key_prefix,))  # before anything logs: no credential in any log line

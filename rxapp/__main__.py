@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import getpass
 import sys
+from pathlib import Path
 
 from rxapp.db import session_scope
 from rxapp.services import keys as key_service
@@ -156,6 +157,31 @@ def expire_keys(_args: argparse.Namespace) -> int:
     return 0
 
 
+def backup(args: argparse.Namespace) -> int:
+    from rxapp import backup as backups
+    from rxapp.settings import get_settings
+
+    result = backups.backup(get_settings().database_url, Path(args.path))
+    print(f"Backed up the {result.backend} database to {result.path} ({result.detail}).", file=sys.stderr)
+    print("The pepper is not in the backup: keep APIKEYS_PEPPER (or data/pepper) apart.", file=sys.stderr)
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from rxapp import backup as backups
+    from rxapp.settings import get_settings
+
+    result = backups.restore(get_settings().database_url, Path(args.path), force=args.force)
+    print(f"Restored {result.path} ({result.detail}). Start with the pepper of the backup.", file=sys.stderr)
+    return 0
+
+
+def doctor(_args: argparse.Namespace) -> int:
+    from rxapp import doctor as checks
+
+    return checks.main()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rxapp", description="API key console operator CLI")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")
     command.set_defaults(handler=expire_keys)
+
+    command = commands.add_parser("backup", help="online, consistent backup of the database to PATH")
+    command.add_argument("path")
+    command.set_defaults(handler=backup)
+
+    command = commands.add_parser("restore", help="restore a backup into the configured database")
+    command.add_argument("path")
+    command.add_argument("--force", action="store_true", help="replace a database that holds data")
+    command.set_defaults(handler=restore)
+
+    command = commands.add_parser("doctor", help="check the configuration, one line per check")
+    command.set_defaults(handler=doctor)
     return parser
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rxapp import routes
+from rxapp import __version__, metrics, routes
 from rxapp.db import get_engine, session_scope
 from rxapp.models import utc_now
 from rxapp.security import is_allowed_origin
@@ -129,7 +129,7 @@ _proxy_hops: int | None = None
 
 api = FastAPI(
     title="API key console",
-    version="1.0.0",
+    version=__version__,
     description="Verify API keys and read the Bias Profile attached to them.",
     docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
     redoc_url=None,
@@ -250,6 +250,7 @@ def verify(request: Request) -> Any:
     else:
         with get_engine().connect() as connection:
             outcome = key_service.verify_secret(connection, credential, now)
+    metrics.record_verification(outcome.code if not outcome.valid else "VALID")
     if not outcome.valid:
         return JSONResponse({"valid": False, "code": outcome.code})
     assert outcome.key_row_id is not None
@@ -275,6 +276,7 @@ async def health() -> JSONResponse:
     settings = get_settings()
     report: dict[str, Any] = {
         "status": "ok",
+        "version": __version__,
         "database": "ok",
         "database_backend": get_engine().dialect.name,
         "redis": "not configured",
@@ -402,7 +404,9 @@ def sign_in(
                 session, email, password, client_address=address, device_cookie=device
             )
     except ThrottledError:
+        metrics.record_sign_in("throttled")
         return _throttled(origin, routes.SIGN_IN, email, address)
+    metrics.record_sign_in("success" if signed else "failure")
     if signed is None:
         return _redirect(origin, routes.SIGN_IN, error="invalid")
     return _signed_in(request, origin, signed, address)

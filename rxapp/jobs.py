@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from rxapp import metrics
 from rxapp.db import get_engine, session_scope
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
@@ -19,9 +21,15 @@ log = logging.getLogger("rxapp.jobs")
 
 
 def expire_keys_once() -> int:
-    with session_scope() as session:
-        expired = key_service.expire_due_keys(session)
-        user_service.purge_expired(session)
+    started = time.perf_counter()
+    try:
+        with session_scope() as session:
+            expired = key_service.expire_due_keys(session)
+            user_service.purge_expired(session)
+    except Exception:
+        metrics.record_expiry_run(time.perf_counter() - started, 0, ok=False)
+        raise
+    metrics.record_expiry_run(time.perf_counter() - started, expired)
     if expired:
         log.info("expiry job: %d key(s) marked EXPIRED", expired)
     return expired
@@ -45,11 +53,24 @@ async def last_used_flush_loop() -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(last_used_buffer.flush, engine)
+                await asyncio.to_thread(flush_last_used, engine)
             except Exception:
                 log.exception("Last Used flush failed; the batch is kept for the next attempt")
     finally:
         try:
-            last_used_buffer.flush(engine)
+            flush_last_used(engine)
         except Exception:
             log.exception("final Last Used flush failed")
+
+
+def flush_last_used(engine) -> int:
+    """One flush, measured: duration and rows when it wrote something, a failure count when not."""
+    started = time.perf_counter()
+    try:
+        rows = last_used_buffer.flush(engine)
+    except Exception:
+        metrics.record_last_used_flush_failure()
+        raise
+    if rows:
+        metrics.record_last_used_flush(time.perf_counter() - started, rows)
+    return rows

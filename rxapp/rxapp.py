@@ -4,8 +4,9 @@ import sys
 
 import reflex as rx
 
-from rxapp import jobs, routes
+from rxapp import jobs, metrics, routes
 from rxapp.api import api
+from rxapp.logs import configure_logging, request_context_middleware
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
@@ -28,7 +29,9 @@ def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
 
-app = rx.App(api_transformer=[api, security_middleware])
+configure_logging()
+api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
+app = rx.App(api_transformer=[api, security_middleware, request_context_middleware])
 app.add_middleware(SessionGuard())  # before any handler or hydration sees a tab's state
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(

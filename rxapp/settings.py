@@ -61,6 +61,9 @@ class Settings:
     production: bool
     host: str = "127.0.0.1"
     trusted_proxy_hops: int = 0
+    # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "text"
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,7 +147,23 @@ def load_settings() -> Settings:
         production=production,
         host=_env("APIKEYS_HOST") or "127.0.0.1",
         trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
+        metrics_token=_metrics_token(),
+        log_format=_log_format(),
     )
+
+
+def _metrics_token() -> str:
+    token = _env("APIKEYS_METRICS_TOKEN")
+    if token and len(token) < 16:
+        raise InsecureConfigurationError("APIKEYS_METRICS_TOKEN must be at least 16 characters long")
+    return token
+
+
+def _log_format() -> str:
+    value = (_env("APIKEYS_LOG_FORMAT") or "text").lower()
+    if value not in {"text", "json"}:
+        raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
+    return value
 
 
 _settings: Settings | None = None

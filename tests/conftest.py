@@ -25,6 +25,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = os.environ.get("TEST_WORKERS", "3")
 PASSWORD = "a-long-test-password-42"
+METRICS_TOKEN = secrets.token_urlsafe(32)
 
 
 def free_port() -> int:
@@ -105,7 +106,12 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         **os.environ,
         "APIKEYS_DATA_DIR": str(data_dir),
         "APIKEYS_PEPPER": secrets.token_urlsafe(48),
-        "APIKEYS_ALLOWED_ORIGINS": f"http://localhost:{port},http://127.0.0.1:{port}",
+        # https://localhost: the console as seen through nginx in tests/e2e/test_nginx.py
+        "APIKEYS_ALLOWED_ORIGINS": f"http://localhost:{port},http://127.0.0.1:{port},https://localhost",
+        "REFLEX_TRUSTED_PROXY_HOPS": "1",
+        # JSON logs for the whole run, so the secret sweeps read what production would ship
+        "APIKEYS_LOG_FORMAT": "json",
+        "APIKEYS_METRICS_TOKEN": METRICS_TOKEN,
         "APIKEYS_EXPIRY_INTERVAL": "1",
         # every test connects from 127.0.0.1: keep the per-address throttle out of unrelated tests
         # (it is tested in tests/unit); the per-account throttle stays at its default

@@ -7,7 +7,7 @@ from reflex_base.environment import environment
 from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
 
-from rxapp import routes
+from rxapp import __version__, routes
 from rxapp.state import AuthState
 
 
@@ -106,6 +106,11 @@ def protected_page(content: rx.Component) -> rx.Component:
                     margin_x="auto",
                     width="100%",
                     as_="main",
+                ),
+                rx.el.footer(
+                    rx.text(f"Key Console {__version__}", id="app-version", size="1", color_scheme="gray"),
+                    text_align="center",
+                    padding_y="16px",
                 ),
             ),
             rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),

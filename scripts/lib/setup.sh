@@ -21,9 +21,11 @@ setup_python() {
     local want
     want="$(cat requirements*.txt | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        say "Installing $requirements"
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+        # Hash-locked (scripts/lock compiles requirements*.in): pip refuses any package, version or
+        # file that is not in the lock, so a fresh clone installs exactly what was reviewed.
+        say "Installing $requirements (hash-checked)"
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+            --only-binary=:all: -r "$requirements"
         echo "$want" > "$stamp"
     fi
     export PATH="$ROOT/.venv/bin:$PATH"

@@ -82,3 +82,20 @@ def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytes
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "console.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((data / "pepper").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("hops", "believed"), [("0", False), ("1", True)])
+def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hops: str, believed: bool
+) -> None:
+    from rxapp.security import _is_https
+
+    monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REFLEX_TRUSTED_PROXY_HOPS", hops)
+    settings_module.reset_settings_for_tests()
+    try:
+        scope = {"type": "http", "scheme": "http", "headers": [(b"x-forwarded-proto", b"https")]}
+        assert _is_https(scope) is believed
+        assert _is_https({"type": "http", "scheme": "https", "headers": []}) is True
+    finally:
+        settings_module.reset_settings_for_tests()

@@ -1,0 +1,197 @@
+"""Application logging: text or one JSON object per line (APIKEYS_LOG_FORMAT=json), never a secret.
+
+- `configure_logging()` gives the `rxapp` loggers one handler with the chosen formatter. In JSON
+  mode it also switches Reflex's own log pipeline to JSON lines (REFLEX_LOG_JSON), so a log
+  collector sees JSON from the framework and Granian too.
+- `request_context_middleware` (ASGI, outermost) gives every HTTP request an id (the caller's
+  X-Request-ID when it is sane, else a new one, echoed in the response), the client address
+  (X-Forwarded-For behind REFLEX_TRUSTED_PROXY_HOPS trusted proxies, like the API), its start time
+  for the verify latency metric, and in JSON mode one access line per API call: method, path
+  (never the query string), status and duration.
+- `RedactingFormatter` masks anything shaped like an API key, a management token, a bearer
+  credential or the session cookie in every message and traceback, as a last line of defence:
+  no code path logs them on purpose.
+
+Filters (for example one that redacts Reflex's event logs) can be added beside this with
+`logging.getLogger(...).addFilter(...)`; configure_logging() leaves other filters alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+from rxapp import metrics, routes
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+APP_LOGGER = "rxapp"
+ACCESS_LOGGER = "rxapp.access"
+REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+client: ContextVar[str] = ContextVar("client", default="")
+
+# A key or token: `<prefix>_` + at least 20 base62 characters (keys carry 38, tokens similar).
+_SECRET_PATTERNS = (
+    (re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})_[0-9A-Za-z]{20,}"), r"\1_[REDACTED]"),
+    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), r"\1[REDACTED]"),
+    (re.compile(rf"({routes.SESSION_COOKIE}=)[^\s;\"',]+"), r"\1[REDACTED]"),
+    (
+        re.compile(r"(?i)\b(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
+        r"\1\2[REDACTED]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Plain text with the request id, and secrets masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        rid = request_id.get()
+        prefix = f"[{rid}] " if rid else ""
+        return redact(prefix + super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, client, and extras."""
+
+    EXTRA_FIELDS = ("method", "path", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": getattr(record, "request_id", None) or request_id.get() or None,
+            "client": getattr(record, "client", None) or client.get() or None,
+        }
+        for name in self.EXTRA_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                payload[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+_handler: logging.Handler | None = None
+
+
+def configure_logging(log_format: str | None = None) -> None:
+    """Idempotent: one handler on the `rxapp` logger (stdout), INFO and up."""
+    global _handler
+    if log_format is None:
+        from rxapp.settings import get_settings
+
+        log_format = get_settings().log_format
+    logger = logging.getLogger(APP_LOGGER)
+    if _handler is not None:
+        logger.removeHandler(_handler)
+    _handler = logging.StreamHandler(sys.stdout)
+    if log_format == "json":
+        _handler.setFormatter(JsonFormatter())
+        os.environ["REFLEX_LOG_JSON"] = "true"  # Reflex's and Granian's own lines (and subprocesses)
+    else:
+        _handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    _access_enabled[0] = log_format == "json"
+
+
+_access_enabled = [False]
+_access_log = logging.getLogger(ACCESS_LOGGER)
+_proxy_hops: int | None = None
+
+
+def _trusted_proxy_hops() -> int:
+    """Reflex's REFLEX_TRUSTED_PROXY_HOPS, the same setting the API uses for client addresses."""
+    global _proxy_hops
+    if _proxy_hops is None:
+        import reflex as rx
+
+        _proxy_hops = int(rx.config.get_config().trusted_proxy_hops or 0)
+    return _proxy_hops
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def scope_client(scope: Scope) -> str:
+    hops = _trusted_proxy_hops()
+    if hops:
+        forwarded = [part.strip() for part in _header(scope, b"x-forwarded-for").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
+    peer = scope.get("client")
+    return str(peer[0]) if peer else ""
+
+
+def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, REQUEST_ID_HEADER)
+        rid = incoming if _REQUEST_ID_OK.fullmatch(incoming) else uuid.uuid4().hex
+        tokens = (request_id.set(rid), client.set(scope_client(scope)), metrics.request_started.set(started))
+        path = scope.get("path", "")
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, rid.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            if path == routes.API_VERIFY and status != 200:
+                metrics.record_verification(f"HTTP_{status}")
+            if _access_enabled[0] and (path.startswith("/api/") or path == metrics.METRICS_PATH):
+                _access_log.info(
+                    "%s %s %d",
+                    scope.get("method", ""),
+                    path,
+                    status,
+                    extra={
+                        "method": scope.get("method", ""),
+                        "path": path[:200],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
+            request_id.reset(tokens[0])
+            client.reset(tokens[1])
+            metrics.request_started.reset(tokens[2])
+
+    return middleware

@@ -1,0 +1,63 @@
+"""The deploy files and project metadata are valid: systemd unit, pyproject.toml, licence, locks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import rxapp
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "docs" / "deploy" / "apikeys-console.service"
+
+
+def test_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    env_file = tmp_path / "env"
+    env_file.write_text("APIKEYS_PEPPER=x\n")
+    unit = tmp_path / "apikeys-console.service"
+    text = UNIT.read_text().replace("/opt/apikeys-console", str(ROOT))
+    unit.write_text(text.replace("/etc/apikeys-console/env", str(env_file)))
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "apikeys-console.service" not in result.stderr, result.stderr  # no warning about our unit
+    assert "ExecStart=/opt/apikeys-console/scripts/run --prod" in UNIT.read_text()
+
+
+def test_pyproject_declares_the_project() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    meta = project["project"]
+    assert meta["name"] == "api-key-console"
+    assert meta["requires-python"] == ">=3.11"
+    assert meta["license"] == "MIT"
+    assert set(meta["dynamic"]) >= {"version", "dependencies"}
+    dynamic = project["tool"]["setuptools"]["dynamic"]
+    assert dynamic["version"] == {"attr": "rxapp.__version__"}
+    assert dynamic["dependencies"] == {"file": ["requirements.in"]}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", rxapp.__version__)
+    assert f"## {rxapp.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+def test_lock_files_pin_every_package_by_hash() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        text = (ROOT / name).read_text()
+        pins = re.findall(r"^([A-Za-z0-9_.\-]+)==\S+ \\$", text, flags=re.MULTILINE)
+        assert len(pins) > 30, name
+        blocks = re.split(r"\n(?=[A-Za-z])", text.split("\n", 6)[-1])
+        for block in blocks:
+            if block.strip() and not block.startswith("#"):
+                assert "--hash=sha256:" in block, block[:80]
+        assert not {"uvicorn", "psutil"} & {pin.lower() for pin in pins}, "unused packages are locked"
+    runtime = (ROOT / "requirements.txt").read_text()
+    for dev_only in ("pytest==", "playwright==", "ruff=="):
+        assert dev_only not in runtime
+    setup = (ROOT / "scripts" / "lib" / "setup.sh").read_text()
+    assert "--require-hashes" in setup
