@@ -13,6 +13,7 @@ from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError
+from rxapp.settings import InsecureConfigurationError
 from rxapp.startup import ensure_same_pepper
 
 CLI_ACTOR_SUFFIX = " (cli)"
@@ -238,14 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NO_PEPPER_CHECK = {doctor}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        ensure_same_pepper()
+        if args.handler not in _NO_PEPPER_CHECK:  # the doctor reports configuration problems itself
+            ensure_same_pepper()
         return args.handler(args)
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
+    except InsecureConfigurationError as error:  # one clear line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import logging
 import re
 import traceback
 
-REDACTED = "[redacted]"
+REDACTED = "[REDACTED]"
 _installed = False
 
 
