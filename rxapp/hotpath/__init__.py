@@ -1,0 +1,71 @@
+"""The verify and authorize fast path: answered in raw ASGI, before FastAPI's routing.
+
+`POST /api/v1/verify` and `/api/v1/authorize` (any method, and any path below it for Envoy's
+`path_prefix`) are answered here, on the event loop: no routing, no dependency resolution, no
+threadpool hop. The FastAPI routes of the same paths (rxapp/api.py) stay as their documented
+twins and call `answer` too, so both run one code path. Everything else passes through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rxapp import routes
+from rxapp.hotpath.answers import Answer, authorize_answer, verify_answer
+from rxapp.hotpath.rules import decide
+
+log = logging.getLogger("rxapp.hotpath")
+
+Shape = Callable[[Any], Answer]
+INTERNAL_ERROR = Answer(
+    500, (), b'{"error":"INTERNAL_ERROR","message":"The request could not be processed."}'
+)
+_JSON = (b"content-type", b"application/json")
+_AUTHORIZE_BELOW = routes.API_AUTHORIZE + "/"
+
+
+def observe(endpoint: str, code: str, seconds: float) -> None:
+    """Metrics hook, called once per answered request: outcome code ("VALID" for a valid key,
+    else the code sent) and time spent. Replace or extend it to count outcomes and durations."""
+
+
+async def answer(scope: Any, shape: Shape, endpoint: str) -> Answer:
+    """Decide once, render in the caller's shape, report the outcome to `observe`."""
+    started = time.perf_counter()
+    decision = await decide(scope)
+    observe(endpoint, decision.code or "VALID", time.perf_counter() - started)
+    return shape(decision)
+
+
+async def _send(send: Any, reply: Answer) -> None:
+    headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *reply.headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+def fast_path_middleware(app: Any) -> Any:
+    """ASGI transformer for `rx.App(api_transformer=[api, fast_path_middleware, ...])`."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == routes.API_VERIFY and scope["method"] == "POST":
+                shape, endpoint = verify_answer, "verify"
+            elif path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW):
+                shape, endpoint = authorize_answer, "authorize"
+            else:
+                await app(scope, receive, send)
+                return
+            try:
+                reply = await answer(scope, shape, endpoint)
+            except Exception:
+                log.exception("%s failed; answered 500", endpoint)
+                reply = INTERNAL_ERROR
+            await _send(send, reply)
+            return
+        await app(scope, receive, send)
+
+    return middleware
