@@ -140,10 +140,10 @@ _OTHER_METHODS = ["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     openapi_extra=_CREDENTIAL_HEADERS,
     responses={
         200: {
-            "description": "Valid key. Identity headers for the gateway to forward: `X-Key-Id`, and "
-            "with a Bias Profile `X-Bias-Profile` (percent-encoded UTF-8 name, at most 960 bytes) and "
+            "description": "Valid key. Identity headers for the gateway to forward: `X-Key-Id`, "
+            "`X-Bias-Profile` (percent-encoded UTF-8 name, at most 960 bytes) and "
             "`X-Bias-Profile-Settings` (unpadded base64url of JSON `{id, categories, sensitivity, "
-            "action}`, at most 512 bytes)."
+            "action}`, at most 512 bytes); both empty when the key has no profile."
         },
         400: {"description": "KEY_IN_URL or HEADER_TOO_LARGE"},
         401: {"description": "MISSING_KEY, MALFORMED or NOT_FOUND, with `WWW-Authenticate: Bearer`"},

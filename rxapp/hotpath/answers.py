@@ -68,24 +68,31 @@ def verify_answer(decision: Decision) -> Answer:
 
 
 def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
-    """X-Key-Id, and for a key with a profile X-Bias-Profile (percent-encoded UTF-8 name) and
-    X-Bias-Profile-Settings (unpadded base64url of compact JSON: id, categories, sensitivity, action)."""
+    """X-Key-Id, X-Bias-Profile (percent-encoded UTF-8 name) and X-Bias-Profile-Settings (unpadded
+    base64url of compact JSON: id, categories, sensitivity, action).
+
+    The profile headers are always sent, empty for a key without a profile, so a gateway that
+    copies them always overwrites what a client sent (Caddy 2.6 would otherwise forward its own
+    unexpanded placeholder text).
+    """
     outcome = decision.verification
     assert outcome is not None and outcome.valid
-    headers = [(b"x-key-id", outcome.key_id.encode("ascii"))]
     profile = outcome.bias_profile
+    name = settings = b""
     if profile is not None:
-        settings = _json(
-            {
-                "id": profile["id"],
-                "categories": profile["categories"],
-                "sensitivity": profile["sensitivity"],
-                "action": profile["action"],
-            }
-        )
-        headers.append((b"x-bias-profile", quote(profile["name"], safe="").encode("ascii")))
-        headers.append((b"x-bias-profile-settings", base64.urlsafe_b64encode(settings).rstrip(b"=")))
-    return tuple(headers)
+        compact = {
+            "id": profile["id"],
+            "categories": profile["categories"],
+            "sensitivity": profile["sensitivity"],
+            "action": profile["action"],
+        }
+        name = quote(profile["name"], safe="").encode("ascii")
+        settings = base64.urlsafe_b64encode(_json(compact)).rstrip(b"=")
+    return (
+        (b"x-key-id", outcome.key_id.encode("ascii")),
+        (b"x-bias-profile", name),
+        (b"x-bias-profile-settings", settings),
+    )
 
 
 def authorize_answer(decision: Decision) -> Answer:

@@ -223,7 +223,7 @@ def test_authorize_identity_headers(keys: Keys, clients) -> None:
     assert answer.headers["cache-control"] == "no-store"
     plain = _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.valid))
     assert plain.headers["x-key-id"] == keys.key_id
-    assert "x-bias-profile" not in plain.headers
+    assert (plain.headers["x-bias-profile"], plain.headers["x-bias-profile-settings"]) == ("", "")
     denied = _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.deleted))
     assert denied.headers["www-authenticate"] == 'Bearer realm="api", error="invalid_token"'
     assert "x-key-id" not in denied.headers
