@@ -42,13 +42,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scripts.lib.bench_reference import LOAD_CORE, SERVER_CORE, ReferenceServer, pinned, pinning_note  # noqa: E402
+
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 RESULTS_DIR = ROOT / "bench-results"
 PASSWORD = "bench-password-not-secret-42"
 EMAIL = "bench@example.com"
 PROFILE = "bench-profile"
 SECTIONS = ("verify", "browser", "expiry", "list")
-TARGETS = ("noop", "valid", "unknown", "malformed")
+TARGETS = ("noop", "valid", "authorize", "unknown", "malformed")
+PG_TARGETS = ("valid", "authorize")  # on PostgreSQL (--postgres), next to the same bare reference
 CONCURRENCIES = (1, 16, 64)
 
 
@@ -176,7 +179,7 @@ def machine_description() -> dict[str, str]:
 class Server:
     """`reflex db migrate` + `reflex run --env prod` on one port, in its own process group."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, database_url: str | None = None) -> None:
         self.work_dir = work_dir
         self.data_dir = work_dir / "data"
         self.data_dir.mkdir()
@@ -189,7 +192,7 @@ class Server:
         self.env = {
             **os.environ,
             "APIKEYS_DATA_DIR": str(self.data_dir),
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": database_url or f"sqlite:///{self.db_path}",
             "APIKEYS_PEPPER": secrets.token_urlsafe(48),
             "APIKEYS_ALLOWED_ORIGINS": f"http://localhost:{self.port},http://127.0.0.1:{self.port}",
             "APIKEYS_ENV": "production",
@@ -224,16 +227,19 @@ class Server:
     def start(self) -> None:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                [
-                    "reflex",
-                    "run",
-                    "--env",
-                    "prod",
-                    "--frontend-port",
-                    str(self.port),
-                    "--backend-port",
-                    str(self.port),
-                ],
+                pinned(
+                    [
+                        "reflex",
+                        "run",
+                        "--env",
+                        "prod",
+                        "--frontend-port",
+                        str(self.port),
+                        "--backend-port",
+                        str(self.port),
+                    ],
+                    SERVER_CORE,
+                ),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -313,8 +319,13 @@ def seed(server: Server) -> Seed:
     # Right length and alphabet, wrong checksum: rejected after the full format check, before the database.
     malformed = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")
     assert not key_format.is_well_formed(malformed, "bpk")
-    with sqlite3.connect(server.db_path) as connection:
-        (row_id,) = connection.execute("SELECT id FROM api_keys WHERE name = 'bench-valid'").fetchone()
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server.env["DATABASE_URL"])
+    with engine.connect() as connection:
+        query = sa.text("SELECT id FROM api_keys WHERE name = 'bench-valid'")
+        row_id = connection.execute(query).scalar_one()
+    engine.dispose()
     return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id)
 
 
@@ -347,7 +358,7 @@ def install_write_counter(db_path: Path) -> None:
 # ---------------------------------------------------------------- c. wrk
 
 
-LUA_TEMPLATE = """wrk.method = "POST"
+LUA_TEMPLATE = """wrk.method = "{method}"
 wrk.body = ""
 wrk.headers["Authorization"] = "Bearer {secret}"
 """
@@ -401,7 +412,9 @@ def run_wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[dic
         str(script),
         url,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    result = subprocess.run(
+        pinned(command, LOAD_CORE), capture_output=True, text=True, timeout=seconds + 30, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr}")
     return parse_wrk(result.stdout), result.stdout
@@ -422,6 +435,12 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
         "malformed": ("verify", keys.malformed, lambda body: body == {"valid": False, "code": "MALFORMED"}),
     }
     checks = {}
+    response = httpx.get(
+        f"{server.base_url}/api/v1/authorize", headers={"Authorization": f"Bearer {keys.valid}"}, timeout=10
+    )
+    if response.status_code != 200 or not response.headers.get("x-key-id", "").startswith("key_"):
+        raise RuntimeError(f"authorize: unexpected answer {response.status_code} {response.headers}")
+    checks["authorize"] = f"200 X-Key-Id: {response.headers['x-key-id']}"
     for target, (path, secret, ok) in expectations.items():
         response = httpx.post(
             f"{server.base_url}/api/v1/{path}", headers={"Authorization": f"Bearer {secret}"}, timeout=10
@@ -433,40 +452,88 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
     return checks
 
 
+def load_scripts(
+    server: Server, keys: Seed, targets: tuple[str, ...], work_dir: Path, suffix: str = ""
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """One wrk script and URL per target (authorize is a GET, as gateways send; the rest POST)."""
+    scripts, urls = {}, {}
+    paths = {"noop": "noop", "authorize": "authorize"}
+    for target in targets:
+        secret = {"malformed": keys.malformed, "unknown": keys.unknown}.get(target, keys.valid)
+        method = "GET" if target == "authorize" else "POST"
+        scripts[target] = work_dir / f"{target}{suffix}.lua"
+        scripts[target].write_text(LUA_TEMPLATE.format(secret=secret, method=method))
+        urls[target] = f"{server.base_url}/api/v1/{paths.get(target, 'verify')}"
+    return scripts, urls
+
+
+def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_dir: Path) -> None:
+    """Valid-key verify and authorize on PostgreSQL (one worker, no Redis), next to the bare reference."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:  # a fresh schema: the benchmark owns this database
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    pg_dir = work_dir / "postgres"
+    pg_dir.mkdir()
+    server = Server(pg_dir, database_url=postgres_url)
+    try:
+        say("PostgreSQL: migrating, seeding and starting a second console")
+        server.run("reflex", "db", "migrate")
+        keys = seed(server)
+        server.start()
+        scripts, urls = load_scripts(server, keys, PG_TARGETS, work_dir, suffix="-pg")
+        reference = ReferenceServer(work_dir / "reference-pg.log")
+        reference.start()
+        scripts["bare"], urls["bare"] = work_dir / "bare-pg.lua", reference.url
+        scripts["bare"].write_text(LUA_TEMPLATE.format(secret=keys.valid, method="POST"))
+        try:
+            for target in ("bare", *PG_TARGETS):
+                if mode.warmup_seconds:
+                    run_wrk(urls[target], scripts[target], 16, mode.warmup_seconds)
+                say(f"wrk {target} on PostgreSQL at concurrency 16 for {mode.wrk_seconds}s")
+                parsed, _ = run_wrk(urls[target], scripts[target], 16, mode.wrk_seconds)
+                results.wrk.append({"target": f"{target}-pg", "concurrency": 16, **parsed})
+        finally:
+            reference.stop()
+    finally:
+        server.stop()
+
+
 def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_dir: Path) -> None:
     say("Installing the Last Used write counter (SQLite trigger)")
     install_write_counter(server.db_path)
     say("Checking each target's answer")
     results.checks = check_responses(server, keys)
-    valid_verifications = 1  # the check above
-    scripts = {}
-    for target in TARGETS:
-        secret = (
-            keys.malformed if target == "malformed" else keys.unknown if target == "unknown" else keys.valid
-        )
-        scripts[target] = work_dir / f"{target}.lua"
-        scripts[target].write_text(LUA_TEMPLATE.format(secret=secret))
-    urls = {
-        target: f"{server.base_url}/api/v1/{'noop' if target == 'noop' else 'verify'}" for target in TARGETS
-    }
+    valid_verifications = 2  # the checks above
+    scripts, urls = load_scripts(server, keys, TARGETS, work_dir)
+    reference = ReferenceServer(work_dir / "reference.log")
+    say(f"Starting the bare Starlette reference on Granian ({pinning_note()})")
+    reference.start()
+    scripts["bare"], urls["bare"] = scripts["noop"], reference.url
     raw_log = []
     if mode.warmup_seconds:
         say("Warming up (not reported)")
         for target in TARGETS:
             parsed, output = run_wrk(urls[target], scripts[target], 16, mode.warmup_seconds)
             raw_log.append(f"### warm-up {target} c=16\n{output}")
-            if target == "valid":
+            if target in ("valid", "authorize"):
                 valid_verifications += parsed["requests"]
     last_valid_end: dt.datetime | None = None
-    for concurrency in CONCURRENCIES:
-        for target in TARGETS:
-            say(f"wrk {target} at concurrency {concurrency} for {mode.wrk_seconds}s")
-            parsed, output = run_wrk(urls[target], scripts[target], concurrency, mode.wrk_seconds)
-            raw_log.append(f"### {target} c={concurrency}\n{output}")
-            results.wrk.append({"target": target, "concurrency": concurrency, **parsed})
-            if target == "valid":
-                valid_verifications += parsed["requests"]
-                last_valid_end = dt.datetime.now(dt.UTC)
+    try:
+        for concurrency in CONCURRENCIES:
+            for target in ("bare", *TARGETS):
+                say(f"wrk {target} at concurrency {concurrency} for {mode.wrk_seconds}s")
+                parsed, output = run_wrk(urls[target], scripts[target], concurrency, mode.wrk_seconds)
+                raw_log.append(f"### {target} c={concurrency}\n{output}")
+                results.wrk.append({"target": target, "concurrency": concurrency, **parsed})
+                if target in ("valid", "authorize"):  # both use the valid key: both feed Last Used
+                    valid_verifications += parsed["requests"]
+                    last_valid_end = dt.datetime.now(dt.UTC)
+    finally:
+        reference.stop()
     (work_dir / "wrk.log").write_text("\n".join(raw_log))
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "wrk-raw.txt").write_text("\n".join(raw_log))
@@ -901,9 +968,53 @@ def wrk_row(results: Results, target: str, concurrency: int) -> dict[str, Any] |
     return None
 
 
+def fast_path_targets(results: Results) -> list[dict[str, str]]:
+    """Issue 14/16 targets at concurrency 16: ratios within one run, never absolute numbers."""
+    rows = []
+    bare, valid = wrk_row(results, "bare", 16), wrk_row(results, "valid", 16)
+    authorize = wrk_row(results, "authorize", 16)
+    if bare and valid and bare["rps"]:
+        ratio = valid["rps"] / bare["rps"]
+        rows.append(
+            {
+                "target": "SQLite, one worker: valid-key verify ≥ 60 % of the bare Starlette reference",
+                "measured": f"{ratio:.0%} ({valid['rps']:,.0f} vs {bare['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.6 else "MISS",
+            }
+        )
+        p99 = valid["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else float("inf")
+        rows.append(
+            {
+                "target": "SQLite: valid-key verify p99 ≤ 2× the reference's p99",
+                "measured": f"{p99:.2f}× ({valid['p99_ms']:.2f} vs {bare['p99_ms']:.2f} ms)",
+                "verdict": "pass" if p99 <= 2 else "MISS",
+            }
+        )
+    if valid and authorize and valid["rps"]:
+        ratio = authorize["rps"] / valid["rps"]
+        rows.append(
+            {
+                "target": "Forward auth (/authorize) within 10 % of verify",
+                "measured": f"{ratio:.0%} of verify ({authorize['rps']:,.0f} vs {valid['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.9 else "MISS",
+            }
+        )
+    bare_pg, valid_pg = wrk_row(results, "bare-pg", 16), wrk_row(results, "valid-pg", 16)
+    if bare_pg and valid_pg and bare_pg["rps"]:
+        ratio = valid_pg["rps"] / bare_pg["rps"]
+        rows.append(
+            {
+                "target": "PostgreSQL, one worker: valid-key verify ≥ 30 % of the reference",
+                "measured": f"{ratio:.0%} ({valid_pg['rps']:,.0f} vs {bare_pg['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.3 else "MISS",
+            }
+        )
+    return rows
+
+
 def evaluate_targets(results: Results, mode: Mode) -> list[dict[str, str]]:
     """Measured vs target. A target measured at quick-mode sizes is not judged."""
-    rows = []
+    rows = fast_path_targets(results)
     noop, valid = wrk_row(results, "noop", 16), wrk_row(results, "valid", 16)
     if noop and valid:
         ratio = valid["rps"] / noop["rps"] if noop["rps"] else 0.0
@@ -1000,11 +1111,16 @@ def wrk_table(results: Results) -> str:
     for run in results.wrk:
         ceiling = wrk_row(results, "noop", run["concurrency"])
         share = f"{run['rps'] / ceiling['rps']:.0%}" if ceiling and ceiling["rps"] else ""
+        bare = wrk_row(results, "bare-pg" if run["target"].endswith("-pg") else "bare", run["concurrency"])
+        of_bare = f"{run['rps'] / bare['rps']:.0%}" if bare and bare["rps"] else ""
+        p99_ratio = f"{run['p99_ms'] / bare['p99_ms']:.2f}×" if bare and bare["p99_ms"] else ""
         rows.append(
             [
                 run["target"],
                 run["concurrency"],
                 f"{run['rps']:,.0f}",
+                of_bare,
+                p99_ratio,
                 share,
                 f"{run['p50_ms']:.2f}",
                 f"{run['p99_ms']:.2f}",
@@ -1018,6 +1134,8 @@ def wrk_table(results: Results) -> str:
             "target",
             "concurrency",
             "req/s",
+            "of bare",
+            "p99 / bare p99",
             "of no-op",
             "p50 ms",
             "p99 ms",
@@ -1365,6 +1483,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md even with --quick")
     parser.add_argument("--render", metavar="JSON", help="re-render docs/benchmarks.md from saved results")
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("BENCH_POSTGRES_URL", ""),
+        help="also measure verify and authorize on this PostgreSQL database (its schema is DROPPED)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
         help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
@@ -1389,7 +1513,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before=loadavg(),
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    results.machine = machine_description()
+    results.machine = {**machine_description(), "Pinning": pinning_note()}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on SIGTERM too
     work_dir = Path(tempfile.mkdtemp(prefix="apikeys-bench-"))
     server: Server | None = None
@@ -1433,6 +1557,8 @@ def main(argv: list[str] | None = None) -> int:
                         results.errors[name] = "the server did not start (see server_start)"
             say("Stopping the console")
             server.stop()
+            if "verify" in sections and args.postgres:
+                section("verify_pg", lambda: bench_verify_postgres(args.postgres, mode, results, work_dir))
         if "expiry" in sections or "list" in sections:
             _in_process_environment(work_dir)
         if "expiry" in sections:
