@@ -33,9 +33,17 @@ def observe(endpoint: str, code: str, seconds: float) -> None:
 
 
 async def answer(scope: Any, shape: Shape, endpoint: str) -> Answer:
-    """Decide once, render in the caller's shape, report the outcome to `observe`."""
+    """Decide once, render in the caller's shape, report the outcome to `observe`.
+
+    A failure (database down) fails closed: 500 with no internals, logged once here.
+    """
     started = time.perf_counter()
-    decision = await decide(scope)
+    try:
+        decision = await decide(scope)
+    except Exception:
+        log.exception("%s failed; answered 500", endpoint)
+        observe(endpoint, "INTERNAL_ERROR", time.perf_counter() - started)
+        return INTERNAL_ERROR
     observe(endpoint, decision.code or "VALID", time.perf_counter() - started)
     return shape(decision)
 
@@ -59,12 +67,7 @@ def fast_path_middleware(app: Any) -> Any:
             else:
                 await app(scope, receive, send)
                 return
-            try:
-                reply = await answer(scope, shape, endpoint)
-            except Exception:
-                log.exception("%s failed; answered 500", endpoint)
-                reply = INTERNAL_ERROR
-            await _send(send, reply)
+            await _send(send, await answer(scope, shape, endpoint))
             return
         await app(scope, receive, send)
 

@@ -331,3 +331,18 @@ def test_other_paths_and_methods_pass_through(keys: Keys) -> None:
     ]:
         assert client.request(method, path, headers=_bearer(keys.valid)).status_code == 204
     assert len(reached) == 5
+
+
+def test_every_answer_reports_its_outcome_to_the_metrics_hook(
+    keys: Keys, clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rxapp.hotpath as hotpath
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(hotpath, "observe", lambda endpoint, code, seconds: seen.append((endpoint, code)))
+    fast, twin = clients
+    for client in (fast, twin):
+        client.post("/api/v1/verify", headers=_bearer(keys.valid))
+        client.get("/api/v1/authorize", headers=_bearer(keys.inactive))
+        client.get("/api/v1/authorize")
+    assert seen == [("verify", "VALID"), ("authorize", "INACTIVE"), ("authorize", "MISSING_KEY")] * 2
