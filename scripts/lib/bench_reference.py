@@ -33,6 +33,30 @@ async def _noop(_request: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/noop", _noop, methods=["GET", "POST"])])
 
 
+# port -> process group of the server listening there, for `server_cpu_seconds`
+SERVER_GROUPS: dict[int, int] = {}
+
+
+def server_cpu_seconds(port: int) -> float | None:
+    """CPU time (user + system) used so far by every process of the server on `port`.
+
+    Per request, this is what a request costs the server, which a machine shared with other
+    work barely changes, unlike wall-clock throughput (other processes steal time, not CPU time).
+    """
+    group = SERVER_GROUPS.get(port)
+    if group is None:
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:  # pgrp
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pinned(command: list[str], core: int) -> list[str]:
     """`taskset -c core command` on a machine with two or more cores (and taskset), else unchanged."""
     if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
@@ -68,6 +92,7 @@ class ReferenceServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        SERVER_GROUPS[self.port] = self.process.pid
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
