@@ -5,6 +5,7 @@ import reflex as rx
 from rxapp import jobs, routes
 from rxapp.api import api
 from rxapp.hotpath import fast_path_middleware
+from rxapp.hotpath.app import FastPathApp
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
@@ -18,9 +19,12 @@ def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
 
-# Order matters: verify/authorize are answered by the fast path before FastAPI's routing, inside
-# the security middleware (headers, body cap) so they get the same protections as every route.
-app = rx.App(api_transformer=[api, fast_path_middleware, security_middleware])
+# Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
+# for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,
+# inside the security middleware (headers, body cap) like every other route.
+app = FastPathApp(
+    api_transformer=[api, fast_path_middleware, security_middleware], security_middleware=security_middleware
+)
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in

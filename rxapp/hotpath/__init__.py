@@ -72,3 +72,30 @@ def fast_path_middleware(app: Any) -> Any:
         await app(scope, receive, send)
 
     return middleware
+
+
+def _is_fast_path(scope: Any) -> bool:
+    if scope["type"] != "http":
+        return False
+    path = scope["path"]
+    if path == routes.API_VERIFY:
+        return scope["method"] == "POST"
+    return path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW)
+
+
+def outermost(reflex_asgi: Any, secured_fast_path: Any) -> Any:
+    """Answer verify/authorize ahead of Reflex's own top-level stack (its Starlette, context and
+    CORS middleware, router): about a third of a verification's server CPU on its own.
+
+    `secured_fast_path` is the security middleware around `fast_path_middleware`, so these answers
+    get exactly the headers and limits every other response gets. A request with an Origin header
+    (a browser, maybe a CORS preflight) takes the normal road, so CORS behaves as before.
+    """
+
+    async def entry(scope: Any, receive: Any, send: Any) -> None:
+        if _is_fast_path(scope) and not any(name == b"origin" for name, _ in scope["headers"]):
+            await secured_fast_path(scope, receive, send)
+        else:
+            await reflex_asgi(scope, receive, send)
+
+    return entry

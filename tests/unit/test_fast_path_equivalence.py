@@ -346,3 +346,24 @@ def test_every_answer_reports_its_outcome_to_the_metrics_hook(
         client.get("/api/v1/authorize", headers=_bearer(keys.inactive))
         client.get("/api/v1/authorize")
     assert seen == [("verify", "VALID"), ("authorize", "INACTIVE"), ("authorize", "MISSING_KEY")] * 2
+
+
+def test_outermost_answers_before_reflex_unless_a_browser_origin_is_sent(keys: Keys) -> None:
+    from rxapp.hotpath import outermost
+
+    reached: list[str] = []
+
+    async def reflex_stack(scope, receive, send) -> None:
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    client = TestClient(outermost(reflex_stack, fast_path_middleware(_must_not_be_reached)))
+    assert client.post("/api/v1/verify", headers=_bearer(keys.valid)).json()["valid"] is True
+    assert client.get("/api/v1/authorize/a/b", headers=_bearer(keys.valid)).status_code == 200
+    assert reached == []
+    with_origin = {**_bearer(keys.valid), "Origin": "http://localhost:3000"}
+    assert client.post("/api/v1/verify", headers=with_origin).status_code == 299
+    assert client.get("/api/v1/verify", headers=_bearer(keys.valid)).status_code == 299
+    assert client.get("/keys").status_code == 299
+    assert reached == ["/api/v1/verify", "/api/v1/verify", "/keys"]
