@@ -6,9 +6,6 @@ Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs
 from __future__ import annotations
 
 import asyncio
-import math
-import threading
-import time
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -18,19 +15,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rxapp import __version__, metrics, routes
+from rxapp import __version__, hotpath, metrics, routes
 from rxapp.db import get_engine, session_scope
-from rxapp.models import utc_now
+from rxapp.hotpath.answers import Answer, authorize_answer, verify_answer
+from rxapp.hotpath.rules import scope_client_address
 from rxapp.security import is_allowed_origin
-from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError, ThrottledError
-from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.settings import get_settings
 
-MAX_CREDENTIAL_HEADER = 256
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
-_QUERY_KEY_NAMES = {"key", "api_key", "apikey", "api-key", "token", "access_token", "secret"}
 
 
 class BiasProfileOut(BaseModel):
@@ -60,69 +54,9 @@ def _error(status: int, error: str, message: str, headers: dict[str, str] | None
     return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
 
 
-# ---------------------------------------------------------------- rate limiting
-
-
-class RateLimiter:
-    """Token bucket per client address, in process memory (per worker)."""
-
-    def __init__(self, per_minute: int, max_clients: int = 100_000) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(per_minute / 6.0, 1.0)  # ten seconds' worth of burst
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """0 when the call may proceed, else seconds to wait."""
-        if self.rate <= 0:
-            return 0
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(client, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
-            if tokens >= 1.0:
-                if len(self._buckets) >= self.max_clients and client not in self._buckets:
-                    self._buckets.clear()
-                self._buckets[client] = (tokens - 1.0, now)
-                return 0
-            self._buckets[client] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / self.rate))
-
-
-_limiter: RateLimiter | None = None
-
-
-def _rate_limiter() -> RateLimiter:
-    global _limiter
-    if _limiter is None:
-        _limiter = RateLimiter(get_settings().verify_rate_limit_per_minute)
-    return _limiter
-
-
 def client_address(request: Request) -> str:
     """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us."""
-    hops = _trusted_proxy_hops()
-    if hops:
-        forwarded = [
-            part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()
-        ]
-        if len(forwarded) >= hops:
-            return forwarded[-hops][:64]
-    return request.client.host if request.client else ""
-
-
-def _trusted_proxy_hops() -> int:
-    """Shares Reflex's own setting (REFLEX_TRUSTED_PROXY_HOPS), so the websocket and the API agree."""
-    global _proxy_hops
-    if _proxy_hops is None:
-        import reflex as rx
-
-        _proxy_hops = int(rx.config.get_config().trusted_proxy_hops or 0)
-    return _proxy_hops
-
-
-_proxy_hops: int | None = None
+    return scope_client_address(request.scope)
 
 
 # ---------------------------------------------------------------- app
@@ -155,43 +89,24 @@ async def _unexpected(_request: Request, _error_: Exception) -> JSONResponse:
     return _error(500, "INTERNAL_ERROR", "The request could not be processed.")
 
 
-def _credential(authorization: str | None, x_api_key: str | None) -> str | JSONResponse:
-    if authorization is not None:
-        if len(authorization) > MAX_CREDENTIAL_HEADER:
-            return _error(400, "HEADER_TOO_LARGE", "The Authorization header is too long.")
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return _error(401, "MISSING_KEY", "Use 'Authorization: Bearer <key>' or the X-API-Key header.")
-        return value.strip()
-    if x_api_key is not None:
-        if len(x_api_key) > MAX_CREDENTIAL_HEADER:
-            return _error(400, "HEADER_TOO_LARGE", "The X-API-Key header is too long.")
-        if x_api_key.strip():
-            return x_api_key.strip()
-    return _error(401, "MISSING_KEY", "Send the key in 'Authorization: Bearer <key>' or X-API-Key.")
-
-
-_lookup: key_service.SqliteDigestLookup | None = None
-
-
-def _sqlite_lookup() -> key_service.SqliteDigestLookup | None:
-    """On a SQLite file, verification reads through plain per-thread sqlite3 connections."""
-    global _lookup
-    engine = get_engine()
-    path = engine.url.database
-    if engine.dialect.name != "sqlite" or path in (None, "", ":memory:"):
-        return None
-    if _lookup is None or _lookup.database_path != path:
-        _lookup = key_service.SqliteDigestLookup(str(path))
-    return _lookup
-
-
-def _query_carries_key(request: Request) -> bool:
-    prefix = get_settings().key_prefix + "_"
-    return any(
-        name.lower() in _QUERY_KEY_NAMES or value.startswith(prefix)
-        for name, value in request.query_params.multi_items()
-    )
+_CREDENTIAL_HEADERS: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "authorization",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "`Bearer <key>`",
+        },
+        {
+            "name": "x-api-key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The key itself (alternative to Authorization)",
+        },
+    ]
+}
 
 
 @api.post(
@@ -200,70 +115,61 @@ def _query_carries_key(request: Request) -> bool:
     response_model_exclude_none=True,
     responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
     summary="Verify an API key",
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "authorization",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "`Bearer <key>`",
-            },
-            {
-                "name": "x-api-key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "The key itself (alternative to Authorization)",
-            },
-        ]
-    },
+    openapi_extra=_CREDENTIAL_HEADERS,
     description=(
         "Send the key in `Authorization: Bearer <key>` or `X-API-Key`. Answers 200 with "
         "`valid: true` and the key's Bias Profile, or `valid: false` with a code: NOT_FOUND, "
         "INACTIVE, EXPIRED or MALFORMED."
     ),
 )
-def verify(request: Request) -> Any:
-    # Headers are read directly rather than declared as parameters: FastAPI's per-request
-    # parameter resolution cost more than the key check itself on this hot path. They are
-    # documented in the OpenAPI schema through `openapi_extra` above.
-    headers = request.headers
-    authorization = headers.get("authorization")
-    x_api_key = headers.get("x-api-key")
-    if _query_carries_key(request):
-        return _error(
-            400,
-            "KEY_IN_URL",
-            "Never send an API key in the URL; it ends up in logs. Use the Authorization header.",
-        )
-    wait = _rate_limiter().retry_after(client_address(request))
-    if wait:
-        return _error(429, "RATE_LIMITED", "Too many verification requests.", {"Retry-After": str(wait)})
-    credential = _credential(authorization, x_api_key)
-    if isinstance(credential, JSONResponse):
-        return credential
-    now = utc_now()
-    lookup = _sqlite_lookup()
-    if lookup is not None:
-        outcome = key_service.verify_with(lookup, credential, now)
-    else:
-        with get_engine().connect() as connection:
-            outcome = key_service.verify_secret(connection, credential, now)
-    metrics.record_verification(outcome.code if not outcome.valid else "VALID")
-    if not outcome.valid:
-        return JSONResponse({"valid": False, "code": outcome.code})
-    assert outcome.key_row_id is not None
-    last_used_buffer.record(outcome.key_row_id, now)
-    return JSONResponse(
-        {
-            "valid": True,
-            "key_id": outcome.key_id,
-            "status": outcome.status,
-            "expires_at": outcome.expires_at.isoformat() if outcome.expires_at else None,
-            "bias_profile": outcome.bias_profile,
-        }
-    )
+async def verify(request: Request) -> Response:
+    # The documented twin of the fast path (rxapp/hotpath), which answers this path before FastAPI's
+    # routing. Both call the same `answer`. Headers are read from the scope, not declared as
+    # parameters; they are documented through `openapi_extra` above.
+    return _as_response(await hotpath.answer(request.scope, verify_answer, "verify"))
+
+
+def _as_response(reply: Answer) -> Response:
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reply.headers}
+    return Response(reply.body, reply.status, headers=headers, media_type="application/json")
+
+
+_OTHER_METHODS = ["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@api.get(
+    routes.API_AUTHORIZE,
+    summary="Forward auth for gateways (nginx auth_request, Traefik, Caddy, Envoy)",
+    openapi_extra=_CREDENTIAL_HEADERS,
+    responses={
+        200: {
+            "description": "Valid key. Identity headers for the gateway to forward: `X-Key-Id`, "
+            "`X-Bias-Profile` (percent-encoded UTF-8 name, at most 960 bytes) and "
+            "`X-Bias-Profile-Settings` (unpadded base64url of JSON `{id, categories, sensitivity, "
+            "action}`, at most 512 bytes); both empty when the key has no profile."
+        },
+        400: {"description": "KEY_IN_URL or HEADER_TOO_LARGE"},
+        401: {"description": "MISSING_KEY, MALFORMED or NOT_FOUND, with `WWW-Authenticate: Bearer`"},
+        403: {"description": "INACTIVE or EXPIRED"},
+        429: {"description": "RATE_LIMITED, with `Retry-After`"},
+    },
+    description=(
+        "Same key rules as verify, answered as status codes for a gateway: any method (only GET "
+        "is listed here), body ignored. Every answer carries a tiny JSON body `{valid, code}` "
+        "(`{valid, key_id}` when valid). Paths below this one are accepted too (Envoy's "
+        "`path_prefix`). Do not point a gateway at `/verify`: it answers 200 for an invalid key."
+    ),
+)
+async def authorize(request: Request) -> Response:
+    return _as_response(await hotpath.answer(request.scope, authorize_answer, "authorize"))
+
+
+@api.api_route(routes.API_AUTHORIZE, methods=_OTHER_METHODS, include_in_schema=False)
+@api.api_route(
+    f"{routes.API_AUTHORIZE}/{{rest:path}}", methods=["GET", *_OTHER_METHODS], include_in_schema=False
+)
+async def authorize_any_method(request: Request) -> Response:
+    return _as_response(await hotpath.answer(request.scope, authorize_answer, "authorize"))
 
 
 @api.api_route(routes.API_VERIFY, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -122,6 +122,12 @@ def configure_logging(log_format: str | None = None) -> None:
 
 
 _access_enabled = [False]
+
+
+def access_logging_enabled() -> bool:
+    return _access_enabled[0]
+
+
 _access_log = logging.getLogger(ACCESS_LOGGER)
 _proxy_hops: int | None = None
 
@@ -175,8 +181,6 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            if path == routes.API_VERIFY and status != 200:
-                metrics.record_verification(f"HTTP_{status}")
             if _access_enabled[0] and (path.startswith("/api/") or path == metrics.METRICS_PATH):
                 _access_log.info(
                     "%s %s %d",

@@ -36,7 +36,18 @@ from rxapp.metrics_dir import ENV_VAR
 
 METRICS_PATH = "/metrics"
 VERIFY_CODES = frozenset(
-    {"VALID", "NOT_FOUND", "INACTIVE", "EXPIRED", "MALFORMED", "RATE_LIMITED", "MISSING_KEY"}
+    {
+        "VALID",
+        "NOT_FOUND",
+        "INACTIVE",
+        "EXPIRED",
+        "MALFORMED",
+        "RATE_LIMITED",
+        "MISSING_KEY",
+        "KEY_IN_URL",
+        "HEADER_TOO_LARGE",
+        "INTERNAL_ERROR",
+    }
 )
 SIGN_IN_OUTCOMES = frozenset({"success", "failure", "throttled"})
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

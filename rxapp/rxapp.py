@@ -6,6 +6,8 @@ import reflex as rx
 
 from rxapp import jobs, metrics, routes
 from rxapp.api import api
+from rxapp.hotpath import fast_path_middleware
+from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
@@ -31,7 +33,13 @@ def index() -> rx.Component:
 
 configure_logging()
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
-app = rx.App(api_transformer=[api, security_middleware, request_context_middleware])
+# Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
+# for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,
+# inside the security middleware (headers, body cap) like every other route.
+app = FastPathApp(
+    api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
+    security_middleware=security_middleware,
+)
 app.add_middleware(SessionGuard())  # before any handler or hydration sees a tab's state
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -448,33 +446,39 @@ _VERIFY_STATEMENT = (
 )
 
 
+def fetch_row(connection: sa.Connection, digest: str) -> tuple | None:
+    """The row `decide` takes, through SQLAlchemy (the fallback when no leaner lookup applies)."""
+    row = connection.execute(_VERIFY_STATEMENT, {"digest": digest}).first()
+    return tuple(row) if row is not None else None
+
+
 def verify_secret(connection: sa.Connection, secret: str, now: dt.datetime | None = None) -> Verification:
     """Format and checksum first (no database work), then one indexed lookup; rules at call time."""
-
-    def fetch(digest: str) -> tuple | None:
-        row = connection.execute(_VERIFY_STATEMENT, {"digest": digest}).first()
-        return tuple(row) if row is not None else None
-
-    return verify_with(fetch, secret, now)
+    return verify_with(lambda digest: fetch_row(connection, digest), secret, now)
 
 
-def verify_with(
-    fetch: Callable[[str], tuple | None], secret: str, now: dt.datetime | None = None
-) -> Verification:
-    """The verification rules, given a way to fetch the row for a digest.
-
-    `fetch` returns (id, key_id, status, expires_at, profile id, name, description, categories,
-    sensitivity, action) or None; expires_at may be an aware datetime or SQLite's UTC text.
-    """
+def digest_for(secret: str) -> str | None:
+    """The lookup digest of a well-formed secret, or None: shape and checksum cost no database work."""
     settings = get_settings()
     if not key_format.is_well_formed(secret, settings.key_prefix):
-        return MALFORMED
-    row = fetch(key_format.digest(secret, settings.pepper))
+        return None
+    return key_format.digest(secret, settings.pepper)
+
+
+def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
+    """The rules at call time, given the row fetched for a digest (None: no such key).
+
+    `row` is (id, key_id, status, expires_at, profile id, name, description, categories,
+    sensitivity, action); expires_at may be an aware datetime, a naive UTC one or SQLite's UTC text.
+    """
     if row is None:
         return NOT_FOUND
     row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action = row
     if isinstance(expires_at, str):
         expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
+    elif expires_at is not None:
+        expires_at = expires_at.replace(tzinfo=dt.UTC) if expires_at.tzinfo is None else expires_at
+        expires_at = expires_at.astimezone(dt.UTC)
     now = now or utc_now()
     status = effective_status(status, expires_at, now)
     if status != KeyStatus.ACTIVE:
@@ -501,31 +505,24 @@ def verify_with(
     )
 
 
-class SqliteDigestLookup:
-    """The verify hot path on SQLite: one plain read-only sqlite3 connection per thread.
+def verify_with(
+    fetch: Callable[[str], tuple | None], secret: str, now: dt.datetime | None = None
+) -> Verification:
+    """The verification rules, given a way to fetch the row for a digest (see `decide`)."""
+    digest = digest_for(secret)
+    if digest is None:
+        return MALFORMED
+    return decide(fetch(digest), now)
 
-    Each SELECT runs in autocommit mode and so sees every committed change: a revocation is
-    visible on the very next call. No cache sits in front of the database.
-    """
 
-    SQL = (
-        "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-        " p.sensitivity, p.action FROM api_keys AS k LEFT JOIN bias_profiles AS p"
-        " ON k.bias_profile_id = p.id WHERE k.digest = ?"
-    )
-
-    def __init__(self, database_path: str) -> None:
-        self.database_path = database_path
-        self._local = threading.local()
-
-    def __call__(self, digest: str) -> tuple | None:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                f"file:{self.database_path}?mode=ro", uri=True, isolation_level=None, timeout=10
-            )
-            self._local.connection = connection
-        return connection.execute(self.SQL, (digest,)).fetchone()
+async def verify_with_async(
+    fetch: Callable[[str], Awaitable[tuple | None]], secret: str, now: dt.datetime | None = None
+) -> Verification:
+    """`verify_with` for an awaitable lookup (PostgreSQL on the event loop); same rules."""
+    digest = digest_for(secret)
+    if digest is None:
+        return MALFORMED
+    return decide(await fetch(digest), now)
 
 
 def _iso(value: dt.datetime | None) -> str:

@@ -42,13 +42,24 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scripts.lib.bench_reference import (  # noqa: E402
+    LOAD_CORE,
+    SERVER_CORE,
+    SERVER_GROUPS,
+    ReferenceServer,
+    pinned,
+    pinning_note,
+    server_cpu_seconds,
+)
+
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 RESULTS_DIR = ROOT / "bench-results"
 PASSWORD = "bench-password-not-secret-42"
 EMAIL = "bench@example.com"
 PROFILE = "bench-profile"
 SECTIONS = ("verify", "browser", "expiry", "list")
-TARGETS = ("noop", "valid", "unknown", "malformed")
+TARGETS = ("noop", "valid", "authorize", "unknown", "malformed")
+PG_TARGETS = ("valid", "authorize")  # on PostgreSQL (--postgres), next to the same bare reference
 CONCURRENCIES = (1, 16, 64)
 
 
@@ -92,6 +103,7 @@ class Results:
     expiry: dict[str, Any] = field(default_factory=dict)
     list_query: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # interleaved ratio runs (c=16)
 
 
 # ---------------------------------------------------------------- helpers
@@ -176,7 +188,7 @@ def machine_description() -> dict[str, str]:
 class Server:
     """`reflex db migrate` + `reflex run --env prod` on one port, in its own process group."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, database_url: str | None = None) -> None:
         self.work_dir = work_dir
         self.data_dir = work_dir / "data"
         self.data_dir.mkdir()
@@ -189,7 +201,7 @@ class Server:
         self.env = {
             **os.environ,
             "APIKEYS_DATA_DIR": str(self.data_dir),
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": database_url or f"sqlite:///{self.db_path}",
             "APIKEYS_PEPPER": secrets.token_urlsafe(48),
             "APIKEYS_ALLOWED_ORIGINS": f"http://localhost:{self.port},http://127.0.0.1:{self.port}",
             "APIKEYS_ENV": "production",
@@ -224,22 +236,26 @@ class Server:
     def start(self) -> None:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                [
-                    "reflex",
-                    "run",
-                    "--env",
-                    "prod",
-                    "--frontend-port",
-                    str(self.port),
-                    "--backend-port",
-                    str(self.port),
-                ],
+                pinned(
+                    [
+                        "reflex",
+                        "run",
+                        "--env",
+                        "prod",
+                        "--frontend-port",
+                        str(self.port),
+                        "--backend-port",
+                        str(self.port),
+                    ],
+                    SERVER_CORE,
+                ),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        SERVER_GROUPS[self.port] = self.process.pid
         self.wait_ready(f"{self.base_url}/api/v1/health")
         self.wait_ready(f"{self.browser_url}/sign-in")
 
@@ -313,8 +329,13 @@ def seed(server: Server) -> Seed:
     # Right length and alphabet, wrong checksum: rejected after the full format check, before the database.
     malformed = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")
     assert not key_format.is_well_formed(malformed, "bpk")
-    with sqlite3.connect(server.db_path) as connection:
-        (row_id,) = connection.execute("SELECT id FROM api_keys WHERE name = 'bench-valid'").fetchone()
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server.env["DATABASE_URL"])
+    with engine.connect() as connection:
+        query = sa.text("SELECT id FROM api_keys WHERE name = 'bench-valid'")
+        row_id = connection.execute(query).scalar_one()
+    engine.dispose()
     return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id)
 
 
@@ -347,7 +368,7 @@ def install_write_counter(db_path: Path) -> None:
 # ---------------------------------------------------------------- c. wrk
 
 
-LUA_TEMPLATE = """wrk.method = "POST"
+LUA_TEMPLATE = """wrk.method = "{method}"
 wrk.body = ""
 wrk.headers["Authorization"] = "Bearer {secret}"
 """
@@ -401,10 +422,19 @@ def run_wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[dic
         str(script),
         url,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    port = int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    cpu_before = server_cpu_seconds(port)
+    result = subprocess.run(
+        pinned(command, LOAD_CORE), capture_output=True, text=True, timeout=seconds + 30, check=False
+    )
+    cpu_after = server_cpu_seconds(port)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr}")
-    return parse_wrk(result.stdout), result.stdout
+    parsed = parse_wrk(result.stdout)
+    if cpu_before is not None and cpu_after is not None and parsed["requests"]:
+        # requests still in flight when wrk stops are served but not counted: a slight overestimate
+        parsed["cpu_us_per_request"] = (cpu_after - cpu_before) / parsed["requests"] * 1e6
+    return parsed, result.stdout
 
 
 def check_responses(server: Server, keys: Seed) -> dict[str, str]:
@@ -422,6 +452,12 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
         "malformed": ("verify", keys.malformed, lambda body: body == {"valid": False, "code": "MALFORMED"}),
     }
     checks = {}
+    response = httpx.get(
+        f"{server.base_url}/api/v1/authorize", headers={"Authorization": f"Bearer {keys.valid}"}, timeout=10
+    )
+    if response.status_code != 200 or not response.headers.get("x-key-id", "").startswith("key_"):
+        raise RuntimeError(f"authorize: unexpected answer {response.status_code} {response.headers}")
+    checks["authorize"] = f"200 X-Key-Id: {response.headers['x-key-id']}"
     for target, (path, secret, ok) in expectations.items():
         response = httpx.post(
             f"{server.base_url}/api/v1/{path}", headers={"Authorization": f"Bearer {secret}"}, timeout=10
@@ -433,40 +469,119 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
     return checks
 
 
+RATIO_ROUNDS = {True: (2, 1), False: (5, 2)}  # quick/full: (rounds, seconds per run)
+
+
+def interleaved_rounds(
+    urls: dict[str, str], scripts: dict[str, Path], targets: tuple[str, ...], mode: Mode, results: Results
+) -> None:
+    """The ratio targets compare runs made seconds apart, in turn (bare, verify, authorize, bare, …):
+    a machine shared with other work drifts over minutes, so medians of alternating short runs
+    compare like with like where one long run per target would not."""
+    rounds, seconds = RATIO_ROUNDS[mode.quick]
+    for number in range(rounds):
+        for target in targets:
+            say(f"interleaved round {number + 1}/{rounds}: {target} at concurrency 16 for {seconds}s")
+            parsed, _ = run_wrk(urls[target], scripts[target], 16, seconds)
+            results.rounds.append({"target": target, "round": number, **parsed})
+
+
+def round_median(results: Results, target: str, key: str) -> float | None:
+    values = [run[key] for run in results.rounds if run["target"] == target and run.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def load_scripts(
+    server: Server, keys: Seed, targets: tuple[str, ...], work_dir: Path, suffix: str = ""
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """One wrk script and URL per target (authorize is a GET, as gateways send; the rest POST)."""
+    scripts, urls = {}, {}
+    paths = {"noop": "noop", "authorize": "authorize"}
+    for target in targets:
+        secret = {"malformed": keys.malformed, "unknown": keys.unknown}.get(target, keys.valid)
+        method = "GET" if target == "authorize" else "POST"
+        scripts[target] = work_dir / f"{target}{suffix}.lua"
+        scripts[target].write_text(LUA_TEMPLATE.format(secret=secret, method=method))
+        urls[target] = f"{server.base_url}/api/v1/{paths.get(target, 'verify')}"
+    return scripts, urls
+
+
+def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_dir: Path) -> None:
+    """Valid-key verify and authorize on PostgreSQL (one worker, no Redis), next to the bare reference."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:  # a fresh schema: the benchmark owns this database
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    pg_dir = work_dir / "postgres"
+    pg_dir.mkdir()
+    server = Server(pg_dir, database_url=postgres_url)
+    try:
+        say("PostgreSQL: migrating, seeding and starting a second console")
+        server.run("reflex", "db", "migrate")
+        keys = seed(server)
+        server.start()
+        scripts, urls = load_scripts(server, keys, PG_TARGETS, work_dir, suffix="-pg")
+        reference = ReferenceServer(work_dir / "reference-pg.log")
+        reference.start()
+        scripts["bare"], urls["bare"] = work_dir / "bare-pg.lua", reference.url
+        scripts["bare"].write_text(LUA_TEMPLATE.format(secret=keys.valid, method="POST"))
+        try:
+            for target in ("bare", *PG_TARGETS):
+                if mode.warmup_seconds:
+                    run_wrk(urls[target], scripts[target], 16, mode.warmup_seconds)
+                say(f"wrk {target} on PostgreSQL at concurrency 16 for {mode.wrk_seconds}s")
+                parsed, _ = run_wrk(urls[target], scripts[target], 16, mode.wrk_seconds)
+                results.wrk.append({"target": f"{target}-pg", "concurrency": 16, **parsed})
+            pg_urls = {f"{target}-pg": urls[target] for target in ("bare", *PG_TARGETS)}
+            pg_scripts = {f"{target}-pg": scripts[target] for target in ("bare", *PG_TARGETS)}
+            interleaved_rounds(pg_urls, pg_scripts, ("bare-pg", "valid-pg", "authorize-pg"), mode, results)
+        finally:
+            reference.stop()
+    finally:
+        server.stop()
+
+
 def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_dir: Path) -> None:
     say("Installing the Last Used write counter (SQLite trigger)")
     install_write_counter(server.db_path)
     say("Checking each target's answer")
     results.checks = check_responses(server, keys)
-    valid_verifications = 1  # the check above
-    scripts = {}
-    for target in TARGETS:
-        secret = (
-            keys.malformed if target == "malformed" else keys.unknown if target == "unknown" else keys.valid
-        )
-        scripts[target] = work_dir / f"{target}.lua"
-        scripts[target].write_text(LUA_TEMPLATE.format(secret=secret))
-    urls = {
-        target: f"{server.base_url}/api/v1/{'noop' if target == 'noop' else 'verify'}" for target in TARGETS
-    }
+    valid_verifications = 2  # the checks above
+    scripts, urls = load_scripts(server, keys, TARGETS, work_dir)
+    reference = ReferenceServer(work_dir / "reference.log")
+    say(f"Starting the bare Starlette reference on Granian ({pinning_note()})")
+    reference.start()
+    scripts["bare"], urls["bare"] = scripts["noop"], reference.url
     raw_log = []
     if mode.warmup_seconds:
         say("Warming up (not reported)")
         for target in TARGETS:
             parsed, output = run_wrk(urls[target], scripts[target], 16, mode.warmup_seconds)
             raw_log.append(f"### warm-up {target} c=16\n{output}")
-            if target == "valid":
+            if target in ("valid", "authorize"):
                 valid_verifications += parsed["requests"]
     last_valid_end: dt.datetime | None = None
-    for concurrency in CONCURRENCIES:
-        for target in TARGETS:
-            say(f"wrk {target} at concurrency {concurrency} for {mode.wrk_seconds}s")
-            parsed, output = run_wrk(urls[target], scripts[target], concurrency, mode.wrk_seconds)
-            raw_log.append(f"### {target} c={concurrency}\n{output}")
-            results.wrk.append({"target": target, "concurrency": concurrency, **parsed})
-            if target == "valid":
-                valid_verifications += parsed["requests"]
-                last_valid_end = dt.datetime.now(dt.UTC)
+    try:
+        for concurrency in CONCURRENCIES:
+            for target in ("bare", *TARGETS):
+                say(f"wrk {target} at concurrency {concurrency} for {mode.wrk_seconds}s")
+                parsed, output = run_wrk(urls[target], scripts[target], concurrency, mode.wrk_seconds)
+                raw_log.append(f"### {target} c={concurrency}\n{output}")
+                results.wrk.append({"target": target, "concurrency": concurrency, **parsed})
+                if target in ("valid", "authorize"):  # both use the valid key: both feed Last Used
+                    valid_verifications += parsed["requests"]
+                    last_valid_end = dt.datetime.now(dt.UTC)
+        before = len(results.rounds)
+        interleaved_rounds(urls, scripts, ("bare", "valid", "authorize"), mode, results)
+        valid_verifications += sum(
+            run["requests"] for run in results.rounds[before:] if run["target"] != "bare"
+        )
+        last_valid_end = dt.datetime.now(dt.UTC)
+    finally:
+        reference.stop()
     (work_dir / "wrk.log").write_text("\n".join(raw_log))
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "wrk-raw.txt").write_text("\n".join(raw_log))
@@ -901,9 +1016,112 @@ def wrk_row(results: Results, target: str, concurrency: int) -> dict[str, Any] |
     return None
 
 
+def _c16(results: Results, target: str) -> dict[str, Any] | None:
+    """Median req/s and p99 of the interleaved rounds, else the single run at concurrency 16."""
+    rps, p99 = round_median(results, target, "rps"), round_median(results, target, "p99_ms")
+    if rps is not None and p99 is not None:
+        cpu = round_median(results, target, "cpu_us_per_request")
+        return {"rps": rps, "p99_ms": p99, "cpu_us_per_request": cpu}
+    return wrk_row(results, target, 16)
+
+
+def fast_path_targets(results: Results) -> list[dict[str, str]]:
+    """Issue 14/16 targets at concurrency 16: ratios within one run, never absolute numbers."""
+    rows = []
+    bare, valid, authorize = _c16(results, "bare"), _c16(results, "valid"), _c16(results, "authorize")
+    if bare and valid and bare["rps"]:
+        ratio = valid["rps"] / bare["rps"]
+        rows.append(
+            {
+                "target": "SQLite, one worker: valid-key verify ≥ 60 % of the bare Starlette reference",
+                "measured": f"{ratio:.0%} ({valid['rps']:,.0f} vs {bare['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.6 else "MISS",
+            }
+        )
+        p99 = valid["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else float("inf")
+        rows.append(
+            {
+                "target": "SQLite: valid-key verify p99 ≤ 2× the reference's p99",
+                "measured": f"{p99:.2f}× ({valid['p99_ms']:.2f} vs {bare['p99_ms']:.2f} ms)",
+                "verdict": "pass" if p99 <= 2 else "MISS",
+            }
+        )
+    if valid and authorize and valid["rps"]:
+        ratio = authorize["rps"] / valid["rps"]
+        rows.append(
+            {
+                "target": "Forward auth (/authorize) within 10 % of verify",
+                "measured": f"{ratio:.0%} of verify ({authorize['rps']:,.0f} vs {valid['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.9 else "MISS",
+            }
+        )
+    bare_pg, valid_pg = _c16(results, "bare-pg"), _c16(results, "valid-pg")
+    if bare_pg and valid_pg and bare_pg["rps"]:
+        ratio = valid_pg["rps"] / bare_pg["rps"]
+        rows.append(
+            {
+                "target": "PostgreSQL, one worker: valid-key verify ≥ 30 % of the reference",
+                "measured": f"{ratio:.0%} ({valid_pg['rps']:,.0f} vs {bare_pg['rps']:,.0f} req/s)",
+                "verdict": "pass" if ratio >= 0.3 else "MISS",
+            }
+        )
+    rows += cpu_targets(results)
+    return rows
+
+
+def cpu_targets(results: Results) -> list[dict[str, str]]:
+    """The same ratios from server CPU per request: what one dedicated core would serve.
+
+    On a machine shared with other work, throughput swings with whatever else runs; the CPU a
+    request costs the server barely does. bare µs / verify µs = verify's share of the ceiling.
+    """
+    rows = []
+    for label, target, reference, goal in [
+        ("SQLite: valid-key verify ≥ 60 % of the reference", "valid", "bare", 0.6),
+        ("Forward auth within 10 % of verify", "authorize", "valid", 0.9),
+        ("PostgreSQL: valid-key verify ≥ 30 % of the reference", "valid-pg", "bare-pg", 0.3),
+        ("PostgreSQL: forward auth within 10 % of verify", "authorize-pg", "valid-pg", 0.9),
+    ]:
+        measured, ceiling = _c16(results, target), _c16(results, reference)
+        mine = (measured or {}).get("cpu_us_per_request")
+        theirs = (ceiling or {}).get("cpu_us_per_request")
+        if not mine or not theirs:
+            continue
+        ratio = theirs / mine
+        rows.append(
+            {
+                "target": f"{label}, by server CPU per request",
+                "measured": f"{ratio:.0%} ({mine:.0f} vs {theirs:.0f} µs of server CPU per request)",
+                "verdict": "pass" if ratio >= goal else "MISS",
+            }
+        )
+    return rows
+
+
+def rounds_table(results: Results) -> str:
+    """Each interleaved run, so the spread behind the medians is visible."""
+    rows = [
+        [
+            run["target"],
+            run["round"] + 1,
+            f"{run['rps']:,.0f}",
+            f"{run['p50_ms']:.2f}",
+            f"{run['p99_ms']:.2f}",
+            _cpu_cell(run),
+        ]
+        for run in results.rounds
+    ]
+    return table(["target", "round", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"], rows)
+
+
+def _cpu_cell(run: dict[str, Any]) -> str:
+    value = run.get("cpu_us_per_request")
+    return f"{value:.0f}" if value else ""
+
+
 def evaluate_targets(results: Results, mode: Mode) -> list[dict[str, str]]:
     """Measured vs target. A target measured at quick-mode sizes is not judged."""
-    rows = []
+    rows = fast_path_targets(results)
     noop, valid = wrk_row(results, "noop", 16), wrk_row(results, "valid", 16)
     if noop and valid:
         ratio = valid["rps"] / noop["rps"] if noop["rps"] else 0.0
@@ -1000,14 +1218,20 @@ def wrk_table(results: Results) -> str:
     for run in results.wrk:
         ceiling = wrk_row(results, "noop", run["concurrency"])
         share = f"{run['rps'] / ceiling['rps']:.0%}" if ceiling and ceiling["rps"] else ""
+        bare = wrk_row(results, "bare-pg" if run["target"].endswith("-pg") else "bare", run["concurrency"])
+        of_bare = f"{run['rps'] / bare['rps']:.0%}" if bare and bare["rps"] else ""
+        p99_ratio = f"{run['p99_ms'] / bare['p99_ms']:.2f}×" if bare and bare["p99_ms"] else ""
         rows.append(
             [
                 run["target"],
                 run["concurrency"],
                 f"{run['rps']:,.0f}",
+                of_bare,
+                p99_ratio,
                 share,
                 f"{run['p50_ms']:.2f}",
                 f"{run['p99_ms']:.2f}",
+                _cpu_cell(run),
                 f"{run['requests']:,}",
                 run["non_2xx"],
                 run["socket_errors"],
@@ -1018,9 +1242,12 @@ def wrk_table(results: Results) -> str:
             "target",
             "concurrency",
             "req/s",
+            "of bare",
+            "p99 / bare p99",
             "of no-op",
             "p50 ms",
             "p99 ms",
+            "server CPU µs/req",
             "requests",
             "non-2xx",
             "socket errors",
@@ -1033,6 +1260,11 @@ def summary(results: Results, mode: Mode) -> str:
     parts = []
     if results.wrk:
         parts.append("Verification (wrk)\n" + wrk_table(results))
+    if results.rounds:
+        parts.append(
+            "Interleaved runs at concurrency 16 (the ratio targets use their medians)\n"
+            + rounds_table(results)
+        )
     if results.last_used:
         lu = results.last_used
         parts.append(
@@ -1258,7 +1490,24 @@ def render_document(results: Results, mode: Mode) -> str:
         "",
     ]
     if results.wrk:
-        lines += ["### Verification (HTTP, one worker, SQLite)", "", wrk_table(results), ""]
+        lines += [
+            "### Verification (HTTP, one worker, SQLite; `-pg` rows: PostgreSQL)",
+            "",
+            wrk_table(results),
+            "",
+        ]
+        lines += [
+            "`bare` is a minimal Starlette app with one no-op endpoint on the same Granian "
+            f"({results.machine.get('Pinning', 'pinning not recorded')}).",
+            "",
+        ]
+    if results.rounds:
+        lines += [
+            "### Interleaved runs at concurrency 16 (the ratio targets use their medians)",
+            "",
+            rounds_table(results),
+            "",
+        ]
         lines += ["Correctness checks before the load:", ""]
         lines += [f"- {target}: `{answer}`" for target, answer in results.checks.items()]
         lines.append("")
@@ -1365,6 +1614,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md even with --quick")
     parser.add_argument("--render", metavar="JSON", help="re-render docs/benchmarks.md from saved results")
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("BENCH_POSTGRES_URL", ""),
+        help="also measure verify and authorize on this PostgreSQL database (its schema is DROPPED)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
         help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
@@ -1389,7 +1644,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before=loadavg(),
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    results.machine = machine_description()
+    results.machine = {**machine_description(), "Pinning": pinning_note()}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on SIGTERM too
     work_dir = Path(tempfile.mkdtemp(prefix="apikeys-bench-"))
     server: Server | None = None
@@ -1433,6 +1688,8 @@ def main(argv: list[str] | None = None) -> int:
                         results.errors[name] = "the server did not start (see server_start)"
             say("Stopping the console")
             server.stop()
+            if "verify" in sections and args.postgres:
+                section("verify_pg", lambda: bench_verify_postgres(args.postgres, mode, results, work_dir))
         if "expiry" in sections or "list" in sections:
             _in_process_environment(work_dir)
         if "expiry" in sections:

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rxapp import api as api_module
+from rxapp.hotpath import rules
 from rxapp.settings import reset_settings_for_tests
 
 
@@ -19,7 +20,7 @@ def limited_client(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", secrets.token_urlsafe(40))
     reset_settings_for_tests()
-    monkeypatch.setattr(api_module, "_limiter", api_module.RateLimiter(per_minute=60))  # burst of 10
+    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(per_minute=60))  # burst of 10
     yield TestClient(api_module.api)
     reset_settings_for_tests()
 

@@ -49,7 +49,7 @@ def _load(console: Console, mode: str) -> schemathesis.BaseSchema:
 def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = {operation.label for operation in operations}
-    assert {"POST /api/v1/verify", "GET /api/v1/health"} <= labels, labels
+    assert {"POST /api/v1/verify", "GET /api/v1/health", "GET /api/v1/authorize"} <= labels, labels
     return operations
 
 
@@ -70,8 +70,8 @@ def _run(
 # `schemathesis.pytest.from_fixture(...)` would be the lazy way, but with pytest 9.2 its runner fails
 # (`'Function' object has no attribute '_nodeid'`), so the operations are driven by hand instead.
 # Requests sent (measured with derandomize=True): 2 schema loads; positive 51 (50 verify cases, 1 health
-# case: it has no parameters); schemathesis NEGATIVE mode 0 (nothing to negate); hostile verify cases 50.
-# So about 103 requests for the two tests, roughly 20-40 s on a busy 2-core machine.
+# case: it has no parameters) plus authorize's GET cases; schemathesis NEGATIVE mode 0 (nothing to
+# negate); hostile verify cases 50. So about 150 requests for the two tests, 30-60 s on a busy machine.
 
 
 def test_api_conforms_to_its_schema(console: Console) -> None:
@@ -100,7 +100,11 @@ def test_negative_data_is_rejected_without_server_errors(console: Console) -> No
         label: _run(operation, GenerationMode.NEGATIVE, lambda case: case.call_and_validate(timeout=30))
         for label, operation in operations.items()
     }
-    assert negative_possible == {"POST /api/v1/verify": False, "GET /api/v1/health": False}
+    assert negative_possible == {
+        "POST /api/v1/verify": False,
+        "GET /api/v1/health": False,
+        "GET /api/v1/authorize": False,
+    }
 
     @SETTINGS
     @hypothesis.given(case=_hostile_verify_cases(operations["POST /api/v1/verify"]))

@@ -53,6 +53,27 @@ def test_key_in_query_string_is_refused_even_with_a_header(console: Console, que
     assert_error(_post(console, params={"api_key": secret}), 400, "KEY_IN_URL")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "x=%20bpk_" + "A" * 38,
+        "x=BPK_" + "A" * 38,
+        "x=%09bPk_short%20",
+        "%20Api_Key%20=x",
+        "bpk_" + "A" * 38,
+    ],
+    ids=["leading-space", "upper-case-prefix", "mixed-case-tab", "spaced-upper-name", "bare-name"],
+)
+def test_key_in_url_check_ignores_case_and_surrounding_whitespace(console: Console, query: str) -> None:
+    secret = console.create_key(console.new_user())
+    for path in ("/api/v1/verify", "/api/v1/authorize"):
+        response = _post(console, path=f"{path}?{query}", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 400, (path, response.text)
+        body = response.json()
+        assert (body.get("error") or body.get("code")) == "KEY_IN_URL"
+        assert secret not in response.text
+
+
 def test_harmless_query_string_is_ignored(console: Console) -> None:
     secret = console.create_key(console.new_user())
     response = _post(console, params={"trace": "1"}, headers={"Authorization": f"Bearer {secret}"})

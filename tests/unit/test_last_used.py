@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from rxapp import api as api_module
+from rxapp.hotpath import rules
 from rxapp.models import ApiKey
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -149,9 +150,9 @@ def test_failed_flush_merges_with_newer_records(engine, session: Session, alice:
 def client(engine, monkeypatch):
     """The verify route over the test database, with its own buffer and rate limiter."""
     buffer = LastUsedBuffer()
-    monkeypatch.setattr(api_module, "get_engine", lambda: engine)
-    monkeypatch.setattr(api_module, "last_used_buffer", buffer)
-    monkeypatch.setattr(api_module, "_limiter", api_module.RateLimiter(0))
+    monkeypatch.setattr(rules, "get_engine", lambda: engine)
+    monkeypatch.setattr(rules, "last_used_buffer", buffer)
+    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(0))
     with TestClient(api_module.api) as test_client:
         yield test_client, buffer
 

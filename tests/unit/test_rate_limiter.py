@@ -1,11 +1,11 @@
-"""The verify route's token bucket (rxapp.api.RateLimiter)."""
+"""The verify route's token bucket (rxapp.hotpath.rules.RateLimiter)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rxapp import api as api_module
-from rxapp.api import RateLimiter
+from rxapp.hotpath import rules as rules_module
+from rxapp.hotpath.rules import RateLimiter
 
 
 class _Clock:
@@ -19,7 +19,7 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch) -> _Clock:
     fake = _Clock()
-    monkeypatch.setattr(api_module.time, "monotonic", fake)
+    monkeypatch.setattr(rules_module.time, "monotonic", fake)
     return fake
 
 

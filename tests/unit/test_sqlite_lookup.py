@@ -11,13 +11,14 @@ from sqlmodel import Session
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
+from rxapp.services.key_lookup import SqliteDigestLookup
 from tests.unit.helpers import Person
 
 
 def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     engine: sa.Engine, session: Session, alice: Person
 ) -> None:
-    lookup = key_service.SqliteDigestLookup(str(engine.url.database))
+    lookup = SqliteDigestLookup(str(engine.url.database))
     profile = profile_service.create_profile(
         session,
         alice.id,

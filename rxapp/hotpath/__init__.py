@@ -1,0 +1,102 @@
+"""The verify and authorize fast path: answered in raw ASGI, before FastAPI's routing.
+
+`POST /api/v1/verify` and `/api/v1/authorize` (any method, and any path below it for Envoy's
+`path_prefix`) are answered here, on the event loop: no routing, no dependency resolution, no
+threadpool hop. The FastAPI routes of the same paths (rxapp/api.py) stay as their documented
+twins and call `answer` too, so both run one code path. Everything else passes through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rxapp import metrics, routes
+from rxapp.hotpath.answers import Answer, authorize_answer, verify_answer
+from rxapp.hotpath.rules import decide
+
+log = logging.getLogger("rxapp.hotpath")
+
+Shape = Callable[[Any], Answer]
+INTERNAL_ERROR = Answer(
+    500, (), b'{"error":"INTERNAL_ERROR","message":"The request could not be processed."}'
+)
+_JSON = (b"content-type", b"application/json")
+_AUTHORIZE_BELOW = routes.API_AUTHORIZE + "/"
+
+
+def observe(endpoint: str, code: str, seconds: float) -> None:
+    """Called once per answered request (verify and authorize alike): outcome code ("VALID" for a
+    valid key, else the code sent, refusals included) and time spent. An in-memory increment."""
+    metrics.record_verification(code, seconds)
+
+
+async def answer(scope: Any, shape: Shape, endpoint: str) -> Answer:
+    """Decide once, render in the caller's shape, report the outcome to `observe`.
+
+    A failure (database down) fails closed: 500 with no internals, logged once here.
+    """
+    started = time.perf_counter()
+    try:
+        decision = await decide(scope)
+    except Exception:
+        log.exception("%s failed; answered 500", endpoint)
+        observe(endpoint, "INTERNAL_ERROR", time.perf_counter() - started)
+        return INTERNAL_ERROR
+    observe(endpoint, decision.code or "VALID", time.perf_counter() - started)
+    return shape(decision)
+
+
+async def _send(send: Any, reply: Answer) -> None:
+    headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *reply.headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+def fast_path_middleware(app: Any) -> Any:
+    """ASGI transformer for `rx.App(api_transformer=[api, fast_path_middleware, ...])`."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == routes.API_VERIFY and scope["method"] == "POST":
+                shape, endpoint = verify_answer, "verify"
+            elif path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW):
+                shape, endpoint = authorize_answer, "authorize"
+            else:
+                await app(scope, receive, send)
+                return
+            await _send(send, await answer(scope, shape, endpoint))
+            return
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def _is_fast_path(scope: Any) -> bool:
+    if scope["type"] != "http":
+        return False
+    path = scope["path"]
+    if path == routes.API_VERIFY:
+        return scope["method"] == "POST"
+    return path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW)
+
+
+def outermost(reflex_asgi: Any, secured_fast_path: Any) -> Any:
+    """Answer verify/authorize ahead of Reflex's own top-level stack (its Starlette, context and
+    CORS middleware, router): about a third of a verification's server CPU on its own.
+
+    `secured_fast_path` is the security middleware around `fast_path_middleware`, so these answers
+    get exactly the headers and limits every other response gets. A request with an Origin header
+    (a browser, maybe a CORS preflight) takes the normal road, so CORS behaves as before.
+    """
+
+    async def entry(scope: Any, receive: Any, send: Any) -> None:
+        if _is_fast_path(scope) and not any(name == b"origin" for name, _ in scope["headers"]):
+            await secured_fast_path(scope, receive, send)
+        else:
+            await reflex_asgi(scope, receive, send)
+
+    return entry

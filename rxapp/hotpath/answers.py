@@ -1,0 +1,112 @@
+"""Two answer shapes for one `Decision`: verify's JSON (code reads `valid`) and authorize's status
+codes with identity headers (gateways read the status: 2xx lets a request through, 401/403 stop it).
+
+Both are plain bytes, built the same way whether the fast path or the documented FastAPI twin
+sends them, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from rxapp.hotpath.rules import Decision
+
+# Upper bounds of the identity headers, from the model's limits: a profile name of 80 characters
+# (at most 4 UTF-8 bytes each, 3 characters per percent-encoded byte) and settings of at most the
+# 8 known categories, a 4-digit sensitivity and a 16-character action (base64url JSON).
+MAX_BIAS_PROFILE_HEADER = 960
+MAX_BIAS_PROFILE_SETTINGS_HEADER = 512
+
+_DENIED_STATUS = {
+    "MISSING_KEY": 401,
+    "MALFORMED": 401,
+    "NOT_FOUND": 401,
+    "INACTIVE": 403,
+    "EXPIRED": 403,
+    "RATE_LIMITED": 429,
+}  # anything else (KEY_IN_URL, HEADER_TOO_LARGE) keeps verify's 400
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]  # besides content-type and content-length
+    body: bytes
+
+
+def _json(content: object) -> bytes:
+    """Byte for byte what Starlette's JSONResponse renders."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+
+
+def _retry_after(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"retry-after", str(decision.retry_after).encode()),) if decision.retry_after else ()
+
+
+def verify_answer(decision: Decision) -> Answer:
+    """`POST /api/v1/verify`: 200 with `valid`, or a JSON error for requests that never reached a key."""
+    outcome = decision.verification
+    if outcome is None:
+        body = _json({"error": decision.code, "message": decision.message})
+        return Answer(decision.http_status, _retry_after(decision), body)
+    if not outcome.valid:
+        return Answer(200, (), _json({"valid": False, "code": outcome.code}))
+    body = {
+        "valid": True,
+        "key_id": outcome.key_id,
+        "status": outcome.status,
+        "expires_at": outcome.expires_at.isoformat() if outcome.expires_at else None,
+        "bias_profile": outcome.bias_profile,
+    }
+    return Answer(200, (), _json(body))
+
+
+def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
+    """X-Key-Id, X-Bias-Profile (percent-encoded UTF-8 name) and X-Bias-Profile-Settings (unpadded
+    base64url of compact JSON: id, categories, sensitivity, action).
+
+    The profile headers are always sent, empty for a key without a profile, so a gateway that
+    copies them always overwrites what a client sent (Caddy 2.6 would otherwise forward its own
+    unexpanded placeholder text).
+    """
+    outcome = decision.verification
+    assert outcome is not None and outcome.valid
+    profile = outcome.bias_profile
+    name = settings = b""
+    if profile is not None:
+        compact = {
+            "id": profile["id"],
+            "categories": profile["categories"],
+            "sensitivity": profile["sensitivity"],
+            "action": profile["action"],
+        }
+        name = quote(profile["name"], safe="").encode("ascii")
+        settings = base64.urlsafe_b64encode(_json(compact)).rstrip(b"=")
+    return (
+        (b"x-key-id", outcome.key_id.encode("ascii")),
+        (b"x-bias-profile", name),
+        (b"x-bias-profile-settings", settings),
+    )
+
+
+def authorize_answer(decision: Decision) -> Answer:
+    """`/api/v1/authorize` (forward auth): 200 + identity headers, 401, 403, 429 or 400; tiny body."""
+    if decision.code == "":
+        outcome = decision.verification
+        assert outcome is not None
+        body = _json({"valid": True, "key_id": outcome.key_id})
+        return Answer(200, (*identity_headers(decision), _NO_STORE), body)
+    status = _DENIED_STATUS.get(decision.code, decision.http_status)
+    headers: tuple[tuple[bytes, bytes], ...] = (*_retry_after(decision), _NO_STORE)
+    if status == 401:
+        challenge = b'Bearer realm="api"'
+        if decision.code != "MISSING_KEY":
+            challenge += b', error="invalid_token"'
+        headers = ((b"www-authenticate", challenge), *headers)
+    return Answer(status, headers, _json({"valid": False, "code": decision.code}))

@@ -1,0 +1,209 @@
+"""Digest lookups for the verify hot path, below SQLAlchemy: no session, no ORM, no cache.
+
+Each lookup runs one indexed SELECT in autocommit mode, so it sees every committed change: a key
+turned INACTIVE or deleted fails on the very next call. The row shape is the one `keys.decide`
+takes: (id, key_id, status, expires_at, profile id, name, description, categories, sensitivity,
+action).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+import threading
+from typing import Any
+
+_SELECT = (
+    "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
+    " p.sensitivity, p.action FROM api_keys AS k LEFT JOIN bias_profiles AS p"
+    " ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
+)
+
+
+class SqliteDigestLookup:
+    """SQLite: one plain read-only sqlite3 connection per thread (WAL readers never wait for writers).
+
+    Called directly on the event loop: the lookup is a few microseconds of indexed read, cheaper
+    than the hop to a worker thread.
+    """
+
+    is_async = False
+    SQL = _SELECT.format(placeholder="?")
+
+    def __init__(self, database_path: str) -> None:
+        self.database_path = database_path
+        self._local = threading.local()
+
+    def __call__(self, digest: str) -> tuple | None:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                f"file:{self.database_path}?mode=ro", uri=True, isolation_level=None, timeout=10
+            )
+            self._local.connection = connection
+        return connection.execute(self.SQL, (digest,)).fetchone()
+
+
+class _PgConnection:
+    """One libpq connection, non-blocking, with its socket watched by the event loop.
+
+    psycopg's own async layer costs ~4x more CPU per query than driving libpq directly (measured:
+    166 vs 48 µs per lookup at 16 concurrent callers on 4 connections), so the hot path talks to
+    libpq (psycopg.pq) itself: one prepared statement, text results, one query in flight.
+    """
+
+    def __init__(self, pgconn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.pgconn = pgconn
+        self.loop = loop
+        self.waiter: asyncio.Future | None = None
+        self.result: Any = None
+        pgconn.nonblocking = 1
+        self.fd = pgconn.socket
+        loop.add_reader(self.fd, self._readable)
+
+    @property
+    def usable(self) -> bool:
+        from psycopg import pq
+
+        return self.pgconn.status == pq.ConnStatus.OK and self.waiter is None
+
+    def _readable(self) -> None:
+        try:
+            self.pgconn.consume_input()
+        except Exception as error:  # the server went away: fail the caller, drop the connection
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_exception(error)
+            self.close()
+            return
+        while self.waiter is not None and not self.pgconn.is_busy():
+            result = self.pgconn.get_result()
+            if result is None:
+                waiter, self.waiter = self.waiter, None
+                if not waiter.done():
+                    waiter.set_result(self.result)
+                self.result = None
+            else:
+                self.result = result
+
+    async def fetch(self, name: bytes, digest: str) -> Any:
+        from psycopg import OperationalError
+
+        self.pgconn.send_query_prepared(name, [digest.encode("ascii")])
+        while self.pgconn.flush():
+            await asyncio.sleep(0)
+        self.waiter = self.loop.create_future()
+        result = await self.waiter
+        if result is None or result.status != 2:  # ExecStatus.TUPLES_OK
+            message = result.error_message.decode(errors="replace") if result is not None else "no result"
+            raise OperationalError(f"verify lookup failed: {message}")
+        return result
+
+    def close(self) -> None:
+        """Idempotent: stop watching the socket (its loop may be gone) and close the connection."""
+        with contextlib.suppress(Exception):
+            self.loop.remove_reader(self.fd)
+        self.pgconn.finish()
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+class PostgresDigestLookup:
+    """PostgreSQL: a few libpq connections per worker, driven by the event loop (no thread hop).
+
+    Autocommit (no transaction is ever opened), so every call reads the latest committed row. A
+    connection that fails (server restart, network) is dropped and the call retried once.
+    """
+
+    is_async = True
+    SQL = _SELECT.format(placeholder="$1")
+    STATEMENT = b"apikeys_verify"
+
+    def __init__(self, conninfo: str, size: int = 4) -> None:
+        self.conninfo = conninfo
+        self.size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: list[_PgConnection] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    def _bind_to_running_loop(self) -> asyncio.Semaphore:
+        """Connections belong to one event loop; a new loop (tests, reload) starts a new pool."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._slots is None:
+            for stale in self._idle:
+                stale.close()
+            self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.size)
+        return self._slots
+
+    def _connect_blocking(self) -> Any:
+        from psycopg import OperationalError, pq
+
+        pgconn = pq.PGconn.connect(self.conninfo.encode())
+        if pgconn.status != pq.ConnStatus.OK:
+            message = pgconn.get_error_message()
+            pgconn.finish()
+            raise OperationalError(f"cannot connect for verification: {message}")
+        prepared = pgconn.prepare(self.STATEMENT, self.SQL.encode())
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            pgconn.finish()
+            raise OperationalError(f"cannot prepare the verify lookup: {prepared.error_message!r}")
+        return pgconn
+
+    async def _connection(self) -> _PgConnection:
+        while self._idle:
+            candidate = self._idle.pop()
+            if candidate.usable:
+                return candidate
+            candidate.close()
+        pgconn = await asyncio.to_thread(self._connect_blocking)  # once per connection, off the loop
+        assert self._loop is not None
+        return _PgConnection(pgconn, self._loop)
+
+    async def __call__(self, digest: str) -> tuple | None:
+        from psycopg import OperationalError
+
+        async with self._bind_to_running_loop():
+            connection = await self._connection()
+            try:
+                try:
+                    result = await connection.fetch(self.STATEMENT, digest)
+                except OperationalError:
+                    connection.close()
+                    connection = await self._connection()
+                    result = await connection.fetch(self.STATEMENT, digest)
+            except BaseException:  # includes cancellation mid-query: the connection state is unknown
+                connection.close()
+                raise
+            self._idle.append(connection)
+        if result.ntuples == 0:
+            return None
+        values = [result.get_value(0, column) for column in range(10)]
+        expires_at = _text(values[3])
+        return (
+            int(values[0]),
+            _text(values[1]),
+            _text(values[2]),
+            dt.datetime.fromisoformat(expires_at) if expires_at else None,
+            int(values[4]) if values[4] is not None else None,
+            _text(values[5]),
+            _text(values[6]),
+            _text(values[7]),  # JSON text; keys.decide parses it
+            float(values[8]) if values[8] is not None else None,
+            _text(values[9]),
+        )
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """`postgresql+psycopg://…` (SQLAlchemy) → `postgresql://…` (libpq), password kept."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)

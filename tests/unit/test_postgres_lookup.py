@@ -1,0 +1,142 @@
+"""The PostgreSQL lookup of the verify hot path (libpq driven by the event loop) returns what the
+SQLAlchemy path returns, sees every commit at once, and survives a dropped connection.
+
+Runs in its own throwaway schema of TEST_POSTGRES_URL; skipped when PostgreSQL is not reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from rxapp.services import key_format
+from rxapp.services import keys as key_service
+from rxapp.services import profiles as profile_service
+from rxapp.services.key_lookup import PostgresDigestLookup, libpq_url
+from tests.unit.helpers import new_user
+
+URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _reachable() -> bool:
+    parts = urlsplit(URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _reachable(), reason="PostgreSQL not reachable (TEST_POSTGRES_URL)")
+
+
+@pytest.fixture
+def pg_engine(app_settings) -> Iterator[tuple[sa.Engine, str]]:
+    schema = f"hotpath_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = sa.create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
+    SQLModel.metadata.create_all(engine)
+    # Its own application_name, so the test only ever terminates its own connections.
+    conninfo = libpq_url(URL) + "?options=" + quote(f"-csearch_path={schema}") + f"&application_name={schema}"
+    try:
+        yield engine, conninfo
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> None:
+    engine, conninfo = pg_engine
+    with Session(engine, expire_on_commit=False) as session:
+        alice = new_user(session, "alice@example.com")
+        profile = profile_service.create_profile(
+            session, alice.id, alice.actor, "strict ✓", categories=["age", "gender"], sensitivity=0.7
+        )
+        plain = key_service.create_key(session, alice.id, alice.actor, "plain")
+        end = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+        rich = key_service.create_key(
+            session, alice.id, alice.actor, "rich", bias_profile_id=profile.id, expires_at=end
+        )
+        session.commit()
+
+    async def scenario() -> None:
+        lookup = PostgresDigestLookup(conninfo, size=2)
+        for created in (plain, rich):
+            fast = await key_service.verify_with_async(lookup, created.secret)
+            with engine.connect() as connection:
+                assert fast == key_service.verify_secret(connection, created.secret)
+            assert fast.valid
+        assert (await key_service.verify_with_async(lookup, rich.secret)).expires_at == end
+        assert (
+            await key_service.verify_with_async(lookup, key_format.generate_secret("bpk"))
+        ).code == "NOT_FOUND"
+        assert (await key_service.verify_with_async(lookup, "bpk_garbage")).code == "MALFORMED"
+        # 16 callers on 2 connections: every answer right, none mixed up.
+        answers = await asyncio.gather(
+            *(key_service.verify_with_async(lookup, (plain, rich)[i % 2].secret) for i in range(16))
+        )
+        assert [a.key_id for a in answers] == [(plain, rich)[i % 2].key.key_id for i in range(16)]
+
+        with Session(engine) as session:
+            key_service.update_key(
+                session,
+                alice.id,
+                alice.actor,
+                plain.key.key_id,
+                key_service.parse_changes({"status": "INACTIVE"}),
+            )
+            session.commit()
+        assert (await key_service.verify_with_async(lookup, plain.secret)).code == "INACTIVE"
+        with Session(engine) as session:
+            key_service.delete_key(session, alice.id, alice.actor, plain.key.key_id)
+            session.commit()
+        assert (await key_service.verify_with_async(lookup, plain.secret)).code == "NOT_FOUND"
+
+        # The server drops every connection of the pool: the next call reconnects and answers.
+        with engine.begin() as connection:
+            terminated = connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+                ),
+                {"name": conninfo.rsplit("=", 1)[1]},
+            ).all()
+        assert len(terminated) == 2
+        await asyncio.sleep(0.2)
+        assert (await key_service.verify_with_async(lookup, rich.secret)).valid
+        await lookup.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
+    engine, conninfo = pg_engine
+    with Session(engine, expire_on_commit=False) as session:
+        alice = new_user(session, "alice@example.com")
+        created = key_service.create_key(session, alice.id, alice.actor, "k")
+        session.commit()
+
+    async def scenario() -> None:
+        lookup = PostgresDigestLookup(conninfo, size=1)
+        task = asyncio.create_task(key_service.verify_with_async(lookup, created.secret))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):
+            assert (await key_service.verify_with_async(lookup, created.secret)).key_id == created.key.key_id
+        await lookup.close()
+
+    asyncio.run(scenario())
