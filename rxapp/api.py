@@ -219,7 +219,8 @@ def _ping_redis(url: str) -> None:
 
 @api.post(routes.API_NOOP, include_in_schema=False)
 def noop() -> JSONResponse:
-    """The benchmark's ceiling: same app, same middleware, same threadpool hop, no work."""
+    """What a FastAPI route costs doing nothing (routing, middleware, threadpool hop); scripts/bench
+    shows it next to the fast path and a bare Starlette app."""
     return JSONResponse({"valid": False, "code": "NOOP"})
 
 

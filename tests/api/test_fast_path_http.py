@@ -41,3 +41,21 @@ def test_body_cap_still_applies(console: Console, method: str, path: str) -> Non
     response = httpx.request(method, f"{console.base_url}{path}", content=b"x" * (256 * 1024), timeout=10)
     assert response.status_code == 413
     assert response.json()["error"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_head_and_other_methods_on_authorize_keep_the_connection_usable(console: Console) -> None:
+    secret = console.create_key(console.new_user())
+    with httpx.Client(base_url=console.base_url, timeout=10) as client:  # one keep-alive connection
+        for method in ("HEAD", "GET", "OPTIONS", "DELETE", "HEAD", "POST"):
+            response = client.request(
+                method, "/api/v1/authorize", headers={"Authorization": f"Bearer {secret}"}
+            )
+            assert response.status_code == 200, (method, response.text)
+            assert response.headers["x-key-id"].startswith("key_")
+            if method == "HEAD":
+                assert response.content == b""
+            else:
+                assert response.json() == {"valid": True, "key_id": response.headers["x-key-id"]}
+        denied = client.head("/api/v1/authorize", headers={"Authorization": "Bearer nope"})
+        assert denied.status_code == 401
+        assert denied.content == b""
