@@ -421,6 +421,7 @@ class Verification:
     status: str = ""
     expires_at: dt.datetime | None = None
     bias_profile: dict[str, Any] | None = None
+    rate_limit: int | None = None  # calls per minute; None: no limit (nothing to check)
 
 
 MALFORMED = Verification(valid=False, code="MALFORMED")
@@ -440,6 +441,7 @@ _VERIFY_STATEMENT = (
         _profiles.c.categories,
         _profiles.c.sensitivity,
         _profiles.c.action,
+        _api_keys.c.rate_limit_per_minute,
     )
     .select_from(_api_keys.outerjoin(_profiles, _api_keys.c.bias_profile_id == _profiles.c.id))
     .where(_api_keys.c.digest == sa.bindparam("digest"))
@@ -473,7 +475,10 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
     """
     if row is None:
         return NOT_FOUND
-    row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action = row
+    (row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action) = (
+        row[:10]
+    )
+    rate_limit = row[10] if len(row) > 10 else None
     if isinstance(expires_at, str):
         expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
     elif expires_at is not None:
@@ -482,7 +487,7 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
     now = now or utc_now()
     status = effective_status(status, expires_at, now)
     if status != KeyStatus.ACTIVE:
-        return Verification(valid=False, code=status)
+        return Verification(valid=False, code=status, key_row_id=row_id, key_id=key_id)
     profile = None
     if profile_id is not None:
         if isinstance(categories, str):
@@ -502,6 +507,7 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
         status=status,
         expires_at=expires_at,
         bias_profile=profile,
+        rate_limit=rate_limit,
     )
 
 
