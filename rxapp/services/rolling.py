@@ -80,12 +80,12 @@ def roll_key(
         old.name,
         bias_profile_id=old.bias_profile_id,
         expires_at=now + lifetime if lifetime and lifetime > dt.timedelta(0) else None,
+        rate_limit_per_minute=old.rate_limit_per_minute,
         client_address=client_address,
         now=now,
     )
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id
-    new_row.rate_limit_per_minute = old.rate_limit_per_minute
     grace_end = now + grace
     end = min(old_end, grace_end) if old_end else grace_end
     old.expires_at = end
