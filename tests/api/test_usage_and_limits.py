@@ -72,9 +72,7 @@ def test_roll_keeps_both_secrets_working_during_the_grace(console: Console) -> N
     assert new.startswith("bpk_") and new != old
     assert console.verify(old).json()["valid"] is True
     assert console.verify(new).json()["valid"] is True
-    rows = {
-        row.name for row in __import__("tests.api.conftest", fromlist=["list_keys"]).list_keys(console, email)
-    }
+    rows = {row.name for row in list_keys(console, email)}
     assert rows == {"rolling"}
     immediate = console.cli(
         "roll-key", email, key_row(console, email, new).key_id, "--grace", "0"
