@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
 from rxapp.hotpath.key_limits import MemoryKeyLimiter, RedisKeyLimiter
+from tests.unit.helpers import run_async
 
 
 class Clock:
@@ -28,7 +28,7 @@ def _allowed_over(limiters, clock: Clock, key: int, limit: int, calls: int, seco
                 allowed += 1
         return allowed
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 START = 1_800_000_000.0  # a minute boundary
@@ -53,7 +53,7 @@ def test_refusals_say_when_to_retry_and_other_keys_are_untouched() -> None:
         assert 1 <= wait <= 60
         assert await limiter.retry_after(2, 5) == 0
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_with_redis_the_limit_holds_across_workers() -> None:
@@ -75,5 +75,5 @@ def test_with_redis_the_limit_holds_across_workers() -> None:
                 allowed += 1
         return allowed
 
-    allowed = asyncio.run(run())
+    allowed = run_async(run())
     assert 60 * 2 * 0.9 <= allowed <= 60 * 2 * 1.1
