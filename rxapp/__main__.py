@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from rxapp.db import session_scope
+from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
+from rxapp.services import rolling, usage
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError
 from rxapp.settings import InsecureConfigurationError
@@ -86,6 +88,7 @@ def create_key(args: argparse.Namespace) -> int:
             args.name,
             bias_profile_id=profile_id,
             expires_at=expires_at,
+            rate_limit_per_minute=args.rate_limit,
             client_address="cli",
         )
     # Committed before the secret is shown. Only the secret goes to stdout, for scripts.
@@ -94,6 +97,38 @@ def create_key(args: argparse.Namespace) -> int:
         f"Created {created.key.key_id} ({created.key.masked}); store the key now, it is not shown again.",
         file=sys.stderr,
     )
+    return 0
+
+
+def roll_key(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        rolled = rolling.roll_key(
+            session,
+            user.id,
+            user.email + CLI_ACTOR_SUFFIX,
+            args.key_id,
+            rolling.parse_grace(args.grace),
+            client_address="cli",
+        )
+    print(rolled.new.secret)  # committed above; only the new secret on stdout, for scripts
+    print(
+        f"Rolled {rolled.old_key_id} to {rolled.new.key.key_id} ({rolled.new.key.masked}); the old key "
+        f"works until {rolled.old_expires_at.isoformat()}. Store the new key now, it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def key_usage(args: argparse.Namespace) -> int:
+    window = usage.WINDOWS[args.window]
+    with session_scope() as session:
+        user = _user(session, args.email)
+        row_id = key_service.key_row_id(session, user.id, args.key_id)
+        totals = usage.usage_totals(session, [row_id], utc_now() - window).get(row_id, {})
+    print("OUTCOME\tCALLS")
+    for outcome in usage.OUTCOMES:
+        print(f"{outcome}\t{totals.get(outcome, 0)}")
     return 0
 
 
@@ -205,7 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("name")
     command.add_argument("--profile", default="", help="bias profile name")
     command.add_argument("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)")
+    command.add_argument("--rate-limit", type=int, default=None, help="calls per minute (default: none)")
     command.set_defaults(handler=create_key)
+
+    command = commands.add_parser("roll-key", help="roll a key; prints only the new secret on stdout")
+    command.add_argument("email")
+    command.add_argument("key_id")
+    command.add_argument("--grace", default="24h", choices=list(rolling.GRACE_CHOICES))
+    command.set_defaults(handler=roll_key)
+
+    command = commands.add_parser("key-usage", help="calls of a key by outcome over a window")
+    command.add_argument("email")
+    command.add_argument("key_id")
+    command.add_argument("--window", default="24h", choices=list(usage.WINDOWS))
+    command.set_defaults(handler=key_usage)
 
     command = commands.add_parser("list-keys", help="list a user's keys (masked)")
     command.add_argument("email")

@@ -43,6 +43,7 @@ class VerifyOut(BaseModel):
     status: str | None = None
     expires_at: str | None = None
     bias_profile: BiasProfileOut | None = None
+    retry_after: int | None = None  # with code RATE_LIMITED: the key's own per-minute limit
 
 
 class ErrorOut(BaseModel):
@@ -119,7 +120,9 @@ _CREDENTIAL_HEADERS: dict[str, Any] = {
     description=(
         "Send the key in `Authorization: Bearer <key>` or `X-API-Key`. Answers 200 with "
         "`valid: true` and the key's Bias Profile, or `valid: false` with a code: NOT_FOUND, "
-        "INACTIVE, EXPIRED or MALFORMED."
+        "INACTIVE, EXPIRED, MALFORMED, or RATE_LIMITED with `retry_after` (seconds) when the key's "
+        "own per-minute limit is reached. A 429 (with `Retry-After`) is the endpoint's per-client "
+        "limit instead."
     ),
 )
 async def verify(request: Request) -> Response:

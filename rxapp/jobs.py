@@ -7,12 +7,14 @@ Last Used backwards.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 
 from rxapp import metrics
 from rxapp.db import get_engine, session_scope
 from rxapp.services import keys as key_service
+from rxapp.services import usage
 from rxapp.services import users as user_service
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.settings import get_settings
@@ -26,6 +28,7 @@ def expire_keys_once() -> int:
         with session_scope() as session:
             expired = key_service.expire_due_keys(session)
             user_service.purge_expired(session)
+            usage.prune(session, dt.timedelta(days=get_settings().usage_retention_days))
     except Exception:
         metrics.record_expiry_run(time.perf_counter() - started, 0, ok=False)
         raise
@@ -68,6 +71,7 @@ def flush_last_used(engine) -> int:
     started = time.perf_counter()
     try:
         rows = last_used_buffer.flush(engine)
+        rows += usage.buffer.flush(engine)  # hourly usage counts, merged by upsert
     except Exception:
         metrics.record_last_used_flush_failure()
         raise

@@ -133,6 +133,32 @@ class ApiKey(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utc_now)
     updated_at: dt.datetime = Field(default_factory=utc_now)
     version: int = Field(default=1)
+    # Rolling: the key this one replaced (its predecessor keeps working until its grace ends).
+    rolled_from_id: int | None = Field(
+        default=None, foreign_key="api_keys.id", index=True, ondelete="SET NULL"
+    )
+    # The first successful verification (the rotation assistant compares it with the old key's).
+    first_used_at: dt.datetime | None = Field(default=None)
+    # Calls per minute this key may make (None: no limit, and nothing to pay on the hot path).
+    rate_limit_per_minute: int | None = Field(default=None)
+
+
+class KeyUsageHour(SQLModel, table=True):
+    """Verifications of one key in one hour, by outcome; merged in by the write-behind flush."""
+
+    __tablename__ = "key_usage_hours"
+    __table_args__ = (
+        sa.UniqueConstraint("key_row_id", "hour", name="uq_key_usage_hours_key_hour"),
+        sa.Index("ix_key_usage_hours_hour", "hour"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_row_id: int = Field(foreign_key="api_keys.id", ondelete="CASCADE")
+    hour: dt.datetime
+    valid: int = Field(default=0)
+    inactive: int = Field(default=0)
+    expired: int = Field(default=0)
+    rate_limited: int = Field(default=0)
 
 
 class AuditEvent(SQLModel, table=True):

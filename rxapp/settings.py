@@ -60,6 +60,7 @@ class Settings:
     login_free_failures_per_client: int
     production: bool
     host: str = "127.0.0.1"
+    usage_retention_days: float = 90.0
     trusted_proxy_hops: int = 0
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
     metrics_token: str = field(default="", repr=False)
@@ -146,6 +147,7 @@ def load_settings() -> Settings:
         login_free_failures_per_client=max(1, int(_float("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20))),
         production=production,
         host=_env("APIKEYS_HOST") or "127.0.0.1",
+        usage_retention_days=_float("APIKEYS_USAGE_RETENTION_DAYS", 90.0),
         trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
         metrics_token=_metrics_token(),
         log_format=_log_format(),

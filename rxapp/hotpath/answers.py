@@ -56,6 +56,10 @@ def verify_answer(decision: Decision) -> Answer:
         body = _json({"error": decision.code, "message": decision.message})
         return Answer(decision.http_status, _retry_after(decision), body)
     if not outcome.valid:
+        if decision.retry_after:  # the key's own rate limit (the endpoint's own limit is a 429)
+            return Answer(
+                200, (), _json({"valid": False, "code": outcome.code, "retry_after": decision.retry_after})
+            )
         return Answer(200, (), _json({"valid": False, "code": outcome.code}))
     body = {
         "valid": True,

@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from rxapp.db import get_engine
+from rxapp.hotpath.key_limits import key_limiter
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services.key_lookup import PostgresDigestLookup, SqliteDigestLookup, libpq_url
 from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.services.usage import buffer as usage_buffer
 from rxapp.settings import get_settings
 
 MAX_CREDENTIAL_HEADER = 256
@@ -229,8 +231,19 @@ async def decide(scope: Any) -> Decision:
     row = await lookup(digest) if lookup.is_async else lookup(digest)
     now = utc_now()
     outcome = key_service.decide(row, now)
-    if not outcome.valid:
-        return _INVALID.get(outcome.code) or Decision(200, outcome.code, verification=outcome)
-    assert outcome.key_row_id is not None
+    if outcome.key_row_id is None:
+        return _INVALID[outcome.code]
+    if not outcome.valid:  # INACTIVE or EXPIRED: a known key, counted in its usage
+        usage_buffer.count(outcome.key_row_id, outcome.code, now)
+        return Decision(200, outcome.code, verification=outcome)
+    if outcome.rate_limit is not None:  # only keys with a limit pay for the check
+        wait = await key_limiter().retry_after(outcome.key_row_id, outcome.rate_limit)
+        if wait:
+            usage_buffer.count(outcome.key_row_id, "RATE_LIMITED", now)
+            limited = key_service.Verification(
+                valid=False, code="RATE_LIMITED", key_row_id=outcome.key_row_id, key_id=outcome.key_id
+            )
+            return Decision(200, "RATE_LIMITED", "This key's rate limit is reached.", wait, limited)
     last_used_buffer.record(outcome.key_row_id, now)
+    usage_buffer.count(outcome.key_row_id, "", now)
     return Decision(200, "", verification=outcome)

@@ -17,7 +17,7 @@ from typing import Any
 
 _SELECT = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-    " p.sensitivity, p.action FROM api_keys AS k LEFT JOIN bias_profiles AS p"
+    " p.sensitivity, p.action, k.rate_limit_per_minute FROM api_keys AS k LEFT JOIN bias_profiles AS p"
     " ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
 )
 
@@ -180,7 +180,7 @@ class PostgresDigestLookup:
             self._idle.append(connection)
         if result.ntuples == 0:
             return None
-        values = [result.get_value(0, column) for column in range(10)]
+        values = [result.get_value(0, column) for column in range(11)]
         expires_at = _text(values[3])
         return (
             int(values[0]),
@@ -193,6 +193,7 @@ class PostgresDigestLookup:
             _text(values[7]),  # JSON text; keys.decide parses it
             float(values[8]) if values[8] is not None else None,
             _text(values[9]),
+            int(values[10]) if values[10] is not None else None,
         )
 
     async def close(self) -> None:

@@ -48,6 +48,22 @@ def clean_name(name: str) -> str:
     return cleaned
 
 
+RATE_LIMIT_MAX = 1_000_000
+
+
+def check_rate_limit(value: int | None) -> int | None:
+    """Calls per minute a key may make: None (no limit) or 1..1,000,000."""
+    if value is None:
+        return None
+    if not 1 <= int(value) <= RATE_LIMIT_MAX:
+        raise ValidationError(
+            f"Rate limit must be between 1 and {RATE_LIMIT_MAX:,} calls per minute, or empty for none.",
+            field="rate_limit_per_minute",
+            code="BAD_RATE_LIMIT",
+        )
+    return int(value)
+
+
 def _check_future_end_date(expires_at: dt.datetime | None, now: dt.datetime) -> None:
     if expires_at is None:
         return
@@ -85,6 +101,11 @@ def _owned_key(session: Session, owner_id: int, key_id: str) -> ApiKey:
     return key
 
 
+def key_row_id(session: Session, owner_id: int, key_id: str) -> int:
+    """The internal row id of an owned key (usage rows are keyed by it); NotFoundError otherwise."""
+    return _owned_key(session, owner_id, key_id).id or 0
+
+
 def _public(key: ApiKey, profile_name: str | None, now: dt.datetime) -> ApiKeyPublic:
     return ApiKeyPublic(
         key_id=key.key_id,
@@ -120,6 +141,7 @@ def create_key(
     *,
     bias_profile_id: int | None = None,
     expires_at: dt.datetime | None = None,
+    rate_limit_per_minute: int | None = None,
     client_address: str = "",
     now: dt.datetime | None = None,
 ) -> CreatedKey:
@@ -127,6 +149,7 @@ def create_key(
     now = now or utc_now()
     name = clean_name(name)
     _check_future_end_date(expires_at, now)
+    rate_limit_per_minute = check_rate_limit(rate_limit_per_minute)
     profile_name = None
     if bias_profile_id is not None:
         profile_name = _owned_profile(session, owner_id, bias_profile_id).name
@@ -140,6 +163,7 @@ def create_key(
         status=KeyStatus.ACTIVE.value,
         expires_at=expires_at,
         bias_profile_id=bias_profile_id,
+        rate_limit_per_minute=rate_limit_per_minute,
         created_at=now,
         updated_at=now,
     )
@@ -251,6 +275,7 @@ class KeyChanges(BaseModel):
     bias_profile_id: int | None = None
     status: Literal["ACTIVE", "INACTIVE"] | None = None
     expires_at: dt.datetime | None = None
+    rate_limit_per_minute: int | None = None
 
 
 def parse_changes(data: dict[str, Any]) -> KeyChanges:
@@ -300,6 +325,9 @@ def update_key(
             profile_name = _owned_profile(session, owner_id, changes.bias_profile_id).name
         values["bias_profile_id"] = changes.bias_profile_id
         notes.append(f"profile={profile_name!r}")
+    if "rate_limit_per_minute" in given and changes.rate_limit_per_minute != key.rate_limit_per_minute:
+        values["rate_limit_per_minute"] = check_rate_limit(changes.rate_limit_per_minute)
+        notes.append(f"rate_limit_per_minute={values['rate_limit_per_minute']}")
     if "expires_at" in given and changes.expires_at != key.expires_at:
         if current_status == KeyStatus.EXPIRED:
             raise ValidationError(
@@ -421,6 +449,7 @@ class Verification:
     status: str = ""
     expires_at: dt.datetime | None = None
     bias_profile: dict[str, Any] | None = None
+    rate_limit: int | None = None  # calls per minute; None: no limit (nothing to check)
 
 
 MALFORMED = Verification(valid=False, code="MALFORMED")
@@ -440,6 +469,7 @@ _VERIFY_STATEMENT = (
         _profiles.c.categories,
         _profiles.c.sensitivity,
         _profiles.c.action,
+        _api_keys.c.rate_limit_per_minute,
     )
     .select_from(_api_keys.outerjoin(_profiles, _api_keys.c.bias_profile_id == _profiles.c.id))
     .where(_api_keys.c.digest == sa.bindparam("digest"))
@@ -473,7 +503,10 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
     """
     if row is None:
         return NOT_FOUND
-    row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action = row
+    (row_id, key_id, status, expires_at, profile_id, name, description, categories, sensitivity, action) = (
+        row[:10]
+    )
+    rate_limit = row[10] if len(row) > 10 else None
     if isinstance(expires_at, str):
         expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
     elif expires_at is not None:
@@ -482,7 +515,7 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
     now = now or utc_now()
     status = effective_status(status, expires_at, now)
     if status != KeyStatus.ACTIVE:
-        return Verification(valid=False, code=status)
+        return Verification(valid=False, code=status, key_row_id=row_id, key_id=key_id)
     profile = None
     if profile_id is not None:
         if isinstance(categories, str):
@@ -502,6 +535,7 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
         status=status,
         expires_at=expires_at,
         bias_profile=profile,
+        rate_limit=rate_limit,
     )
 
 

@@ -23,7 +23,11 @@ _FLUSH_STATEMENT = (
             _api_keys.c.last_used_at < sa.bindparam("used_at"),
         ),
     )
-    .values(last_used_at=sa.bindparam("used_at"))
+    .values(
+        last_used_at=sa.bindparam("used_at"),
+        # the first successful call, for the rotation assistant (within the flush interval)
+        first_used_at=sa.func.coalesce(_api_keys.c.first_used_at, sa.bindparam("used_at")),
+    )
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -44,3 +46,22 @@ def utc(*args: int) -> dt.datetime:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: in a full run Playwright owns the main thread's loop."""
+    result: list = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join(300)
+    if errors:
+        raise errors[0]
+    return result[0] if result else None

@@ -22,7 +22,7 @@ from rxapp.services import key_format
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.key_lookup import PostgresDigestLookup, libpq_url
-from tests.unit.helpers import new_user
+from tests.unit.helpers import new_user, run_async
 
 URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -118,7 +118,7 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
         assert (await key_service.verify_with_async(lookup, rich.secret)).valid
         await lookup.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
@@ -139,4 +139,4 @@ def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
             assert (await key_service.verify_with_async(lookup, created.secret)).key_id == created.key.key_id
         await lookup.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())

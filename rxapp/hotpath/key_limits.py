@@ -1,0 +1,99 @@
+"""Per-key rate limits: an optional number of calls per minute, set on the key.
+
+A sliding-window estimate (the current minute's count plus the previous minute's, weighted by how
+much of it still lies inside the last 60 s), the scheme Cloudflare and Redis' own documentation
+describe: smooth at minute boundaries, two counters per key, no per-call history.
+
+- With Redis configured, the counters live there (one pipelined round trip: INCR this minute, GET
+  the last), so the limit holds across every worker.
+- Without Redis, they live in this worker's memory, so the limit holds per worker.
+Keys without a limit never reach this module: they pay nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+WINDOW_SECONDS = 60
+_MAX_KEYS_IN_MEMORY = 100_000
+
+
+def _estimate(current: int, previous: int, into_window: float) -> float:
+    return current + previous * (1.0 - into_window / WINDOW_SECONDS)
+
+
+def _retry_after(limit: int, current: int, previous: int, into_window: float) -> int:
+    """Seconds until the estimate drops below the limit again (at least 1)."""
+    if previous and current < limit:
+        # the previous minute's share shrinks linearly: solve current + previous*(1 - t/60) < limit
+        needed = (current + previous - limit) * WINDOW_SECONDS / previous
+        return max(1, math.ceil(needed - into_window))
+    return max(1, math.ceil(WINDOW_SECONDS - into_window))
+
+
+class MemoryKeyLimiter:
+    """Per worker."""
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self._clock = clock
+        self._counts: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+
+    async def retry_after(self, key_row_id: int, limit: int) -> int:
+        """0 when this call may proceed (and it is counted), else seconds to wait."""
+        now = self._clock()
+        window, into = divmod(now, WINDOW_SECONDS)
+        window = int(window)
+        with self._lock:
+            if len(self._counts) > _MAX_KEYS_IN_MEMORY:
+                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window - 1}
+            current = self._counts.get((key_row_id, window), 0)
+            previous = self._counts.get((key_row_id, window - 1), 0)
+            if _estimate(current + 1, previous, into) > limit:
+                return _retry_after(limit, current, previous, into)
+            self._counts[(key_row_id, window)] = current + 1
+        return 0
+
+
+class RedisKeyLimiter:
+    """Across workers: counters in Redis, expiring on their own."""
+
+    def __init__(self, url: str, clock: Any = time.time) -> None:
+        import redis.asyncio as redis_asyncio
+
+        self._client = redis_asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._clock = clock
+
+    async def retry_after(self, key_row_id: int, limit: int) -> int:
+        now = self._clock()
+        window, into = divmod(now, WINDOW_SECONDS)
+        window = int(window)
+        current_key = f"apikeys:limit:{key_row_id}:{window}"
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.incr(current_key)
+            pipe.expire(current_key, WINDOW_SECONDS * 2)
+            pipe.get(f"apikeys:limit:{key_row_id}:{window - 1}")
+            current, _, previous = await pipe.execute()
+        previous = int(previous or 0)
+        if _estimate(int(current), previous, into) > limit:
+            # refused calls do not use up the allowance
+            await self._client.decr(current_key)
+            return _retry_after(limit, int(current) - 1, previous, into)
+        return 0
+
+
+_limiter: Any = None
+
+
+def key_limiter() -> Any:
+    """Built once per worker (inside its event loop, for the Redis client)."""
+    global _limiter
+    if _limiter is None:
+        from rxapp.settings import get_settings
+
+        url = get_settings().redis_url
+        _limiter = RedisKeyLimiter(url) if url else MemoryKeyLimiter()
+    return _limiter

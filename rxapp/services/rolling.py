@@ -1,0 +1,184 @@
+"""Rolling a key without downtime, and telling the user when the old one is safe to expire.
+
+Rolling creates a new secret with the same name, Bias Profile, rate limit and expiry policy, links
+the two (rolled from / rolled to), and gives the old key an end date after the chosen grace
+period; the expiry job does the rest. The assistant reads real usage (Last Used of the old key,
+first use of the new one); it never guesses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from rxapp.models import ApiKey, KeyStatus, utc_now
+from rxapp.services import audit
+from rxapp.services import keys as key_service
+from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+
+GRACE_CHOICES: dict[str, dt.timedelta] = {
+    "0": dt.timedelta(0),
+    "1h": dt.timedelta(hours=1),
+    "24h": dt.timedelta(hours=24),
+    "7d": dt.timedelta(days=7),
+}
+GRACE_LABELS = {"0": "Immediately", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+
+
+def parse_grace(value: str) -> dt.timedelta:
+    try:
+        return GRACE_CHOICES[value.strip()]
+    except KeyError:
+        raise ValidationError(
+            "Choose how long the old key keeps working: 0, 1h, 24h or 7d.", field="grace", code="BAD_GRACE"
+        ) from None
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _owned(session: Session, owner_id: int, key_id: str) -> ApiKey:
+    key = session.exec(select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)).first()
+    if key is None:
+        raise NotFoundError("API key not found.", target_type="key", target_id=key_id)
+    return key
+
+
+@dataclass(frozen=True)
+class Rolled:
+    new: key_service.CreatedKey
+    old_key_id: str
+    old_expires_at: dt.datetime
+
+
+def roll_key(
+    session: Session,
+    owner_id: int,
+    actor: str,
+    key_id: str,
+    grace: dt.timedelta,
+    *,
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> Rolled:
+    """A new secret for the same purpose; the old key works until `now + grace`, then expires."""
+    now = now or utc_now()
+    old = _owned(session, owner_id, key_id)
+    old_end = _aware(old.expires_at)
+    if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
+        raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
+    lifetime = old_end - _aware(old.created_at) if old_end else None  # type: ignore[operator]
+    created = key_service.create_key(
+        session,
+        owner_id,
+        actor,
+        old.name,
+        bias_profile_id=old.bias_profile_id,
+        expires_at=now + lifetime if lifetime and lifetime > dt.timedelta(0) else None,
+        rate_limit_per_minute=old.rate_limit_per_minute,
+        client_address=client_address,
+        now=now,
+    )
+    new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
+    new_row.rolled_from_id = old.id
+    grace_end = now + grace
+    end = min(old_end, grace_end) if old_end else grace_end
+    old.expires_at = end
+    if end <= now:
+        old.status = KeyStatus.EXPIRED.value
+    old.updated_at = now
+    old.version += 1
+    session.add_all([old, new_row])
+    audit.record(
+        session,
+        action="key.roll",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="key",
+        target_id=old.key_id,
+        detail=f"rolled to {new_row.key_id}; old key ends {end.isoformat()}",
+        client_address=client_address,
+        when=now,
+    )
+    session.flush()
+    return Rolled(new=created, old_key_id=old.key_id, old_expires_at=end)
+
+
+@dataclass(frozen=True)
+class RollLinks:
+    rolled_from: str | None  # key ID of the predecessor
+    rolled_to: str | None  # key ID of the successor
+
+
+def links(session: Session, owner_id: int, key_id: str) -> RollLinks:
+    key = _owned(session, owner_id, key_id)
+    before = session.get(ApiKey, key.rolled_from_id) if key.rolled_from_id else None
+    after = session.exec(
+        select(ApiKey.key_id).where(ApiKey.rolled_from_id == key.id).order_by(col(ApiKey.id).desc())
+    ).first()
+    return RollLinks(rolled_from=before.key_id if before else None, rolled_to=after)
+
+
+@dataclass(frozen=True)
+class RotationStatus:
+    """Where a rotation stands, for a key in its grace period that has been rolled to another."""
+
+    state: str  # "new_unused" | "both_in_use" | "safe_to_expire"
+    old_key_id: str
+    new_key_id: str
+    old_last_used_at: dt.datetime | None
+    new_first_used_at: dt.datetime | None
+    old_expires_at: dt.datetime | None
+
+
+def rotation_status(
+    session: Session, owner_id: int, key_id: str, now: dt.datetime | None = None
+) -> RotationStatus | None:
+    """None unless `key_id` is an old key still working after a roll."""
+    now = now or utc_now()
+    old = _owned(session, owner_id, key_id)
+    successor = session.exec(
+        select(ApiKey).where(ApiKey.rolled_from_id == old.id).order_by(col(ApiKey.id).desc())
+    ).first()
+    old_end = _aware(old.expires_at)
+    if successor is None or key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
+        return None
+    old_last, new_first = _aware(old.last_used_at), _aware(successor.first_used_at)
+    if new_first is None:
+        state = "new_unused"
+    elif old_last is not None and old_last >= new_first:
+        state = "both_in_use"
+    else:
+        state = "safe_to_expire"
+    return RotationStatus(state, old.key_id, successor.key_id, old_last, new_first, old_end)
+
+
+def expire_now(
+    session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = "", now=None
+) -> None:
+    """The assistant's "Expire now": the old key answers EXPIRED on its next call."""
+    now = now or utc_now()
+    key = _owned(session, owner_id, key_id)
+    if key.status == KeyStatus.EXPIRED.value:
+        return
+    key.status = KeyStatus.EXPIRED.value
+    key.expires_at = now
+    key.updated_at = now
+    key.version += 1
+    session.add(key)
+    audit.record(
+        session,
+        action="key.expire_now",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="key",
+        target_id=key.key_id,
+        detail="expired by the user after a roll",
+        client_address=client_address,
+        when=now,
+    )

@@ -1,0 +1,149 @@
+"""Verifications per key per hour, by outcome: counted in memory, merged into hourly rows.
+
+Like Last Used, counting costs no database write per verification: the hot path adds to an
+in-memory counter, and the flush merges each worker's counters into `key_usage_hours` with one
+upsert per key-hour (`valid = valid + n`), which is exact however many workers flush at once.
+NOT_FOUND and MALFORMED belong to no key; the metrics count them per instance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from rxapp.models import ApiKey, KeyUsageHour, utc_now
+
+OUTCOMES = ("valid", "inactive", "expired", "rate_limited")
+OUTCOME_FOR_CODE = {"": "valid", "INACTIVE": "inactive", "EXPIRED": "expired", "RATE_LIMITED": "rate_limited"}
+WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
+_table = KeyUsageHour.__table__  # type: ignore[attr-defined]
+
+
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class UsageBuffer:
+    """(key row, hour) -> counts per outcome, per worker; drained by the flush."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self._lock = threading.Lock()
+        self.rows_written = 0
+
+    def count(self, key_row_id: int, code: str, when: dt.datetime) -> None:
+        """`code` is the verification's code: "" (valid), INACTIVE, EXPIRED or RATE_LIMITED."""
+        index = OUTCOMES.index(OUTCOME_FOR_CODE[code])
+        with self._lock:
+            self._pending[(key_row_id, hour_of(when))][index] += 1
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def drain(self) -> dict[tuple[int, dt.datetime], list[int]]:
+        with self._lock:
+            batch, self._pending = dict(self._pending), defaultdict(lambda: [0, 0, 0, 0])
+        return batch
+
+    def restore(self, batch: dict[tuple[int, dt.datetime], list[int]]) -> None:
+        with self._lock:
+            for key, counts in batch.items():
+                pending = self._pending[key]
+                for index, value in enumerate(counts):
+                    pending[index] += value
+
+    def flush(self, engine: sa.Engine) -> int:
+        batch = self.drain()
+        if not batch:
+            return 0
+        try:
+            with engine.begin() as connection:
+                merge_counts(connection, batch)
+        except Exception:
+            self.restore(batch)  # kept for the next attempt, nothing lost
+            raise
+        self.rows_written += len(batch)
+        return len(batch)
+
+
+def merge_counts(connection: sa.Connection, batch: dict[tuple[int, dt.datetime], list[int]]) -> None:
+    """One upsert per key-hour. Rows of keys deleted meanwhile are skipped, not an error."""
+    live = set(
+        connection.execute(
+            sa.select(ApiKey.id).where(col(ApiKey.id).in_({key for key, _ in batch}))  # type: ignore[arg-type]
+        ).scalars()
+    )
+    rows = [
+        {"key_row_id": key, "hour": hour, **dict(zip(OUTCOMES, counts, strict=True))}
+        for (key, hour), counts in sorted(batch.items())
+        if key in live
+    ]
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table)
+    statement = insert.on_conflict_do_update(
+        index_elements=["key_row_id", "hour"],
+        set_={name: _table.c[name] + insert.excluded[name] for name in OUTCOMES},
+    )
+    connection.execute(statement, rows)
+
+
+@dataclass(frozen=True)
+class UsagePoint:
+    hour: dt.datetime
+    valid: int
+    inactive: int
+    expired: int
+    rate_limited: int
+
+
+def usage_series(session: Session, key_row_id: int, since: dt.datetime) -> list[UsagePoint]:
+    """The key's hourly rows since `since`, oldest first (hours without calls are absent)."""
+    rows = session.exec(
+        select(KeyUsageHour)
+        .where(KeyUsageHour.key_row_id == key_row_id, col(KeyUsageHour.hour) >= since)
+        .order_by(col(KeyUsageHour.hour))
+    ).all()
+    return [
+        UsagePoint(row.hour.astimezone(dt.UTC), row.valid, row.inactive, row.expired, row.rate_limited)
+        for row in rows
+    ]
+
+
+def usage_totals(session: Session, key_row_ids: list[int], since: dt.datetime) -> dict[int, dict[str, int]]:
+    """Per key, the number of calls by outcome since `since` (keys without calls are absent)."""
+    if not key_row_ids:
+        return {}
+    rows = session.exec(
+        select(
+            KeyUsageHour.key_row_id,
+            sa.func.sum(KeyUsageHour.valid),
+            sa.func.sum(KeyUsageHour.inactive),
+            sa.func.sum(KeyUsageHour.expired),
+            sa.func.sum(KeyUsageHour.rate_limited),
+        )
+        .where(
+            col(KeyUsageHour.key_row_id).in_(key_row_ids),
+            col(KeyUsageHour.hour) >= since,
+        )
+        .group_by(KeyUsageHour.key_row_id)
+    ).all()
+    return {row[0]: dict(zip(OUTCOMES, (int(v or 0) for v in row[1:]), strict=True)) for row in rows}
+
+
+def prune(session: Session, retention: dt.timedelta, now: dt.datetime | None = None) -> int:
+    """Drop hourly rows older than the retention (run by the expiry job)."""
+    cutoff = hour_of((now or utc_now()) - retention)
+    result = session.execute(sa.delete(KeyUsageHour).where(col(KeyUsageHour.hour) < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+buffer = UsageBuffer()
