@@ -5,7 +5,7 @@ import sys
 import reflex as rx
 
 from rxapp import jobs, metrics, routes
-from rxapp.api import api
+from rxapp.api import api, serve_benchmark_noop
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
@@ -16,6 +16,7 @@ from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.session_guard import SessionGuard
+from rxapp.settings import get_settings
 from rxapp.startup import ensure_same_pepper
 from rxapp.state import AuthState
 
@@ -31,6 +32,8 @@ def index() -> rx.Component:
 
 
 configure_logging()
+if get_settings().bench_noop:
+    serve_benchmark_noop(api)
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
 # Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
 # for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,
