@@ -21,7 +21,7 @@ from rxapp import routes
 from rxapp.db import session_scope
 from rxapp.models import UserPublic
 from rxapp.services import audit
-from rxapp.services.errors import NotFoundError
+from rxapp.services.errors import NotFoundError, ServiceError
 from rxapp.session_guard import signed_in_user
 
 Params = ParamSpec("Params")
@@ -89,6 +89,8 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
     cookie, never from state) and hands it to the handler as its first argument, or sends the tab
     to the sign-in page without running the handler. Reflex sees the handler's signature without
     `user`, so the browser cannot supply one. Works for plain and generator (`yield`) handlers.
+    A ServiceError the handler does not catch itself (a row gone or someone else's) is shown as
+    an error toast with its message.
     """
     signature = inspect.signature(handler)
     parameters = list(signature.parameters.values())
@@ -103,8 +105,11 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
             if user is None:
                 yield rx.redirect(routes.SIGN_IN)
                 return
-            async for update in handler(self, user, *args, **kwargs):
-                yield update
+            try:
+                async for update in handler(self, user, *args, **kwargs):
+                    yield update
+            except ServiceError as error:
+                yield rx.toast.error(error.message)
 
         wrapper: Callable[..., Any] = guarded_stream
     else:
@@ -114,8 +119,11 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
             user = signed_in_user()
             if user is None:
                 return rx.redirect(routes.SIGN_IN)
-            result = handler(self, user, *args, **kwargs)
-            return await result if inspect.isawaitable(result) else result
+            try:
+                result = handler(self, user, *args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            except ServiceError as error:
+                return rx.toast.error(error.message)
 
         wrapper = guarded
     wrapper.__signature__ = signature.replace(parameters=[parameters[0], *parameters[2:]])  # type: ignore[attr-defined]

@@ -48,3 +48,27 @@ def confirm_delete_dialog(
         open=open,
         on_open_change=on_open_change,
     )
+
+
+def form_dialog(
+    title: Any,
+    description: Any,
+    *fields: rx.Component,
+    open: Any,
+    on_open_change: Any,
+    max_width: str = "520px",
+    spacing: str = "4",
+    **content_props: Any,
+) -> rx.Component:
+    """A dialog holding a form: title, description, the fields (footer last) in one column."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description),
+            rx.vstack(*fields, spacing=spacing, margin_top="3"),
+            max_width=max_width,
+            **content_props,
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )

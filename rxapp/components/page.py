@@ -92,3 +92,25 @@ def data_table(
         width="100%",
         id=table_id,
     )
+
+
+def search_box(
+    value: Any,
+    on_change: Any,
+    *,
+    placeholder: str,
+    input_id: str,
+    label: str,
+    icon: str = "search",
+    **props: Any,
+) -> rx.Component:
+    """A debounced text filter: the server is asked once typing pauses, not on every keystroke."""
+    return rx.input(
+        rx.input.slot(rx.icon(icon, size=16)),
+        placeholder=placeholder,
+        value=value,
+        on_change=on_change.debounce(300),
+        id=input_id,
+        aria_label=label,
+        **props,
+    )

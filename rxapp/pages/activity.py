@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.layout import protected_page
-from rxapp.components.page import MUTED, data_table, page_header, pagination
+from rxapp.components.page import MUTED, data_table, page_header, pagination, search_box
 from rxapp.components.timefmt import exact_utc
 from rxapp.models import UserPublic
 from rxapp.services import audit
@@ -94,13 +94,13 @@ def activity_content() -> rx.Component:
         page_header(
             "Activity", "Everything that happened to your account, keys and profiles. Kept permanently."
         ),
-        rx.input(
-            rx.input.slot(rx.icon("filter", size=16)),
+        search_box(
+            state.target_filter,
+            state.set_target_filter,
             placeholder="Filter by key ID (e.g. key_…)",
-            value=state.target_filter,
-            on_change=state.set_target_filter.debounce(300),
-            id="activity-filter",
-            aria_label="Filter by key ID",
+            input_id="activity-filter",
+            label="Filter by key ID",
+            icon="filter",
             width="320px",
         ),
         data_table(HEADERS, state.events, event_row, "activity-table"),

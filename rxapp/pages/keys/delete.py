@@ -8,7 +8,6 @@ from rxapp.components.dialogs import confirm_delete_dialog
 from rxapp.models import UserPublic
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
-from rxapp.services.errors import ServiceError
 from rxapp.state import AuthState, requires_user
 
 
@@ -20,12 +19,8 @@ class DeleteKeyState(AuthState):
     @rx.event
     @requires_user
     async def start(self, user: UserPublic, key_id: str):
-        try:
-            key = await self.in_session(key_service.get_key, user.id, key_id)
-        except ServiceError as error:
-            return rx.toast.error(error.message)
+        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
         self.key_id, self.key_name, self.open = key.key_id, key.name, True
-        return None
 
     @rx.event
     def set_open(self, is_open: bool):
@@ -34,16 +29,12 @@ class DeleteKeyState(AuthState):
     @rx.event
     @requires_user
     async def confirm(self, user: UserPublic):
-        name = self.key_name
         self.open = False
-        try:
-            await self.in_session(
-                key_service.delete_key, user.id, user.email, self.key_id, client_address=self.client_address()
-            )
-        except ServiceError as error:
-            return rx.toast.error(error.message)
+        await self.in_session(
+            key_service.delete_key, user.id, user.email, self.key_id, client_address=self.client_address()
+        )
         await reload_table(self, user)
-        return rx.toast.success(f"Deleted {name}")
+        return rx.toast.success(f"Deleted {self.key_name}")
 
 
 def _warning() -> rx.Component:

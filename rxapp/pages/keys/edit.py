@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from rxapp.components.badges import status_badge
-from rxapp.components.dialogs import dialog_footer
+from rxapp.components.dialogs import dialog_footer, form_dialog
 from rxapp.components.forms import form_error, labelled_field
 from rxapp.models import KeyStatus, UserPublic
 from rxapp.pages.keys.listing import profile_select, reload_table
@@ -35,10 +35,7 @@ class EditKeyState(AuthState):
     @rx.event
     @requires_user
     async def start(self, user: UserPublic, key_id: str):
-        try:
-            key = await self.in_session(key_service.get_key, user.id, key_id)
-        except ServiceError as error:
-            return rx.toast.error(error.message)
+        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
         await reload_table(self, user, with_profiles=True)
         self.reset()
         self.key_id = key.key_id
@@ -51,7 +48,6 @@ class EditKeyState(AuthState):
         self.end_date = self._original_end = key_service.date_field(key.expires_at)
         self._version = key.version
         self.open = True
-        return None
 
     @rx.event
     def set_name(self, value: str):
@@ -176,45 +172,38 @@ def _end_date_field() -> rx.Component:
 
 def edit_dialog() -> rx.Component:
     state = EditKeyState
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Update API Key"),
-            rx.dialog.description(rx.text("Key ID: ", rx.code(state.key_id))),
-            rx.vstack(
-                labelled_field(
-                    "Name",
-                    rx.input(
-                        value=state.name,
-                        on_change=state.set_name,
-                        id="edit-name",
-                        max_length=key_service.NAME_MAX_LENGTH,
-                        width="100%",
-                    ),
-                    html_for="edit-name",
-                    error=state.error,
-                    error_field=state.error_field,
-                    field="name",
-                ),
-                labelled_field(
-                    "Bias Profile",
-                    profile_select(state.profile, state.set_profile, "edit-profile"),
-                    html_for="edit-profile",
-                    error=state.error,
-                    error_field=state.error_field,
-                    field="bias_profile_id",
-                ),
-                _status_field(),
-                rx.cond(~state.expired, _end_date_field()),
-                form_error(state.error, state.error_field, _FIELDS),
-                dialog_footer(
-                    "edit-cancel", rx.button("Save", on_click=state.submit, id="edit-save"), width="100%"
-                ),
-                spacing="4",
-                margin_top="3",
+    return form_dialog(
+        "Update API Key",
+        rx.text("Key ID: ", rx.code(state.key_id)),
+        labelled_field(
+            "Name",
+            rx.input(
+                value=state.name,
+                on_change=state.set_name,
+                id="edit-name",
+                max_length=key_service.NAME_MAX_LENGTH,
+                width="100%",
             ),
-            max_width="520px",
-            id="edit-dialog",
+            html_for="edit-name",
+            error=state.error,
+            error_field=state.error_field,
+            field="name",
         ),
+        labelled_field(
+            "Bias Profile",
+            profile_select(state.profile, state.set_profile, "edit-profile"),
+            html_for="edit-profile",
+            error=state.error,
+            error_field=state.error_field,
+            field="bias_profile_id",
+        ),
+        _status_field(),
+        rx.cond(~state.expired, _end_date_field()),
+        form_error(state.error, state.error_field, _FIELDS),
+        dialog_footer("edit-cancel", rx.button("Save", on_click=state.submit, id="edit-save"), width="100%"),
         open=state.open,
         on_open_change=state.set_open,
+        max_width="520px",
+        spacing="4",
+        id="edit-dialog",
     )

@@ -7,7 +7,7 @@ import reflex as rx
 from rxapp.components.badges import status_badge
 from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
-from rxapp.components.page import MUTED, data_table, empty_state, pagination
+from rxapp.components.page import MUTED, data_table, empty_state, pagination, search_box
 from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.pages.keys.create import CreateKeyState
 from rxapp.pages.keys.delete import DeleteKeyState
@@ -22,13 +22,12 @@ REFRESH_MILLISECONDS = 3000
 def toolbar() -> rx.Component:
     state = KeysTableState
     return rx.hstack(
-        rx.input(
-            rx.input.slot(rx.icon("search", size=16)),
+        search_box(
+            state.search,
+            state.set_search,
             placeholder="Search by name or key ID",
-            value=state.search,
-            on_change=state.set_search.debounce(300),
-            id="search-keys",
-            aria_label="Search keys",
+            input_id="search-keys",
+            label="Search keys",
             width="280px",
             max_length=key_service.SEARCH_MAX_LENGTH,
         ),

@@ -21,12 +21,8 @@ class DeleteProfileState(AuthState):
     @rx.event
     @requires_user
     async def start(self, user: UserPublic, profile_id: int):
-        try:
-            profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
-        except ServiceError as error:
-            return rx.toast.error(error.message)
+        profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
         self._profile_id, self.name, self.error, self.open = profile.id, profile.name, "", True
-        return None
 
     @rx.event
     def set_open(self, is_open: bool):

@@ -11,7 +11,7 @@ from typing import Any
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
-from rxapp.components.dialogs import dialog_footer
+from rxapp.components.dialogs import dialog_footer, form_dialog
 from rxapp.components.forms import field_error, labelled_field
 from rxapp.models import BIAS_CATEGORIES, UserPublic
 from rxapp.pages.profiles.listing import ACTION_LABELS, reload_table
@@ -47,10 +47,7 @@ class ProfileFormState(AuthState):
     @rx.event
     @requires_user
     async def start_edit(self, user: UserPublic, profile_id: int):
-        try:
-            profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
-        except ServiceError as error:
-            return rx.toast.error(error.message)
+        profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
         self.reset()
         self.editing = True
         self.name = profile.name
@@ -168,74 +165,67 @@ def _sensitivity() -> rx.Component:
 
 def profile_form_dialog() -> rx.Component:
     state = ProfileFormState
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(rx.cond(state.editing, "Edit Bias Profile", "Create Bias Profile")),
-            rx.dialog.description(
-                "Settings the service applies to calls made with keys that use this profile."
+    return form_dialog(
+        rx.cond(state.editing, "Edit Bias Profile", "Create Bias Profile"),
+        "Settings the service applies to calls made with keys that use this profile.",
+        _field(
+            "Name",
+            rx.input(
+                value=state.name,
+                on_change=state.set_name,
+                id="profile-name",
+                max_length=80,
+                width="100%",
             ),
-            rx.vstack(
-                _field(
-                    "Name",
-                    rx.input(
-                        value=state.name,
-                        on_change=state.set_name,
-                        id="profile-name",
-                        max_length=80,
-                        width="100%",
-                    ),
-                    "name",
-                    "profile-name",
-                ),
-                _field(
-                    "Description",
-                    rx.text_area(
-                        value=state.description,
-                        on_change=state.set_description,
-                        id="profile-description",
-                        max_length=500,
-                        width="100%",
-                    ),
-                    "description",
-                    "profile-description",
-                ),
-                _field(
-                    "Bias categories to check",
-                    rx.grid(
-                        *[_category_checkbox(key, label) for key, label in BIAS_CATEGORIES.items()],
-                        columns="2",
-                        spacing="2",
-                        width="100%",
-                        role="group",
-                        aria_label="Bias categories",
-                    ),
-                    "categories",
-                ),
-                _sensitivity(),
-                _field(
-                    "Action",
-                    rx.radio_group(
-                        list(ACTION_LABELS),
-                        value=state.action,
-                        on_change=state.set_action,
-                        direction="row",
-                        spacing="4",
-                        id="profile-action",
-                        aria_label="Action",
-                    ),
-                    "action",
-                ),
-                field_error(state.error, (state.error != "") & (state.error_field == "")),
-                dialog_footer(
-                    "profile-cancel",
-                    rx.button("Save profile", on_click=state.submit, id="profile-save"),
-                    width="100%",
-                ),
+            "name",
+            "profile-name",
+        ),
+        _field(
+            "Description",
+            rx.text_area(
+                value=state.description,
+                on_change=state.set_description,
+                id="profile-description",
+                max_length=500,
+                width="100%",
+            ),
+            "description",
+            "profile-description",
+        ),
+        _field(
+            "Bias categories to check",
+            rx.grid(
+                *[_category_checkbox(key, label) for key, label in BIAS_CATEGORIES.items()],
+                columns="2",
                 spacing="2",
-                margin_top="3",
+                width="100%",
+                role="group",
+                aria_label="Bias categories",
             ),
-            max_width="560px",
+            "categories",
+        ),
+        _sensitivity(),
+        _field(
+            "Action",
+            rx.radio_group(
+                list(ACTION_LABELS),
+                value=state.action,
+                on_change=state.set_action,
+                direction="row",
+                spacing="4",
+                id="profile-action",
+                aria_label="Action",
+            ),
+            "action",
+        ),
+        field_error(state.error, (state.error != "") & (state.error_field == "")),
+        dialog_footer(
+            "profile-cancel",
+            rx.button("Save profile", on_click=state.submit, id="profile-save"),
+            width="100%",
         ),
         open=state.open,
         on_open_change=state.set_open,
+        max_width="560px",
+        spacing="2",
     )
