@@ -5,18 +5,18 @@ import sys
 import reflex as rx
 
 from rxapp import jobs, metrics, routes
-from rxapp.api import api
+from rxapp.api import api, serve_benchmark_noop
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
+from rxapp.pages import keys, profiles
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
-from rxapp.pages.keys import KeysState, keys_page
-from rxapp.pages.profiles import ProfilesState, profiles_page
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.session_guard import SessionGuard
+from rxapp.settings import get_settings
 from rxapp.startup import ensure_same_pepper
 from rxapp.state import AuthState
 
@@ -32,6 +32,8 @@ def index() -> rx.Component:
 
 
 configure_logging()
+if get_settings().bench_noop:
+    serve_benchmark_noop(api)
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
 # Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
 # for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,
@@ -48,9 +50,12 @@ app.add_page(
 app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up
 )
-app.add_page(keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=KeysState.load)
+app.add_page(keys.keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
 app.add_page(
-    profiles_page, route=routes.PROFILES, title="Bias Profiles · Key Console", on_load=ProfilesState.load
+    profiles.profiles_page,
+    route=routes.PROFILES,
+    title="Bias Profiles · Key Console",
+    on_load=profiles.ON_LOAD,
 )
 app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)

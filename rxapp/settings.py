@@ -65,6 +65,8 @@ class Settings:
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
     metrics_token: str = field(default="", repr=False)
     log_format: str = "text"
+    # scripts/bench only: serve POST /api/v1/noop, the benchmark's ceiling (never in a real console).
+    bench_noop: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -151,6 +153,7 @@ def load_settings() -> Settings:
         trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
         metrics_token=_metrics_token(),
         log_format=_log_format(),
+        bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",
     )
 
 

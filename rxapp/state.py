@@ -9,18 +9,22 @@ empty, signed-out page.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.db import session_scope
 from rxapp.models import UserPublic
 from rxapp.services import audit
-from rxapp.services.errors import NotFoundError
+from rxapp.services.errors import NotFoundError, ServiceError
 from rxapp.session_guard import signed_in_user
 
+Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
 
@@ -48,8 +52,17 @@ class AuthState(rx.State):
         """The user behind this event's connection, or None (SessionGuard has reset the tab)."""
         return signed_in_user()
 
-    async def in_session(self, function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        """Run one service call in its own transaction, off the event loop; audit denied access."""
+    async def in_session(
+        self,
+        function: Callable[Concatenate[Session, Params], Result],
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result:
+        """Run one service call as one unit of work (its own transaction), off the event loop.
+
+        Typed: `function`'s own parameters (after the session) are checked against `args`/`kwargs`.
+        A NotFoundError naming a target is audited as denied access, then re-raised.
+        """
 
         def work() -> Result:
             with session_scope() as session:
@@ -65,11 +78,54 @@ class AuthState(rx.State):
             raise
 
     @rx.event
-    async def require_sign_in(self):
-        """on_load of every protected page."""
-        if await self.current_user() is None:
-            return rx.redirect(routes.SIGN_IN)
-
-    @rx.event
     async def redirect_home(self):
         return rx.redirect(routes.KEYS if await self.current_user() else routes.SIGN_IN)
+
+
+def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """THE sign-in guard: every protected handler is written `async def h(self, user, ...)`.
+
+    The wrapper resolves the user SessionGuard authorised for this event (from the connection's
+    cookie, never from state) and hands it to the handler as its first argument, or sends the tab
+    to the sign-in page without running the handler. Reflex sees the handler's signature without
+    `user`, so the browser cannot supply one. Works for plain and generator (`yield`) handlers.
+    A ServiceError the handler does not catch itself (a row gone or someone else's) is shown as
+    an error toast with its message.
+    """
+    signature = inspect.signature(handler)
+    parameters = list(signature.parameters.values())
+    if len(parameters) < 2 or parameters[1].name != "user":
+        raise TypeError(f"{handler.__qualname__}: a guarded handler takes (self, user, ...)")
+
+    if inspect.isasyncgenfunction(handler):
+
+        @functools.wraps(handler)
+        async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            user = signed_in_user()
+            if user is None:
+                yield rx.redirect(routes.SIGN_IN)
+                return
+            try:
+                async for update in handler(self, user, *args, **kwargs):
+                    yield update
+            except ServiceError as error:
+                yield rx.toast.error(error.message)
+
+        wrapper: Callable[..., Any] = guarded_stream
+    else:
+
+        @functools.wraps(handler)
+        async def guarded(self: AuthState, *args: Any, **kwargs: Any) -> Any:
+            user = signed_in_user()
+            if user is None:
+                return rx.redirect(routes.SIGN_IN)
+            try:
+                result = handler(self, user, *args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            except ServiceError as error:
+                return rx.toast.error(error.message)
+
+        wrapper = guarded
+    wrapper.__signature__ = signature.replace(parameters=[parameters[0], *parameters[2:]])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k != "user"}
+    return wrapper

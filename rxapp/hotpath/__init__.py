@@ -2,7 +2,7 @@
 
 `POST /api/v1/verify` and `/api/v1/authorize` (any method, and any path below it for Envoy's
 `path_prefix`) are answered here, on the event loop: no routing, no dependency resolution, no
-threadpool hop. The FastAPI routes of the same paths (rxapp/api.py) stay as their documented
+threadpool hop. The FastAPI routes of the same paths (rxapp/api/verify.py) stay as their documented
 twins and call `answer` too, so both run one code path. Everything else passes through untouched.
 """
 

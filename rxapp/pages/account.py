@@ -5,26 +5,26 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp import routes
+from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
+from rxapp.components.page import page_header
+from rxapp.models import UserPublic
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError, ThrottledError
-from rxapp.state import AuthState
+from rxapp.state import AuthState, requires_user
 
 
 class AccountState(AuthState):
     error: str = ""
 
     @rx.event
-    async def load(self):
-        if await self.current_user() is None:
-            return rx.redirect(routes.SIGN_IN)
+    @requires_user
+    async def load(self, user: UserPublic):
         self.error = ""
 
     @rx.event
-    async def change_password(self, form: dict[str, str]):
-        user = await self.current_user()
-        if user is None:
-            return rx.redirect(routes.SIGN_IN)
+    @requires_user
+    async def change_password(self, user: UserPublic, form: dict[str, str]):
         if form.get("new_password", "") != form.get("confirm_password", ""):
             self.error = "The two new passwords do not match."
             return
@@ -58,8 +58,8 @@ class AccountState(AuthState):
 
 def account_content() -> rx.Component:
     def field(label: str, name: str, autocomplete: str) -> rx.Component:
-        return rx.vstack(
-            rx.el.label(label, html_for=f"account-{name}", font_size="14px", font_weight="500"),
+        return labelled_field(
+            label,
             rx.input(
                 name=name,
                 type="password",
@@ -69,12 +69,11 @@ def account_content() -> rx.Component:
                 max_length=user_service.PASSWORD_MAX_LENGTH,
                 width="100%",
             ),
-            spacing="1",
-            width="100%",
+            html_for=f"account-{name}",
         )
 
     return rx.vstack(
-        rx.heading("Account", size="7", as_="h1"),
+        page_header("Account"),
         rx.text("Signed in as ", rx.text.strong(AuthState.user_email), size="2"),
         rx.card(
             rx.form(

@@ -7,11 +7,14 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.layout import protected_page
+from rxapp.components.page import MUTED, data_table, page_header, pagination, search_box
 from rxapp.components.timefmt import exact_utc
+from rxapp.models import UserPublic
 from rxapp.services import audit
-from rxapp.state import AuthState
+from rxapp.state import AuthState, requires_user
 
 PAGE_SIZE = 50
+HEADERS = ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]
 
 
 @dataclasses.dataclass
@@ -54,28 +57,22 @@ class ActivityState(AuthState):
         ]
 
     @rx.event
-    async def load(self):
-        user = await self.current_user()
-        if user is None:
-            return rx.redirect("/sign-in")
+    @requires_user
+    async def load(self, user: UserPublic):
         self.target_filter = self.router.url.query_parameters.get("key", "")[:100]
         self.page = 1
         await self._reload(user.id)
 
     @rx.event
-    async def set_target_filter(self, value: str):
-        user = await self.current_user()
-        if user is None:
-            return rx.redirect("/sign-in")
+    @requires_user
+    async def set_target_filter(self, user: UserPublic, value: str):
         self.target_filter = value[:100]
         self.page = 1
         await self._reload(user.id)
 
     @rx.event
-    async def go_to_page(self, page: int):
-        user = await self.current_user()
-        if user is None:
-            return rx.redirect("/sign-in")
+    @requires_user
+    async def go_to_page(self, user: UserPublic, page: int):
         self.page = max(1, min(int(page), self.page_count))
         await self._reload(user.id)
 
@@ -92,59 +89,28 @@ def event_row(row: EventRow) -> rx.Component:
 
 
 def activity_content() -> rx.Component:
+    state = ActivityState
     return rx.vstack(
-        rx.heading("Activity", size="7", as_="h1"),
-        rx.text(
-            "Everything that happened to your account, keys and profiles. Kept permanently.",
-            color=rx.color("gray", 11),
-            size="2",
+        page_header(
+            "Activity", "Everything that happened to your account, keys and profiles. Kept permanently."
         ),
-        rx.input(
-            rx.input.slot(rx.icon("filter", size=16)),
+        search_box(
+            state.target_filter,
+            state.set_target_filter,
             placeholder="Filter by key ID (e.g. key_…)",
-            value=ActivityState.target_filter,
-            on_change=ActivityState.set_target_filter.debounce(300),
-            id="activity-filter",
-            aria_label="Filter by key ID",
+            input_id="activity-filter",
+            label="Filter by key ID",
+            icon="filter",
             width="320px",
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(label)
-                        for label in ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(ActivityState.events, event_row)),
-            variant="surface",
-            width="100%",
-            id="activity-table",
-        ),
-        rx.hstack(
-            rx.text(ActivityState.total, " events", size="2", color=rx.color("gray", 11)),
-            rx.spacer(),
-            rx.button(
-                "Previous",
-                variant="soft",
-                color_scheme="gray",
-                disabled=ActivityState.page <= 1,
-                on_click=ActivityState.go_to_page(ActivityState.page - 1),
-                id="activity-prev",
-            ),
-            rx.text("Page ", ActivityState.page, " of ", ActivityState.page_count, size="2"),
-            rx.button(
-                "Next",
-                variant="soft",
-                color_scheme="gray",
-                disabled=ActivityState.page >= ActivityState.page_count,
-                on_click=ActivityState.go_to_page(ActivityState.page + 1),
-                id="activity-next",
-            ),
-            width="100%",
-            align="center",
-            spacing="3",
+        data_table(HEADERS, state.events, event_row, "activity-table"),
+        pagination(
+            rx.text(state.total, " events", size="2", color=MUTED),
+            state.page,
+            state.page_count,
+            state.go_to_page,
+            prev_id="activity-prev",
+            next_id="activity-next",
         ),
         spacing="4",
         width="100%",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp import routes
+from rxapp.components.forms import labelled_field
 from rxapp.components.layout import auth_card, backend_url, native_form
 from rxapp.services.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from rxapp.state import AuthState
@@ -54,21 +55,17 @@ class AuthPageState(AuthState):
 
 
 def _field(label: str, name: str, field_type: str, field_id: str, autocomplete: str, **props) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(label, html_for=field_id, font_size="14px", font_weight="500"),
-        rx.input(
-            name=name,
-            type=field_type,
-            id=field_id,
-            required=True,
-            auto_complete=autocomplete,
-            width="100%",
-            size="3",
-            **props,
-        ),
-        spacing="1",
+    control = rx.input(
+        name=name,
+        type=field_type,
+        id=field_id,
+        required=True,
+        auto_complete=autocomplete,
         width="100%",
+        size="3",
+        **props,
     )
+    return labelled_field(label, control, html_for=field_id)
 
 
 def _messages() -> rx.Component:

@@ -17,7 +17,6 @@ _BASE62_SET = frozenset(BASE62)
 RANDOM_LENGTH = 32
 CHECKSUM_LENGTH = 6
 MASK_DOTS = "••••••••"
-MAX_SECRET_LENGTH = 64  # anything longer is refused before any work
 
 
 def _base62(number: int, width: int) -> str:

@@ -1,9 +1,8 @@
 """Digest lookups for the verify hot path, below SQLAlchemy: no session, no ORM, no cache.
 
 Each lookup runs one indexed SELECT in autocommit mode, so it sees every committed change: a key
-turned INACTIVE or deleted fails on the very next call. The row shape is the one `keys.decide`
-takes: (id, key_id, status, expires_at, profile id, name, description, categories, sensitivity,
-action).
+turned INACTIVE or deleted fails on the very next call. Both run the one query
+(`VERIFY_SQL`) and return the one row type (`VerifyRow`) of services/keys/verification.py.
 """
 
 from __future__ import annotations
@@ -15,11 +14,7 @@ import sqlite3
 import threading
 from typing import Any
 
-_SELECT = (
-    "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-    " p.sensitivity, p.action, k.rate_limit_per_minute FROM api_keys AS k LEFT JOIN bias_profiles AS p"
-    " ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
-)
+from rxapp.services.keys.verification import VERIFY_SQL, VerifyRow
 
 
 class SqliteDigestLookup:
@@ -30,20 +25,21 @@ class SqliteDigestLookup:
     """
 
     is_async = False
-    SQL = _SELECT.format(placeholder="?")
+    SQL = VERIFY_SQL.format(placeholder="?")
 
     def __init__(self, database_path: str) -> None:
         self.database_path = database_path
         self._local = threading.local()
 
-    def __call__(self, digest: str) -> tuple | None:
+    def __call__(self, digest: str) -> VerifyRow | None:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
                 f"file:{self.database_path}?mode=ro", uri=True, isolation_level=None, timeout=10
             )
             self._local.connection = connection
-        return connection.execute(self.SQL, (digest,)).fetchone()
+        row = connection.execute(self.SQL, (digest,)).fetchone()
+        return VerifyRow(*row) if row is not None else None
 
 
 class _PgConnection:
@@ -119,7 +115,7 @@ class PostgresDigestLookup:
     """
 
     is_async = True
-    SQL = _SELECT.format(placeholder="$1")
+    SQL = VERIFY_SQL.format(placeholder="$1")
     STATEMENT = b"apikeys_verify"
 
     def __init__(self, conninfo: str, size: int = 4) -> None:
@@ -162,7 +158,7 @@ class PostgresDigestLookup:
         assert self._loop is not None
         return _PgConnection(pgconn, self._loop)
 
-    async def __call__(self, digest: str) -> tuple | None:
+    async def __call__(self, digest: str) -> VerifyRow | None:
         from psycopg import OperationalError
 
         async with self._bind_to_running_loop():
@@ -182,7 +178,7 @@ class PostgresDigestLookup:
             return None
         values = [result.get_value(0, column) for column in range(11)]
         expires_at = _text(values[3])
-        return (
+        return VerifyRow(
             int(values[0]),
             _text(values[1]),
             _text(values[2]),
@@ -190,7 +186,7 @@ class PostgresDigestLookup:
             int(values[4]) if values[4] is not None else None,
             _text(values[5]),
             _text(values[6]),
-            _text(values[7]),  # JSON text; keys.decide parses it
+            _text(values[7]),  # JSON text; decide parses it
             float(values[8]) if values[8] is not None else None,
             _text(values[9]),
             int(values[10]) if values[10] is not None else None,

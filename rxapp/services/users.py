@@ -32,7 +32,6 @@ PASSWORD_MAX_LENGTH = 1024
 EMAIL_MAX_LENGTH = 254
 THROTTLE_WINDOW = throttle.WINDOW
 MAX_DELAY_SECONDS = throttle.MAX_DELAY_SECONDS
-INVALID_CREDENTIALS = "Incorrect email or password."
 THROTTLED_MESSAGE = (
     "Too many failed attempts. Wait a few minutes and try again, or use a browser you have "
     "signed in with before."

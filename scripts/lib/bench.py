@@ -206,6 +206,7 @@ class Server:
             "APIKEYS_ALLOWED_ORIGINS": f"http://localhost:{self.port},http://127.0.0.1:{self.port}",
             "APIKEYS_ENV": "production",
             "APIKEYS_VERIFY_RATE_LIMIT": "0",
+            "APIKEYS_BENCH_NOOP": "1",  # the ceiling route, served only for the benchmark
             "GRANIAN_WORKERS": "1",
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",

@@ -143,7 +143,19 @@ def test_unknown_api_path_is_a_json_404(console: Console) -> None:
     assert_no_traceback(response)
 
 
-def test_noop_endpoint_answers(console: Console) -> None:
+def test_benchmark_noop_is_not_served_by_a_console(console: Console) -> None:
     response = _post(console, path="/api/v1/noop")
+    assert response.status_code == 404  # only APIKEYS_BENCH_NOOP=1 (scripts/bench) serves it
+
+
+def test_benchmark_noop_answers_when_switched_on() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from rxapp.api import serve_benchmark_noop
+
+    app = FastAPI()
+    serve_benchmark_noop(app)
+    response = TestClient(app).post("/api/v1/noop")
     assert response.status_code == 200
     assert response.json() == {"valid": False, "code": "NOOP"}

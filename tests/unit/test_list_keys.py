@@ -90,7 +90,7 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
     )
     session.commit()
 
-    def listed(status: str) -> list[str]:
+    def listed(status: str | None) -> list[str]:
         page = key_service.list_keys(
             session, alice.id, Q(status=status, page_size=100, sort="name", descending=False), now=later
         )
@@ -103,7 +103,7 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
         ("inactive-past-end", "EXPIRED"),
         ("past-end", "EXPIRED"),
     ]
-    assert len(listed("")) == 6
+    assert len(listed(None)) == 6
     # The status column of the effectively expired key still says ACTIVE: the job has not run.
     row = session.get(
         ApiKey, session.scalars(sa.select(ApiKey.id).where(ApiKey.key_id == past_end.key.key_id)).one()
@@ -119,12 +119,12 @@ def test_profile_filter(session: Session, alice: Person) -> None:
     _make(session, alice, "l1", bias_profile_id=lenient.id)
     _make(session, alice, "none1")
     session.commit()
-    assert sorted(_names(session, alice, bias_profile_id=strict.id)) == ["s1", "s2"]
-    assert _names(session, alice, bias_profile_id=lenient.id) == ["l1"]
-    assert _names(session, alice, bias_profile_id=0) == ["none1"]
+    assert sorted(_names(session, alice, bias_profile=strict.id)) == ["s1", "s2"]
+    assert _names(session, alice, bias_profile=lenient.id) == ["l1"]
+    assert _names(session, alice, bias_profile=key_service.ProfileScope.NONE) == ["none1"]
     assert len(_names(session, alice)) == 4
-    assert _names(session, alice, bias_profile_id=987654) == []
-    rows = key_service.list_keys(session, alice.id, Q(bias_profile_id=strict.id)).rows
+    assert _names(session, alice, bias_profile=987654) == []
+    rows = key_service.list_keys(session, alice.id, Q(bias_profile=strict.id)).rows
     assert {row.bias_profile_name for row in rows} == {"Strict"}
 
 

@@ -96,7 +96,7 @@ def test_lists_only_show_own_rows(session: Session, alice: Person, bob: Person, 
     for search in ("alice", alice_data["key"].key_id):
         assert key_service.list_keys(session, bob.id, key_service.KeyQuery(search=search)).total == 0
     # Filtering by Alice's profile finds nothing for Bob.
-    query = key_service.KeyQuery(bias_profile_id=alice_data["profile"].id)
+    query = key_service.KeyQuery(bias_profile=alice_data["profile"].id)
     assert key_service.list_keys(session, bob.id, query).total == 0
 
     assert [p.name for p in profile_service.list_profiles(session, bob.id)] == ["Bob profile"]

@@ -1,0 +1,69 @@
+"""The HTTP API, one module per reason to change, assembled into one FastAPI app:
+
+- `verify`: /verify and /authorize (the documented twins of rxapp/hotpath, which holds the rate
+  limiter and the request rules);
+- `auth_forms`: the browser's sign-in, sign-up and sign-out form posts;
+- `health`: /health;
+- `errors`: the JSON error shape and the caller's address.
+
+Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs live in jobs.py.
+A new endpoint is a new module with an `APIRouter`, included below.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rxapp import __version__, routes
+from rxapp.api import auth_forms, health, verify
+from rxapp.api.errors import error_response
+
+api = FastAPI(
+    title="API key console",
+    version=__version__,
+    description="Verify API keys and read the Bias Profile attached to them.",
+    docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
+    redoc_url=None,
+    openapi_url=f"{routes.API_PREFIX}/openapi.json",
+)
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0] if error.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return error_response(
+        422, "INVALID_REQUEST", f"Invalid request: {first.get('msg', 'bad input')} ({where})."
+    )
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    return error_response(error.status_code, "HTTP_ERROR", str(error.detail))
+
+
+@api.exception_handler(Exception)
+async def _unexpected(_request: Request, _error_: Exception) -> JSONResponse:
+    """Fail closed, without a stack trace or internals in the answer."""
+    return error_response(500, "INTERNAL_ERROR", "The request could not be processed.")
+
+
+api.include_router(verify.router)
+api.include_router(health.router)
+api.include_router(auth_forms.router)
+
+
+def benchmark_noop() -> JSONResponse:
+    """The benchmark's ceiling: same app, same middleware, same threadpool hop, no work."""
+    return JSONResponse({"valid": False, "code": "NOOP"})
+
+
+def serve_benchmark_noop(app: FastAPI) -> None:
+    """Only when APIKEYS_BENCH_NOOP=1 (scripts/bench sets it): never part of a production console."""
+    app.add_api_route(routes.API_NOOP, benchmark_noop, methods=["POST"], include_in_schema=False)
+
+
+__all__ = ["api", "serve_benchmark_noop"]

@@ -1,0 +1,163 @@
+"""The browser's sign-in, sign-up and sign-out form posts: they set and clear the HttpOnly
+session cookie, so passwords and tokens never pass through Reflex state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from rxapp import metrics, routes
+from rxapp.api.errors import client_address, error_response
+from rxapp.db import session_scope
+from rxapp.security import is_allowed_origin
+from rxapp.services import users as user_service
+from rxapp.services.errors import ServiceError, ThrottledError
+from rxapp.settings import get_settings
+
+DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
+router = APIRouter()
+
+
+def _trusted_origin(request: Request) -> str | None:
+    """The page that posted the form, if it is one of ours (login CSRF and open-redirect guard)."""
+    allowed = get_settings().allowed_origins
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        referer = request.headers.get("referer", "")
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    origin = origin.rstrip("/")
+    return origin if is_allowed_origin(origin, request.headers.get("host", ""), allowed) else None
+
+
+def _redirect(origin: str, path: str, **query: str) -> RedirectResponse:
+    suffix = f"?{urlencode(query)}" if query else ""
+    return RedirectResponse(f"{origin}{path}{suffix}", status_code=303)
+
+
+def _secure(request: Request, origin: str) -> bool:
+    return origin.startswith("https://") or request.url.scheme == "https"
+
+
+def _set_session_cookie(response: Response, token: str, secure: bool) -> None:
+    response.set_cookie(
+        routes.SESSION_COOKIE,
+        token,
+        max_age=int(get_settings().session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def _forbidden_origin() -> JSONResponse:
+    return error_response(403, "FORBIDDEN_ORIGIN", "This form must be posted from the console's own pages.")
+
+
+def _set_device_cookie(response: Response, value: str, secure: bool) -> None:
+    """The trusted-device cookie (services/throttle.py): sent only to the sign-in forms."""
+    response.set_cookie(
+        routes.DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_COOKIE_SECONDS,
+        path=routes.API_AUTH_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+
+
+def _signed_in(request: Request, origin: str, signed: user_service.SignIn, address: str) -> Response:
+    with session_scope() as session:
+        token = user_service.start_session(session, signed.user.id, client_address=address)
+    response = _redirect(origin, routes.KEYS)
+    secure = _secure(request, origin)
+    _set_session_cookie(response, token, secure)
+    _set_device_cookie(response, signed.device_cookie, secure)
+    return response
+
+
+def _throttled(origin: str, page: str, email: str, address: str) -> Response:
+    """Counted, not audited one row each; the answer does not say when the wait ends."""
+    with session_scope() as session:
+        user_service.record_throttled(session, email, client_address=address)
+    return _redirect(origin, page, error="throttled")
+
+
+@router.post(routes.API_SIGN_IN, include_in_schema=False)
+def sign_in(
+    request: Request,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    address = client_address(request)
+    device = request.cookies.get(routes.DEVICE_COOKIE, "")
+    try:
+        with session_scope() as session:
+            signed = user_service.authenticate(
+                session, email, password, client_address=address, device_cookie=device
+            )
+    except ThrottledError:
+        metrics.record_sign_in("throttled")
+        return _throttled(origin, routes.SIGN_IN, email, address)
+    metrics.record_sign_in("success" if signed else "failure")
+    if signed is None:
+        return _redirect(origin, routes.SIGN_IN, error="invalid")
+    return _signed_in(request, origin, signed, address)
+
+
+@router.post(routes.API_SIGN_UP, include_in_schema=False)
+def sign_up(
+    request: Request,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=5000)] = "",
+    confirm_password: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    address = client_address(request)
+    if password != confirm_password:
+        return _redirect(origin, routes.SIGN_UP, error="mismatch")
+    device = request.cookies.get(routes.DEVICE_COOKIE, "")
+    try:
+        with session_scope() as session:
+            signed = user_service.register(
+                session, email, password, client_address=address, device_cookie=device
+            )
+    except ThrottledError:
+        return _throttled(origin, routes.SIGN_UP, email, address)
+    except ServiceError as error:
+        return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
+    if signed is None:  # an existing account and not its password: say no more than that
+        return _redirect(origin, routes.SIGN_UP, error="not_created")
+    return _signed_in(request, origin, signed, address)
+
+
+SIGN_UP_ERROR_CODES = {"email_invalid", "password_short", "password_long", "password_common"}
+
+
+def sign_up_error_code(error: ServiceError) -> str:
+    """A fixed code per failure: the page maps it to text, so nothing user-supplied is reflected."""
+    return error.code if error.code in SIGN_UP_ERROR_CODES else "not_created"
+
+
+@router.post(routes.API_SIGN_OUT, include_in_schema=False)
+def sign_out(request: Request) -> Response:
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    token = request.cookies.get(routes.SESSION_COOKIE, "")
+    if token:
+        with session_scope() as session:
+            user_service.end_session(session, token, client_address=client_address(request))
+    response = _redirect(origin, routes.SIGN_IN, signed_out="1")
+    response.delete_cookie(routes.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,74 @@
+"""Dialog pieces: the Cancel + primary footer, and the one confirm-delete dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def cancel_button(button_id: str) -> rx.Component:
+    return rx.button("Cancel", variant="soft", color_scheme="gray", id=button_id)
+
+
+def dialog_footer(
+    cancel_id: str, primary: rx.Component, *, alert: bool = False, **props: Any
+) -> rx.Component:
+    """Cancel (closes the dialog without an event) on the left of the primary action."""
+    close = rx.alert_dialog.cancel if alert else rx.dialog.close
+    return rx.hstack(close(cancel_button(cancel_id)), primary, justify="end", spacing="3", **props)
+
+
+def confirm_delete_dialog(
+    *,
+    title: str,
+    description: rx.Component,
+    on_confirm: Any,
+    open: Any,
+    on_open_change: Any,
+    confirm_id: str,
+    cancel_id: str,
+    body: rx.Component | None = None,
+    **content_props: Any,
+) -> rx.Component:
+    """ "Delete X?" with an optional warning or error `body`, Cancel and a red Delete."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description),
+            body if body is not None else rx.fragment(),
+            dialog_footer(
+                cancel_id,
+                rx.button("Delete", color_scheme="red", on_click=on_confirm, id=confirm_id),
+                alert=True,
+                margin_top="4",
+            ),
+            **content_props,
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )
+
+
+def form_dialog(
+    title: Any,
+    description: Any,
+    *fields: rx.Component,
+    open: Any,
+    on_open_change: Any,
+    max_width: str = "520px",
+    spacing: str = "4",
+    **content_props: Any,
+) -> rx.Component:
+    """A dialog holding a form: title, description, the fields (footer last) in one column."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description),
+            rx.vstack(*fields, spacing=spacing, margin_top="3"),
+            max_width=max_width,
+            **content_props,
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )

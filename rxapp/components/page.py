@@ -1,0 +1,116 @@
+"""Page pieces: the header with its actions, the empty state, pagination, a data table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import reflex as rx
+
+MUTED = rx.color("gray", 11)
+
+
+def page_header(title: str, subtitle: str = "", *actions: rx.Component) -> rx.Component:
+    heading = rx.vstack(
+        rx.heading(title, size="7", as_="h1"),
+        rx.text(subtitle, color=MUTED, size="2") if subtitle else rx.fragment(),
+        spacing="1",
+    )
+    if not actions:
+        return heading
+    return rx.hstack(heading, rx.spacer(), *actions, width="100%", align="center", spacing="3")
+
+
+def primary_action(label: str, on_click: Any, button_id: str) -> rx.Component:
+    return rx.button(rx.icon("plus", size=16), label, on_click=on_click, id=button_id, size="3")
+
+
+def empty_state(icon: str, heading: str, text: str, *actions: rx.Component, box_id: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 9)),
+            rx.heading(heading, size="4"),
+            rx.text(text, color=MUTED),
+            *actions,
+            align="center",
+            spacing="3",
+        ),
+        padding="9",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        width="100%",
+        id=box_id,
+    )
+
+
+def pagination(
+    total: rx.Component,
+    page: Any,
+    page_count: Any,
+    go_to_page: Callable[[Any], Any],
+    *,
+    prev_id: str,
+    next_id: str,
+    indicator_id: str | None = None,
+) -> rx.Component:
+    """`total` text on the left; Previous, "Page n of m", Next on the right."""
+    return rx.hstack(
+        total,
+        rx.spacer(),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            color_scheme="gray",
+            disabled=page <= 1,
+            on_click=go_to_page(page - 1),
+            id=prev_id,
+        ),
+        rx.text("Page ", page, " of ", page_count, size="2", id=indicator_id),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            color_scheme="gray",
+            disabled=page >= page_count,
+            on_click=go_to_page(page + 1),
+            id=next_id,
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+    )
+
+
+def data_table(
+    headers: Sequence[str], rows: Any, render_row: Callable[[Any], rx.Component], table_id: str
+) -> rx.Component:
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in headers])),
+        rx.table.body(rx.foreach(rows, render_row)),
+        variant="surface",
+        width="100%",
+        id=table_id,
+    )
+
+
+def search_box(
+    value: Any,
+    on_change: Any,
+    *,
+    placeholder: str,
+    input_id: str,
+    label: str,
+    icon: str = "search",
+    **props: Any,
+) -> rx.Component:
+    """A debounced text filter: the server is asked once typing pauses, not on every keystroke."""
+    return rx.input(
+        rx.input.slot(rx.icon(icon, size=16)),
+        placeholder=placeholder,
+        value=value,
+        on_change=on_change.debounce(300),
+        id=input_id,
+        aria_label=label,
+        **props,
+    )

@@ -1,0 +1,284 @@
+"""Create New API Key, and the one-time reveal of its secret.
+
+The secret lives only in the browser (`revealed_secret`, a client-side value): the server pushes
+it once, right after the key is committed, and never keeps it in a state var (state is persisted
+and hydrated). Closing, a reload or a new tab loses it for good.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
+
+from rxapp.components.dialogs import dialog_footer
+from rxapp.components.forms import LABEL_STYLE, choice_select, form_error, labelled_field
+from rxapp.models import UserPublic, utc_now
+from rxapp.pages.keys.listing import profile_select, reload_table
+from rxapp.services import keys as key_service
+from rxapp.services.errors import ServiceError
+from rxapp.state import AuthState, requires_user
+
+revealed_secret = ClientStateVar.create("revealed_secret", "")
+_FIELDS = ("name", "expires_at")
+
+
+class CreateKeyState(AuthState):
+    open: bool = False
+    name: str = ""
+    profile: str = key_service.ProfileScope.NONE.value
+    expiry: str = key_service.ExpiryPreset.NEVER.value
+    custom_date: str = ""
+    error: str = ""
+    error_field: str = ""
+    creating: bool = False
+    # the one-time reveal (the secret itself is client-side only: see `revealed_secret`)
+    revealed_key_id: str = ""
+    copied: bool = False
+    confirm_discard_open: bool = False
+
+    @rx.event
+    @requires_user
+    async def start(self, user: UserPublic):
+        self.reset()
+        await reload_table(self, user, with_profiles=True)
+        self.open = True
+
+    @rx.event
+    def forget_reveal(self):
+        """On every page load: a reload or a new tab never brings a reveal back."""
+        self.reset()
+
+    @rx.event
+    def set_name(self, value: str):
+        self.name = value[:200]
+        if self.error_field == "name":
+            self.error = self.error_field = ""
+
+    @rx.event
+    def set_profile(self, value: str):
+        self.profile = value
+
+    @rx.event
+    def set_expiry(self, value: str):
+        self.expiry = key_service.parse_preset(value).value
+
+    @rx.event
+    def set_custom_date(self, value: str):
+        self.custom_date = value
+
+    @rx.event
+    @requires_user
+    async def submit(self, user: UserPublic):
+        if self.creating or self.revealed_key_id:
+            return
+        self.creating = True
+        try:
+            expires_at = key_service.end_date_for(
+                key_service.parse_preset(self.expiry), self.custom_date, utc_now()
+            )
+            created = await self.in_session(
+                key_service.create_key,
+                user.id,
+                user.email,
+                self.name,
+                bias_profile_id=key_service.profile_choice(self.profile),
+                expires_at=expires_at,
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error, self.error_field = error.message, error.field
+            return
+        finally:
+            self.creating = False
+        # Committed above; only now does the secret reach the browser, once, as a client-side
+        # value. `created` is dropped when this handler returns: the server keeps no copy.
+        self.revealed_key_id = created.key.key_id
+        self.copied = False
+        self.error = ""
+        yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
+        del created
+        await reload_table(self, user)
+
+    @rx.event
+    def mark_copied(self):
+        self.copied = True
+
+    @rx.event
+    def request_close(self):
+        if self.revealed_key_id and not self.copied:
+            self.confirm_discard_open = True
+            return None
+        return self._discard()
+
+    @rx.event
+    def open_changed(self, is_open: bool):
+        if not is_open:
+            return CreateKeyState.request_close
+
+    @rx.event
+    def keep_reveal_open(self):
+        self.confirm_discard_open = False
+
+    @rx.event
+    def discard_reveal(self):
+        return self._discard()
+
+    def _discard(self):
+        self.reset()
+        return revealed_secret.push("")
+
+
+def _form() -> rx.Component:
+    state = CreateKeyState
+    return rx.vstack(
+        rx.dialog.description("Give the key a name that says which application will use it."),
+        labelled_field(
+            "Name",
+            rx.input(
+                value=state.name,
+                on_change=state.set_name,
+                id="create-name",
+                placeholder="e.g. checkout-service production",
+                max_length=key_service.NAME_MAX_LENGTH,
+                width="100%",
+                auto_focus=True,
+            ),
+            html_for="create-name",
+            error=state.error,
+            error_field=state.error_field,
+            field="name",
+        ),
+        labelled_field(
+            "Bias Profile (optional)",
+            profile_select(state.profile, state.set_profile, "create-profile"),
+            html_for="create-profile",
+        ),
+        labelled_field(
+            "Expires",
+            rx.fragment(
+                choice_select(
+                    key_service.EXPIRY_PRESETS, state.expiry, state.set_expiry, "create-expiry", width="100%"
+                ),
+                rx.cond(
+                    state.expiry == key_service.ExpiryPreset.CUSTOM.value,
+                    rx.input(
+                        type="date",
+                        value=state.custom_date,
+                        on_change=state.set_custom_date,
+                        id="create-custom-date",
+                        aria_label="Custom end date",
+                        width="100%",
+                    ),
+                ),
+            ),
+            html_for="create-expiry",
+            error=state.error,
+            error_field=state.error_field,
+            field="expires_at",
+        ),
+        form_error(state.error, state.error_field, _FIELDS),
+        dialog_footer(
+            "create-cancel",
+            rx.button("Create API Key", on_click=state.submit, loading=state.creating, id="create-submit"),
+            width="100%",
+        ),
+        spacing="4",
+    )
+
+
+def _discard_confirmation() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Close without copying?"),
+            rx.alert_dialog.description(
+                "You have not copied this API key. Once you close this dialog it cannot be shown again."
+            ),
+            rx.hstack(
+                rx.button(
+                    "Go back",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=CreateKeyState.keep_reveal_open,
+                    id="discard-cancel",
+                ),
+                rx.button(
+                    "Close anyway",
+                    color_scheme="red",
+                    on_click=CreateKeyState.discard_reveal,
+                    id="discard-confirm",
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="4",
+            ),
+        ),
+        open=CreateKeyState.confirm_discard_open,
+    )
+
+
+def _reveal() -> rx.Component:
+    return rx.vstack(
+        rx.callout.root(  # root + icon, not rx.callout(): its text is a <p>, which cannot hold blocks
+            rx.callout.icon(rx.icon("shield-alert")),
+            rx.vstack(
+                rx.text("Store it securely. This key will not be shown again.", weight="bold", size="2"),
+                rx.text(
+                    "Copy the API key value by clicking on the Copy Icon, then put it in a secure "
+                    "environment variable or secret store. If you lose it, create a new key.",
+                    size="2",
+                ),
+                spacing="1",
+            ),
+            color_scheme="amber",
+            id="reveal-warning",
+        ),
+        rx.el.label("Your new API key", html_for="new-key-secret", **LABEL_STYLE),
+        rx.hstack(
+            rx.input(
+                value=revealed_secret.value,
+                read_only=True,
+                id="new-key-secret",
+                width="100%",
+                font_family="monospace",
+                size="3",
+            ),
+            rx.tooltip(
+                rx.icon_button(
+                    rx.icon("copy", size=18),
+                    size="3",
+                    id="copy-new-key",
+                    aria_label="Copy API key",
+                    on_click=[
+                        rx.set_clipboard(revealed_secret.value),
+                        CreateKeyState.mark_copied,
+                        rx.toast.success("API key copied to the clipboard"),
+                    ],
+                ),
+                content="Copy",
+            ),
+            width="100%",
+        ),
+        rx.text("Key ID: ", rx.code(CreateKeyState.revealed_key_id), size="2"),
+        rx.hstack(
+            rx.button("Done", on_click=CreateKeyState.request_close, id="create-done"),
+            justify="end",
+            width="100%",
+        ),
+        _discard_confirmation(),
+        spacing="3",
+        width="100%",
+    )
+
+
+def create_dialog() -> rx.Component:
+    revealing = CreateKeyState.revealed_key_id != ""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(rx.cond(revealing, "API key created", "Create New API Key")),
+            rx.cond(revealing, _reveal(), _form()),
+            max_width="520px",
+            id="create-dialog",
+        ),
+        open=CreateKeyState.open,
+        on_open_change=CreateKeyState.open_changed,
+    )

@@ -1,0 +1,77 @@
+"""Delete API key: a warning (permanent, services stop at once), then the row is gone."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.dialogs import confirm_delete_dialog
+from rxapp.models import UserPublic
+from rxapp.pages.keys.listing import reload_table
+from rxapp.services import keys as key_service
+from rxapp.state import AuthState, requires_user
+
+
+class DeleteKeyState(AuthState):
+    open: bool = False
+    key_id: str = ""
+    key_name: str = ""
+
+    @rx.event
+    @requires_user
+    async def start(self, user: UserPublic, key_id: str):
+        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+        self.key_id, self.key_name, self.open = key.key_id, key.name, True
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
+
+    @rx.event
+    @requires_user
+    async def confirm(self, user: UserPublic):
+        self.open = False
+        await self.in_session(
+            key_service.delete_key, user.id, user.email, self.key_id, client_address=self.client_address()
+        )
+        await reload_table(self, user)
+        return rx.toast.success(f"Deleted {self.key_name}")
+
+
+def _warning() -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("triangle-alert")),
+        rx.vstack(
+            rx.text("Warning", weight="bold", size="2"),
+            rx.el.ul(
+                rx.el.li("Deletion is permanent and cannot be undone"),
+                rx.el.li("All services using this key will stop working immediately"),
+                rx.el.li("Make sure to update any applications using the deleted key"),
+                padding_left="1.2em",
+            ),
+            spacing="1",
+            font_size="14px",
+        ),
+        color_scheme="red",
+        margin_top="3",
+        id="delete-warning",
+    )
+
+
+def delete_dialog() -> rx.Component:
+    return confirm_delete_dialog(
+        title="Delete API key?",
+        description=rx.text(
+            "You are about to delete ",
+            rx.text.strong(DeleteKeyState.key_name),
+            " (",
+            rx.code(DeleteKeyState.key_id),
+            ").",
+        ),
+        body=_warning(),
+        on_confirm=DeleteKeyState.confirm,
+        open=DeleteKeyState.open,
+        on_open_change=DeleteKeyState.set_open,
+        confirm_id="confirm-delete",
+        cancel_id="delete-cancel",
+        max_width="480px",
+    )

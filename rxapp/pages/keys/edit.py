@@ -1,0 +1,209 @@
+"""Update API Key: name, Bias Profile, status (ACTIVE/INACTIVE) and end date, with a stale-edit
+check (the version read when the dialog opened)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from rxapp.components.badges import status_badge
+from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.forms import form_error, labelled_field
+from rxapp.models import KeyStatus, UserPublic
+from rxapp.pages.keys.listing import profile_select, reload_table
+from rxapp.services import keys as key_service
+from rxapp.services.errors import ServiceError
+from rxapp.state import AuthState, requires_user
+
+_FIELDS = ("name", "expires_at", "status", "bias_profile_id")
+
+
+class EditKeyState(AuthState):
+    open: bool = False
+    key_id: str = ""
+    name: str = ""
+    profile: str = key_service.ProfileScope.NONE.value
+    status: str = KeyStatus.ACTIVE.value
+    expired: bool = False
+    end_date: str = ""
+    error: str = ""
+    error_field: str = ""
+    _version: int = 0
+    _original_end: str = ""
+
+    @rx.event
+    @requires_user
+    async def start(self, user: UserPublic, key_id: str):
+        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+        await reload_table(self, user, with_profiles=True)
+        self.reset()
+        self.key_id = key.key_id
+        self.name = key.name
+        self.profile = (
+            str(key.bias_profile_id) if key.bias_profile_id else key_service.ProfileScope.NONE.value
+        )
+        self.expired = key.status == KeyStatus.EXPIRED
+        self.status = key.status
+        self.end_date = self._original_end = key_service.date_field(key.expires_at)
+        self._version = key.version
+        self.open = True
+
+    @rx.event
+    def set_name(self, value: str):
+        self.name = value[:200]
+        if self.error_field == "name":
+            self.error = self.error_field = ""
+
+    @rx.event
+    def set_profile(self, value: str):
+        self.profile = value
+
+    @rx.event
+    def set_status(self, value: str):
+        if value in (KeyStatus.ACTIVE, KeyStatus.INACTIVE):
+            self.status = value
+
+    @rx.event
+    def set_end_date(self, value: str):
+        self.end_date = value
+
+    @rx.event
+    def clear_end_date(self):
+        self.end_date = ""
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
+
+    def _changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {
+            "name": self.name,
+            "bias_profile_id": key_service.profile_choice(self.profile),
+        }
+        if self.expired:  # an expired key keeps its status and end date (the service says so too)
+            return changes
+        changes["status"] = self.status
+        if self.end_date != self._original_end:
+            end = key_service.parse_date(self.end_date) if self.end_date else None
+            if self.end_date and end is None:
+                raise ServiceError("Enter a valid end date.", field="expires_at")
+            changes["expires_at"] = end
+        return changes
+
+    @rx.event
+    @requires_user
+    async def submit(self, user: UserPublic):
+        try:
+            updated = await self.in_session(
+                key_service.update_key,
+                user.id,
+                user.email,
+                self.key_id,
+                key_service.parse_changes(self._changes()),
+                expected_version=self._version,
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error, self.error_field = error.message, error.field
+            return None
+        self.open = False
+        await reload_table(self, user)
+        return rx.toast.success(f"Saved {updated.name}")
+
+
+def _status_field() -> rx.Component:
+    state = EditKeyState
+    expired_note = rx.vstack(
+        status_badge(KeyStatus.EXPIRED.value),
+        rx.text(
+            "This key reached its end date. An expired key cannot be reactivated; create a new key instead.",
+            size="2",
+            color=rx.color("gray", 11),
+            id="edit-expired-reason",
+        ),
+    )
+    picker = rx.select.root(
+        rx.select.trigger(id="edit-status", width="100%"),
+        rx.select.content(
+            rx.select.item(KeyStatus.ACTIVE.value, value=KeyStatus.ACTIVE.value),
+            rx.select.item(KeyStatus.INACTIVE.value, value=KeyStatus.INACTIVE.value),
+        ),
+        value=state.status,
+        on_change=state.set_status,
+    )
+    return labelled_field(
+        "Status",
+        rx.cond(state.expired, expired_note, picker),
+        html_for="edit-status",
+        error=state.error,
+        error_field=state.error_field,
+        field="status",
+    )
+
+
+def _end_date_field() -> rx.Component:
+    state = EditKeyState
+    return labelled_field(
+        "End date (UTC, empty for never)",
+        rx.hstack(
+            rx.input(
+                type="date",
+                value=state.end_date,
+                on_change=state.set_end_date,
+                id="edit-end-date",
+                width="100%",
+            ),
+            rx.button(
+                "Never",
+                variant="soft",
+                color_scheme="gray",
+                on_click=state.clear_end_date,
+                id="edit-end-never",
+            ),
+            width="100%",
+        ),
+        html_for="edit-end-date",
+        error=state.error,
+        error_field=state.error_field,
+        field="expires_at",
+    )
+
+
+def edit_dialog() -> rx.Component:
+    state = EditKeyState
+    return form_dialog(
+        "Update API Key",
+        rx.text("Key ID: ", rx.code(state.key_id)),
+        labelled_field(
+            "Name",
+            rx.input(
+                value=state.name,
+                on_change=state.set_name,
+                id="edit-name",
+                max_length=key_service.NAME_MAX_LENGTH,
+                width="100%",
+            ),
+            html_for="edit-name",
+            error=state.error,
+            error_field=state.error_field,
+            field="name",
+        ),
+        labelled_field(
+            "Bias Profile",
+            profile_select(state.profile, state.set_profile, "edit-profile"),
+            html_for="edit-profile",
+            error=state.error,
+            error_field=state.error_field,
+            field="bias_profile_id",
+        ),
+        _status_field(),
+        rx.cond(~state.expired, _end_date_field()),
+        form_error(state.error, state.error_field, _FIELDS),
+        dialog_footer("edit-cancel", rx.button("Save", on_click=state.submit, id="edit-save"), width="100%"),
+        open=state.open,
+        on_open_change=state.set_open,
+        max_width="520px",
+        spacing="4",
+        id="edit-dialog",
+    )

@@ -1,0 +1,187 @@
+"""The keys table's state: one page of rows (search, filters, sort, paging), refreshed every few
+seconds, plus the profile choices the filter and the dialogs offer.
+
+The dialogs (create, edit, delete) reload it through `reload_table` after a change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import reflex as rx
+from sqlmodel import Session
+
+from rxapp.components.timefmt import exact_utc, relative, short_date
+from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, UserPublic, utc_now
+from rxapp.services import keys as key_service
+from rxapp.services import profiles as profile_service
+from rxapp.state import AuthState, requires_user
+
+SEARCH_MAX_LENGTH = key_service.SEARCH_MAX_LENGTH
+
+
+@dataclasses.dataclass
+class KeyRow:
+    key_id: str = ""
+    name: str = ""
+    masked: str = ""
+    status: str = ""
+    last_used: str = ""
+    last_used_exact: str = ""
+    profile: str = ""
+    expires: str = ""
+    expires_exact: str = ""
+    expiring_soon: bool = False
+    unused: bool = False
+
+
+@dataclasses.dataclass
+class ProfileOption:
+    value: str = ""
+    label: str = ""
+
+
+def key_row(key: ApiKeyPublic, now: dt.datetime) -> KeyRow:
+    """What a table row shows; the flags' thresholds are service rules."""
+    return KeyRow(
+        key_id=key.key_id,
+        name=key.name,
+        masked=key.masked,
+        status=key.status,
+        last_used=relative(key.last_used_at, now),
+        last_used_exact=exact_utc(key.last_used_at) or "Never used",
+        profile=key.bias_profile_name or "None",
+        expires=short_date(key.expires_at),
+        expires_exact=relative(key.expires_at, now, never="No end date"),
+        expiring_soon=key_service.is_expiring_soon(key, now),
+        unused=key_service.is_unused(key, now),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    page: KeyPage
+    any_key: bool
+    profiles: list[BiasProfilePublic] | None
+
+
+class KeysTableState(AuthState):
+    rows: list[KeyRow] = []
+    total: int = 0
+    has_any_key: bool = True
+    page: int = 1
+    page_count: int = 1
+    search: str = ""
+    status_filter: str = key_service.ALL_STATUSES
+    profile_filter: str = key_service.ProfileScope.ALL.value
+    sort: str = "created"
+    descending: bool = True
+    profile_options: list[ProfileOption] = []
+
+    def _query(self) -> key_service.KeyQuery:
+        return key_service.KeyQuery(
+            search=self.search,
+            status=key_service.parse_status_filter(self.status_filter),
+            bias_profile=key_service.parse_profile_filter(self.profile_filter),
+            sort=key_service.parse_sort(self.sort),
+            descending=self.descending,
+            page=self.page,
+        )
+
+    async def reload(self, user_id: int, with_profiles: bool = False) -> None:
+        query = self._query()
+
+        def work(session: Session) -> _Loaded:
+            result = key_service.list_keys(session, user_id, query)
+            any_key = result.total > 0 or key_service.count_keys(session, user_id) > 0
+            profiles = profile_service.list_profiles(session, user_id) if with_profiles else None
+            return _Loaded(result, any_key, profiles)
+
+        loaded = await self.in_session(work)
+        now = utc_now()
+        rows = [key_row(key, now) for key in loaded.page.rows]
+        if rows != self.rows:  # no update sent when nothing changed (the table refreshes every 3 s)
+            self.rows = rows
+        self.total = loaded.page.total
+        self.page = loaded.page.page
+        self.page_count = max((loaded.page.total + loaded.page.page_size - 1) // loaded.page.page_size, 1)
+        self.has_any_key = loaded.any_key
+        if loaded.profiles is not None:
+            options = [ProfileOption(value=str(p.id), label=p.name) for p in loaded.profiles]
+            if options != self.profile_options:
+                self.profile_options = options
+
+    @rx.event
+    @requires_user
+    async def load(self, user: UserPublic):
+        await self.reload(user.id, with_profiles=True)
+
+    @rx.event
+    @requires_user
+    async def refresh(self, user: UserPublic, _tick: str = ""):
+        """Called every few seconds by the page: Last Used and status change without a reload."""
+        await self.reload(user.id)
+
+    @rx.event
+    @requires_user
+    async def set_search(self, user: UserPublic, value: str):
+        self.search = value[:SEARCH_MAX_LENGTH]
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def set_status_filter(self, user: UserPublic, value: str):
+        self.status_filter = value if value in key_service.STATUS_CHOICES else key_service.ALL_STATUSES
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def set_profile_filter(self, user: UserPublic, value: str):
+        self.profile_filter = str(key_service.parse_profile_filter(value))
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def set_sort(self, user: UserPublic, value: str):
+        self.sort = key_service.parse_sort(value)
+        self.descending = self.sort != "name"
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def toggle_direction(self, user: UserPublic):
+        self.descending = not self.descending
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def go_to_page(self, user: UserPublic, page: int):
+        self.page = max(1, min(int(page), self.page_count))
+        await self.reload(user.id)
+
+    async def _first_page(self, user: UserPublic) -> None:
+        self.page = 1
+        await self.reload(user.id)
+
+
+async def reload_table(state: AuthState, user: UserPublic, with_profiles: bool = False) -> None:
+    """For the dialogs: bring the table (and, when asked, the profile choices) up to date."""
+    table = await state.get_state(KeysTableState)
+    await table.reload(user.id, with_profiles=with_profiles)
+
+
+def profile_select(value: rx.Var, on_change: rx.EventHandler, select_id: str) -> rx.Component:
+    """The Bias Profile picker of the create and edit dialogs ("No profile" first)."""
+    return rx.select.root(
+        rx.select.trigger(id=select_id, width="100%"),
+        rx.select.content(
+            rx.select.item("No profile", value=key_service.ProfileScope.NONE.value),
+            rx.foreach(
+                KeysTableState.profile_options,
+                lambda option: rx.select.item(option.label, value=option.value),
+            ),
+        ),
+        value=value,
+        on_change=on_change,
+    )

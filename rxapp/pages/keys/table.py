@@ -1,0 +1,169 @@
+"""The keys table as seen: toolbar (search, filters, sort), rows, empty state, pagination."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.badges import status_badge
+from rxapp.components.clipped import clipped_text
+from rxapp.components.forms import choice_items, choice_select
+from rxapp.components.page import MUTED, data_table, empty_state, pagination, search_box
+from rxapp.components.row_actions import edit_delete_buttons
+from rxapp.pages.keys.create import CreateKeyState
+from rxapp.pages.keys.delete import DeleteKeyState
+from rxapp.pages.keys.edit import EditKeyState
+from rxapp.pages.keys.listing import KeyRow, KeysTableState
+from rxapp.services import keys as key_service
+
+HEADERS = ["API Key ID", "Name", "API Key", "Status", "Last Used", "Bias Profile", "Expires", "Actions"]
+REFRESH_MILLISECONDS = 3000
+
+
+def toolbar() -> rx.Component:
+    state = KeysTableState
+    return rx.hstack(
+        search_box(
+            state.search,
+            state.set_search,
+            placeholder="Search by name or key ID",
+            input_id="search-keys",
+            label="Search keys",
+            width="280px",
+            max_length=key_service.SEARCH_MAX_LENGTH,
+        ),
+        choice_select(
+            key_service.STATUS_CHOICES,
+            state.status_filter,
+            state.set_status_filter,
+            "status-filter",
+            aria_label="Filter by status",
+        ),
+        rx.select.root(
+            rx.select.trigger(id="profile-filter", aria_label="Filter by Bias Profile"),
+            rx.select.content(
+                *choice_items(
+                    {
+                        key_service.ProfileScope.ALL: "All profiles",
+                        key_service.ProfileScope.NONE: "No profile",
+                    }
+                ),
+                rx.foreach(
+                    state.profile_options, lambda option: rx.select.item(option.label, value=option.value)
+                ),
+            ),
+            value=state.profile_filter,
+            on_change=state.set_profile_filter,
+        ),
+        rx.spacer(),
+        rx.text("Sort by", size="2", color=MUTED),
+        choice_select(
+            key_service.SORT_CHOICES, state.sort, state.set_sort, "sort-keys", aria_label="Sort by"
+        ),
+        rx.tooltip(
+            rx.icon_button(
+                rx.cond(
+                    state.descending,
+                    rx.icon("arrow-down-wide-narrow", size=16),
+                    rx.icon("arrow-up-narrow-wide", size=16),
+                ),
+                variant="soft",
+                color_scheme="gray",
+                on_click=state.toggle_direction,
+                id="sort-direction",
+                aria_label=rx.cond(state.descending, "Sorted descending", "Sorted ascending"),
+            ),
+            content=rx.cond(state.descending, "Descending", "Ascending"),
+        ),
+        width="100%",
+        spacing="3",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def key_row(row: KeyRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(row.key_id, variant="ghost", size="2")),
+        rx.table.cell(clipped_text(row.name, weight="medium"), id="name-" + row.key_id),
+        rx.table.cell(rx.code(row.masked, size="2"), id="masked-" + row.key_id),
+        rx.table.cell(status_badge(row.status), id="status-" + row.key_id),
+        rx.table.cell(
+            rx.tooltip(rx.text(row.last_used, size="2"), content=row.last_used_exact),
+            rx.cond(
+                row.unused,
+                rx.badge(
+                    "Unused 90+ days", color_scheme="amber", variant="outline", size="1", margin_left="1"
+                ),
+            ),
+            id="last-used-" + row.key_id,
+        ),
+        rx.table.cell(row.profile, id="profile-" + row.key_id),
+        rx.table.cell(
+            rx.tooltip(rx.text(row.expires, size="2"), content=row.expires_exact),
+            rx.cond(
+                row.expiring_soon, rx.badge("Expires soon", color_scheme="orange", size="1", margin_left="1")
+            ),
+            id="expires-" + row.key_id,
+        ),
+        rx.table.cell(
+            edit_delete_buttons(
+                row.name,
+                "edit-" + row.key_id,
+                "delete-" + row.key_id,
+                EditKeyState.start(row.key_id),
+                DeleteKeyState.start(row.key_id),
+            )
+        ),
+        id="row-" + row.key_id,
+    )
+
+
+def keys_table() -> rx.Component:
+    state = KeysTableState
+    return rx.vstack(
+        toolbar(),
+        data_table(HEADERS, state.rows, key_row, "keys-table"),
+        rx.cond(
+            state.total == 0,
+            rx.text("No keys match your search or filters.", color=MUTED, id="no-matches"),
+        ),
+        pagination(
+            rx.text(
+                state.total,
+                rx.cond(state.total == 1, " key", " keys"),
+                size="2",
+                color=MUTED,
+                id="keys-total",
+            ),
+            state.page,
+            state.page_count,
+            state.go_to_page,
+            prev_id="page-prev",
+            next_id="page-next",
+            indicator_id="page-indicator",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def refresh_timer() -> rx.Component:
+    """A pooled client-side timer: each open tab asks for one small page query every few seconds."""
+    return rx.moment(
+        interval=REFRESH_MILLISECONDS, on_change=KeysTableState.refresh, display="none", id="keys-refresh"
+    )
+
+
+def no_keys_yet() -> rx.Component:
+    return empty_state(
+        "key-round",
+        "No API keys yet",
+        "Create a key for each application that calls the service.",
+        rx.button(
+            rx.icon("plus", size=16),
+            "Create your first API key",
+            on_click=CreateKeyState.start,
+            id="create-first-key",
+        ),
+        box_id="keys-empty",
+    )

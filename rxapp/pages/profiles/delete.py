@@ -1,0 +1,70 @@
+"""Delete bias profile: refused, with the service's message, while keys still use it."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.dialogs import confirm_delete_dialog
+from rxapp.models import UserPublic
+from rxapp.pages.profiles.listing import reload_table
+from rxapp.services import profiles as profile_service
+from rxapp.services.errors import ServiceError
+from rxapp.state import AuthState, requires_user
+
+
+class DeleteProfileState(AuthState):
+    open: bool = False
+    name: str = ""
+    error: str = ""
+    _profile_id: int = 0
+
+    @rx.event
+    @requires_user
+    async def start(self, user: UserPublic, profile_id: int):
+        profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
+        self._profile_id, self.name, self.error, self.open = profile.id, profile.name, "", True
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
+
+    @rx.event
+    @requires_user
+    async def confirm(self, user: UserPublic):
+        try:
+            await self.in_session(
+                profile_service.delete_profile,
+                user.id,
+                user.email,
+                self._profile_id,
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        self.open = False
+        await reload_table(self, user)
+        return rx.toast.success(f"Deleted bias profile {self.name}")
+
+
+def delete_profile_dialog() -> rx.Component:
+    state = DeleteProfileState
+    return confirm_delete_dialog(
+        title="Delete bias profile?",
+        description=rx.text("Delete the profile ", rx.text.strong(state.name), "? This cannot be undone."),
+        body=rx.cond(
+            state.error != "",
+            rx.callout(
+                state.error,
+                icon="triangle-alert",
+                color_scheme="red",
+                margin_top="3",
+                id="profile-delete-error",
+            ),
+        ),
+        on_confirm=state.confirm,
+        open=state.open,
+        on_open_change=state.set_open,
+        confirm_id="profile-delete-confirm",
+        cancel_id="profile-delete-cancel",
+    )

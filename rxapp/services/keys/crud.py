@@ -1,0 +1,232 @@
+"""Key CRUD: create (the one place a secret is born), read, update, delete. One transaction each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from sqlmodel import Session, col
+
+from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus, utc_now
+from rxapp.services import audit, key_format
+from rxapp.services.errors import ConflictError, ValidationError
+from rxapp.services.keys.rules import (
+    check_future_end_date,
+    check_rate_limit,
+    clean_name,
+    effective_status,
+    iso,
+    owned_key,
+    owned_profile,
+    public,
+)
+from rxapp.settings import get_settings
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """The only object that ever holds a full secret; callers show it once and drop it."""
+
+    key: ApiKeyPublic
+    secret: str = field(repr=False)
+
+
+def create_key(
+    session: Session,
+    owner_id: int,
+    actor: str,
+    name: str,
+    *,
+    bias_profile_id: int | None = None,
+    expires_at: dt.datetime | None = None,
+    rate_limit_per_minute: int | None = None,
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> CreatedKey:
+    settings = get_settings()
+    now = now or utc_now()
+    name = clean_name(name)
+    check_future_end_date(expires_at, now)
+    rate_limit_per_minute = check_rate_limit(rate_limit_per_minute)
+    profile_name = None
+    if bias_profile_id is not None:
+        profile_name = owned_profile(session, owner_id, bias_profile_id).name
+    secret = key_format.generate_secret(settings.key_prefix)
+    key = ApiKey(
+        key_id=key_format.generate_key_id(),
+        owner_id=owner_id,
+        name=name,
+        digest=key_format.digest(secret, settings.pepper),
+        masked=key_format.mask(secret, settings.key_prefix),
+        status=KeyStatus.ACTIVE.value,
+        expires_at=expires_at,
+        bias_profile_id=bias_profile_id,
+        rate_limit_per_minute=rate_limit_per_minute,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(key)
+    audit.record(
+        session,
+        action="key.create",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="key",
+        target_id=key.key_id,
+        detail=f"name={name!r} profile={profile_name!r} expires_at={iso(expires_at)}",
+        client_address=client_address,
+        when=now,
+    )
+    session.flush()
+    return CreatedKey(key=public(key, profile_name, now), secret=secret)
+
+
+def get_key(session: Session, owner_id: int, key_id: str) -> ApiKeyPublic:
+    key = owned_key(session, owner_id, key_id)
+    profile_name = None
+    if key.bias_profile_id is not None:
+        profile_name = session.get(BiasProfile, key.bias_profile_id).name  # type: ignore[union-attr]
+    return public(key, profile_name, utc_now())
+
+
+class KeyChanges(BaseModel):
+    """What an owner may change. Unknown fields (owner, digest, Last Used...) are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    bias_profile_id: int | None = None
+    status: Literal["ACTIVE", "INACTIVE"] | None = None
+    expires_at: dt.datetime | None = None
+    rate_limit_per_minute: int | None = None
+
+
+def parse_changes(data: dict[str, Any]) -> KeyChanges:
+    try:
+        return KeyChanges.model_validate(data)
+    except PydanticValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise ValidationError(f"Field {where!r} cannot be changed.", field=where) from None
+        raise ValidationError(f"Invalid value for {where!r}.", field=where) from None
+
+
+def update_key(
+    session: Session,
+    owner_id: int,
+    actor: str,
+    key_id: str,
+    changes: KeyChanges,
+    *,
+    expected_version: int | None = None,
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> ApiKeyPublic:
+    """Apply the fields set in `changes`. A stale `expected_version` is a conflict, not an overwrite."""
+    now = now or utc_now()
+    key = owned_key(session, owner_id, key_id)
+    if expected_version is not None and key.version != expected_version:
+        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
+    given = changes.model_fields_set
+    current_status = effective_status(key.status, key.expires_at, now)
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    if "name" in given and changes.name is not None:
+        name = clean_name(changes.name)
+        if name != key.name:
+            values["name"] = name
+            notes.append(f"name={name!r}")
+    profile_name: str | None = None
+    if key.bias_profile_id is not None:
+        profile = session.get(BiasProfile, key.bias_profile_id)
+        profile_name = profile.name if profile else None
+    if "bias_profile_id" in given and changes.bias_profile_id != key.bias_profile_id:
+        if changes.bias_profile_id is None:
+            profile_name = None
+        else:
+            profile_name = owned_profile(session, owner_id, changes.bias_profile_id).name
+        values["bias_profile_id"] = changes.bias_profile_id
+        notes.append(f"profile={profile_name!r}")
+    if "rate_limit_per_minute" in given and changes.rate_limit_per_minute != key.rate_limit_per_minute:
+        values["rate_limit_per_minute"] = check_rate_limit(changes.rate_limit_per_minute)
+        notes.append(f"rate_limit_per_minute={values['rate_limit_per_minute']}")
+    if "expires_at" in given and changes.expires_at != key.expires_at:
+        if current_status == KeyStatus.EXPIRED:
+            raise ValidationError(
+                "An expired key cannot be given a new end date. Create a new key instead.",
+                field="expires_at",
+            )
+        check_future_end_date(changes.expires_at, now)
+        values["expires_at"] = changes.expires_at
+        notes.append(f"expires_at={iso(changes.expires_at)}")
+    status_changed = False
+    if "status" in given and changes.status is not None and changes.status != current_status:
+        if current_status == KeyStatus.EXPIRED:
+            raise ValidationError(
+                "An expired key cannot be reactivated. Create a new key instead.", field="status"
+            )
+        values["status"] = changes.status
+        status_changed = True
+    if not values:
+        return public(key, profile_name, now)
+    values["updated_at"] = now
+    values["version"] = key.version + 1
+    result = session.execute(
+        sa.update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version).values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
+    if notes:
+        audit.record(
+            session,
+            action="key.update",
+            actor=actor,
+            owner_id=owner_id,
+            target_type="key",
+            target_id=key_id,
+            detail=" ".join(notes),
+            client_address=client_address,
+            when=now,
+        )
+    if status_changed:
+        audit.record(
+            session,
+            action="key.status",
+            actor=actor,
+            owner_id=owner_id,
+            target_type="key",
+            target_id=key_id,
+            detail=f"{current_status} -> {changes.status}",
+            client_address=client_address,
+            when=now,
+        )
+    session.flush()
+    session.refresh(key)
+    return public(key, profile_name, now)
+
+
+def delete_key(session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = "") -> None:
+    """Permanent: the row is gone and the next verification fails. Only the audit event remains."""
+    key = owned_key(session, owner_id, key_id)
+    session.execute(sa.delete(ApiKey).where(col(ApiKey.id) == key.id))
+    audit.record(
+        session,
+        action="key.delete",
+        actor=actor,
+        owner_id=owner_id,
+        target_type="key",
+        target_id=key_id,
+        detail=f"name={key.name!r}",
+        client_address=client_address,
+    )
+    session.flush()
+
+
+def key_row_id(session: Session, owner_id: int, key_id: str) -> int:
+    """The internal row id of an owned key (usage rows are keyed by it); NotFoundError otherwise."""
+    return owned_key(session, owner_id, key_id).id or 0

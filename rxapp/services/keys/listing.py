@@ -1,0 +1,149 @@
+"""Listing: one page of an owner's keys (search, filters, sort, paging in the database), and the
+flags the table shows (expiring soon, unused for 90 days).
+
+The filter sentinels are typed values (`ProfileScope`, `None` for "any status"); `parse_*` turn the
+strings a page or an API receives into them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, func, select
+
+from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
+from rxapp.services.keys.rules import public
+
+PAGE_SIZE_DEFAULT = 25
+PAGE_SIZE_MAX = 100
+SEARCH_MAX_LENGTH = 100
+SORT_COLUMNS = {
+    "name": ApiKey.name,
+    "created": ApiKey.created_at,
+    "last_used": ApiKey.last_used_at,
+    "expires": ApiKey.expires_at,
+}
+SORT_CHOICES = {"created": "Created", "name": "Name", "last_used": "Last used", "expires": "Expires"}
+EXPIRING_SOON = dt.timedelta(days=7)
+UNUSED_FOR = dt.timedelta(days=90)
+
+
+class ProfileScope(StrEnum):
+    """Profile filters that are not one profile's id."""
+
+    ALL = "all"
+    NONE = "none"  # keys without a profile
+
+
+ALL_STATUSES = "all"
+STATUS_CHOICES = {
+    ALL_STATUSES: "All statuses",
+    "ACTIVE": "Active",
+    "INACTIVE": "Inactive",
+    "EXPIRED": "Expired",
+}
+
+SortField = Literal["name", "created", "last_used", "expires"]
+ProfileFilter = ProfileScope | int
+
+
+class KeyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    search: str = ""
+    status: KeyStatus | None = None  # None: every status
+    bias_profile: ProfileFilter = ProfileScope.ALL
+    sort: SortField = "created"
+    descending: bool = True
+    page: int = 1
+    page_size: int = PAGE_SIZE_DEFAULT
+
+
+def parse_status_filter(value: str) -> KeyStatus | None:
+    return KeyStatus(value) if value in KeyStatus.__members__ else None
+
+
+def parse_profile_filter(value: str) -> ProfileFilter:
+    """ "all", "none" or a profile id as text (what a select sends); anything else is "all"."""
+    if value.isdigit():
+        return int(value)
+    return ProfileScope.NONE if value == ProfileScope.NONE else ProfileScope.ALL
+
+
+def profile_choice(value: str) -> int | None:
+    """A "pick a profile" field: a profile id, or None for "no profile"."""
+    return int(value) if value.isdigit() else None
+
+
+def parse_sort(value: str) -> SortField:
+    return value if value in SORT_CHOICES else "created"  # type: ignore[return-value]
+
+
+def is_expiring_soon(key: ApiKeyPublic, now: dt.datetime) -> bool:
+    return bool(key.expires_at and key.status != KeyStatus.EXPIRED and key.expires_at - now <= EXPIRING_SOON)
+
+
+def is_unused(key: ApiKeyPublic, now: dt.datetime) -> bool:
+    """No call (or, never used, no creation) for UNUSED_FOR: a candidate for deletion."""
+    last_activity = key.last_used_at or key.created_at
+    return key.status != KeyStatus.EXPIRED and now - last_activity >= UNUSED_FOR
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_keys(
+    session: Session, owner_id: int, query: KeyQuery | None = None, now: dt.datetime | None = None
+) -> KeyPage:
+    """One page of the owner's keys, filtered, searched and sorted in the database."""
+    query = query or KeyQuery()
+    now = now or utc_now()
+    page_size = min(max(query.page_size, 1), PAGE_SIZE_MAX)
+    conditions: list[Any] = [ApiKey.owner_id == owner_id]
+    search = query.search.strip()[:SEARCH_MAX_LENGTH]
+    if search:
+        pattern = f"%{_escape_like(search)}%"
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite's LIKE already ignores ASCII case; lower() per row would double the scan cost
+            name_matches = col(ApiKey.name).like(pattern, escape="\\")
+        else:
+            name_matches = col(ApiKey.name).ilike(pattern, escape="\\")
+        conditions.append(
+            sa.or_(name_matches, col(ApiKey.key_id).like(f"%{_escape_like(search.lower())}%", escape="\\"))
+        )
+    not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
+    if query.status == KeyStatus.EXPIRED:
+        conditions.append(sa.or_(ApiKey.status == KeyStatus.EXPIRED, sa.not_(not_past_end)))
+    elif query.status:
+        conditions.extend([ApiKey.status == query.status, not_past_end])
+    if query.bias_profile == ProfileScope.NONE:
+        conditions.append(col(ApiKey.bias_profile_id).is_(None))
+    elif isinstance(query.bias_profile, int):
+        conditions.append(ApiKey.bias_profile_id == query.bias_profile)
+
+    total = session.exec(select(func.count(col(ApiKey.id))).where(*conditions)).one()
+    last_page = max((total + page_size - 1) // page_size, 1)
+    page = min(max(query.page, 1), last_page)
+    sort_column = col(SORT_COLUMNS[query.sort])
+    order = sort_column.desc() if query.descending else sort_column.asc()
+    if query.sort in ("last_used", "expires"):
+        order = order.nulls_last()
+    statement = (
+        select(ApiKey, BiasProfile.name)
+        .join(BiasProfile, col(ApiKey.bias_profile_id) == col(BiasProfile.id), isouter=True)
+        .where(*conditions)
+        .order_by(order, col(ApiKey.id).desc() if query.descending else col(ApiKey.id).asc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    rows = [public(key, profile_name, now) for key, profile_name in session.exec(statement)]
+    return KeyPage(rows=rows, total=total, page=page, page_size=page_size)
+
+
+def count_keys(session: Session, owner_id: int) -> int:
+    return session.exec(select(func.count(col(ApiKey.id))).where(ApiKey.owner_id == owner_id)).one()

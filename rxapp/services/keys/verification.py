@@ -1,0 +1,142 @@
+"""Verification: is this secret a good key right now, and which profile goes with it?
+
+The one definition of the verify row lives here: `VERIFY_SQL` (one query, with the placeholder
+style of each driver) and `VerifyRow` (its named shape). The SQLAlchemy fallback below, the
+SQLite and the PostgreSQL lookups (services/key_lookup.py) all run this query and hand `decide`
+this row. Format and checksum are checked first, so garbage never costs a database round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from rxapp.models import KeyStatus, utc_now
+from rxapp.services import key_format
+from rxapp.services.keys.rules import effective_status
+from rxapp.settings import get_settings
+
+VERIFY_SQL = (
+    "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
+    " p.sensitivity, p.action, k.rate_limit_per_minute FROM api_keys AS k LEFT JOIN bias_profiles AS p"
+    " ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
+)
+_VERIFY_STATEMENT = sa.text(VERIFY_SQL.format(placeholder=":digest"))
+
+
+class VerifyRow(NamedTuple):
+    """What `VERIFY_SQL` returns. `expires_at` may be an aware datetime, a naive UTC one or
+    SQLite's UTC text; `categories` a list or its JSON text (drivers differ; `decide` copes)."""
+
+    id: int
+    key_id: str
+    status: str
+    expires_at: dt.datetime | str | None
+    profile_id: int | None
+    name: str | None
+    description: str | None
+    categories: list[str] | str | None
+    sensitivity: float | None
+    action: str | None
+    rate_limit: int | None = None  # calls per minute; None: no limit
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    code: str = ""
+    key_row_id: int | None = None
+    key_id: str = ""
+    status: str = ""
+    expires_at: dt.datetime | None = None
+    bias_profile: dict[str, Any] | None = None
+    rate_limit: int | None = None  # calls per minute; None: no limit (nothing to check)
+
+
+MALFORMED = Verification(valid=False, code="MALFORMED")
+NOT_FOUND = Verification(valid=False, code="NOT_FOUND")
+
+
+def fetch_row(connection: sa.Connection, digest: str) -> VerifyRow | None:
+    """The row `decide` takes, through SQLAlchemy (the fallback when no leaner lookup applies)."""
+    row = connection.execute(_VERIFY_STATEMENT, {"digest": digest}).first()
+    return VerifyRow(*row) if row is not None else None
+
+
+def verify_secret(connection: sa.Connection, secret: str, now: dt.datetime | None = None) -> Verification:
+    """Format and checksum first (no database work), then one indexed lookup; rules at call time."""
+    return verify_with(lambda digest: fetch_row(connection, digest), secret, now)
+
+
+def digest_for(secret: str) -> str | None:
+    """The lookup digest of a well-formed secret, or None: shape and checksum cost no database work."""
+    settings = get_settings()
+    if not key_format.is_well_formed(secret, settings.key_prefix):
+        return None
+    return key_format.digest(secret, settings.pepper)
+
+
+def _aware(expires_at: dt.datetime | str | None) -> dt.datetime | None:
+    if isinstance(expires_at, str):
+        return dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
+    if expires_at is None:
+        return None
+    return (expires_at.replace(tzinfo=dt.UTC) if expires_at.tzinfo is None else expires_at).astimezone(dt.UTC)
+
+
+def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
+    """The rules at call time, given the `VerifyRow` fetched for a digest (None: no such key)."""
+    if row is None:
+        return NOT_FOUND
+    found = row if isinstance(row, VerifyRow) else VerifyRow(*row)
+    expires_at = _aware(found.expires_at)
+    status = effective_status(found.status, expires_at, now or utc_now())
+    if status != KeyStatus.ACTIVE:  # a known key: its usage counts the refusal
+        return Verification(valid=False, code=status, key_row_id=found.id, key_id=found.key_id)
+    profile = None
+    if found.profile_id is not None:
+        categories = found.categories
+        if isinstance(categories, str):
+            categories = json.loads(categories)
+        profile = {
+            "id": found.profile_id,
+            "name": found.name,
+            "description": found.description,
+            "categories": list(categories or []),
+            "sensitivity": found.sensitivity,
+            "action": found.action,
+        }
+    return Verification(
+        valid=True,
+        key_row_id=found.id,
+        key_id=found.key_id,
+        status=status,
+        expires_at=expires_at,
+        bias_profile=profile,
+        rate_limit=found.rate_limit,
+    )
+
+
+def verify_with(
+    fetch: Callable[[str], tuple | None], secret: str, now: dt.datetime | None = None
+) -> Verification:
+    """The verification rules, given a way to fetch the row for a digest (see `decide`)."""
+    digest = digest_for(secret)
+    if digest is None:
+        return MALFORMED
+    return decide(fetch(digest), now)
+
+
+async def verify_with_async(
+    fetch: Callable[[str], Awaitable[tuple | None]], secret: str, now: dt.datetime | None = None
+) -> Verification:
+    """`verify_with` for an awaitable lookup (PostgreSQL on the event loop); same rules."""
+    digest = digest_for(secret)
+    if digest is None:
+        return MALFORMED
+    return decide(await fetch(digest), now)
