@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RXAPP = ROOT / "rxapp"
 MAX_MODULE_LINES = 500
+
+
+def _run(coroutine):
+    """asyncio.run in its own thread: a full run has Playwright's event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _modules() -> list[Path]:
@@ -64,11 +71,11 @@ def test_the_guard_hides_user_from_the_event_signature_and_redirects_without_one
     assert "user" not in guarded.__annotations__
 
     monkeypatch.setattr(state, "signed_in_user", lambda: None)
-    redirect = asyncio.run(guarded(object(), "key_x"))
+    redirect = _run(guarded(object(), "key_x"))
     assert calls == [] and "sign-in" in str(redirect)
 
     monkeypatch.setattr(state, "signed_in_user", lambda: "alice")
-    assert asyncio.run(guarded(object(), "key_x")) == "ran"
+    assert _run(guarded(object(), "key_x")) == "ran"
     assert calls == [("alice", "key_x")]
 
 
