@@ -4,6 +4,7 @@ HOME = "/"
 SIGN_IN = "/sign-in"
 SIGN_UP = "/sign-up"
 KEYS = "/keys"
+KEY_DETAIL = "/keys/[key_id]"  # one key: usage chart, roll chain, rotation assistant, audit trail
 PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
@@ -20,3 +21,7 @@ API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)
+
+
+def key_detail(key_id: str) -> str:
+    return f"{KEYS}/{key_id}"

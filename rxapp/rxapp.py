@@ -9,7 +9,7 @@ from rxapp.api import api, serve_benchmark_noop
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
-from rxapp.pages import keys, profiles
+from rxapp.pages import key_detail, keys, profiles
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
@@ -51,6 +51,12 @@ app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up
 )
 app.add_page(keys.keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
+app.add_page(
+    key_detail.key_detail_page,
+    route=routes.KEY_DETAIL,
+    title="API key · Key Console",
+    on_load=key_detail.ON_LOAD,
+)
 app.add_page(
     profiles.profiles_page,
     route=routes.PROFILES,

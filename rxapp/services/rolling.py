@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, utc_now
@@ -25,6 +26,9 @@ GRACE_CHOICES: dict[str, dt.timedelta] = {
     "7d": dt.timedelta(days=7),
 }
 GRACE_LABELS = {"0": "Immediately", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+# After an overlap (a rolling deploy calls both keys for a while), the old key counts as retired
+# once it has been silent this long while the new key is in use.
+QUIET_PERIOD = dt.timedelta(minutes=15)
 
 
 def parse_grace(value: str) -> dt.timedelta:
@@ -134,6 +138,7 @@ class RotationStatus:
     old_last_used_at: dt.datetime | None
     new_first_used_at: dt.datetime | None
     old_expires_at: dt.datetime | None
+    new_last_used_at: dt.datetime | None = None
 
 
 def rotation_status(
@@ -149,13 +154,16 @@ def rotation_status(
     if successor is None or key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
         return None
     old_last, new_first = _aware(old.last_used_at), _aware(successor.first_used_at)
+    new_last = _aware(successor.last_used_at)
     if new_first is None:
         state = "new_unused"
-    elif old_last is not None and old_last >= new_first:
-        state = "both_in_use"
+    elif old_last is None or old_last < new_first:
+        state = "safe_to_expire"  # nothing called the old key since the new one's first use
+    elif new_last is not None and new_last > old_last and now - old_last >= QUIET_PERIOD:
+        state = "safe_to_expire"  # an overlap, then the old key went quiet while the new one works
     else:
-        state = "safe_to_expire"
-    return RotationStatus(state, old.key_id, successor.key_id, old_last, new_first, old_end)
+        state = "both_in_use"
+    return RotationStatus(state, old.key_id, successor.key_id, old_last, new_first, old_end, new_last)
 
 
 def expire_now(
@@ -182,3 +190,31 @@ def expire_now(
         client_address=client_address,
         when=now,
     )
+
+
+def page_links(session: Session, owner_id: int, key_ids: list[str]) -> dict[str, RollLinks]:
+    """Roll links of a page of keys in two queries (rolled from / rolled to, by key ID)."""
+    if not key_ids:
+        return {}
+    keys = session.exec(
+        select(ApiKey.id, ApiKey.key_id, ApiKey.rolled_from_id).where(
+            ApiKey.owner_id == owner_id, col(ApiKey.key_id).in_(key_ids)
+        )
+    ).all()
+    ids = {row_id for row_id, _, _ in keys}
+    predecessors = {rolled_from for _, _, rolled_from in keys if rolled_from}
+    neighbours = session.exec(
+        select(ApiKey.id, ApiKey.key_id, ApiKey.rolled_from_id).where(
+            ApiKey.owner_id == owner_id,
+            sa.or_(col(ApiKey.id).in_(predecessors), col(ApiKey.rolled_from_id).in_(ids)),
+        )
+    ).all()
+    key_id_of = {row_id: key_id for row_id, key_id, _ in [*keys, *neighbours]}
+    successor_of = {rolled_from: key_id for _, key_id, rolled_from in neighbours if rolled_from in ids}
+    return {
+        key_id: RollLinks(
+            rolled_from=key_id_of.get(rolled_from) if rolled_from else None,
+            rolled_to=successor_of.get(row_id),
+        )
+        for row_id, key_id, rolled_from in keys
+    }

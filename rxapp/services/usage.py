@@ -147,3 +147,23 @@ def prune(session: Session, retention: dt.timedelta, now: dt.datetime | None = N
 
 
 buffer = UsageBuffer()
+
+
+def calls_by_key_id(
+    session: Session, owner_id: int, key_ids: list[str], since: dt.datetime
+) -> dict[str, int]:
+    """Calls (every outcome) per owned key since `since`, for a page of the keys table."""
+    if not key_ids:
+        return {}
+    total = KeyUsageHour.valid + KeyUsageHour.inactive + KeyUsageHour.expired + KeyUsageHour.rate_limited
+    rows = session.exec(
+        select(ApiKey.key_id, sa.func.sum(total))
+        .join(KeyUsageHour, col(KeyUsageHour.key_row_id) == col(ApiKey.id))
+        .where(
+            ApiKey.owner_id == owner_id,
+            col(ApiKey.key_id).in_(key_ids),
+            col(KeyUsageHour.hour) >= hour_of(since),
+        )
+        .group_by(ApiKey.key_id)
+    ).all()
+    return {key_id: int(calls or 0) for key_id, calls in rows}

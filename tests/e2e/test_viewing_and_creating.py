@@ -10,7 +10,18 @@ from tests.conftest import Console
 from tests.e2e.conftest import choose, key_ids, only_key_id, sign_up, table_rows
 
 T = 15_000
-HEADERS = ["API Key ID", "Name", "API Key", "Status", "Last Used", "Bias Profile", "Expires", "Actions"]
+# The seed's columns, in its order; "Calls, 7 days" (usage) sits before the actions.
+HEADERS = [
+    "API Key ID",
+    "Name",
+    "API Key",
+    "Status",
+    "Last Used",
+    "Bias Profile",
+    "Expires",
+    "Calls, 7 days",
+    "Actions",
+]
 
 
 def test_table_lists_a_key_with_every_column_of_the_seed(page: Page, console: Console) -> None:

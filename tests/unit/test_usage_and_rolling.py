@@ -200,3 +200,20 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
         rolling.rotation_status(session, alice.id, quiet.key.key_id, now=T0 + dt.timedelta(minutes=11))
         is None
     )
+
+
+def test_after_an_overlap_the_old_key_is_safe_once_it_has_been_quiet(
+    engine: sa.Engine, session: Session, alice: Person
+) -> None:
+    old = _key(session, alice, "overlap")
+    rolled = rolling.roll_key(session, alice.id, alice.actor, old.key.key_id, dt.timedelta(days=7), now=T0)
+    session.commit()
+    buffer = LastUsedBuffer()
+    for row_key, minute in ((rolled.new.key.key_id, 1), (old.key.key_id, 2), (rolled.new.key.key_id, 20)):
+        buffer.record(_row(session, row_key).id, T0 + dt.timedelta(minutes=minute))
+        buffer.flush(engine)
+    session.expire_all()
+    early = rolling.rotation_status(session, alice.id, old.key.key_id, now=T0 + dt.timedelta(minutes=10))
+    assert early is not None and early.state == "both_in_use"
+    later = rolling.rotation_status(session, alice.id, old.key.key_id, now=T0 + dt.timedelta(minutes=21))
+    assert later is not None and later.state == "safe_to_expire"

@@ -20,6 +20,7 @@ from rxapp.pages.keys.delete import delete_dialog
 from rxapp.pages.keys.edit import edit_dialog
 from rxapp.pages.keys.help import help_dialog
 from rxapp.pages.keys.listing import KeysTableState
+from rxapp.pages.keys.roll import roll_dialog
 from rxapp.pages.keys.table import keys_table, no_keys_yet, refresh_timer
 
 # Every page load forgets a reveal (a reload or a new tab never shows a secret again), then loads.
@@ -38,6 +39,7 @@ def keys_content() -> rx.Component:
         create_dialog(),
         edit_dialog(),
         delete_dialog(),
+        roll_dialog(),
         refresh_timer(),
         spacing="5",
         width="100%",

@@ -33,6 +33,7 @@ class CreateKeyState(AuthState):
     creating: bool = False
     # the one-time reveal (the secret itself is client-side only: see `revealed_secret`)
     revealed_key_id: str = ""
+    reveal_note: str = ""  # set when the reveal follows a roll: how long the old key keeps working
     copied: bool = False
     confirm_discard_open: bool = False
 
@@ -259,6 +260,10 @@ def _reveal() -> rx.Component:
             width="100%",
         ),
         rx.text("Key ID: ", rx.code(CreateKeyState.revealed_key_id), size="2"),
+        rx.cond(
+            CreateKeyState.reveal_note != "",
+            rx.text(CreateKeyState.reveal_note, size="2", id="reveal-note"),
+        ),
         rx.hstack(
             rx.button("Done", on_click=CreateKeyState.request_close, id="create-done"),
             justify="end",
@@ -274,7 +279,13 @@ def create_dialog() -> rx.Component:
     revealing = CreateKeyState.revealed_key_id != ""
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(rx.cond(revealing, "API key created", "Create New API Key")),
+            rx.dialog.title(
+                rx.cond(
+                    revealing,
+                    rx.cond(CreateKeyState.reveal_note != "", "API key rolled", "API key created"),
+                    "Create New API Key",
+                )
+            ),
             rx.cond(revealing, _reveal(), _form()),
             max_width="520px",
             id="create-dialog",

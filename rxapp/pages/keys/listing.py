@@ -16,6 +16,7 @@ from rxapp.components.timefmt import exact_utc, relative, short_date
 from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, UserPublic, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
+from rxapp.services import rolling, usage
 from rxapp.state import AuthState, requires_user
 
 SEARCH_MAX_LENGTH = key_service.SEARCH_MAX_LENGTH
@@ -34,6 +35,8 @@ class KeyRow:
     expires_exact: str = ""
     expiring_soon: bool = False
     unused: bool = False
+    calls_7d: int = 0
+    rolling_note: str = ""  # "rolling: old key expires in 23 hours" / "rolled from key_…"
 
 
 @dataclasses.dataclass
@@ -42,9 +45,23 @@ class ProfileOption:
     label: str = ""
 
 
-def key_row(key: ApiKeyPublic, now: dt.datetime) -> KeyRow:
+def _rolling_note(key: ApiKeyPublic, links: rolling.RollLinks | None, now: dt.datetime) -> str:
+    if links is None:
+        return ""
+    if links.rolled_to and key.status != "EXPIRED" and key.expires_at:
+        return f"rolling: old key expires {relative(key.expires_at, now)}"
+    if links.rolled_from:
+        return f"rolled from {links.rolled_from}"
+    return ""
+
+
+def key_row(
+    key: ApiKeyPublic, now: dt.datetime, calls_7d: int = 0, links: rolling.RollLinks | None = None
+) -> KeyRow:
     """What a table row shows; the flags' thresholds are service rules."""
     return KeyRow(
+        calls_7d=calls_7d,
+        rolling_note=_rolling_note(key, links, now),
         key_id=key.key_id,
         name=key.name,
         masked=key.masked,
@@ -64,6 +81,8 @@ class _Loaded:
     page: KeyPage
     any_key: bool
     profiles: list[BiasProfilePublic] | None
+    calls: dict[str, int]
+    links: dict[str, rolling.RollLinks]
 
 
 class KeysTableState(AuthState):
@@ -96,11 +115,17 @@ class KeysTableState(AuthState):
             result = key_service.list_keys(session, user_id, query)
             any_key = result.total > 0 or key_service.count_keys(session, user_id) > 0
             profiles = profile_service.list_profiles(session, user_id) if with_profiles else None
-            return _Loaded(result, any_key, profiles)
+            ids = [key.key_id for key in result.rows]
+            since = utc_now() - usage.WINDOWS["7d"]
+            calls = usage.calls_by_key_id(session, user_id, ids, since)
+            return _Loaded(result, any_key, profiles, calls, rolling.page_links(session, user_id, ids))
 
         loaded = await self.in_session(work)
         now = utc_now()
-        rows = [key_row(key, now) for key in loaded.page.rows]
+        rows = [
+            key_row(key, now, loaded.calls.get(key.key_id, 0), loaded.links.get(key.key_id))
+            for key in loaded.page.rows
+        ]
         if rows != self.rows:  # no update sent when nothing changed (the table refreshes every 3 s)
             self.rows = rows
         self.total = loaded.page.total

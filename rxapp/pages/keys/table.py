@@ -13,9 +13,20 @@ from rxapp.pages.keys.create import CreateKeyState
 from rxapp.pages.keys.delete import DeleteKeyState
 from rxapp.pages.keys.edit import EditKeyState
 from rxapp.pages.keys.listing import KeyRow, KeysTableState
+from rxapp.pages.keys.roll import RollKeyState
 from rxapp.services import keys as key_service
 
-HEADERS = ["API Key ID", "Name", "API Key", "Status", "Last Used", "Bias Profile", "Expires", "Actions"]
+HEADERS = [
+    "API Key ID",
+    "Name",
+    "API Key",
+    "Status",
+    "Last Used",
+    "Bias Profile",
+    "Expires",
+    "Calls, 7 days",
+    "Actions",
+]
 REFRESH_MILLISECONDS = 3000
 
 
@@ -84,7 +95,16 @@ def toolbar() -> rx.Component:
 def key_row(row: KeyRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(row.key_id, variant="ghost", size="2")),
-        rx.table.cell(clipped_text(row.name, weight="medium"), id="name-" + row.key_id),
+        rx.table.cell(
+            rx.link(
+                clipped_text(row.name, weight="medium"), href="/keys/" + row.key_id, id="link-" + row.key_id
+            ),
+            rx.cond(
+                row.rolling_note != "",
+                rx.text(row.rolling_note, size="1", color=rx.color("gray", 10), id="rolling-" + row.key_id),
+            ),
+            id="name-" + row.key_id,
+        ),
         rx.table.cell(rx.code(row.masked, size="2"), id="masked-" + row.key_id),
         rx.table.cell(status_badge(row.status), id="status-" + row.key_id),
         rx.table.cell(
@@ -105,13 +125,29 @@ def key_row(row: KeyRow) -> rx.Component:
             ),
             id="expires-" + row.key_id,
         ),
+        rx.table.cell(row.calls_7d, id="calls-" + row.key_id),
         rx.table.cell(
-            edit_delete_buttons(
-                row.name,
-                "edit-" + row.key_id,
-                "delete-" + row.key_id,
-                EditKeyState.start(row.key_id),
-                DeleteKeyState.start(row.key_id),
+            rx.hstack(
+                edit_delete_buttons(
+                    row.name,
+                    "edit-" + row.key_id,
+                    "delete-" + row.key_id,
+                    EditKeyState.start(row.key_id),
+                    DeleteKeyState.start(row.key_id),
+                ),
+                rx.tooltip(
+                    rx.icon_button(
+                        rx.icon("rotate-cw", size=16),
+                        variant="ghost",
+                        size="2",
+                        aria_label="Roll " + row.name,
+                        id="roll-" + row.key_id,
+                        on_click=RollKeyState.start(row.key_id),
+                        disabled=row.status == "EXPIRED",
+                    ),
+                    content="Roll key",
+                ),
+                spacing="3",
             )
         ),
         id="row-" + row.key_id,

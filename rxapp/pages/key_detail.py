@@ -1,0 +1,377 @@
+"""One key: its facts, its traffic by outcome (24 h / 7 d / 30 d), its roll chain with the rotation
+assistant, and its audit trail. Reached from the key's name in the table (`/keys/<key_id>`).
+
+The chart reads the hourly usage rows the write-behind flush keeps (at most a second late), and
+the page refreshes itself, so calls just made appear within two seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import reflex as rx
+from sqlmodel import Session
+
+from rxapp import routes
+from rxapp.components.badges import status_badge
+from rxapp.components.layout import protected_page
+from rxapp.components.timefmt import exact_utc, relative, short_date
+from rxapp.models import ApiKeyPublic, UserPublic, utc_now
+from rxapp.pages.keys.create import CreateKeyState, create_dialog
+from rxapp.pages.keys.roll import RollKeyState, roll_dialog
+from rxapp.services import audit, rolling, usage
+from rxapp.services import keys as key_service
+from rxapp.services.errors import NotFoundError
+from rxapp.state import AuthState, requires_user
+
+WINDOW_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+OUTCOME_COLOURS = {"valid": "#30a46c", "inactive": "#8b8d98", "expired": "#e5484d", "rate_limited": "#f76b15"}
+REFRESH_MILLISECONDS = 1500
+
+
+@dataclasses.dataclass
+class EventRow:
+    when: str = ""
+    actor: str = ""
+    action: str = ""
+    detail: str = ""
+
+
+def _buckets(window: str, now: dt.datetime) -> list[dt.datetime]:
+    """Hourly buckets for 24 h, daily ones (UTC days) for 7 and 30 days, oldest first."""
+    if window == "24h":
+        last = usage.hour_of(now)
+        return [last - dt.timedelta(hours=offset) for offset in range(23, -1, -1)]
+    today = usage.hour_of(now).replace(hour=0)
+    days = 7 if window == "7d" else 30
+    return [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def chart_points(points: list[usage.UsagePoint], window: str, now: dt.datetime) -> list[dict]:
+    """Every bucket of the window, zeros included, as rows for the recharts bar chart."""
+    buckets = _buckets(window, now)
+    hourly = window == "24h"
+    totals = {bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets}
+    for point in points:
+        bucket = point.hour if hourly else point.hour.replace(hour=0)
+        if bucket in totals:
+            for outcome in usage.OUTCOMES:
+                totals[bucket][outcome] += getattr(point, outcome)
+    label = "%H:00" if hourly else "%d %b"
+    return [{"label": bucket.strftime(label), **totals[bucket]} for bucket in buckets]
+
+
+def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> str:
+    if status.state == "new_unused":
+        return f"The new key {status.new_key_id} has not been used yet."
+    if status.state == "both_in_use":
+        last = relative(status.old_last_used_at, now)
+        return f"Both keys are in use: something still calls the old key (last call {last})."
+    first = status.new_first_used_at.strftime("%H:%M UTC") if status.new_first_used_at else ""
+    old_last, new_first = status.old_last_used_at, status.new_first_used_at
+    if old_last and new_first and old_last >= new_first:
+        quiet = relative(old_last, now).removesuffix(" ago")
+        return f"No call on the old key for {quiet} while the new key is in use: safe to expire now."
+    return f"No call on the old key since the new key's first use at {first}: safe to expire now."
+
+
+@dataclasses.dataclass(frozen=True)
+class _Detail:
+    key: ApiKeyPublic
+    series: list[usage.UsagePoint]
+    totals: dict[str, int]
+    links: rolling.RollLinks
+    rotation: rolling.RotationStatus | None
+    events: list
+
+
+class KeyDetailState(AuthState):
+    found: bool = True
+    key_id: str = ""
+    name: str = ""
+    masked: str = ""
+    status: str = ""
+    profile: str = ""
+    created: str = ""
+    expires: str = ""
+    last_used: str = ""
+    last_used_exact: str = ""
+    window: str = "24h"
+    chart: list[dict] = []
+    totals: dict[str, int] = {}
+    rolled_from: str = ""
+    rolled_to: str = ""
+    assistant: str = ""
+    assistant_state: str = ""
+    assistant_old_key: str = ""
+    events: list[EventRow] = []
+
+    def _key_from_url(self) -> str:
+        return self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:40]
+
+    async def _reload(self, user: UserPublic) -> None:
+        key_id, window, now = self.key_id, self.window, utc_now()
+        since = now - usage.WINDOWS[window]
+
+        def work(session: Session) -> _Detail:
+            key = key_service.get_key(session, user.id, key_id)
+            row_id = key_service.key_row_id(session, user.id, key_id)
+            links = rolling.links(session, user.id, key_id)
+            # the assistant speaks about the old key of a rotation: this one, or its predecessor
+            rotation = rolling.rotation_status(session, user.id, key_id, now)
+            if rotation is None and links.rolled_from:
+                rotation = rolling.rotation_status(session, user.id, links.rolled_from, now)
+            events, _ = audit.list_events(session, user.id, target_id=key_id, page_size=20)
+            return _Detail(
+                key,
+                usage.usage_series(session, row_id, since),
+                usage.usage_totals(session, [row_id], since).get(row_id, dict.fromkeys(usage.OUTCOMES, 0)),
+                links,
+                rotation,
+                events,
+            )
+
+        detail = await self.in_session(work)
+        key = detail.key
+        self.found = True
+        self.name, self.masked, self.status = key.name, key.masked, key.status
+        self.profile = key.bias_profile_name or "None"
+        self.created, self.expires = short_date(key.created_at), short_date(key.expires_at)
+        self.last_used, self.last_used_exact = relative(key.last_used_at, now), exact_utc(key.last_used_at)
+        chart = chart_points(detail.series, window, now)
+        if chart != self.chart:
+            self.chart = chart
+        self.totals = detail.totals
+        self.rolled_from = detail.links.rolled_from or ""
+        self.rolled_to = detail.links.rolled_to or ""
+        rotation = detail.rotation
+        self.assistant = assistant_text(rotation, now) if rotation else ""
+        self.assistant_state = rotation.state if rotation else ""
+        self.assistant_old_key = rotation.old_key_id if rotation else ""
+        events = [
+            EventRow(exact_utc(event.created_at), event.actor, event.action, event.detail)
+            for event in detail.events
+        ]
+        if events != self.events:
+            self.events = events
+
+    @rx.event
+    @requires_user
+    async def load(self, user: UserPublic):
+        self.reset()
+        self.key_id = self._key_from_url()
+        try:
+            await self._reload(user)
+        except NotFoundError:
+            self.found = False
+
+    @rx.event
+    @requires_user
+    async def refresh(self, user: UserPublic, _tick: str = ""):
+        if self.found and self.key_id:
+            await self._reload(user)
+
+    @rx.event
+    @requires_user
+    async def set_window(self, user: UserPublic, value: str):
+        self.window = value if value in WINDOW_LABELS else "24h"
+        await self._reload(user)
+
+    @rx.event
+    @requires_user
+    async def expire_old_key(self, user: UserPublic):
+        old = self.assistant_old_key
+        await self.in_session(
+            rolling.expire_now, user.id, user.email, old, client_address=self.client_address()
+        )
+        await self._reload(user)
+        return rx.toast.success(f"{old} is expired: it answers EXPIRED from the next call on")
+
+
+def _fact(label: str, value: rx.Component | rx.Var | str, fact_id: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color=rx.color("gray", 10)),
+        rx.box(value, id=fact_id),
+        spacing="1",
+        min_width="9rem",
+    )
+
+
+def _facts() -> rx.Component:
+    state = KeyDetailState
+    return rx.flex(
+        _fact("API Key", rx.code(state.masked), "detail-masked"),
+        _fact("Status", status_badge(state.status), "detail-status"),
+        _fact("Bias Profile", rx.text(state.profile), "detail-profile"),
+        _fact("Created", rx.text(state.created), "detail-created"),
+        _fact("Expires", rx.text(state.expires), "detail-expires"),
+        _fact(
+            "Last Used",
+            rx.tooltip(rx.text(state.last_used), content=state.last_used_exact),
+            "detail-last-used",
+        ),
+        wrap="wrap",
+        gap="5",
+    )
+
+
+def _usage() -> rx.Component:
+    state = KeyDetailState
+    bars = [
+        rx.recharts.bar(data_key=outcome, stack_id="calls", fill=colour, name=outcome.replace("_", " "))
+        for outcome, colour in OUTCOME_COLOURS.items()
+    ]
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Calls", size="4"),
+            rx.spacer(),
+            rx.segmented_control.root(
+                *[rx.segmented_control.item(label, value=value) for value, label in WINDOW_LABELS.items()],
+                value=state.window,
+                on_change=state.set_window,
+                id="usage-window",
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.hstack(
+            *[
+                rx.badge(
+                    outcome.replace("_", " ").capitalize() + ": ",
+                    state.totals[outcome].to_string(),
+                    variant="soft",
+                    id=f"usage-total-{outcome}",
+                )
+                for outcome in OUTCOME_COLOURS
+            ],
+            wrap="wrap",
+        ),
+        rx.recharts.bar_chart(
+            *bars,
+            rx.recharts.x_axis(data_key="label"),
+            rx.recharts.y_axis(allow_decimals=False),
+            rx.recharts.tooltip(),
+            rx.recharts.legend(),
+            data=state.chart,
+            width="100%",
+            height=260,
+        ),
+        width="100%",
+        id="usage-chart",
+    )
+
+
+def _rotation() -> rx.Component:
+    state = KeyDetailState
+    return rx.vstack(
+        rx.cond(
+            state.rolled_from != "",
+            rx.text(
+                "Rolled from ",
+                rx.link(state.rolled_from, href="/keys/" + state.rolled_from),
+                id="rolled-from",
+            ),
+        ),
+        rx.cond(
+            state.rolled_to != "",
+            rx.text("Rolled to ", rx.link(state.rolled_to, href="/keys/" + state.rolled_to), id="rolled-to"),
+        ),
+        rx.cond(
+            state.assistant != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("refresh-cw")),
+                rx.callout.text(state.assistant),
+                rx.cond(
+                    state.assistant_state == "safe_to_expire",
+                    rx.button(
+                        "Expire now",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=state.expire_old_key,
+                        id="expire-now",
+                        margin_top="2",
+                    ),
+                ),
+                color_scheme=rx.cond(state.assistant_state == "safe_to_expire", "green", "blue"),
+                id="rotation-assistant",
+                width="100%",
+            ),
+        ),
+        width="100%",
+    )
+
+
+def _events() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Activity", size="4"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h) for h in ("Time (UTC)", "Actor", "Action", "Detail")]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    KeyDetailState.events,
+                    lambda event: rx.table.row(
+                        rx.table.cell(event.when),
+                        rx.table.cell(event.actor),
+                        rx.table.cell(rx.code(event.action, variant="ghost")),
+                        rx.table.cell(rx.text(event.detail, size="1")),
+                    ),
+                )
+            ),
+            width="100%",
+            id="key-events",
+        ),
+        width="100%",
+        overflow_x="auto",
+    )
+
+
+def key_detail_content() -> rx.Component:
+    state = KeyDetailState
+    return rx.cond(
+        state.found,
+        rx.vstack(
+            rx.link("← API Keys", href=routes.KEYS, size="2", id="back-to-keys"),
+            rx.hstack(
+                rx.heading(state.name, size="6", id="detail-name", word_break="break-all"),
+                rx.code(state.key_id, variant="ghost"),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("rotate-cw", size=16),
+                    "Roll key",
+                    on_click=RollKeyState.start(state.key_id),
+                    id="detail-roll",
+                    disabled=state.status == "EXPIRED",
+                ),
+                width="100%",
+                align="center",
+                wrap="wrap",
+            ),
+            _facts(),
+            _rotation(),
+            _usage(),
+            _events(),
+            roll_dialog(),
+            create_dialog(),
+            rx.moment(interval=REFRESH_MILLISECONDS, on_change=state.refresh, display="none"),
+            spacing="5",
+            width="100%",
+        ),
+        rx.vstack(
+            rx.heading("API key not found", size="5"),
+            rx.text("It was deleted, or it is not yours."),
+            rx.link("Back to API Keys", href=routes.KEYS, id="back-to-keys"),
+            id="key-not-found",
+        ),
+    )
+
+
+def key_detail_page() -> rx.Component:
+    return protected_page(key_detail_content())
+
+
+ON_LOAD = [CreateKeyState.forget_reveal, KeyDetailState.load]

@@ -1,0 +1,110 @@
+"""Roll key: a new secret for the same purpose, while the old one keeps working for a grace period.
+
+The new secret is revealed once, by the create dialog's reveal (the same client-side value, the
+same copy-before-closing rule); the dialog says until when the old key works.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.forms import choice_select, form_error, labelled_field
+from rxapp.components.timefmt import short_date
+from rxapp.models import KeyStatus, UserPublic
+from rxapp.pages.keys.create import CreateKeyState, revealed_secret
+from rxapp.pages.keys.listing import reload_table
+from rxapp.services import keys as key_service
+from rxapp.services import rolling
+from rxapp.services.errors import ServiceError
+from rxapp.state import AuthState, requires_user
+
+
+class RollKeyState(AuthState):
+    open: bool = False
+    key_id: str = ""
+    key_name: str = ""
+    grace: str = "24h"
+    error: str = ""
+    rolling: bool = False
+
+    @rx.event
+    @requires_user
+    async def start(self, user: UserPublic, key_id: str):
+        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+        if key.status == KeyStatus.EXPIRED:
+            return rx.toast.error("An expired key cannot be rolled. Create a new key instead.")
+        self.key_id, self.key_name, self.grace, self.error = key.key_id, key.name, "24h", ""
+        self.open = True
+        return None
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
+
+    @rx.event
+    def set_grace(self, value: str):
+        self.grace = value if value in rolling.GRACE_CHOICES else "24h"
+
+    @rx.event
+    @requires_user
+    async def submit(self, user: UserPublic):
+        if self.rolling:
+            return
+        self.rolling = True
+        try:
+            rolled = await self.in_session(
+                rolling.roll_key,
+                user.id,
+                user.email,
+                self.key_id,
+                rolling.parse_grace(self.grace),
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error = error.message
+            return
+        finally:
+            self.rolling = False
+        self.open = False
+        reveal = await self.get_state(CreateKeyState)
+        reveal.reset()
+        reveal.revealed_key_id = rolled.new.key.key_id
+        reveal.reveal_note = (
+            f"Rolled from {rolled.old_key_id}, which keeps working until "
+            f"{short_date(rolled.old_expires_at)}: switch your services to the new key before then."
+        )
+        reveal.open = True
+        # Committed above; the new secret reaches the browser once, as a client-side value.
+        yield revealed_secret.push(rolled.new.secret)
+        del rolled
+        await reload_table(self, user)
+
+
+def roll_dialog() -> rx.Component:
+    state = RollKeyState
+    return form_dialog(
+        "Roll API key",
+        rx.text(
+            "A new secret replaces ",
+            rx.text.strong(state.key_name),
+            " (",
+            rx.code(state.key_id),
+            "), with the same name, Bias Profile, rate limit and expiry policy. "
+            "Choose how long the old secret keeps working.",
+        ),
+        labelled_field(
+            "Old key keeps working",
+            choice_select(rolling.GRACE_LABELS, state.grace, state.set_grace, "roll-grace", width="100%"),
+            html_for="roll-grace",
+        ),
+        form_error(state.error, "", ()),
+        dialog_footer(
+            "roll-cancel",
+            rx.button("Roll key", on_click=state.submit, loading=state.rolling, id="roll-submit"),
+            width="100%",
+        ),
+        open=state.open,
+        on_open_change=state.set_open,
+        id="roll-dialog",
+    )
