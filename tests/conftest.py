@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -169,8 +170,11 @@ def console(tmp_path_factory: pytest.TempPathFactory):
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it already exited (its log says why)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------- Playwright: system Chromium, no download

@@ -174,8 +174,9 @@ class KeyDetailState(AuthState):
 
     @rx.event
     @requires_user
-    async def set_window(self, user: UserPublic, value: str):
-        self.window = value if value in WINDOW_LABELS else "24h"
+    async def set_window(self, user: UserPublic, value: str | list[str]):
+        chosen = value[0] if isinstance(value, list) and value else value
+        self.window = chosen if isinstance(chosen, str) and chosen in WINDOW_LABELS else "24h"
         await self._reload(user)
 
     @rx.event
