@@ -11,7 +11,14 @@ import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.forms import LABEL_STYLE, choice_select, form_error, labelled_field
+from rxapp.components.forms import (
+    LABEL_STYLE,
+    choice_select,
+    focus_element,
+    form_error,
+    invalid_if,
+    labelled_field,
+)
 from rxapp.models import UserPublic, utc_now
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
@@ -20,6 +27,8 @@ from rxapp.state import AuthState, requires_user
 
 revealed_secret = ClientStateVar.create("revealed_secret", "")
 _FIELDS = ("name", "expires_at")
+# the control that holds each field's value: where focus goes when that field is invalid
+_FIELD_CONTROLS = {"name": "create-name", "expires_at": "create-custom-date"}
 
 
 class CreateKeyState(AuthState):
@@ -41,6 +50,8 @@ class CreateKeyState(AuthState):
     async def start(self, user: UserPublic):
         self.reset()
         await reload_table(self, user, with_profiles=True)
+        # a visible, editable default: the seed's three clicks create a key without typing a name
+        self.name = await self.in_session(key_service.default_name, user.id)
         self.open = True
 
     @rx.event
@@ -87,6 +98,9 @@ class CreateKeyState(AuthState):
             )
         except ServiceError as error:
             self.error, self.error_field = error.message, error.field
+            control = _FIELD_CONTROLS.get(error.field or "")
+            if control:
+                yield focus_element(control)
             return
         finally:
             self.creating = False
@@ -98,6 +112,13 @@ class CreateKeyState(AuthState):
         yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
         del created
         await reload_table(self, user)
+
+    @rx.event
+    def submit_form(self, form_data: dict):
+        """Enter in a field submits, as the Create API Key button does (with the name as typed)."""
+        if isinstance(form_data.get("name"), str):
+            self.name = form_data["name"][:200]
+        return CreateKeyState.submit
 
     @rx.event
     def mark_copied(self):
@@ -130,18 +151,22 @@ class CreateKeyState(AuthState):
 
 def _form() -> rx.Component:
     state = CreateKeyState
-    return rx.vstack(
-        rx.dialog.description("Give the key a name that says which application will use it."),
+    return rx.form(
+        rx.dialog.description(
+            "Give the key a name that says which application will use it, or keep the suggested one."
+        ),
         labelled_field(
-            "Name",
+            "Name (optional)",
             rx.input(
                 value=state.name,
                 on_change=state.set_name,
                 id="create-name",
+                name="name",
                 placeholder="e.g. checkout-service production",
                 max_length=key_service.NAME_MAX_LENGTH,
                 width="100%",
                 auto_focus=True,
+                aria_invalid=invalid_if(state.error_field, "name"),
             ),
             html_for="create-name",
             error=state.error,
@@ -167,6 +192,8 @@ def _form() -> rx.Component:
                         on_change=state.set_custom_date,
                         id="create-custom-date",
                         aria_label="Custom end date",
+                        aria_required="true",
+                        aria_invalid=invalid_if(state.error_field, "expires_at"),
                         width="100%",
                     ),
                 ),
@@ -179,10 +206,15 @@ def _form() -> rx.Component:
         form_error(state.error, state.error_field, _FIELDS),
         dialog_footer(
             "create-cancel",
-            rx.button("Create API Key", on_click=state.submit, loading=state.creating, id="create-submit"),
+            rx.button("Create API Key", type="submit", loading=state.creating, id="create-submit"),
             width="100%",
         ),
-        spacing="4",
+        on_submit=state.submit_form,
+        reset_on_submit=False,
+        display="flex",
+        flex_direction="column",
+        gap="16px",
+        id="create-form",
     )
 
 
