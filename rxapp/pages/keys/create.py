@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
+from reflex_base.event import EventHandler, no_args_event_spec
+from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.forms import (
@@ -29,6 +31,12 @@ revealed_secret = ClientStateVar.create("revealed_secret", "")
 _FIELDS = ("name", "expires_at")
 # the control that holds each field's value: where focus goes when that field is invalid
 _FIELD_CONTROLS = {"name": "create-name", "expires_at": "create-custom-date"}
+
+
+class _SecretField(TextFieldRoot):
+    """The read-only secret: selecting its text and copying it (Ctrl+C) counts as copied."""
+
+    on_copy: EventHandler[no_args_event_spec]
 
 
 class CreateKeyState(AuthState):
@@ -137,6 +145,11 @@ class CreateKeyState(AuthState):
             return CreateKeyState.request_close
 
     @rx.event
+    def discard_alert_changed(self, is_open: bool):
+        if not is_open:
+            self.confirm_discard_open = False
+
+    @rx.event
     def keep_reveal_open(self):
         self.confirm_discard_open = False
 
@@ -226,12 +239,8 @@ def _discard_confirmation() -> rx.Component:
                 "You have not copied this API key. Once you close this dialog it cannot be shown again."
             ),
             rx.hstack(
-                rx.button(
-                    "Go back",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=CreateKeyState.keep_reveal_open,
-                    id="discard-cancel",
+                rx.alert_dialog.cancel(  # focused when the alert opens; Escape is the same as Go back
+                    rx.button("Go back", variant="soft", color_scheme="gray", id="discard-cancel"),
                 ),
                 rx.button(
                     "Close anyway",
@@ -245,6 +254,7 @@ def _discard_confirmation() -> rx.Component:
             ),
         ),
         open=CreateKeyState.confirm_discard_open,
+        on_open_change=CreateKeyState.discard_alert_changed,
     )
 
 
@@ -266,9 +276,10 @@ def _reveal() -> rx.Component:
         ),
         rx.el.label("Your new API key", html_for="new-key-secret", **LABEL_STYLE),
         rx.hstack(
-            rx.input(
+            _SecretField.create(
                 value=revealed_secret.value,
                 read_only=True,
+                on_copy=CreateKeyState.mark_copied,
                 id="new-key-secret",
                 width="100%",
                 font_family="monospace",
@@ -276,9 +287,10 @@ def _reveal() -> rx.Component:
             ),
             rx.tooltip(
                 rx.icon_button(
-                    rx.icon("copy", size=18),
+                    rx.cond(CreateKeyState.copied, rx.icon("check", size=18), rx.icon("copy", size=18)),
                     size="3",
                     id="copy-new-key",
+                    auto_focus=True,
                     aria_label="Copy API key",
                     on_click=[
                         rx.set_clipboard(revealed_secret.value),
