@@ -38,9 +38,8 @@ def check_pepper() -> Check:
     except (settings_module.InsecureConfigurationError, ValueError) as error:
         return Check("settings", FAIL, str(error))
     if current.pepper_is_generated:
-        return Check(
-            "pepper", WARN, "development pepper from the data folder; set APIKEYS_PEPPER in production"
-        )
+        where = current.data_dir / "pepper"
+        return Check("pepper", OK, f"pepper from {where} (0600): keep a backup of it with the database")
     return Check("pepper", OK, f"APIKEYS_PEPPER set ({len(current.pepper)} characters)")
 
 

@@ -39,6 +39,8 @@ api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"
 # for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,
 # inside the security middleware (headers, body cap) like every other route.
 app = FastPathApp(
+    stylesheets=["/responsive.css"],
+    head_components=[rx.script(src="/focus_return.js")],
     api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
     security_middleware=security_middleware,
 )

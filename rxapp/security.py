@@ -66,21 +66,40 @@ def _is_https(scope: Scope) -> bool:
     return _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower() == "https"
 
 
-def is_allowed_origin(origin: str, host: str, allowed: set[str] | tuple[str, ...]) -> bool:
-    """Same origin (the Origin's host:port is the Host the request was sent to) or allowlisted."""
+def is_allowed_origin(
+    origin: str, host: str, allowed: set[str] | tuple[str, ...], forwarded_host: str = ""
+) -> bool:
+    """Same origin (the Origin's host:port is the Host the request was sent to, or the
+    X-Forwarded-Host a trusted proxy passed on) or allowlisted."""
     origin = origin.strip().rstrip("/")
     if not origin or origin == "null":
         return False
     if origin in allowed:
         return True
     scheme, _, authority = origin.partition("://")
-    return scheme in ("http", "https") and bool(host) and authority.lower() == host.strip().lower()
+    if scheme not in ("http", "https"):
+        return False
+    hosts = {h.strip().lower() for h in (host, trusted_forwarded_host(forwarded_host)) if h.strip()}
+    return authority.lower() in hosts
+
+
+def trusted_forwarded_host(value: str) -> str:
+    """X-Forwarded-Host counts only behind a trusted proxy (REFLEX_TRUSTED_PROXY_HOPS); the last
+    entry is the one our proxy added."""
+    if not value or not get_settings().trusted_proxy_hops:
+        return ""
+    return value.split(",")[-1].strip()
 
 
 def socket_origin_check(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
     """For Socket.IO's own Origin check: the same rule as the middleware (own origin or allowlist)."""
-    host = (environ or {}).get("HTTP_HOST", "")
-    return is_allowed_origin(origin or "", host, set(get_settings().allowed_origins))
+    environ = environ or {}
+    return is_allowed_origin(
+        origin or "",
+        environ.get("HTTP_HOST", ""),
+        set(get_settings().allowed_origins),
+        environ.get("HTTP_X_FORWARDED_HOST", ""),
+    )
 
 
 async def _reject_http(send: Send, status: int, error: str, message: str) -> None:
@@ -102,7 +121,12 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
         kind = scope["type"]
         path = scope.get("path", "")
         socket_like = kind == "websocket" or (kind == "http" and path.startswith(EVENT_PATH))
-        if socket_like and not is_allowed_origin(_header(scope, b"origin"), _header(scope, b"host"), allowed):
+        if socket_like and not is_allowed_origin(
+            _header(scope, b"origin"),
+            _header(scope, b"host"),
+            allowed,
+            _header(scope, b"x-forwarded-host"),
+        ):
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             else:

@@ -73,8 +73,10 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _load_pepper(data_dir: Path) -> tuple[bytes, bool]:
-    """The pepper keys every stored digest; losing it invalidates all keys, so dev keeps it on disk."""
+def _load_pepper(data_dir: Path, production: bool) -> tuple[bytes, bool]:
+    """The pepper keys every stored digest; losing it invalidates all keys, so it lives on disk
+    (data/pepper, 0600) unless APIKEYS_PEPPER is set, which always wins. Production never
+    creates one silently: `scripts/run --prod` does, and says to back it up."""
     configured = _env("APIKEYS_PEPPER")
     if configured:
         if len(configured) < 32:
@@ -82,11 +84,19 @@ def _load_pepper(data_dir: Path) -> tuple[bytes, bool]:
         return configured.encode(), False
     pepper_file = data_dir / "pepper"
     if not pepper_file.exists():
+        if production:
+            raise InsecureConfigurationError(
+                f"No pepper: set APIKEYS_PEPPER or create {pepper_file} (scripts/run --prod does "
+                "it for you), then back it up."
+            )
         private_directory(data_dir)
         descriptor = os.open(pepper_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-    return pepper_file.read_text().strip().encode(), True
+    pepper = pepper_file.read_text().strip()
+    if len(pepper) < 32:
+        raise InsecureConfigurationError(f"{pepper_file} must hold at least 32 characters")
+    return pepper.encode(), True
 
 
 def private_directory(path: Path) -> None:
@@ -118,12 +128,7 @@ def load_settings() -> Settings:
             database_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         private_file(database_path)
     production = is_production()
-    pepper, generated = _load_pepper(data_dir)
-    if production and generated:
-        raise InsecureConfigurationError(
-            "Refusing to start in production without APIKEYS_PEPPER: set it to a long random "
-            "value (for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
-        )
+    pepper, generated = _load_pepper(data_dir, production)
     origins = tuple(
         origin.strip().rstrip("/")
         for origin in (_env("APIKEYS_ALLOWED_ORIGINS") or DEFAULT_ORIGINS).split(",")

@@ -30,7 +30,8 @@ def _trusted_origin(request: Request) -> str | None:
         parts = urlsplit(referer)
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
     origin = origin.rstrip("/")
-    return origin if is_allowed_origin(origin, request.headers.get("host", ""), allowed) else None
+    host, forwarded = request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")
+    return origin if is_allowed_origin(origin, host, allowed, forwarded) else None
 
 
 def _redirect(origin: str, path: str, **query: str) -> RedirectResponse:

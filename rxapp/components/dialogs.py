@@ -8,7 +8,8 @@ import reflex as rx
 
 
 def cancel_button(button_id: str) -> rx.Component:
-    return rx.button("Cancel", variant="soft", color_scheme="gray", id=button_id)
+    # type="button": inside a form, Enter submits the form and Cancel never does
+    return rx.button("Cancel", variant="soft", color_scheme="gray", id=button_id, type="button")
 
 
 def dialog_footer(
@@ -58,14 +59,22 @@ def form_dialog(
     on_open_change: Any,
     max_width: str = "520px",
     spacing: str = "4",
+    on_submit: Any = None,
     **content_props: Any,
 ) -> rx.Component:
-    """A dialog holding a form: title, description, the fields (footer last) in one column."""
+    """A dialog holding a form: title, description, the fields (footer last) in one column.
+
+    With `on_submit`, the fields are a real form: Enter in a field submits it (the primary
+    button must then be `type="submit"`).
+    """
+    body = rx.vstack(*fields, spacing=spacing, margin_top="3")
+    if on_submit is not None:
+        body = rx.form(body, on_submit=on_submit, reset_on_submit=False, width="100%")
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
             rx.dialog.description(description),
-            rx.vstack(*fields, spacing=spacing, margin_top="3"),
+            body,
             max_width=max_width,
             **content_props,
         ),

@@ -26,17 +26,36 @@ def labelled_field(
     error: Any = None,
     error_field: Any = None,
     field: str = "",
+    required: bool = False,
 ) -> rx.Component:
-    """Label, control, and the error of `field` (shown when `error_field == field`)."""
+    """Label, control, and the error of `field` (shown when `error_field == field`).
+
+    A required field's label carries a red asterisk (the control itself says `aria-required`).
+    """
+    mark = (
+        rx.el.span(" *", color=rx.color("red", 11), aria_hidden="true", class_name="required-mark")
+        if required
+        else rx.fragment()
+    )
     children: list[rx.Component] = [
-        rx.el.label(label, html_for=html_for, **LABEL_STYLE)
+        rx.el.label(label, mark, html_for=html_for, **LABEL_STYLE)
         if html_for
-        else rx.text(label, size="2", weight="medium"),
+        else rx.text(label, mark, size="2", weight="medium"),
         control,
     ]
     if error is not None and field:
         children.append(field_error(error, error_field == field))
     return rx.vstack(*children, spacing="1", width="100%")
+
+
+def invalid_if(error_field: Any, field: str) -> Any:
+    """The `aria-invalid` value of a control whose field is `field`."""
+    return rx.cond(error_field == field, "true", "false")
+
+
+def focus_element(element_id: str) -> Any:
+    """Move focus to a control (the first invalid field, or a dialog's opener)."""
+    return rx.call_script(f"document.getElementById({element_id!r})?.focus()")
 
 
 def form_error(error: Any, error_field: Any, fields: Iterable[str]) -> rx.Component:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
 from reflex_base.environment import environment
 from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
@@ -57,37 +58,64 @@ def sign_out_form() -> rx.Component:
     )
 
 
+# Below 768 px the links and the account controls fold behind a menu button (assets/responsive.css);
+# one set of controls either way, so every id stays unique. Open or closed is the browser's business.
+nav_open = ClientStateVar.create("nav_open", False)
+
+
+def _nav_toggle() -> rx.Component:
+    return rx.icon_button(
+        rx.cond(nav_open.value, rx.icon("x", size=18), rx.icon("menu", size=18)),
+        variant="soft",
+        color_scheme="gray",
+        on_click=nav_open.set_value(~nav_open.value),
+        id="nav-toggle",
+        aria_label="Menu",
+        aria_expanded=rx.cond(nav_open.value, "true", "false"),
+        aria_controls="nav-menu",
+        class_name="nav-toggle",
+    )
+
+
 def navbar() -> rx.Component:
-    return rx.hstack(
+    return rx.el.nav(
         rx.hstack(
             rx.icon("key-round", size=22, color=rx.color("accent", 10)),
             rx.heading("Key Console", size="4"),
-            rx.separator(orientation="vertical", size="2"),
-            nav_link("API Keys", routes.KEYS, "key", "nav-keys"),
-            nav_link("Bias Profiles", routes.PROFILES, "sliders-horizontal", "nav-profiles"),
-            nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
-            spacing="4",
+            spacing="2",
             align="center",
         ),
-        rx.spacer(),
-        rx.hstack(
-            rx.link(
-                rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
-                href=routes.ACCOUNT,
-                id="signed-in-email",
-                underline="hover",
+        rx.spacer(class_name="nav-toggle"),
+        _nav_toggle(),
+        rx.flex(
+            rx.flex(
+                nav_link("API Keys", routes.KEYS, "key", "nav-keys"),
+                nav_link("Bias Profiles", routes.PROFILES, "sliders-horizontal", "nav-profiles"),
+                nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
+                gap="4",
+                class_name="nav-links",
             ),
-            rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"),
-            sign_out_form(),
-            spacing="3",
-            align="center",
+            rx.spacer(),
+            rx.flex(
+                rx.link(
+                    rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
+                    href=routes.ACCOUNT,
+                    id="signed-in-email",
+                    underline="hover",
+                ),
+                rx.color_mode.button(id="color-mode", aria_label="Toggle light and dark mode"),
+                sign_out_form(),
+                gap="3",
+                align="center",
+                class_name="nav-account",
+            ),
+            id="nav-menu",
+            class_name=rx.cond(nav_open.value, "nav-menu open", "nav-menu"),
+            on_click=nav_open.set_value(False),
         ),
-        padding_x="24px",
-        padding_y="12px",
-        border_bottom=f"1px solid {rx.color('gray', 5)}",
-        width="100%",
-        align="center",
-        as_="nav",
+        aria_label="Main",
+        class_name="nav-bar",
+        style={"border_bottom": f"1px solid {rx.color('gray', 5)}"},
     )
 
 
@@ -98,14 +126,9 @@ def protected_page(content: rx.Component) -> rx.Component:
             AuthState.signed_in,
             rx.fragment(
                 navbar(),
-                rx.box(
+                rx.el.main(
                     content,
-                    padding_x="24px",
-                    padding_y="24px",
-                    max_width="1400px",
-                    margin_x="auto",
-                    width="100%",
-                    as_="main",
+                    class_name="page-main",
                 ),
                 rx.el.footer(
                     rx.text(f"Key Console {__version__}", id="app-version", size="1", color_scheme="gray"),

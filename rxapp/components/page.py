@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,17 @@ def page_header(title: str, subtitle: str = "", *actions: rx.Component) -> rx.Co
     )
     if not actions:
         return heading
-    return rx.hstack(heading, rx.spacer(), *actions, width="100%", align="center", spacing="3")
+    # side by side on a wide screen; stacked (title, then the actions) on a phone
+    return rx.flex(
+        heading,
+        rx.spacer(display=rx.breakpoints(initial="none", sm="block")),
+        rx.hstack(*actions, spacing="3", align="center", wrap="wrap"),
+        width="100%",
+        direction=rx.breakpoints(initial="column", sm="row"),
+        align=rx.breakpoints(initial="start", sm="center"),
+        gap="3",
+        id="page-header",
+    )
 
 
 def primary_action(label: str, on_click: Any, button_id: str) -> rx.Component:
@@ -35,7 +46,7 @@ def empty_state(icon: str, heading: str, text: str, *actions: rx.Component, box_
             align="center",
             spacing="3",
         ),
-        padding="9",
+        padding="48px 24px",
         border=f"1px dashed {rx.color('gray', 6)}",
         border_radius="12px",
         width="100%",
@@ -82,15 +93,32 @@ def pagination(
     )
 
 
+PHONE_MEDIA = "(max-width: 767.98px)"
+
+
+def _card_labels(table_id: str, headers: Sequence[str]) -> str:
+    """On a phone each row is a card (assets/responsive.css); each cell is labelled by its header."""
+    rules = " ".join(
+        f"#{table_id} td:nth-child({index})::before {{ content: {json.dumps(label)}; }}"
+        for index, label in enumerate(headers, start=1)
+    )
+    return f"@media {PHONE_MEDIA} {{ {rules} }}"
+
+
 def data_table(
     headers: Sequence[str], rows: Any, render_row: Callable[[Any], rx.Component], table_id: str
 ) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in headers])),
-        rx.table.body(rx.foreach(rows, render_row)),
-        variant="surface",
-        width="100%",
-        id=table_id,
+    """A table that is a list of labelled cards below 768 px, so no column is ever cut off."""
+    return rx.fragment(
+        rx.el.style(_card_labels(table_id, headers)),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(label) for label in headers])),
+            rx.table.body(rx.foreach(rows, render_row)),
+            variant="surface",
+            width="100%",
+            id=table_id,
+            class_name="card-table",
+        ),
     )
 
 

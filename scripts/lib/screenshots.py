@@ -26,6 +26,27 @@ EMAIL = "maria@example.com"
 PASSWORD = "a-long-demo-password-42"
 
 
+def _phone(browser, console: Console) -> None:
+    """The same console at 390x844: keys as cards, the folded nav, the create dialog."""
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{console.base_url}/sign-in")
+    phone.fill("#sign-in-email", EMAIL)
+    phone.fill("#sign-in-password", PASSWORD)
+    phone.click("#sign-in-submit")
+    phone.wait_for_selector("#keys-table")
+    phone.wait_for_timeout(1500)
+    phone.screenshot(path=OUT / "phone-keys.png")
+    phone.click("#nav-toggle")
+    phone.wait_for_selector("#nav-activity", state="visible")
+    phone.screenshot(path=OUT / "phone-menu.png")
+    phone.click("#nav-toggle")
+    phone.click("#create-key-button")
+    phone.wait_for_selector("#create-submit")
+    phone.wait_for_timeout(300)
+    phone.screenshot(path=OUT / "phone-create.png")
+    phone.close()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="screens-"))
@@ -129,6 +150,7 @@ def main() -> None:
             page.wait_for_selector("#activity-table")
             page.wait_for_timeout(500)
             page.screenshot(path=OUT / "activity.png")
+            _phone(browser, console)
             browser.close()
     finally:
         os.killpg(process.pid, signal.SIGTERM)

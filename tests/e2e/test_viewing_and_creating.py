@@ -110,7 +110,7 @@ def test_create_reveals_the_key_once_copies_it_and_lists_it_masked(page: Page, c
 
     # Reopening the dialog starts a fresh form: the old secret is gone for good.
     page.click("#create-key-button")
-    expect(page.locator("#create-name")).to_have_value("", timeout=T)
+    expect(page.locator("#create-name")).to_have_value("Key 2", timeout=T)
     expect(page.locator("#new-key-secret")).to_have_count(0)
     assert secret not in page.content()
     page.click("#create-cancel")
@@ -144,22 +144,26 @@ def test_create_with_a_bias_profile_from_the_dropdown(page: Page, console: Conso
     expect(page.locator(f"#profile-{key_id}")).to_have_text("strict-hiring", timeout=T)
 
 
-def test_empty_name_shows_an_inline_error_and_creates_nothing(page: Page, console: Console) -> None:
+def test_a_bad_name_is_marked_next_to_its_field_and_focused(page: Page, console: Console) -> None:
+    """The name is optional (a default is suggested), but a bad one is refused next to the field."""
     email = sign_up(page, console)
     page.click("#create-key-button")
+    name = page.locator("#create-name")
+    expect(name).to_have_value("Key 1", timeout=T)
+    name.fill("bad\u200bname")
     page.click("#create-submit")
     error = page.locator("#create-dialog [role=alert]")
-    expect(error).to_have_text("Name is required.", timeout=T)
+    expect(error).to_contain_text("Name must not contain", timeout=T)
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_be_focused()
     expect(page.locator("#new-key-secret")).to_have_count(0)
-    page.fill("#create-name", "   ")
-    page.click("#create-submit")
-    expect(error).to_have_text("Name is required.", timeout=T)
-    # Typing a name clears the error.
-    page.fill("#create-name", "x")
+    # Typing a name clears the error; Enter in the field creates the key.
+    name.fill("x")
     expect(error).to_have_count(0, timeout=T)
-    page.click("#create-cancel")
-    expect(page.locator("#keys-empty")).to_be_visible(timeout=T)
-    assert key_ids(console, email) == []
+    expect(name).to_have_attribute("aria-invalid", "false")
+    name.press("Enter")
+    expect(page.locator("#new-key-secret")).to_have_value(re.compile(r"^bpk_"), timeout=T)
+    assert len(key_ids(console, email)) == 1
 
 
 def test_closing_the_reveal_without_copying_asks_first(page: Page, console: Console) -> None:

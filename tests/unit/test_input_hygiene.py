@@ -67,6 +67,22 @@ def test_origin_rule(origin: str, host: str, allowed: bool) -> None:
     assert is_allowed_origin(origin, host, {"http://extra.example"}) is allowed
 
 
+@pytest.mark.parametrize("hops, allowed", [("1", True), ("", False)])
+def test_forwarded_host_counts_only_behind_a_trusted_proxy(
+    app_settings, monkeypatch: pytest.MonkeyPatch, hops: str, allowed: bool
+) -> None:
+    from rxapp import settings
+
+    monkeypatch.setenv("REFLEX_TRUSTED_PROXY_HOPS", hops)
+    settings.reset_settings_for_tests()
+    try:
+        origin, host = "https://keys.example.com", "127.0.0.1:3000"
+        assert is_allowed_origin(origin, host, set(), "evil.example, keys.example.com") is allowed
+        assert not is_allowed_origin(origin, host, set(), "keys.example.com, evil.example")
+    finally:
+        settings.reset_settings_for_tests()
+
+
 def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "fresh-data"
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(data))

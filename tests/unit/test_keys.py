@@ -129,10 +129,19 @@ def test_clean_name_rejects(name: str) -> None:
 
 def test_create_key_with_an_invalid_name_writes_nothing(session: Session, alice: Person) -> None:
     with pytest.raises(ValidationError):
-        key_service.create_key(session, alice.id, alice.actor, "   ")
+        key_service.create_key(session, alice.id, alice.actor, "bad\x00name")
     session.commit()
     assert session.exec(select(ApiKey)).all() == []
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "key.create")).all() == []
+
+
+def test_a_blank_name_gets_the_next_free_default(session: Session, alice: Person) -> None:
+    """The seed creates a key without naming it: "Key N", never a name already taken."""
+    first = key_service.create_key(session, alice.id, alice.actor, "   ")
+    assert first.key.name == "Key 1"
+    key_service.create_key(session, alice.id, alice.actor, "Key 3")
+    assert key_service.default_name(session, alice.id) == "Key 4"
+    assert key_service.create_key(session, alice.id, alice.actor, "").key.name == "Key 4"
 
 
 # ---------------------------------------------------------------- the secret is never stored

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
+from reflex_base.event import EventHandler, no_args_event_spec
+from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.forms import LABEL_STYLE, choice_select, form_error, labelled_field
+from rxapp.components.forms import (
+    LABEL_STYLE,
+    choice_select,
+    focus_element,
+    form_error,
+    invalid_if,
+    labelled_field,
+)
 from rxapp.models import UserPublic, utc_now
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
@@ -20,6 +29,14 @@ from rxapp.state import AuthState, requires_user
 
 revealed_secret = ClientStateVar.create("revealed_secret", "")
 _FIELDS = ("name", "expires_at")
+# the control that holds each field's value: where focus goes when that field is invalid
+_FIELD_CONTROLS = {"name": "create-name", "expires_at": "create-custom-date"}
+
+
+class _SecretField(TextFieldRoot):
+    """The read-only secret: selecting its text and copying it (Ctrl+C) counts as copied."""
+
+    on_copy: EventHandler[no_args_event_spec]
 
 
 class CreateKeyState(AuthState):
@@ -42,6 +59,8 @@ class CreateKeyState(AuthState):
     async def start(self, user: UserPublic):
         self.reset()
         await reload_table(self, user, with_profiles=True)
+        # a visible, editable default: the seed's three clicks create a key without typing a name
+        self.name = await self.in_session(key_service.default_name, user.id)
         self.open = True
 
     @rx.event
@@ -88,6 +107,9 @@ class CreateKeyState(AuthState):
             )
         except ServiceError as error:
             self.error, self.error_field = error.message, error.field
+            control = _FIELD_CONTROLS.get(error.field or "")
+            if control:
+                yield focus_element(control)
             return
         finally:
             self.creating = False
@@ -99,6 +121,13 @@ class CreateKeyState(AuthState):
         yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
         del created
         await reload_table(self, user)
+
+    @rx.event
+    def submit_form(self, form_data: dict):
+        """Enter in a field submits, as the Create API Key button does (with the name as typed)."""
+        if isinstance(form_data.get("name"), str):
+            self.name = form_data["name"][:200]
+        return CreateKeyState.submit
 
     @rx.event
     def mark_copied(self):
@@ -117,6 +146,11 @@ class CreateKeyState(AuthState):
             return CreateKeyState.request_close
 
     @rx.event
+    def discard_alert_changed(self, is_open: bool):
+        if not is_open:
+            self.confirm_discard_open = False
+
+    @rx.event
     def keep_reveal_open(self):
         self.confirm_discard_open = False
 
@@ -131,18 +165,22 @@ class CreateKeyState(AuthState):
 
 def _form() -> rx.Component:
     state = CreateKeyState
-    return rx.vstack(
-        rx.dialog.description("Give the key a name that says which application will use it."),
+    return rx.form(
+        rx.dialog.description(
+            "Give the key a name that says which application will use it, or keep the suggested one."
+        ),
         labelled_field(
-            "Name",
+            "Name (optional)",
             rx.input(
                 value=state.name,
                 on_change=state.set_name,
                 id="create-name",
+                name="name",
                 placeholder="e.g. checkout-service production",
                 max_length=key_service.NAME_MAX_LENGTH,
                 width="100%",
                 auto_focus=True,
+                aria_invalid=invalid_if(state.error_field, "name"),
             ),
             html_for="create-name",
             error=state.error,
@@ -168,6 +206,8 @@ def _form() -> rx.Component:
                         on_change=state.set_custom_date,
                         id="create-custom-date",
                         aria_label="Custom end date",
+                        aria_required="true",
+                        aria_invalid=invalid_if(state.error_field, "expires_at"),
                         width="100%",
                     ),
                 ),
@@ -180,10 +220,15 @@ def _form() -> rx.Component:
         form_error(state.error, state.error_field, _FIELDS),
         dialog_footer(
             "create-cancel",
-            rx.button("Create API Key", on_click=state.submit, loading=state.creating, id="create-submit"),
+            rx.button("Create API Key", type="submit", loading=state.creating, id="create-submit"),
             width="100%",
         ),
-        spacing="4",
+        on_submit=state.submit_form,
+        reset_on_submit=False,
+        display="flex",
+        flex_direction="column",
+        gap="16px",
+        id="create-form",
     )
 
 
@@ -195,12 +240,8 @@ def _discard_confirmation() -> rx.Component:
                 "You have not copied this API key. Once you close this dialog it cannot be shown again."
             ),
             rx.hstack(
-                rx.button(
-                    "Go back",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=CreateKeyState.keep_reveal_open,
-                    id="discard-cancel",
+                rx.alert_dialog.cancel(  # focused when the alert opens; Escape is the same as Go back
+                    rx.button("Go back", variant="soft", color_scheme="gray", id="discard-cancel"),
                 ),
                 rx.button(
                     "Close anyway",
@@ -214,6 +255,7 @@ def _discard_confirmation() -> rx.Component:
             ),
         ),
         open=CreateKeyState.confirm_discard_open,
+        on_open_change=CreateKeyState.discard_alert_changed,
     )
 
 
@@ -235,9 +277,10 @@ def _reveal() -> rx.Component:
         ),
         rx.el.label("Your new API key", html_for="new-key-secret", **LABEL_STYLE),
         rx.hstack(
-            rx.input(
+            _SecretField.create(
                 value=revealed_secret.value,
                 read_only=True,
+                on_copy=CreateKeyState.mark_copied,
                 id="new-key-secret",
                 width="100%",
                 font_family="monospace",
@@ -245,9 +288,10 @@ def _reveal() -> rx.Component:
             ),
             rx.tooltip(
                 rx.icon_button(
-                    rx.icon("copy", size=18),
+                    rx.cond(CreateKeyState.copied, rx.icon("check", size=18), rx.icon("copy", size=18)),
                     size="3",
                     id="copy-new-key",
+                    auto_focus=True,
                     aria_label="Copy API key",
                     on_click=[
                         rx.set_clipboard(revealed_secret.value),

@@ -9,7 +9,7 @@ import reflex as rx
 
 from rxapp.components.badges import status_badge
 from rxapp.components.dialogs import dialog_footer, form_dialog
-from rxapp.components.forms import form_error, labelled_field
+from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import KeyStatus, UserPublic
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
@@ -17,6 +17,7 @@ from rxapp.services.errors import ServiceError
 from rxapp.state import AuthState, requires_user
 
 _FIELDS = ("name", "expires_at", "status", "bias_profile_id")
+_FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date"}
 
 
 class EditKeyState(AuthState):
@@ -73,6 +74,13 @@ class EditKeyState(AuthState):
         self.end_date = ""
 
     @rx.event
+    def submit_form(self, form_data: dict):
+        """Enter in a field saves, as the Save button does (with the name as typed)."""
+        if isinstance(form_data.get("name"), str):
+            self.name = form_data["name"][:200]
+        return EditKeyState.submit
+
+    @rx.event
     def set_open(self, is_open: bool):
         self.open = is_open
 
@@ -106,7 +114,8 @@ class EditKeyState(AuthState):
             )
         except ServiceError as error:
             self.error, self.error_field = error.message, error.field
-            return None
+            control = _FIELD_CONTROLS.get(error.field or "")
+            return focus_element(control) if control else None
         self.open = False
         await reload_table(self, user)
         return rx.toast.success(f"Saved {updated.name}")
@@ -152,6 +161,7 @@ def _end_date_field() -> rx.Component:
                 value=state.end_date,
                 on_change=state.set_end_date,
                 id="edit-end-date",
+                aria_invalid=invalid_if(state.error_field, "expires_at"),
                 width="100%",
             ),
             rx.button(
@@ -160,6 +170,7 @@ def _end_date_field() -> rx.Component:
                 color_scheme="gray",
                 on_click=state.clear_end_date,
                 id="edit-end-never",
+                type="button",
             ),
             width="100%",
         ),
@@ -181,10 +192,14 @@ def edit_dialog() -> rx.Component:
                 value=state.name,
                 on_change=state.set_name,
                 id="edit-name",
+                name="name",
                 max_length=key_service.NAME_MAX_LENGTH,
                 width="100%",
+                aria_required="true",
+                aria_invalid=invalid_if(state.error_field, "name"),
             ),
             html_for="edit-name",
+            required=True,
             error=state.error,
             error_field=state.error_field,
             field="name",
@@ -200,9 +215,10 @@ def edit_dialog() -> rx.Component:
         _status_field(),
         rx.cond(~state.expired, _end_date_field()),
         form_error(state.error, state.error_field, _FIELDS),
-        dialog_footer("edit-cancel", rx.button("Save", on_click=state.submit, id="edit-save"), width="100%"),
+        dialog_footer("edit-cancel", rx.button("Save", type="submit", id="edit-save"), width="100%"),
         open=state.open,
         on_open_change=state.set_open,
+        on_submit=state.submit_form,
         max_width="520px",
         spacing="4",
         id="edit-dialog",

@@ -1,0 +1,24 @@
+// Dialogs opened from the page (not from a Radix trigger) return focus to the control that opened
+// them when they close, as a keyboard user expects (WAI-ARIA dialog pattern). One listener for all.
+(function () {
+  if (window.__focusReturn) return;
+  window.__focusReturn = true;
+  var opener = null;
+  var dialogOpen = false;
+  var inDialog = function (el) { return el.closest('[role=dialog],[role=alertdialog]'); };
+  document.addEventListener('click', function (event) {
+    var control = event.target.closest && event.target.closest('button, a, [role=button]');
+    if (control && !inDialog(control)) opener = control;
+  }, true);
+  var lost = function () { var a = document.activeElement; return !a || a === document.body; };
+  var watch = function () {
+    var now = !!document.querySelector('[role=dialog],[role=alertdialog]');
+    if (dialogOpen && !now && opener) {
+      var target = opener;
+      setTimeout(function () { if (target.isConnected && lost()) target.focus(); }, 0);
+    }
+    dialogOpen = now;
+  };
+  var start = function () { new MutationObserver(watch).observe(document.body, { childList: true, subtree: true }); };
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})();
