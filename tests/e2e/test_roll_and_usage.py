@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Console
-from tests.e2e.conftest import choose, only_key_id, sign_up
+from tests.e2e.conftest import choose, key_ids, only_key_id, sign_up
 
 T = 15_000
 
@@ -53,12 +53,9 @@ def test_roll_switch_expire_with_the_assistant_and_the_chart(page: Page, console
     expect(page.locator("#usage-total-valid")).to_contain_text("3", timeout=T)
 
     # Roll the current key once more, switch cleanly, and retire the old one with "Expire now"
+    new_id = next(key for key in key_ids(console, email) if key != old_id)
     page.goto(f"{console.base_url}/keys")
-    new_id = next(
-        key
-        for key in page.locator("#keys-table tbody tr").evaluate_all("rows => rows.map(r => r.id)")
-        if key != f"row-{old_id}"
-    ).removeprefix("row-")
+    expect(page.locator(f"#roll-{new_id}")).to_be_visible(timeout=T)
     page.click(f"#roll-{new_id}")
     choose(page, "#roll-grace", "1 hour")
     page.click("#roll-submit")
