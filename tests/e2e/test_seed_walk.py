@@ -16,12 +16,7 @@ T = 15_000
 VIEWPORTS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-# The phone walk is the target (issue 10); it fails today at the edit pencil, whose tap lands on the
-# table root and pagination (the card rows overflow Radix's table box). Strict: it must be fixed.
-PHONE_OPEN = pytest.mark.xfail(strict=True, reason="phone card rows: edit pencil tap is intercepted")
-
-
-@pytest.fixture(params=["desktop", pytest.param("phone", marks=PHONE_OPEN)])
+@pytest.fixture(params=["desktop", "phone"])
 def device_page(request: pytest.FixtureRequest, browser: Browser):
     context = browser.new_context(
         viewport=VIEWPORTS[request.param], permissions=["clipboard-read", "clipboard-write"]
