@@ -27,6 +27,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = os.environ.get("TEST_WORKERS", "3")
 PASSWORD = "a-long-test-password-42"
 METRICS_TOKEN = secrets.token_urlsafe(32)
+EXTRA_ORIGIN = "http://partner-portal.example"
 
 
 def free_port() -> int:
@@ -107,7 +108,9 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         **os.environ,
         "APIKEYS_DATA_DIR": str(data_dir),
         "APIKEYS_PEPPER": secrets.token_urlsafe(48),
-        # no APIKEYS_ALLOWED_ORIGINS: the console accepts its own origin on any port (issue 10)
+        # The console's own origin is NOT listed: it is accepted on any port (issue 10). One extra,
+        # foreign origin is, for the tests of the allowlist (CORS, form posts from another origin).
+        "APIKEYS_ALLOWED_ORIGINS": EXTRA_ORIGIN,
         "REFLEX_TRUSTED_PROXY_HOPS": "1",
         # JSON logs for the whole run, so the secret sweeps read what production would ship
         "APIKEYS_LOG_FORMAT": "json",

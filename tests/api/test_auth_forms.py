@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import assert_error, assert_no_traceback
-from tests.conftest import PASSWORD, ROOT, Console
+from tests.conftest import EXTRA_ORIGIN, PASSWORD, ROOT, Console
 
 COOKIE = "apikeys_session"
 _RESOLVE = """
@@ -202,7 +202,7 @@ def test_wrong_password_and_unknown_email_look_the_same(console: Console) -> Non
 def test_sign_in_redirects_to_the_posting_origin_only(console: Console) -> None:
     """The redirect target is the allow-listed origin that posted, never a user-supplied URL."""
     email = console.new_user()
-    other = console.base_url.replace("localhost", "127.0.0.1")
+    other = EXTRA_ORIGIN
     response = _post(console, "sign-in", {"email": email, "password": PASSWORD}, Origin=other)
     assert response.status_code == 303
     assert response.headers["location"] == f"{other}/keys"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Console
+from tests.conftest import EXTRA_ORIGIN, Console
 
 ENDPOINTS = [("POST", "/api/v1/verify"), ("GET", "/api/v1/authorize"), ("POST", "/api/v1/authorize/x/y")]
 
@@ -17,7 +17,7 @@ def test_security_headers_and_cors_as_on_every_response(
     console: Console, method: str, path: str, with_origin: bool
 ) -> None:
     secret = console.create_key(console.new_user())
-    origin = console.base_url  # one of the allowed origins
+    origin = EXTRA_ORIGIN  # the allowlisted foreign origin: CORS answers it
     headers = {"Authorization": f"Bearer {secret}", **({"Origin": origin} if with_origin else {})}
     response = httpx.request(method, f"{console.base_url}{path}", headers=headers, timeout=10)
     assert response.status_code == 200, response.text

@@ -1,6 +1,7 @@
 """The seed document's walk, word for word, with the defaults: create (three clicks, no name typed),
-copy, edit, delete, on a desktop and on a 390x844 phone. The console fixture configures no
-APIKEYS_ALLOWED_ORIGINS and runs `reflex run --env prod` on an arbitrary port."""
+copy, edit, delete, on a desktop and on a 390x844 phone. The console fixture does not list its own
+origin in APIKEYS_ALLOWED_ORIGINS (only a foreign extra one) and runs `reflex run --env prod` on an
+arbitrary port."""
 
 from __future__ import annotations
 
