@@ -97,3 +97,16 @@ def test_verify_answers_are_exactly_the_documented_model() -> None:
     VerifyOut.model_validate_json(b'{"valid":false,"code":"NOT_FOUND"}')
     with pytest.raises(ValidationError):  # a new field must be added to the model first
         VerifyOut.model_validate_json(b'{"valid":false,"code":"NOT_FOUND","workspace_id":1}')
+
+
+def test_relative_times_use_the_singular_for_one() -> None:
+    import datetime as dt
+
+    from rxapp.components.timefmt import relative
+
+    now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    assert relative(now - dt.timedelta(seconds=1), now) == "just now"
+    assert relative(now - dt.timedelta(minutes=1), now) == "1 minute ago"
+    assert relative(now - dt.timedelta(seconds=61), now) == "1 minute ago"
+    assert relative(now + dt.timedelta(days=1, seconds=5), now) == "in 1 day"
+    assert relative(now - dt.timedelta(hours=2), now) == "2 hours ago"
