@@ -36,12 +36,14 @@ SIGN_UP_MESSAGES = {
 class AuthPageState(AuthState):
     error_message: str = ""
     notice: str = ""
+    next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
 
     @rx.event
     async def load_sign_in(self):
-        if await self.current_user() is not None:
-            return rx.redirect(routes.KEYS)
         params = self.router.url.query_parameters
+        self.next_path = routes.safe_next(params.get("next", ""))
+        if await self.current_user() is not None:
+            return rx.redirect(self.next_path or routes.KEYS)
         code = params.get("error", "")
         self.error_message = SIGN_IN_MESSAGES.get(code, "")
         self.notice = "You have been signed out." if params.get("signed_out") else ""
@@ -118,6 +120,7 @@ def sign_in_page() -> rx.Component:
                     "current-password",
                     max_length=PASSWORD_MAX_LENGTH,
                 ),
+                rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-next"),
                 rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
                 spacing="3",
                 width="100%",

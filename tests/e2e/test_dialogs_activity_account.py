@@ -134,4 +134,6 @@ def test_password_change_signs_out_every_browser(browser: Browser, page: Page, c
 
     # the other browser loses access on its next event (the page refreshes every few seconds)
     other.wait_for_url(re.compile(r".*/sign-in"), timeout=T)
+    expect(other.locator("#auth-error")).to_contain_text("Your session has ended", timeout=T)
+    assert "next=%2Fkeys" in other.url  # and it returns there after signing in again
     sign_in(page, console, email, "a-brand-new-password-77")

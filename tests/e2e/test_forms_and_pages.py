@@ -100,3 +100,16 @@ def test_new_users_profile_picker_says_where_profiles_come_from(page: Page, cons
     page.click("#create-key-button")
     expect(page.locator("#create-profile")).to_be_visible(timeout=T)
     expect(hint).to_have_count(0, timeout=T)
+
+
+def test_sign_in_returns_to_the_page_asked_for(page: Page, console: Console) -> None:
+    email = console.new_user()
+    page.goto(f"{console.base_url}/activity?key=key_none")
+    page.wait_for_url(re.compile(r".*/sign-in/?\?next=%2Factivity(%2F)?%3Fkey%3Dkey_none$"), timeout=T)
+    expect(page.locator("#auth-error")).to_have_count(0)  # never signed in here: nothing "ended"
+    expect(page.locator("#sign-in-next")).to_have_value(re.compile(r"^/activity/?\?key=key_none$"), timeout=T)
+    page.fill("#sign-in-email", email)
+    page.fill("#sign-in-password", PASSWORD)
+    page.click("#sign-in-submit")
+    page.wait_for_url(re.compile(r".*/activity/?\?key=key_none$"), timeout=T)
+    expect(page.locator("#activity-filter")).to_have_value("key_none", timeout=T)
