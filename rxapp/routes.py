@@ -1,5 +1,7 @@
 """Every route path in one place."""
 
+from urllib.parse import urlencode
+
 HOME = "/"
 SIGN_IN = "/sign-in"
 SIGN_UP = "/sign-up"
@@ -21,6 +23,35 @@ API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)
+
+
+NEXT_MAX_LENGTH = 1000
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT)
+
+
+def safe_next(path: str) -> str:
+    """Where to go after signing in: one of the console's own pages as a relative path (with its
+    query), else "". Never a scheme, host, `//` or backslash, so never an open redirect."""
+    path = (path or "").strip()
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or len(path) > NEXT_MAX_LENGTH
+        or any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path)
+    ):
+        return ""
+    page = path.split("?", 1)[0].split("#", 1)[0].rstrip("/") or "/"
+    if not any(page == prefix or page.startswith(prefix + "/") for prefix in _PAGE_PREFIXES):
+        return ""
+    return path
+
+
+def sign_in_for(path: str, ended: bool = False) -> str:
+    """The sign-in page, told where to return and whether a session ended elsewhere."""
+    query = {"error": "session_ended"} if ended else {}
+    if safe_next(path):
+        query["next"] = safe_next(path)
+    return f"{SIGN_IN}?{urlencode(query)}" if query else SIGN_IN
 
 
 def key_detail(key_id: str) -> str:

@@ -13,6 +13,7 @@ from rxapp.pages import key_detail, keys, profiles
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
+from rxapp.pages.not_found import not_found_page
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.session_guard import SessionGuard
@@ -40,7 +41,7 @@ api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"
 # inside the security middleware (headers, body cap) like every other route.
 app = FastPathApp(
     stylesheets=["/responsive.css"],
-    head_components=[rx.script(src="/focus_return.js")],
+    head_components=[rx.script(src="/focus_return.js"), rx.script(src="/keep_email.js")],
     api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
     security_middleware=security_middleware,
 )
@@ -66,6 +67,7 @@ app.add_page(
     on_load=profiles.ON_LOAD,
 )
 app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
+app.add_page(not_found_page, route="404", title="Page not found · Key Console")
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)

@@ -81,6 +81,14 @@ def _resolve(digest: str) -> UserPublic | None:
         return user_service.resolve_session_digest(session, digest)
 
 
+_event_session_ended: contextvars.ContextVar[bool] = contextvars.ContextVar("session_ended", default=False)
+
+
+def session_ended() -> bool:
+    """True when this tab was signed in and its session has ended since (elsewhere, or expired)."""
+    return _event_session_ended.get()
+
+
 def signed_in_user() -> UserPublic | None:
     """The user SessionGuard resolved for the event being handled (None: nobody)."""
     return _event_user.get()
@@ -111,6 +119,7 @@ class SessionGuard(Middleware):
         _event_user.set(user)
         auth = await root.get_state(AuthState)
         owner = user.id if user else 0
+        _event_session_ended.set(user is None and (auth._user_id != 0 or auth.signed_in))
         if auth._user_id != owner or (owner == 0 and auth.signed_in):
             # Built for someone else (or for a session that ended): forget all of it first.
             for cls in _user_owned_states():

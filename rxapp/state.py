@@ -22,7 +22,7 @@ from rxapp.db import session_scope
 from rxapp.models import UserPublic
 from rxapp.services import audit
 from rxapp.services.errors import NotFoundError, ServiceError
-from rxapp.session_guard import signed_in_user
+from rxapp.session_guard import session_ended, signed_in_user
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
@@ -82,6 +82,15 @@ class AuthState(rx.State):
         return rx.redirect(routes.KEYS if await self.current_user() else routes.SIGN_IN)
 
 
+def _to_sign_in(state: AuthState) -> Any:
+    """Off to sign in, with the page asked for (checked by routes.safe_next) and, when this tab's
+    session ended elsewhere, a fixed code that makes the sign-in page say so."""
+    router = getattr(state, "router", None)
+    url = router.url if router is not None else None
+    here = (url.path + (f"?{url.query}" if url.query else "")) if url is not None else ""
+    return rx.redirect(routes.sign_in_for(here, ended=session_ended()))
+
+
 def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
     """THE sign-in guard: every protected handler is written `async def h(self, user, ...)`.
 
@@ -103,7 +112,7 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
         async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             user = signed_in_user()
             if user is None:
-                yield rx.redirect(routes.SIGN_IN)
+                yield _to_sign_in(self)
                 return
             try:
                 async for update in handler(self, user, *args, **kwargs):
@@ -118,7 +127,7 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
         async def guarded(self: AuthState, *args: Any, **kwargs: Any) -> Any:
             user = signed_in_user()
             if user is None:
-                return rx.redirect(routes.SIGN_IN)
+                return _to_sign_in(self)
             try:
                 result = handler(self, user, *args, **kwargs)
                 return await result if inspect.isawaitable(result) else result

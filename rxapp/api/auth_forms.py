@@ -72,10 +72,13 @@ def _set_device_cookie(response: Response, value: str, secure: bool) -> None:
     )
 
 
-def _signed_in(request: Request, origin: str, signed: user_service.SignIn, address: str) -> Response:
+def _signed_in(
+    request: Request, origin: str, signed: user_service.SignIn, address: str, next_path: str = ""
+) -> Response:
     with session_scope() as session:
         token = user_service.start_session(session, signed.user.id, client_address=address)
-    response = _redirect(origin, routes.KEYS)
+    # the page asked for before signing in: a checked relative path on our own origin, or the keys
+    response = RedirectResponse(f"{origin}{routes.safe_next(next_path) or routes.KEYS}", status_code=303)
     secure = _secure(request, origin)
     _set_session_cookie(response, token, secure)
     _set_device_cookie(response, signed.device_cookie, secure)
@@ -94,12 +97,14 @@ def sign_in(
     request: Request,
     email: Annotated[str, Form(max_length=1000)] = "",
     password: Annotated[str, Form(max_length=5000)] = "",
+    next: Annotated[str, Form(max_length=routes.NEXT_MAX_LENGTH)] = "",
 ) -> Response:
     origin = _trusted_origin(request)
     if origin is None:
         return _forbidden_origin()
     address = client_address(request)
     device = request.cookies.get(routes.DEVICE_COOKIE, "")
+    next_path = routes.safe_next(next)
     try:
         with session_scope() as session:
             signed = user_service.authenticate(
@@ -109,9 +114,11 @@ def sign_in(
         metrics.record_sign_in("throttled")
         return _throttled(origin, routes.SIGN_IN, email, address)
     metrics.record_sign_in("success" if signed else "failure")
-    if signed is None:
-        return _redirect(origin, routes.SIGN_IN, error="invalid")
-    return _signed_in(request, origin, signed, address)
+    if signed is None:  # back to the form, still knowing where to go afterwards
+        return _redirect(
+            origin, routes.SIGN_IN, error="invalid", **({"next": next_path} if next_path else {})
+        )
+    return _signed_in(request, origin, signed, address, next_path)
 
 
 @router.post(routes.API_SIGN_UP, include_in_schema=False)

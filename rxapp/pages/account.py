@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
 
 from rxapp import routes
@@ -53,7 +55,9 @@ class AccountState(AuthState):
             self.error = error.message
             return
         self.signed_in = False
-        return rx.redirect(routes.SIGN_IN + "?error=password_changed")
+        # The sign-in page fills in the account's email (assets/keep_email.js); JSON-quoted.
+        remember = f"try {{ sessionStorage.setItem('kc.email', {json.dumps(user.email)}) }} catch (e) {{}}"
+        return [rx.call_script(remember), rx.redirect(routes.SIGN_IN + "?error=password_changed")]
 
 
 def account_content() -> rx.Component:
@@ -86,6 +90,13 @@ def account_content() -> rx.Component:
                     ),
                     field("Current password", "current_password", "current-password"),
                     field("New password", "new_password", "new-password"),
+                    rx.text(
+                        f"At least {user_service.PASSWORD_MIN_LENGTH} and at most "
+                        f"{user_service.PASSWORD_MAX_LENGTH} characters; common passwords are refused.",
+                        size="1",
+                        color=rx.color("gray", 10),
+                        id="account-password-rules",
+                    ),
                     field("Repeat new password", "confirm_password", "new-password"),
                     rx.cond(
                         AccountState.error != "",
@@ -98,7 +109,7 @@ def account_content() -> rx.Component:
                     width="100%",
                 ),
                 on_submit=AccountState.change_password,
-                reset_on_submit=True,
+                reset_on_submit=False,  # an error keeps what was typed; success signs out
             ),
             max_width="480px",
             width="100%",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 
 import reflex as rx
 
@@ -15,6 +17,30 @@ from rxapp.state import AuthState, requires_user
 
 PAGE_SIZE = 50
 HEADERS = ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]
+
+
+_PAIR = re.compile(r"""(\w+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
+
+
+def readable_detail(detail: str) -> str:
+    """`name='x' rate_limit_per_minute=5` becomes `Name: x · Rate limit per minute: 5`; any other
+    detail is shown as it is. Plain text: the page renders it as text, never as HTML."""
+    pairs = list(_PAIR.finditer(detail))
+    if not pairs or " ".join(m.group(0) for m in pairs) != detail.strip():
+        return detail
+    parts = []
+    for match in pairs:
+        key, value = match.group(1), match.group(2)
+        if value[:1] in "'\"":
+            try:
+                value = str(ast.literal_eval(value))
+            except (ValueError, SyntaxError):
+                value = value[1:-1]
+        label = key.replace("_", " ").capitalize()
+        if key == "categories":
+            value = value.replace(",", ", ")
+        parts.append(f"{label}: {'none' if value == 'None' else value}")
+    return " · ".join(parts)
 
 
 @dataclasses.dataclass
@@ -50,7 +76,11 @@ class ActivityState(AuthState):
                 actor=event.actor,
                 action=event.action,
                 target=f"{event.target_type} {event.target_id}".strip(),
-                detail=(f"{event.detail} (×{event.occurrences})" if event.occurrences > 1 else event.detail),
+                detail=(
+                    f"{readable_detail(event.detail)} (×{event.occurrences})"
+                    if event.occurrences > 1
+                    else readable_detail(event.detail)
+                ),
                 client_address=event.client_address,
             )
             for event in events
@@ -81,10 +111,10 @@ def event_row(row: EventRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(row.when, size="2", white_space="nowrap")),
         rx.table.cell(rx.code(row.action, variant="ghost")),
-        rx.table.cell(row.target),
-        rx.table.cell(rx.text(row.detail, size="1")),
-        rx.table.cell(row.actor),
-        rx.table.cell(row.client_address),
+        rx.table.cell(row.target, overflow_wrap="anywhere"),
+        rx.table.cell(rx.text(row.detail, size="1", overflow_wrap="anywhere"), max_width="420px"),
+        rx.table.cell(row.actor, overflow_wrap="anywhere"),
+        rx.table.cell(row.client_address, overflow_wrap="anywhere"),
     )
 
 

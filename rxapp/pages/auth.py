@@ -36,22 +36,39 @@ SIGN_UP_MESSAGES = {
 class AuthPageState(AuthState):
     error_message: str = ""
     notice: str = ""
+    next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
 
     @rx.event
     async def load_sign_in(self):
-        if await self.current_user() is not None:
-            return rx.redirect(routes.KEYS)
         params = self.router.url.query_parameters
+        self.next_path = routes.safe_next(params.get("next", ""))
+        if await self.current_user() is not None:
+            return rx.redirect(self.next_path or routes.KEYS)
         code = params.get("error", "")
         self.error_message = SIGN_IN_MESSAGES.get(code, "")
         self.notice = "You have been signed out." if params.get("signed_out") else ""
+        return _restore_email("sign-in-email", code in SIGN_IN_MESSAGES and code != "session_ended")
 
     @rx.event
     async def load_sign_up(self):
         if await self.current_user() is not None:
             return rx.redirect(routes.KEYS)
-        self.error_message = SIGN_UP_MESSAGES.get(self.router.url.query_parameters.get("error", ""), "")
+        code = self.router.url.query_parameters.get("error", "")
+        self.error_message = SIGN_UP_MESSAGES.get(code, "")
         self.notice = ""
+        return _restore_email("sign-up-email", code in SIGN_UP_MESSAGES)
+
+
+def _restore_email(field_id: str, failed: bool):
+    """Put the typed email back after a failed post (assets/keep_email.js; fixed arguments only)."""
+    flag = "true" if failed else "false"
+    call = f"window.kcRestoreEmail('{field_id}', {flag})"
+    # the head script may still be loading: wait for it (up to 5 s) rather than miss the restore
+    return rx.call_script(
+        "(function () { var n = 0; var go = function () { if (window.kcRestoreEmail) { "
+        + call
+        + " } else if (++n < 50) { setTimeout(go, 100); } }; go(); })()"
+    )
 
 
 def _field(label: str, name: str, field_type: str, field_id: str, autocomplete: str, **props) -> rx.Component:
@@ -103,6 +120,7 @@ def sign_in_page() -> rx.Component:
                     "current-password",
                     max_length=PASSWORD_MAX_LENGTH,
                 ),
+                rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-next"),
                 rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
                 spacing="3",
                 width="100%",

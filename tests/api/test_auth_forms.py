@@ -266,3 +266,35 @@ def test_odd_form_bodies_are_never_a_500(console: Console, path: str, content_ty
     assert response.status_code < 500, response.text
     assert_no_traceback(response)
     assert _session_cookie(response) is None
+
+
+@pytest.mark.parametrize(
+    ("next_path", "lands_on"),
+    [
+        ("/activity?key=key_x", "/activity?key=key_x"),
+        ("/keys/key_abc", "/keys/key_abc"),
+        ("//evil.example/keys", "/keys"),
+        ("https://evil.example/keys", "/keys"),
+        ("/\\evil.example", "/keys"),
+        ("/api/v1/verify", "/keys"),
+    ],
+)
+def test_sign_in_returns_to_the_page_asked_for_never_elsewhere(
+    console: Console, next_path: str, lands_on: str
+) -> None:
+    email = console.new_user()
+    response = _post(
+        console, "sign-in", {"email": email, "password": PASSWORD, "next": next_path}, Origin=console.base_url
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{console.base_url}{lands_on}"
+
+
+def test_failed_sign_in_keeps_a_safe_destination_only(console: Console) -> None:
+    email = console.new_user()
+    origin = console.base_url
+    wrong = {"email": email, "password": PASSWORD + "-wrong"}
+    kept = _post(console, "sign-in", {**wrong, "next": "/profiles"}, Origin=origin)
+    assert kept.headers["location"] == f"{origin}/sign-in?error=invalid&next=%2Fprofiles"
+    dropped = _post(console, "sign-in", {**wrong, "next": "//evil.example"}, Origin=origin)
+    assert dropped.headers["location"] == f"{origin}/sign-in?error=invalid"

@@ -67,9 +67,19 @@ def test_edit_end_date_and_stale_edit_is_refused(page: Page, console: Console) -
     console.cli("set-key-status", email, key_id, "INACTIVE")
     page.click("#edit-save")
     expect(page.get_by_text("This key was changed somewhere else")).to_be_visible(timeout=T)
-    page.click("#edit-cancel")
     listing = console.cli("list-keys", email).stdout
     assert "renamed-here" not in listing and "dated\t" in listing
+    # "Reload" reads the key again into the dialog: current values, and saving now works
+    page.click("#edit-reload")
+    expect(page.locator("#edit-name")).to_have_value("dated", timeout=T)
+    expect(page.locator("#edit-status")).to_contain_text("INACTIVE")
+    expect(page.get_by_text("This key was changed somewhere else")).to_have_count(0)
+    expect(page.locator("#edit-reload")).to_have_count(0)
+    page.fill("#edit-name", "renamed-after-reload")
+    page.click("#edit-save")
+    expect(page.locator("#edit-dialog")).to_have_count(0, timeout=T)
+    listing = console.cli("list-keys", email).stdout
+    assert "renamed-after-reload" in listing and "INACTIVE" in listing
 
 
 def test_keyboard_opens_and_closes_dialogs(page: Page, console: Console) -> None:
@@ -99,6 +109,11 @@ def test_activity_page_lists_own_events_filterable_by_key(page: Page, console: C
     expect(table).to_contain_text("user.sign_up", timeout=T)
     expect(table).to_contain_text("key.create")
     expect(table).to_contain_text("key.status")
+    expect(table).to_contain_text("Name: audited-one", timeout=T)  # readable detail, not name='…'
+    expect(table).not_to_contain_text("name='")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    expect(table).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.fill("#activity-filter", first)
     expect(table.locator("tbody tr")).to_have_count(2, timeout=T)  # create + status change
     expect(table).not_to_contain_text("user.sign_up")
@@ -119,4 +134,6 @@ def test_password_change_signs_out_every_browser(browser: Browser, page: Page, c
 
     # the other browser loses access on its next event (the page refreshes every few seconds)
     other.wait_for_url(re.compile(r".*/sign-in"), timeout=T)
+    expect(other.locator("#auth-error")).to_contain_text("Your session has ended", timeout=T)
+    assert "next=%2Fkeys" in other.url  # and it returns there after signing in again
     sign_in(page, console, email, "a-brand-new-password-77")

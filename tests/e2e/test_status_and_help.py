@@ -73,5 +73,8 @@ def test_help_dialog_shows_status_table_and_best_practices(page: Page, console: 
         "Delete unused or compromised keys immediately",
     ]:
         expect(dialog.get_by_text(line, exact=True)).to_be_visible()
+    for bullets in dialog.locator("ul").all():
+        expect(bullets).to_have_css("list-style-type", "disc")
+    assert dialog.locator("ul").count() == 3
     page.click("#help-close")
     expect(dialog).to_have_count(0, timeout=T)

@@ -136,6 +136,7 @@ def test_delete_warns_cancel_keeps_and_delete_removes_the_key(page: Page, consol
             "Make sure to update any applications using the deleted key",
         ]
     )
+    expect(warning.locator("ul")).to_have_css("list-style-type", "disc")  # bullets kept
     page.click("#delete-cancel")
     expect(dialog).to_have_count(0, timeout=T)
     expect(page.locator(f"#row-{key_id}")).to_be_visible()

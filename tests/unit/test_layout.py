@@ -42,7 +42,7 @@ def test_the_sign_in_path_is_written_once() -> None:
 
 def test_no_hand_written_sign_in_guard_remains() -> None:
     pattern = re.compile(
-        r"if (user|await self\.current_user\(\)) is None:\s*\n\s*(return|yield) rx\.redirect"
+        r"if (user|await self\.current_user\(\)) is None:\s*\n\s*(return|yield) (rx\.redirect|_to_sign_in)"
     )
     copies = [str(p.relative_to(ROOT)) for p in _modules() if pattern.search(p.read_text())]
     assert copies == ["rxapp/state.py"]  # inside `requires_user`, the one definition
@@ -97,3 +97,40 @@ def test_verify_answers_are_exactly_the_documented_model() -> None:
     VerifyOut.model_validate_json(b'{"valid":false,"code":"NOT_FOUND"}')
     with pytest.raises(ValidationError):  # a new field must be added to the model first
         VerifyOut.model_validate_json(b'{"valid":false,"code":"NOT_FOUND","workspace_id":1}')
+
+
+def test_relative_times_use_the_singular_for_one() -> None:
+    import datetime as dt
+
+    from rxapp.components.timefmt import relative
+
+    now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    assert relative(now - dt.timedelta(seconds=1), now) == "just now"
+    assert relative(now - dt.timedelta(minutes=1), now) == "1 minute ago"
+    assert relative(now - dt.timedelta(seconds=61), now) == "1 minute ago"
+    assert relative(now + dt.timedelta(days=1, seconds=5), now) == "in 1 day"
+    assert relative(now - dt.timedelta(hours=2), now) == "2 hours ago"
+
+
+def test_after_sign_in_only_our_own_pages_are_a_destination() -> None:
+    from rxapp.routes import safe_next, sign_in_for
+
+    for good in ["/keys", "/keys?page=2&status=ACTIVE", "/keys/key_abc", "/profiles", "/activity?key=k"]:
+        assert safe_next(good) == good
+    for bad in [
+        "",
+        "keys",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/keys",
+        "/api/v1/verify",
+        "/sign-in",
+        "/keysx",
+        "/keys\r\nSet-Cookie: x=1",
+        "/" + "k" * 2000,
+    ]:
+        assert safe_next(bad) == "", bad
+    assert sign_in_for("/activity?key=k", ended=True) == (
+        "/sign-in?error=session_ended&next=%2Factivity%3Fkey%3Dk"
+    )
+    assert sign_in_for("//evil.example") == "/sign-in"

@@ -46,7 +46,7 @@ def _warning() -> rx.Component:
                 rx.el.li("Deletion is permanent and cannot be undone"),
                 rx.el.li("All services using this key will stop working immediately"),
                 rx.el.li("Make sure to update any applications using the deleted key"),
-                padding_left="1.2em",
+                class_name="bulleted",
             ),
             spacing="1",
             font_size="14px",

@@ -10,7 +10,7 @@ import reflex as rx
 from rxapp.components.badges import status_badge
 from rxapp.components.dialogs import dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
-from rxapp.models import KeyStatus, UserPublic
+from rxapp.models import ApiKeyPublic, KeyStatus, UserPublic
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
@@ -30,6 +30,7 @@ class EditKeyState(AuthState):
     end_date: str = ""
     error: str = ""
     error_field: str = ""
+    stale: bool = False  # the key changed elsewhere: the dialog offers "Reload"
     _version: int = 0
     _original_end: str = ""
 
@@ -39,6 +40,21 @@ class EditKeyState(AuthState):
         key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
         await reload_table(self, user, with_profiles=True)
         self.reset()
+        self._fill(key)
+        self.open = True
+
+    @rx.event
+    @requires_user
+    async def reload_key(self, user: UserPublic):
+        """After a conflict: read the key again (its current values and version) into the dialog."""
+        key = await self.in_session(key_service.get_key, user.id, self.key_id)
+        self.error = self.error_field = ""
+        self.stale = False
+        self._fill(key)
+        await reload_table(self, user)
+        return focus_element("edit-name")
+
+    def _fill(self, key: ApiKeyPublic) -> None:
         self.key_id = key.key_id
         self.name = key.name
         self.profile = (
@@ -48,7 +64,6 @@ class EditKeyState(AuthState):
         self.status = key.status
         self.end_date = self._original_end = key_service.date_field(key.expires_at)
         self._version = key.version
-        self.open = True
 
     @rx.event
     def set_name(self, value: str):
@@ -114,6 +129,7 @@ class EditKeyState(AuthState):
             )
         except ServiceError as error:
             self.error, self.error_field = error.message, error.field
+            self.stale = error.code == key_service.STALE_CODE
             control = _FIELD_CONTROLS.get(error.field or "")
             return focus_element(control) if control else None
         self.open = False
@@ -215,6 +231,17 @@ def edit_dialog() -> rx.Component:
         _status_field(),
         rx.cond(~state.expired, _end_date_field()),
         form_error(state.error, state.error_field, _FIELDS),
+        rx.cond(
+            state.stale,
+            rx.button(
+                rx.icon("refresh-cw", size=14),
+                "Reload",
+                type="button",
+                variant="soft",
+                on_click=state.reload_key,
+                id="edit-reload",
+            ),
+        ),
         dialog_footer("edit-cancel", rx.button("Save", type="submit", id="edit-save"), width="100%"),
         open=state.open,
         on_open_change=state.set_open,

@@ -11,7 +11,7 @@ def help_dialog() -> rx.Component:
     def practice(title: str, *items: str) -> rx.Component:
         return rx.vstack(
             rx.text(title, weight="bold"),
-            rx.el.ul(*[rx.el.li(item) for item in items], padding_left="1.2em"),
+            rx.el.ul(*[rx.el.li(item) for item in items], class_name="bulleted"),
             spacing="1",
         )
 

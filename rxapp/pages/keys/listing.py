@@ -12,6 +12,7 @@ import datetime as dt
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp import routes
 from rxapp.components.timefmt import exact_utc, relative, short_date
 from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, UserPublic, utc_now
 from rxapp.services import keys as key_service
@@ -197,7 +198,23 @@ async def reload_table(state: AuthState, user: UserPublic, with_profiles: bool =
 
 
 def profile_select(value: rx.Var, on_change: rx.EventHandler, select_id: str) -> rx.Component:
-    """The Bias Profile picker of the create and edit dialogs ("No profile" first)."""
+    """The Bias Profile picker of the create and edit dialogs ("No profile" first). A user with no
+    profiles yet is told where to make one."""
+    hint = rx.cond(
+        KeysTableState.profile_options.length() == 0,
+        rx.text(
+            "No Bias Profiles yet. ",
+            rx.link("Create one on the Profiles page", href=routes.PROFILES, id=f"{select_id}-hint-link"),
+            ".",
+            size="1",
+            color=rx.color("gray", 11),
+            id=f"{select_id}-hint",
+        ),
+    )
+    return rx.fragment(_profile_picker(value, on_change, select_id), hint)
+
+
+def _profile_picker(value: rx.Var, on_change: rx.EventHandler, select_id: str) -> rx.Component:
     return rx.select.root(
         rx.select.trigger(id=select_id, width="100%"),
         rx.select.content(

@@ -10,6 +10,7 @@ Callers import the names below (`from rxapp.services import keys as key_service`
 """
 
 from rxapp.services.keys.crud import (
+    STALE_CODE,
     CreatedKey,
     KeyChanges,
     create_key,
@@ -75,6 +76,7 @@ __all__ = [
     "RATE_LIMIT_MAX",
     "SEARCH_MAX_LENGTH",
     "SORT_CHOICES",
+    "STALE_CODE",
     "STATUS_CHOICES",
     "VERIFY_SQL",
     "CreatedKey",

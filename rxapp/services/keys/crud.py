@@ -26,6 +26,9 @@ from rxapp.services.keys.rules import (
 )
 from rxapp.settings import get_settings
 
+STALE_CODE = "STALE"  # the key changed since the editor read it (pages offer "Reload")
+STALE_MESSAGE = "This key was changed somewhere else since you opened it. Reload and try again."
+
 
 @dataclass(frozen=True)
 class CreatedKey:
@@ -140,7 +143,7 @@ def update_key(
     now = now or utc_now()
     key = owned_key(session, owner_id, key_id)
     if expected_version is not None and key.version != expected_version:
-        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     given = changes.model_fields_set
     current_status = effective_status(key.status, key.expires_at, now)
     values: dict[str, Any] = {}
@@ -189,7 +192,7 @@ def update_key(
         sa.update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version).values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError("This key was changed somewhere else since you opened it. Reload and try again.")
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     if notes:
         audit.record(
             session,
