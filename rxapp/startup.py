@@ -10,8 +10,17 @@ from rxapp.settings import get_settings
 
 
 def ensure_same_pepper() -> None:
-    """Raises PepperMismatchError; does nothing on a database that is not migrated yet."""
-    if not sa.inspect(get_engine()).has_table("app_meta"):
-        return
-    with session_scope() as session:
-        instance.check_pepper(session, get_settings().pepper)
+    """Raises PepperMismatchError; does nothing on a database that is not migrated yet.
+
+    The server runs this at import, in Granian's supervisor, before it forks the workers: the
+    pool is emptied afterwards, so no worker inherits (and shares with its siblings) a live
+    database connection. Two processes on one PostgreSQL socket corrupt each other's protocol.
+    """
+    engine = get_engine()
+    try:
+        if not sa.inspect(engine).has_table("app_meta"):
+            return
+        with session_scope() as session:
+            instance.check_pepper(session, get_settings().pepper)
+    finally:
+        engine.dispose()

@@ -115,3 +115,16 @@ def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(
         assert _is_https({"type": "http", "scheme": "https", "headers": []}) is True
     finally:
         settings_module.reset_settings_for_tests()
+
+
+def test_the_startup_check_leaves_no_pooled_connection_for_forked_workers(
+    session: Session, alice: Person
+) -> None:
+    """Granian forks the workers after the app's import: an inherited connection would be shared."""
+    from rxapp import db, startup
+
+    db.get_engine.cache_clear()
+    engine = db.get_engine()
+    startup.ensure_same_pepper()
+    assert engine.pool.checkedin() == 0 and engine.pool.checkedout() == 0
+    db.get_engine.cache_clear()
