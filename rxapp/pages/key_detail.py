@@ -16,7 +16,7 @@ from sqlmodel import Session
 from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.layout import protected_page
-from rxapp.components.timefmt import exact_utc, relative, short_date
+from rxapp.components.timefmt import exact_utc, iso, local_time, relative, with_utc_title
 from rxapp.models import ApiKeyPublic, UserPublic, utc_now
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
 from rxapp.pages.keys.roll import RollKeyState, roll_dialog
@@ -32,10 +32,11 @@ REFRESH_MILLISECONDS = 1500
 
 @dataclasses.dataclass
 class EventRow:
-    when: str = ""
+    when: str = ""  # ISO instant, shown in the reader's zone
     actor: str = ""
     action: str = ""
     detail: str = ""
+    when_exact: str = ""  # the same instant in UTC (hover title)
 
 
 def _buckets(window: str, now: dt.datetime) -> list[dt.datetime]:
@@ -93,8 +94,10 @@ class KeyDetailState(AuthState):
     masked: str = ""
     status: str = ""
     profile: str = ""
-    created: str = ""
+    created: str = ""  # ISO instants: the browser shows them in the reader's zone
+    created_exact: str = ""
     expires: str = ""
+    expires_exact: str = ""
     last_used: str = ""
     last_used_exact: str = ""
     window: str = "24h"
@@ -137,8 +140,10 @@ class KeyDetailState(AuthState):
         self.found = True
         self.name, self.masked, self.status = key.name, key.masked, key.status
         self.profile = key.bias_profile_name or "None"
-        self.created, self.expires = short_date(key.created_at), short_date(key.expires_at)
-        self.last_used, self.last_used_exact = relative(key.last_used_at, now), exact_utc(key.last_used_at)
+        self.created, self.created_exact = iso(key.created_at), exact_utc(key.created_at)
+        self.expires, self.expires_exact = iso(key.expires_at), exact_utc(key.expires_at) or "No end date"
+        self.last_used = relative(key.last_used_at, now)
+        self.last_used_exact = exact_utc(key.last_used_at) or "Never used"
         chart = chart_points(detail.series, window, now)
         if chart != self.chart:
             self.chart = chart
@@ -150,7 +155,9 @@ class KeyDetailState(AuthState):
         self.assistant_state = rotation.state if rotation else ""
         self.assistant_old_key = rotation.old_key_id if rotation else ""
         events = [
-            EventRow(exact_utc(event.created_at), event.actor, event.action, event.detail)
+            EventRow(
+                iso(event.created_at), event.actor, event.action, event.detail, exact_utc(event.created_at)
+            )
             for event in detail.events
         ]
         if events != self.events:
@@ -205,13 +212,9 @@ def _facts() -> rx.Component:
         _fact("API Key", rx.code(state.masked), "detail-masked"),
         _fact("Status", status_badge(state.status), "detail-status"),
         _fact("Bias Profile", rx.text(state.profile), "detail-profile"),
-        _fact("Created", rx.text(state.created), "detail-created"),
-        _fact("Expires", rx.text(state.expires), "detail-expires"),
-        _fact(
-            "Last Used",
-            rx.tooltip(rx.text(state.last_used), content=state.last_used_exact),
-            "detail-last-used",
-        ),
+        _fact("Created", local_time(state.created, state.created_exact), "detail-created"),
+        _fact("Expires", local_time(state.expires, state.expires_exact), "detail-expires"),
+        _fact("Last Used", with_utc_title(state.last_used, state.last_used_exact), "detail-last-used"),
         wrap="wrap",
         gap="5",
     )
@@ -308,15 +311,13 @@ def _events() -> rx.Component:
         rx.heading("Activity", size="4"),
         rx.table.root(
             rx.table.header(
-                rx.table.row(
-                    *[rx.table.column_header_cell(h) for h in ("Time (UTC)", "Actor", "Action", "Detail")]
-                )
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Time", "Actor", "Action", "Detail")])
             ),
             rx.table.body(
                 rx.foreach(
                     KeyDetailState.events,
                     lambda event: rx.table.row(
-                        rx.table.cell(event.when),
+                        rx.table.cell(local_time(event.when, event.when_exact, white_space="nowrap")),
                         rx.table.cell(event.actor),
                         rx.table.cell(rx.code(event.action, variant="ghost")),
                         rx.table.cell(rx.text(event.detail, size="1")),
