@@ -63,18 +63,25 @@ def chart_points(points: list[usage.UsagePoint], window: str, now: dt.datetime) 
     return [{"label": bucket.strftime(label), **totals[bucket]} for bucket in buckets]
 
 
-def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> str:
+def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> tuple[str, dt.datetime | None, str]:
+    """What the assistant says: text, then an instant the browser shows in local time (if any),
+    then the rest of the sentence."""
     if status.state == "new_unused":
-        return f"The new key {status.new_key_id} has not been used yet."
+        return f"The new key {status.new_key_id} has not been used yet.", None, ""
     if status.state == "both_in_use":
         last = relative(status.old_last_used_at, now)
-        return f"Both keys are in use: something still calls the old key (last call {last})."
-    first = status.new_first_used_at.strftime("%H:%M UTC") if status.new_first_used_at else ""
+        return f"Both keys are in use: something still calls the old key (last call {last}).", None, ""
     old_last, new_first = status.old_last_used_at, status.new_first_used_at
     if old_last and new_first and old_last >= new_first:
         quiet = relative(old_last, now).removesuffix(" ago")
-        return f"No call on the old key for {quiet} while the new key is in use: safe to expire now."
-    return f"No call on the old key since the new key's first use at {first}: safe to expire now."
+        return (
+            f"No call on the old key for {quiet} while the new key is in use: safe to expire now.",
+            None,
+            "",
+        )
+    if new_first is None:
+        return "No call on the old key since the new key's first use: safe to expire now.", None, ""
+    return "No call on the old key since the new key's first use at ", new_first, ": safe to expire now."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +113,9 @@ class KeyDetailState(AuthState):
     rolled_from: str = ""
     rolled_to: str = ""
     assistant: str = ""
+    assistant_at: str = ""  # an instant inside the sentence (ISO, shown in local time)
+    assistant_at_exact: str = ""
+    assistant_after: str = ""
     assistant_state: str = ""
     assistant_old_key: str = ""
     events: list[EventRow] = []
@@ -151,7 +161,9 @@ class KeyDetailState(AuthState):
         self.rolled_from = detail.links.rolled_from or ""
         self.rolled_to = detail.links.rolled_to or ""
         rotation = detail.rotation
-        self.assistant = assistant_text(rotation, now) if rotation else ""
+        said, at, after = assistant_text(rotation, now) if rotation else ("", None, "")
+        self.assistant, self.assistant_after = said, after
+        self.assistant_at, self.assistant_at_exact = iso(at), exact_utc(at)
         self.assistant_state = rotation.state if rotation else ""
         self.assistant_old_key = rotation.old_key_id if rotation else ""
         events = [
@@ -285,7 +297,14 @@ def _rotation() -> rx.Component:
             state.assistant != "",
             rx.callout.root(
                 rx.callout.icon(rx.icon("refresh-cw")),
-                rx.callout.text(state.assistant),
+                rx.callout.text(
+                    state.assistant,
+                    rx.cond(
+                        state.assistant_at != "",
+                        local_time(state.assistant_at, state.assistant_at_exact, time_format="HH:mm"),
+                    ),
+                    state.assistant_after,
+                ),
                 rx.cond(
                     state.assistant_state == "safe_to_expire",
                     rx.button(
