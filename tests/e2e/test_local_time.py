@@ -76,3 +76,45 @@ def test_custom_end_date_is_the_end_of_the_local_day_shown_locally(
         expect(created).to_have_text(local_created.strftime("%Y-%m-%d %H:%M"))
     finally:
         context.close()
+
+
+def _shows_local_of_its_title(locator, zone: ZoneInfo, time_format: str = "%Y-%m-%d %H:%M") -> None:
+    """The element's text is its UTC title read in `zone`."""
+    expect(locator).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"), timeout=T)
+    utc = dt.datetime.strptime(locator.get_attribute("title") or "", "%Y-%m-%d %H:%M:%S UTC").replace(
+        tzinfo=dt.UTC
+    )
+    expect(locator).to_have_text(utc.astimezone(zone).strftime(time_format))
+
+
+def test_roll_note_rolling_hint_and_activity_are_local_with_utc_on_hover(
+    browser: Browser, browser_context_args: dict, console: Console
+) -> None:
+    context = browser.new_context(**{**browser_context_args, "timezone_id": "Asia/Kolkata"})  # UTC+5:30
+    try:
+        page = context.new_page()
+        zone = ZoneInfo("Asia/Kolkata")
+        email = sign_up(page, console)
+        console.create_key(email, "rolled")
+        old_id = only_key_id(console, email)
+        page.reload()
+        page.click(f"#roll-{old_id}")
+        choose(page, "#roll-grace", "1 hour")
+        page.click("#roll-submit")
+        expect(page.locator("#new-key-secret")).to_have_value(re.compile(r"^bpk_"), timeout=T)
+        until = page.locator("#reveal-note .local-time")
+        _shows_local_of_its_title(until, zone)
+        until_utc = until.get_attribute("title")
+        page.click("#copy-new-key")
+        page.click("#create-done")
+        expect(page.locator("#create-dialog")).to_have_count(0, timeout=T)
+        # the relative hint stays relative, with the same instant in UTC on hover
+        hint = page.locator(f"#rolling-{old_id} .relative-time")
+        expect(hint).to_contain_text("rolling: old key expires in", timeout=T)
+        expect(hint).to_have_attribute("title", until_utc or "")
+        _shows_local_of_its_title(page.locator(f"#expires-at-{old_id}"), zone)
+
+        page.goto(f"{console.base_url}/activity")
+        _shows_local_of_its_title(page.locator(".local-time").first, zone)
+    finally:
+        context.close()
