@@ -14,6 +14,29 @@ from reflex_base.vars.base import Var
 
 LOCAL_FORMAT = "YYYY-MM-DD HH:mm"  # moment tokens: the reader's local date and minute
 
+# [IANA zone, minutes east of UTC, today's local YYYY-MM-DD], computed in the reader's browser:
+# `rx.call_script(BROWSER_ZONE_SCRIPT, callback=...)` for what the server must compute per zone
+# (end of a picked day, chart buckets); plain display needs none of it (`local_time`).
+BROWSER_ZONE_SCRIPT = (
+    "(() => { const d = new Date(); const p = (n) => String(n).padStart(2, '0');"
+    " return [Intl.DateTimeFormat().resolvedOptions().timeZone || '', -d.getTimezoneOffset(),"
+    " d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate())]; })()"
+)
+
+
+def browser_zone(values: object) -> tuple[str, int, str]:
+    """The browser's answer to BROWSER_ZONE_SCRIPT, bounded: ("", 0, "") for anything odd."""
+    if not isinstance(values, list) or len(values) != 3:
+        return "", 0, ""
+    zone, offset, today = values
+    offset = int(offset) if isinstance(offset, int | float) and abs(offset) <= 14 * 60 else 0
+    today = str(today or "")[:10]
+    try:
+        dt.date.fromisoformat(today)
+    except ValueError:
+        today = ""
+    return str(zone or "")[:64], offset, today
+
 
 def iso(value: dt.datetime | None) -> str:
     """The instant as ISO 8601 with its offset, for the browser to read ("" for none)."""

@@ -16,7 +16,15 @@ from sqlmodel import Session
 from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.layout import protected_page
-from rxapp.components.timefmt import exact_utc, iso, local_time, relative, with_utc_title
+from rxapp.components.timefmt import (
+    BROWSER_ZONE_SCRIPT,
+    browser_zone,
+    exact_utc,
+    iso,
+    local_time,
+    relative,
+    with_utc_title,
+)
 from rxapp.models import ApiKeyPublic, UserPublic, utc_now
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
 from rxapp.pages.keys.roll import RollKeyState, roll_dialog
@@ -39,28 +47,39 @@ class EventRow:
     when_exact: str = ""  # the same instant in UTC (hover title)
 
 
-def _buckets(window: str, now: dt.datetime) -> list[dt.datetime]:
-    """Hourly buckets for 24 h, daily ones (UTC days) for 7 and 30 days, oldest first."""
+def _buckets(window: str, now: dt.datetime, zone: dt.tzinfo) -> list[dt.datetime | dt.date]:
+    """Hourly buckets (UTC hours, as stored) for 24 h, the reader's local days for 7 and 30 days,
+    oldest first."""
     if window == "24h":
         last = usage.hour_of(now)
         return [last - dt.timedelta(hours=offset) for offset in range(23, -1, -1)]
-    today = usage.hour_of(now).replace(hour=0)
+    today = now.astimezone(zone).date()
     days = 7 if window == "7d" else 30
     return [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def chart_points(points: list[usage.UsagePoint], window: str, now: dt.datetime) -> list[dict]:
-    """Every bucket of the window, zeros included, as rows for the recharts bar chart."""
-    buckets = _buckets(window, now)
+def chart_points(
+    points: list[usage.UsagePoint], window: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> list[dict]:
+    """Every bucket of the window, zeros included, as rows for the recharts bar chart; labels
+    and days are the reader's (`zone`), an hour row counts on the local day it starts in."""
+    buckets = _buckets(window, now, zone)
     hourly = window == "24h"
-    totals = {bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets}
+    totals: dict[dt.datetime | dt.date, dict[str, int]] = {
+        bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets
+    }
     for point in points:
-        bucket = point.hour if hourly else point.hour.replace(hour=0)
+        bucket = point.hour if hourly else point.hour.astimezone(zone).date()
         if bucket in totals:
             for outcome in usage.OUTCOMES:
                 totals[bucket][outcome] += getattr(point, outcome)
-    label = "%H:00" if hourly else "%d %b"
-    return [{"label": bucket.strftime(label), **totals[bucket]} for bucket in buckets]
+
+    def label(bucket: dt.datetime | dt.date) -> str:
+        if isinstance(bucket, dt.datetime):
+            return bucket.astimezone(zone).strftime("%H:%M")
+        return bucket.strftime("%d %b")
+
+    return [{"label": label(bucket), **totals[bucket]} for bucket in buckets]
 
 
 def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> tuple[str, dt.datetime | None, str]:
@@ -108,6 +127,8 @@ class KeyDetailState(AuthState):
     last_used: str = ""
     last_used_exact: str = ""
     window: str = "24h"
+    time_zone: str = ""  # the browser's zone, for the chart's local hours and days
+    zone_offset: int = 0
     chart: list[dict] = []
     totals: dict[str, int] = {}
     rolled_from: str = ""
@@ -154,7 +175,8 @@ class KeyDetailState(AuthState):
         self.expires, self.expires_exact = iso(key.expires_at), exact_utc(key.expires_at) or "No end date"
         self.last_used = relative(key.last_used_at, now)
         self.last_used_exact = exact_utc(key.last_used_at) or "Never used"
-        chart = chart_points(detail.series, window, now)
+        zone = key_service.reader_zone(self.time_zone, self.zone_offset)
+        chart = chart_points(detail.series, window, now, zone)
         if chart != self.chart:
             self.chart = chart
         self.totals = detail.totals
@@ -184,6 +206,16 @@ class KeyDetailState(AuthState):
             await self._reload(user)
         except NotFoundError:
             self.found = False
+            return None
+        return rx.call_script(BROWSER_ZONE_SCRIPT, callback=KeyDetailState.set_browser_zone)
+
+    @rx.event
+    @requires_user
+    async def set_browser_zone(self, user: UserPublic, values: list):
+        """The browser's zone arrived: redraw the chart in its hours and days."""
+        self.time_zone, self.zone_offset, _ = browser_zone(values)
+        if self.found and self.key_id:
+            await self._reload(user)
 
     @rx.event
     @requires_user

@@ -12,17 +12,10 @@ import datetime as dt
 import reflex as rx
 
 from rxapp.components.forms import invalid_if
-from rxapp.components.timefmt import exact_utc, iso, local_time
+from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, local_time
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
-
-# [IANA zone, minutes east of UTC, today's local YYYY-MM-DD]: all computed in the reader's browser
-BROWSER_ZONE_SCRIPT = (
-    "(() => { const d = new Date(); const p = (n) => String(n).padStart(2, '0');"
-    " return [Intl.DateTimeFormat().resolvedOptions().timeZone || '', -d.getTimezoneOffset(),"
-    " d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate())]; })()"
-)
 
 
 class KeyFormFields(rx.State, mixin=True):
@@ -51,13 +44,7 @@ class KeyFormFields(rx.State, mixin=True):
     @rx.event
     def set_browser_zone(self, values: list):
         """The browser's answer to BROWSER_ZONE_SCRIPT (anything odd falls back to UTC)."""
-        if not isinstance(values, list) or len(values) != 3:
-            return
-        zone, offset, today = values
-        self.time_zone = str(zone or "")[:64]
-        self.zone_offset = int(offset) if isinstance(offset, int | float) else 0
-        today = str(today or "")[:10]
-        self.today = today if key_service.parse_date(today) else ""
+        self.time_zone, self.zone_offset, self.today = browser_zone(values)
         self._zone_known()
 
     def _zone_known(self) -> None:
