@@ -22,13 +22,18 @@ from rxapp.services.keys.crud import (
     update_key,
 )
 from rxapp.services.keys.expiry import (
+    BAD_END_DATE,
     EXPIRY_PRESETS,
+    PAST_END_DATE,
     ExpiryPreset,
     date_field,
     end_date_for,
+    end_of_local_day,
     expire_due_keys,
+    local_end_date,
     parse_date,
     parse_preset,
+    reader_zone,
 )
 from rxapp.services.keys.listing import (
     ALL_STATUSES,
@@ -69,10 +74,12 @@ from rxapp.services.keys.verification import (
 
 __all__ = [
     "ALL_STATUSES",
+    "BAD_END_DATE",
     "EXPIRY_PRESETS",
     "MALFORMED",
     "NAME_MAX_LENGTH",
     "NOT_FOUND",
+    "PAST_END_DATE",
     "RATE_LIMIT_MAX",
     "SEARCH_MAX_LENGTH",
     "SORT_CHOICES",
@@ -97,6 +104,7 @@ __all__ = [
     "digest_for",
     "effective_status",
     "end_date_for",
+    "end_of_local_day",
     "expire_due_keys",
     "fetch_row",
     "get_key",
@@ -104,6 +112,7 @@ __all__ = [
     "is_unused",
     "key_row_id",
     "list_keys",
+    "local_end_date",
     "parse_changes",
     "parse_date",
     "parse_preset",
@@ -111,6 +120,7 @@ __all__ = [
     "parse_sort",
     "parse_status_filter",
     "profile_choice",
+    "reader_zone",
     "update_key",
     "verify_secret",
     "verify_with",
