@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rxapp.context import app_context
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 
@@ -176,16 +178,6 @@ def _log_format() -> str:
     return value
 
 
-_settings: Settings | None = None
-
-
 def get_settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = load_settings()
-    return _settings
-
-
-def reset_settings_for_tests() -> None:
-    global _settings
-    _settings = None
+    """Loaded once per process and kept in the app context (rxapp/context.py; tests reset it there)."""
+    return app_context.settings

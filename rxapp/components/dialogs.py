@@ -1,10 +1,22 @@
-"""Dialog pieces: the Cancel + primary footer, and the one confirm-delete dialog."""
+"""Dialog pieces: the open/close state every dialog shares, the Cancel + primary footer, and the
+one confirm-delete dialog."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import reflex as rx
+
+
+class DialogOpen(rx.State, mixin=True):
+    """`open` and `set_open` (the dialog's on_open_change) for a dialog's own substate:
+    `class DeleteKeyState(DialogOpen, AuthState)`. A mixin, so each dialog keeps its own flag."""
+
+    open: bool = False
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
 
 
 def cancel_button(button_id: str) -> rx.Component:

@@ -705,9 +705,9 @@ def _in_process_environment(work_dir: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{work_dir / 'inproc' / 'unused.db'}"
     os.environ.setdefault("APIKEYS_PEPPER", secrets.token_urlsafe(48))
     os.environ.pop("APIKEYS_ENV", None)
-    from rxapp.settings import reset_settings_for_tests
+    from rxapp.context import app_context
 
-    reset_settings_for_tests()
+    app_context.reset()
 
 
 def _sqlite_timestamps(values: list[dt.datetime]) -> list[str]:

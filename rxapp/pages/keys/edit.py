@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from rxapp.components.badges import status_badge
-from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import ApiKeyPublic, KeyStatus, UserPublic
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
@@ -22,8 +22,7 @@ _FIELDS = ("name", "expires_at", "status", "bias_profile_id")
 _FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date"}
 
 
-class EditKeyState(KeyFormFields, AuthState):
-    open: bool = False
+class EditKeyState(KeyFormFields, DialogOpen, AuthState):
     key_id: str = ""
     status: str = KeyStatus.ACTIVE.value
     expired: bool = False
@@ -98,10 +97,6 @@ class EditKeyState(KeyFormFields, AuthState):
         if isinstance(form_data.get("name"), str):
             self.name = form_data["name"][:200]
         return EditKeyState.submit
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     def _changes(self) -> dict[str, Any]:
         changes: dict[str, Any] = {

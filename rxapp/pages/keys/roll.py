@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import choice_select, form_error, labelled_field
 from rxapp.components.timefmt import exact_utc, iso
 from rxapp.models import KeyStatus, UserPublic
@@ -20,8 +20,7 @@ from rxapp.services.errors import ServiceError
 from rxapp.state import AuthState, requires_user
 
 
-class RollKeyState(AuthState):
-    open: bool = False
+class RollKeyState(DialogOpen, AuthState):
     key_id: str = ""
     key_name: str = ""
     grace: str = "24h"
@@ -37,10 +36,6 @@ class RollKeyState(AuthState):
         self.key_id, self.key_name, self.grace, self.error = key.key_id, key.name, "24h", ""
         self.open = True
         return None
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     @rx.event
     def set_grace(self, value: str):
