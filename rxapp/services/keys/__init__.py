@@ -22,6 +22,7 @@ from rxapp.services.keys.crud import (
     update_key,
 )
 from rxapp.services.keys.expiry import (
+    EXPIRY_CHUNK,
     EXPIRY_PRESETS,
     ExpiryPreset,
     date_field,
@@ -69,6 +70,7 @@ from rxapp.services.keys.verification import (
 
 __all__ = [
     "ALL_STATUSES",
+    "EXPIRY_CHUNK",
     "EXPIRY_PRESETS",
     "MALFORMED",
     "NAME_MAX_LENGTH",
