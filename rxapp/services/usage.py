@@ -29,6 +29,10 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _ignore_count(_key_row_id: int, _code: str, _when: dt.datetime) -> None:
+    return None
+
+
 class UsageBuffer:
     """(key row, hour) -> counts per outcome, per worker; drained by the flush."""
 
@@ -42,6 +46,11 @@ class UsageBuffer:
         index = OUTCOMES.index(OUTCOME_FOR_CODE[code])
         with self._lock:
             self._pending[(key_row_id, hour_of(when))][index] += 1
+
+    def switch_off_for_benchmark(self) -> None:
+        """APIKEYS_BENCH_USAGE_OFF=1 (scripts/bench only): counting becomes a no-op, so the benchmark
+        can compare verify with and without it. Replaces the bound method: no flag checked per call."""
+        self.count = _ignore_count  # type: ignore[method-assign]
 
     def pending(self) -> int:
         with self._lock:
