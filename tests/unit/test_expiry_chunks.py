@@ -14,6 +14,7 @@ from rxapp import db, jobs
 from rxapp.models import ApiKey, AuditEvent
 from rxapp.services import keys as key_service
 from tests.unit.helpers import Person, new_user, utc_now
+from tests.unit.test_expiry import _pg_engine, postgres_url  # noqa: F401 - the fixture, reused
 
 
 def _key(session: Session, person: Person, name: str, end: dt.datetime | None, now: dt.datetime) -> str:
@@ -115,6 +116,29 @@ def test_a_failed_chunk_rolls_back_and_restores_durability(engine: sa.Engine, al
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
+def _chunked_race(engines: list[sa.Engine], now: dt.datetime, chunk: int) -> list[int]:
+    barrier = threading.Barrier(len(engines))
+    results = [0] * len(engines)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = jobs.expire_due_in_chunks(engines[index], now=now, chunk=chunk)
+        except BaseException as error:  # reported below, in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for engine in engines:
+        engine.dispose()
+    assert not errors, errors
+    return results
+
+
 def test_two_chunked_runs_at_once_expire_each_key_exactly_once(tmp_path, app_settings) -> None:
     url = f"sqlite:///{tmp_path}/race.db"
     setup = db.make_engine(url)
@@ -124,28 +148,22 @@ def test_two_chunked_runs_at_once_expire_each_key_exactly_once(tmp_path, app_set
         owner = new_user(session)
         due = [_key(session, owner, f"due-{i}", now + dt.timedelta(seconds=1), now) for i in range(50)]
         session.commit()
-    engines = [db.make_engine(url), db.make_engine(url)]
-    barrier = threading.Barrier(2)
-    results = [0, 0]
-    errors: list[BaseException] = []
+    results = _chunked_race([db.make_engine(url), db.make_engine(url)], now + dt.timedelta(seconds=5), 7)
+    assert sum(results) == len(due)
+    with Session(setup) as session:
+        assert _expire_events(session) == Counter(dict.fromkeys(due, 1))
+    setup.dispose()
 
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = jobs.expire_due_in_chunks(
-                engines[index], now=now + dt.timedelta(seconds=5), chunk=7
-            )
-        except BaseException as error:  # reported below, in the main thread
-            errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for engine in engines:
-        engine.dispose()
-    assert not errors, errors
+def test_chunked_runs_in_parallel_on_postgres_expire_each_key_once(postgres_url: str) -> None:  # noqa: F811
+    setup = _pg_engine(postgres_url)
+    SQLModel.metadata.create_all(setup)
+    now = utc_now()
+    with Session(setup, expire_on_commit=False) as session:
+        owner = new_user(session)
+        due = [_key(session, owner, f"due-{i}", now + dt.timedelta(seconds=1), now) for i in range(60)]
+        session.commit()
+    results = _chunked_race([_pg_engine(postgres_url) for _ in range(4)], now + dt.timedelta(seconds=5), 7)
     assert sum(results) == len(due)
     with Session(setup) as session:
         assert _expire_events(session) == Counter(dict.fromkeys(due, 1))
