@@ -10,7 +10,7 @@ import datetime as dt
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from rxapp.models import ApiKey, KeyStatus, utc_now
 from rxapp.services import audit
@@ -80,38 +80,61 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None, limit: int
     skipped by the status condition, which every UPDATE re-checks.
     """
     now = now or utc_now()
+    keys = ApiKey.__table__  # type: ignore[attr-defined]  # Core: no ORM bookkeeping per row
     due = (
-        col(ApiKey.status).in_([KeyStatus.ACTIVE.value, KeyStatus.INACTIVE.value]),
-        col(ApiKey.expires_at).is_not(None),
-        col(ApiKey.expires_at) <= now,
+        keys.c.status.in_([KeyStatus.ACTIVE.value, KeyStatus.INACTIVE.value]),
+        keys.c.expires_at.is_not(None),
+        keys.c.expires_at <= now,
     )
-    statement = sa.update(ApiKey).where(*due)
+    statement = sa.update(keys).where(*due)
     if limit is not None:
         # no ORDER BY: sorting by end date makes SQLite walk the end-date index through every key
         # that expired earlier (0.7 s at 1,000,000 keys when nothing is due); without it, it reads
         # the two (status, expires_at) ranges of due keys and stops after `limit`
-        chunk = sa.select(ApiKey.id).where(*due).limit(limit)
-        statement = statement.where(col(ApiKey.id).in_(chunk.scalar_subquery()))
-    claimed = session.execute(
-        statement.values(status=KeyStatus.EXPIRED.value, updated_at=now, version=ApiKey.version + 1)
-        .returning(ApiKey.owner_id, ApiKey.key_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if claimed:
+        chunk = sa.select(keys.c.id).where(*due).limit(limit)
+        statement = statement.where(keys.c.id.in_(chunk.scalar_subquery()))
+    claimed = (
         session.execute(
-            sa.insert(audit.AuditEvent.__table__),  # Core insert: no ORM bookkeeping for 100,000 rows
-            [
-                {
-                    "owner_id": owner_id,
-                    "actor": audit.SYSTEM_ACTOR,
-                    "action": "key.expire",
-                    "target_type": "key",
-                    "target_id": key_id,
-                    "detail": "end date reached",
-                    "client_address": "",
-                    "created_at": now,
-                }
-                for owner_id, key_id in claimed
-            ],
+            statement.values(
+                status=KeyStatus.EXPIRED.value, updated_at=now, version=keys.c.version + 1
+            ).returning(keys.c.id)
         )
+        .scalars()
+        .all()
+    )
+    for start in range(0, len(claimed), _AUDIT_BATCH):
+        _audit_expired(session, keys, claimed[start : start + _AUDIT_BATCH], now)
     return len(claimed)
+
+
+_AUDIT_BATCH = 5_000  # row ids per INSERT ... SELECT (SQLite allows 32,766 bound values)
+
+
+def _audit_expired(session: Session, keys: sa.Table, row_ids: list[int], now: dt.datetime) -> None:
+    """One `key.expire` event per claimed key, copied by the database from the rows themselves:
+    the values are bound once per statement, not once per row (which cost half the job's CPU)."""
+    events = audit.AuditEvent.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.insert(events).from_select(
+            [
+                "owner_id",
+                "actor",
+                "action",
+                "target_type",
+                "target_id",
+                "detail",
+                "client_address",
+                "created_at",
+            ],
+            sa.select(
+                keys.c.owner_id,
+                sa.literal(audit.SYSTEM_ACTOR),
+                sa.literal("key.expire"),
+                sa.literal("key"),
+                keys.c.key_id,
+                sa.literal("end date reached"),
+                sa.literal(""),
+                sa.literal(now, events.c.created_at.type),
+            ).where(keys.c.id.in_(row_ids)),
+        )
+    )
