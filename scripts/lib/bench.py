@@ -435,7 +435,8 @@ def interleaved_rounds(
         for target in targets:
             say(f"interleaved round {number + 1}/{rounds}: {target} at concurrency 16 for {seconds}s")
             parsed, _ = run_wrk(urls[target], scripts[target], 16, seconds)
-            results.rounds.append({"target": target, "round": number, **parsed})
+            ended_at = dt.datetime.now(dt.UTC).isoformat()
+            results.rounds.append({"target": target, "round": number, "ended_at": ended_at, **parsed})
 
 
 def round_median(results: Results, target: str, key: str) -> float | None:
@@ -555,10 +556,10 @@ def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_
         before = len(results.rounds)
         ratio_targets = ("bare", "valid", "authorize", "valid-usage-on", "valid-usage-off")
         interleaved_rounds(urls, scripts, ratio_targets, mode, results)
-        valid_verifications += sum(
-            run["requests"] for run in results.rounds[before:] if run["target"] in ("valid", "authorize")
-        )
-        last_valid_end = dt.datetime.now(dt.UTC)
+        main_runs = [run for run in results.rounds[before:] if run["target"] in ("valid", "authorize")]
+        valid_verifications += sum(run["requests"] for run in main_runs)
+        # the last run that used this console's key (the usage pair's runs come after it)
+        last_valid_end = dt.datetime.fromisoformat(main_runs[-1]["ended_at"])
     finally:
         reference.stop()
         for other, _ in pair.values():

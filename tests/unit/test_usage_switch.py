@@ -31,3 +31,21 @@ def test_the_setting_is_off_unless_the_benchmark_asks(
         monkeypatch.setenv("APIKEYS_BENCH_USAGE_OFF", value)
     settings.reset_settings_for_tests()
     assert settings.get_settings().bench_usage_off is off
+
+
+def test_counts_land_in_the_hour_of_each_call_across_hour_boundaries() -> None:
+    """The hot path works the hour out once per hour; a call in another hour still lands there."""
+    buffer = UsageBuffer()
+    ten = dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC)
+    for when, code in [
+        (ten + dt.timedelta(minutes=59, seconds=59), ""),
+        (ten + dt.timedelta(hours=1), "EXPIRED"),
+        (ten - dt.timedelta(hours=3), ""),  # a late call from an earlier hour
+        (ten + dt.timedelta(minutes=30), "RATE_LIMITED"),
+    ]:
+        buffer.count(7, code, when)
+    assert buffer.drain() == {
+        (7, ten): [1, 0, 0, 1],
+        (7, ten + dt.timedelta(hours=1)): [0, 0, 1, 0],
+        (7, ten - dt.timedelta(hours=3)): [1, 0, 0, 0],
+    }
