@@ -75,9 +75,9 @@ EXPIRY_CHUNK = 5_000  # due rows claimed per statement (and per commit) by the e
 def expire_due_keys(session: Session, now: dt.datetime | None = None, limit: int | None = None) -> int:
     """One conditional UPDATE: safe when every worker runs it at once (a row is claimed once).
 
-    With `limit`, it claims at most that many due keys (found through the (status, expires_at)
-    index), so the job can commit in chunks: a row that another worker has claimed first is
-    skipped by the status condition, which every UPDATE re-checks.
+    With `limit`, it claims at most that many due keys (one UPDATE per status, through the
+    (status, expires_at) index), so the job can commit in chunks: a row that another worker has
+    claimed first is skipped by the status condition, which every UPDATE re-checks.
     """
     now = now or utc_now()
     keys = ApiKey.__table__  # type: ignore[attr-defined]  # Core: no ORM bookkeeping per row
@@ -86,18 +86,35 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None, limit: int
         keys.c.expires_at.is_not(None),
         keys.c.expires_at <= now,
     )
-    statement = sa.update(keys).where(*due)
-    if limit is not None:
-        # no ORDER BY: sorting by end date makes SQLite walk the end-date index through every key
-        # that expired earlier (0.7 s at 1,000,000 keys when nothing is due); without it, it reads
-        # the two (status, expires_at) ranges of due keys and stops after `limit`
-        chunk = sa.select(keys.c.id).where(*due).limit(limit)
-        statement = statement.where(keys.c.id.in_(chunk.scalar_subquery()))
+    if limit is None:
+        return _claim(session, keys, due, now)
+    # A chunk: the due keys of one status at a time, earliest end date first, read in the order of
+    # the (status, expires_at) index and stopped after `limit`. With both statuses in one IN list,
+    # SQLite walked the end-date index through every key that expired earlier, and PostgreSQL
+    # scanned the table from the start for each chunk (24 s for 100,000 due of 1,000,000).
+    claimed = 0
+    for status in (KeyStatus.ACTIVE.value, KeyStatus.INACTIVE.value):
+        if claimed >= limit:
+            break
+        chunk = (
+            sa.select(keys.c.id)
+            .where(keys.c.status == status, keys.c.expires_at.is_not(None), keys.c.expires_at <= now)
+            .order_by(keys.c.expires_at)
+            .limit(limit - claimed)
+        )
+        claimed += _claim(session, keys, (*due, keys.c.id.in_(chunk.scalar_subquery())), now)
+    return claimed
+
+
+def _claim(session: Session, keys: sa.Table, conditions: tuple, now: dt.datetime) -> int:
+    """The conditional UPDATE (status re-checked: a row another worker claimed is skipped) and
+    one audit event per claimed key."""
     claimed = (
         session.execute(
-            statement.values(
-                status=KeyStatus.EXPIRED.value, updated_at=now, version=keys.c.version + 1
-            ).returning(keys.c.id)
+            sa.update(keys)
+            .where(*conditions)
+            .values(status=KeyStatus.EXPIRED.value, updated_at=now, version=keys.c.version + 1)
+            .returning(keys.c.id)
         )
         .scalars()
         .all()
