@@ -1516,7 +1516,19 @@ def miss_explanations(results: Results) -> dict[str, str]:
         "alternating on/off pairs (3 s each, before the change) gave on/off CPU-per-request ratios "
         "from 0.91 to 1.38 between adjacent runs of the same two consoles."
     )
+    verify_cpu, authorize_cpu = (
+        (_c16(results, target) or {}).get("cpu_us_per_request") or 0 for target in ("valid", "authorize")
+    )
+    forward_auth = (
+        "Not changed on this branch (docs/fast-path.md: authorize answers with ~200 bytes of identity "
+        f"headers). In this run: {authorize_cpu:.0f} vs {verify_cpu:.0f} µs of server CPU per request "
+        "(medians of the interleaved rounds; single runs: authorize "
+        f"{_spread(results, 'authorize', 'cpu_us_per_request')} µs, verify "
+        f"{_spread(results, 'valid', 'cpu_us_per_request')} µs), on a shared machine ({load})."
+    )
     explanations = {
+        "Forward auth": forward_auth,
+        "PostgreSQL: forward auth": forward_auth,
         "SQLite, one worker: valid-key verify": fast_path,
         "SQLite: valid-key verify ≥ 60 %": fast_path,
         "Verify with usage counting": usage,
