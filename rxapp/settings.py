@@ -69,6 +69,8 @@ class Settings:
     log_format: str = "text"
     # scripts/bench only: serve POST /api/v1/noop, the benchmark's ceiling (never in a real console).
     bench_noop: bool = False
+    # scripts/bench only: usage counting switched off, to measure what counting costs verify.
+    bench_usage_off: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -161,6 +163,7 @@ def load_settings() -> Settings:
         metrics_token=_metrics_token(),
         log_format=_log_format(),
         bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",
+        bench_usage_off=_env("APIKEYS_BENCH_USAGE_OFF") == "1",
     )
 
 

@@ -70,6 +70,14 @@ class CreateKeyState(KeyFormFields, AuthState):
         self.reset()
 
     @rx.event
+    def name_edited(self, value: str):
+        """Typing after a refused name clears its error. Debounced in the browser and never needed
+        to create: the name travels with the create event itself (`submit_form`), so a pending edit
+        costs the click no round trip. An edit that still says the refused name changes nothing."""
+        if self.error_field == "name" and value[:200] != self.name:
+            self.error = self.error_field = ""
+
+    @rx.event
     def set_expiry(self, value: str):
         self.expiry = key_service.parse_preset(value).value
 
@@ -82,7 +90,10 @@ class CreateKeyState(KeyFormFields, AuthState):
 
     @rx.event
     @requires_user
-    async def submit(self, user: UserPublic):
+    async def submit_form(self, user: UserPublic, form_data: dict):
+        """The Create API Key button and Enter in a field: one event carrying the name as typed."""
+        if isinstance(form_data.get("name"), str):
+            self.name = form_data["name"][:200]
         if self.creating or self.revealed_key_id:
             return
         self.creating = True
@@ -115,13 +126,6 @@ class CreateKeyState(KeyFormFields, AuthState):
         yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
         del created
         await reload_table(self, user)
-
-    @rx.event
-    def submit_form(self, form_data: dict):
-        """Enter in a field submits, as the Create API Key button does (with the name as typed)."""
-        if isinstance(form_data.get("name"), str):
-            self.name = form_data["name"][:200]
-        return CreateKeyState.submit
 
     @rx.event
     def mark_copied(self):
@@ -165,9 +169,9 @@ def _form() -> rx.Component:
         ),
         labelled_field(
             "Name (optional)",
-            rx.input(
-                value=state.name,
-                on_change=state.set_name,
+            rx.input(  # uncontrolled: its value is sent with the create event, not per keystroke
+                default_value=state.name,
+                on_change=state.name_edited.debounce(300),
                 id="create-name",
                 name="name",
                 placeholder="e.g. checkout-service production",

@@ -24,6 +24,7 @@ from rxapp.services.keys.crud import (
 )
 from rxapp.services.keys.expiry import (
     BAD_END_DATE,
+    EXPIRY_CHUNK,
     EXPIRY_PRESETS,
     PAST_END_DATE,
     ExpiryPreset,
@@ -76,6 +77,7 @@ from rxapp.services.keys.verification import (
 __all__ = [
     "ALL_STATUSES",
     "BAD_END_DATE",
+    "EXPIRY_CHUNK",
     "EXPIRY_PRESETS",
     "MALFORMED",
     "NAME_MAX_LENGTH",
