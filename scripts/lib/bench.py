@@ -528,6 +528,7 @@ def bench_usage_inproc(mode: Mode, results: Results, work_dir: Path) -> None:
     """Usage counting on vs off in process (scripts/lib/bench_usage.py), on a database migrated and
     seeded by the CLI like the consoles'; the environment is restored afterwards."""
     from rxapp.context import app_context
+    from rxapp.db import get_engine
     from scripts.lib.bench_usage import measure
 
     directory = work_dir / "usage-inproc"
@@ -540,11 +541,14 @@ def bench_usage_inproc(mode: Mode, results: Results, work_dir: Path) -> None:
     names = ("APIKEYS_DATA_DIR", "DATABASE_URL", "APIKEYS_PEPPER", "APIKEYS_ENV", "APIKEYS_VERIFY_RATE_LIMIT")
     os.environ.update({name: server.env[name] for name in names})
     app_context.reset()
+    get_engine.cache_clear()  # built from the settings just set, disposed below
     try:
         rounds, calls = USAGE_ROUNDS[mode.quick]
         say(f"In process: {rounds} pairs of rounds of {calls:,} verify calls, usage counting on/off")
         results.usage_inproc = measure(keys.valid, rounds, calls, core=SERVER_CORE)
     finally:
+        get_engine().dispose()
+        get_engine.cache_clear()
         os.environ.clear()
         os.environ.update(saved)
         app_context.reset()
