@@ -161,7 +161,7 @@ def measure(secret: str, rounds: int, calls: int, core: int | None = None) -> di
     """`rounds` pairs, the order inside each pair alternating (on-off, off-on, ...), pinned to `core`
     when the machine has two or more (the affinity is restored afterwards)."""
     previous = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    pinned = core is not None and previous is not None and len(previous) >= 2
+    pinned = core is not None and previous is not None and len(previous) >= 2 and core in previous
     if pinned:
         os.sched_setaffinity(0, {core})
     harness = Harness(secret)
