@@ -77,5 +77,6 @@ def test_the_summary_pairs_adjacent_rounds(valid_secret: str) -> None:
         harness.close()
     result = summarize(rounds)
     assert (result["rounds_per_side"], result["counted_on"], result["counted_off"]) == (2, 20, 0)
-    low, high = result["ratio_ci95"]
-    assert low <= result["ratio"] <= high
+    for estimate, interval in (("ratio", "ratio_ci95"), ("paired_median", "paired_ci95")):
+        low, high = result[interval]
+        assert low <= result[estimate] <= high
