@@ -7,7 +7,9 @@ production's counting (counts in the buffer, then in `key_usage_hours` after the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -42,6 +44,15 @@ def valid_secret(app_settings: Settings) -> Iterator[str]:
     db.get_engine.cache_clear()
 
 
+T = TypeVar("T")
+
+
+def _in_thread(work: Callable[[], T]) -> T:
+    """The harness runs its own event loop; in a full run Playwright owns this thread's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def _stored() -> tuple[int, object]:
     with db.get_engine().connect() as connection:
         counted = connection.execute(sa.select(sa.func.coalesce(sa.func.sum(KeyUsageHour.valid), 0))).scalar()
@@ -50,6 +61,12 @@ def _stored() -> tuple[int, object]:
 
 
 def test_rounds_count_usage_when_on_and_not_when_off(valid_secret: str) -> None:
+    _in_thread(lambda: _count_on_off_on(valid_secret))
+    usage.buffer.count(1, "", on_hour := usage.hour_of(usage.utc_now()))  # counting is on again
+    assert usage.buffer.drain() == {(1, on_hour): [1, 0, 0, 0]}
+
+
+def _count_on_off_on(valid_secret: str) -> None:
     harness = Harness(valid_secret)
     try:
         on = harness.round(True, 40)
@@ -65,16 +82,18 @@ def test_rounds_count_usage_when_on_and_not_when_off(valid_secret: str) -> None:
         assert on.cpu_us_per_call > 0 and off.cpu_us_per_call > 0
     finally:
         harness.close()
-    usage.buffer.count(1, "", on_hour := usage.hour_of(usage.utc_now()))  # counting is on again
-    assert usage.buffer.drain() == {(1, on_hour): [1, 0, 0, 0]}
+
+
+def _four_rounds(valid_secret: str) -> list:
+    harness = Harness(valid_secret)
+    try:
+        return [harness.round(counting, 10) for counting in (True, False, False, True)]
+    finally:
+        harness.close()
 
 
 def test_the_summary_pairs_adjacent_rounds(valid_secret: str) -> None:
-    harness = Harness(valid_secret)
-    try:
-        rounds = [harness.round(counting, 10) for counting in (True, False, False, True)]
-    finally:
-        harness.close()
+    rounds = _in_thread(lambda: _four_rounds(valid_secret))
     result = summarize(rounds)
     assert (result["rounds_per_side"], result["counted_on"], result["counted_off"]) == (2, 20, 0)
     for estimate, interval in (("ratio", "ratio_ci95"), ("paired_median", "paired_ci95")):
