@@ -17,6 +17,7 @@ from rxapp import db, jobs
 from rxapp.models import ApiKey, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
 from rxapp.services.last_used import buffer
 from rxapp.settings import reset_settings_for_tests
 
@@ -33,7 +34,9 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     SQLModel.metadata.create_all(engine)
     with db.session_scope() as session:
         user = user_service.sign_up(session, "jobs@example.com", "jobs-test-password-1")
-        key_id = key_service.create_key(session, user.id, user.email, "svc").key.key_id
+        key_id = key_service.create_key(
+            session, workspace_service.resolve(session, user.id), user.email, "svc"
+        ).key.key_id
     yield engine, key_id
     db.get_engine.cache_clear()
     reset_settings_for_tests()
@@ -83,7 +86,11 @@ def test_expiry_job_once_marks_due_keys(app_database) -> None:
     with db.session_scope() as session:
         user = user_service.find_user(session, "jobs@example.com")
         key_service.create_key(
-            session, user.id, user.email, "soon", expires_at=utc_now() + dt.timedelta(milliseconds=200)
+            session,
+            workspace_service.resolve(session, user.id),
+            user.email,
+            "soon",
+            expires_at=utc_now() + dt.timedelta(milliseconds=200),
         )
     assert jobs.expire_keys_once() == 0
     time.sleep(0.3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, select
@@ -13,6 +14,7 @@ from rxapp.models import AuditEvent, LoginFailure
 from rxapp.services import throttle
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError, ValidationError
+from rxapp.settings import get_settings
 from tests.unit.helpers import PASSWORD, Person, utc
 
 T0 = utc(2030, 1, 1, 12)
@@ -120,7 +122,10 @@ def test_password_change_guesses_are_counted_audited_and_throttled(session: Sess
     session.rollback()
 
 
-def test_sign_up_with_an_existing_email_is_a_sign_in_attempt(session: Session, alice: Person) -> None:
+def test_sign_up_with_an_existing_email_is_a_sign_in_attempt(
+    session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(user_service, "get_settings", lambda: replace(get_settings(), signup_policy="open"))
     assert user_service.register(session, alice.email, "not-alices-password-9") is None
     session.commit()
     assert session.exec(select(LoginFailure).where(LoginFailure.email == alice.email)).all()

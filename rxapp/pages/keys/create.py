@@ -21,10 +21,11 @@ from rxapp.components.forms import (
     invalid_if,
     labelled_field,
 )
-from rxapp.models import UserPublic, utc_now
+from rxapp.models import utc_now
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 revealed_secret = ClientStateVar.create("revealed_secret", "")
@@ -56,11 +57,11 @@ class CreateKeyState(AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic):
+    async def start(self, user: Caller):
         self.reset()
         await reload_table(self, user, with_profiles=True)
         # a visible, editable default: the seed's three clicks create a key without typing a name
-        self.name = await self.in_session(key_service.default_name, user.id)
+        self.name = await self.in_session(key_service.default_name, user.access)
         self.open = True
 
     @rx.event
@@ -88,7 +89,7 @@ class CreateKeyState(AuthState):
 
     @rx.event
     @requires_user
-    async def submit(self, user: UserPublic):
+    async def submit(self, user: Caller):
         if self.creating or self.revealed_key_id:
             return
         self.creating = True
@@ -98,7 +99,7 @@ class CreateKeyState(AuthState):
             )
             created = await self.in_session(
                 key_service.create_key,
-                user.id,
+                user.access,
                 user.email,
                 self.name,
                 bias_profile_id=key_service.profile_choice(self.profile),

@@ -80,7 +80,7 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None) -> int:
             col(ApiKey.expires_at) <= now,
         )
         .values(status=KeyStatus.EXPIRED.value, updated_at=now, version=ApiKey.version + 1)
-        .returning(ApiKey.owner_id, ApiKey.key_id)
+        .returning(ApiKey.owner_id, ApiKey.workspace_id, ApiKey.key_id)
         .execution_options(synchronize_session=False)
     ).all()
     if claimed:
@@ -89,6 +89,7 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None) -> int:
             [
                 {
                     "owner_id": owner_id,
+                    "workspace_id": workspace_id,
                     "actor": audit.SYSTEM_ACTOR,
                     "action": "key.expire",
                     "target_type": "key",
@@ -97,7 +98,7 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None) -> int:
                     "client_address": "",
                     "created_at": now,
                 }
-                for owner_id, key_id in claimed
+                for owner_id, workspace_id, key_id in claimed
             ],
         )
     return len(claimed)
