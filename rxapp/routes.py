@@ -29,7 +29,7 @@ DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION)
 
 
 def safe_next(path: str) -> str:
