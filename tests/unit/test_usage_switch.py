@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from rxapp import settings
+from rxapp.context import app_context
 from rxapp.services.usage import UsageBuffer
 
 
@@ -29,7 +30,7 @@ def test_the_setting_is_off_unless_the_benchmark_asks(
         monkeypatch.delenv("APIKEYS_BENCH_USAGE_OFF", raising=False)
     else:
         monkeypatch.setenv("APIKEYS_BENCH_USAGE_OFF", value)
-    settings.reset_settings_for_tests()
+    app_context.reset()
     assert settings.get_settings().bench_usage_off is off
 
 
