@@ -10,10 +10,12 @@ from pathlib import Path
 
 from rxapp.db import session_scope
 from rxapp.models import utc_now
+from rxapp.services import admin, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
-from rxapp.services import rolling, usage
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.access import Access
 from rxapp.services.errors import ServiceError
 from rxapp.settings import InsecureConfigurationError
 from rxapp.startup import ensure_same_pepper
@@ -37,6 +39,15 @@ def _user(session, email: str):
     return user
 
 
+def _acting(session, args: argparse.Namespace) -> tuple[Access, str]:
+    """The one find-user step of every key/profile command: the user's access to --workspace
+    (default: their personal workspace), role-checked by the service it is passed to, and the
+    actor name the audit trail records."""
+    user = _user(session, args.email)
+    access = workspace_service.resolve_by_name(session, user.id, getattr(args, "workspace", "") or "")
+    return access, user.email + CLI_ACTOR_SUFFIX
+
+
 def _parse_time(value: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
@@ -48,21 +59,74 @@ def _parse_time(value: str) -> dt.datetime:
 
 
 def create_user(args: argparse.Namespace) -> int:
+    """Allowed under every sign-up policy: the operator decides."""
     password = _read_password(confirm=True)
     with session_scope() as session:
-        user = user_service.sign_up(session, args.email, password, client_address="cli")
-    print(f"Created user {user.email}", file=sys.stderr)
+        user = user_service.sign_up(session, args.email, password, client_address="cli", admin=args.admin)
+    print(f"Created user {user.email}" + (" (instance admin)" if user.is_admin else ""), file=sys.stderr)
+    return 0
+
+
+def reset_password(args: argparse.Namespace) -> int:
+    password = _read_password(confirm=True)
+    with session_scope() as session:
+        admin.reset_password(session, "operator (cli)", args.email, password, client_address="cli")
+    print(f"New password set for {args.email}; their sessions have ended.", file=sys.stderr)
+    return 0
+
+
+def _set_disabled(disabled: bool):
+    def handler(args: argparse.Namespace) -> int:
+        with session_scope() as session:
+            admin.set_disabled(session, "operator (cli)", args.email, disabled, client_address="cli")
+        print(f"{args.email} is now {'disabled' if disabled else 'enabled'}", file=sys.stderr)
+        return 0
+
+    return handler
+
+
+disable_user = _set_disabled(True)
+enable_user = _set_disabled(False)
+
+
+def create_workspace(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        workspace = workspace_service.create_workspace(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name, client_address="cli"
+        )
+    print(workspace.public_id)
+    print(f"Created workspace {workspace.name!r} owned by {args.email}", file=sys.stderr)
+    return 0
+
+
+def invite(args: argparse.Namespace) -> int:
+    """Prints the invitation link (shown once): the inviter must be an owner of the workspace."""
+    from rxapp import routes
+
+    with session_scope() as session:
+        user = _user(session, args.email)
+        access = workspace_service.resolve_by_name(session, user.id, args.workspace)
+        token, invitation = workspace_service.create_invitation(
+            session, access, args.role, days=args.days, client_address="cli"
+        )
+    print(f"{args.base_url.rstrip('/')}{routes.invitation_path(token)}")
+    print(
+        f"Invitation to {access.workspace_name!r} as {invitation.role}, valid until "
+        f"{invitation.expires_at.isoformat()}; single use.",
+        file=sys.stderr,
+    )
     return 0
 
 
 def create_profile(args: argparse.Namespace) -> int:
     categories = [part.strip() for part in args.categories.split(",") if part.strip()]
     with session_scope() as session:
-        user = _user(session, args.email)
+        access, actor = _acting(session, args)
         profile = profile_service.create_profile(
             session,
-            user.id,
-            user.email + CLI_ACTOR_SUFFIX,
+            access,
+            actor,
             args.name,
             description=args.description,
             categories=categories,
@@ -77,14 +141,14 @@ def create_profile(args: argparse.Namespace) -> int:
 def create_key(args: argparse.Namespace) -> int:
     expires_at = _parse_time(args.expires_at) if args.expires_at else None
     with session_scope() as session:
-        user = _user(session, args.email)
+        access, actor = _acting(session, args)
         profile_id = None
         if args.profile:
-            profile_id = profile_service.find_profile_by_name(session, user.id, args.profile).id
+            profile_id = profile_service.find_profile_by_name(session, access, args.profile).id
         created = key_service.create_key(
             session,
-            user.id,
-            user.email + CLI_ACTOR_SUFFIX,
+            access,
+            actor,
             args.name,
             bias_profile_id=profile_id,
             expires_at=expires_at,
@@ -102,11 +166,11 @@ def create_key(args: argparse.Namespace) -> int:
 
 def roll_key(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
+        access, actor = _acting(session, args)
         rolled = rolling.roll_key(
             session,
-            user.id,
-            user.email + CLI_ACTOR_SUFFIX,
+            access,
+            actor,
             args.key_id,
             rolling.parse_grace(args.grace),
             client_address="cli",
@@ -123,8 +187,8 @@ def roll_key(args: argparse.Namespace) -> int:
 def key_usage(args: argparse.Namespace) -> int:
     window = usage.WINDOWS[args.window]
     with session_scope() as session:
-        user = _user(session, args.email)
-        row_id = key_service.key_row_id(session, user.id, args.key_id)
+        access, _actor = _acting(session, args)
+        row_id = key_service.key_row_id(session, access, args.key_id)
         totals = usage.usage_totals(session, [row_id], utc_now() - window).get(row_id, {})
     print("OUTCOME\tCALLS")
     for outcome in usage.OUTCOMES:
@@ -134,12 +198,12 @@ def key_usage(args: argparse.Namespace) -> int:
 
 def list_keys(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
+        access, _actor = _acting(session, args)
         page = 1
         print("KEY_ID\tNAME\tKEY\tSTATUS\tLAST_USED\tBIAS_PROFILE\tEXPIRES")
         while True:
             result = key_service.list_keys(
-                session, user.id, key_service.KeyQuery(page=page, page_size=100, sort="created")
+                session, access, key_service.KeyQuery(page=page, page_size=100, sort="created")
             )
             for row in result.rows:
                 print(
@@ -163,11 +227,11 @@ def list_keys(args: argparse.Namespace) -> int:
 
 def set_key_status(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
+        access, actor = _acting(session, args)
         key = key_service.update_key(
             session,
-            user.id,
-            user.email + CLI_ACTOR_SUFFIX,
+            access,
+            actor,
             args.key_id,
             key_service.parse_changes({"status": args.status}),
             client_address="cli",
@@ -178,10 +242,8 @@ def set_key_status(args: argparse.Namespace) -> int:
 
 def delete_key(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
-        key_service.delete_key(
-            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.key_id, client_address="cli"
-        )
+        access, actor = _acting(session, args)
+        key_service.delete_key(session, access, actor, args.key_id, client_address="cli")
     print(f"Deleted {args.key_id}", file=sys.stderr)
     return 0
 
@@ -224,7 +286,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("create-user", help="create a user (password from stdin when piped)")
     command.add_argument("email")
+    command.add_argument("--admin", action="store_true", help="make the user an instance admin")
     command.set_defaults(handler=create_user)
+
+    command = commands.add_parser("reset-password", help="set a new password (from stdin when piped)")
+    command.add_argument("email")
+    command.set_defaults(handler=reset_password)
+
+    command = commands.add_parser("disable-user", help="refuse a user's sign-ins and end their sessions")
+    command.add_argument("email")
+    command.set_defaults(handler=disable_user)
+
+    command = commands.add_parser("enable-user", help="let a disabled user sign in again")
+    command.add_argument("email")
+    command.set_defaults(handler=enable_user)
+
+    command = commands.add_parser("create-workspace", help="create a workspace owned by a user")
+    command.add_argument("email")
+    command.add_argument("name")
+    command.set_defaults(handler=create_workspace)
+
+    command = commands.add_parser("invite", help="print a single-use invitation link to a workspace")
+    command.add_argument("email", help="an owner of the workspace (the inviter)")
+    command.add_argument("workspace", help="workspace name")
+    command.add_argument("--role", default="member", choices=list(workspace_service.ROLES))
+    command.add_argument("--days", type=float, default=workspace_service.INVITATION_DEFAULT_DAYS)
+    command.add_argument("--base-url", default="http://localhost:3000", help="the console's address")
+    command.set_defaults(handler=invite)
 
     command = commands.add_parser("create-profile", help="create a bias profile for a user")
     command.add_argument("email")
@@ -233,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--categories", default="", help="comma-separated, e.g. gender,age")
     command.add_argument("--sensitivity", type=float, default=0.5)
     command.add_argument("--action", default="flag", choices=["flag", "block", "rewrite"])
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=create_profile)
 
     command = commands.add_parser("create-key", help="create a key; prints only the secret on stdout")
@@ -241,33 +330,39 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--profile", default="", help="bias profile name")
     command.add_argument("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)")
     command.add_argument("--rate-limit", type=int, default=None, help="calls per minute (default: none)")
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=create_key)
 
     command = commands.add_parser("roll-key", help="roll a key; prints only the new secret on stdout")
     command.add_argument("email")
     command.add_argument("key_id")
     command.add_argument("--grace", default="24h", choices=list(rolling.GRACE_CHOICES))
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=roll_key)
 
     command = commands.add_parser("key-usage", help="calls of a key by outcome over a window")
     command.add_argument("email")
     command.add_argument("key_id")
     command.add_argument("--window", default="24h", choices=list(usage.WINDOWS))
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=key_usage)
 
     command = commands.add_parser("list-keys", help="list a user's keys (masked)")
     command.add_argument("email")
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=list_keys)
 
     command = commands.add_parser("set-key-status", help="turn a key ACTIVE or INACTIVE")
     command.add_argument("email")
     command.add_argument("key_id")
     command.add_argument("status", choices=["ACTIVE", "INACTIVE"])
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=set_key_status)
 
     command = commands.add_parser("delete-key", help="delete a key permanently")
     command.add_argument("email")
     command.add_argument("key_id")
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=delete_key)
 
     command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")

@@ -45,6 +45,11 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True, index=True)
     password_hash: str = Field(max_length=512)
     created_at: dt.datetime = Field(default_factory=utc_now)
+    # The instance admin (the first account, or one the CLI made so) sees the admin page.
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A disabled account cannot sign in, and its sessions are deleted when it is disabled.
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    last_sign_in_at: dt.datetime | None = Field(default=None)
 
 
 class UserSession(SQLModel, table=True):
@@ -90,12 +95,61 @@ class AppMeta(SQLModel, table=True):
     value: str = Field(max_length=200)
 
 
-class BiasProfile(SQLModel, table=True):
-    __tablename__ = "bias_profiles"
-    __table_args__ = (sa.UniqueConstraint("owner_id", "name", name="uq_bias_profiles_owner_name"),)
+class Role(StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class Workspace(SQLModel, table=True):
+    """Owns keys, Bias Profiles, their usage and audit events. `public_id` is what verify tells
+    callers (never the row number); a personal workspace is made for each user at sign-up."""
+
+    __tablename__ = "workspaces"
 
     id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=80)
+    personal: bool = Field(default=False)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "user_id", name="uq_memberships_workspace_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    role: str = Field(default=Role.MEMBER.value, max_length=16)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class Invitation(SQLModel, table=True):
+    """A link that joins its opener to a workspace once. Only the token's HMAC is stored."""
+
+    __tablename__ = "invitations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    token_digest: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(default=Role.MEMBER.value, max_length=16)
+    created_by: str = Field(default="", max_length=254)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    expires_at: dt.datetime
+    used_at: dt.datetime | None = Field(default=None)
+    used_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    revoked_at: dt.datetime | None = Field(default=None)
+
+
+class BiasProfile(SQLModel, table=True):
+    __tablename__ = "bias_profiles"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_bias_profiles_workspace_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The creator; the workspace owns the profile.
     owner_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=80)
     description: str = Field(default="", max_length=500)
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -109,18 +163,20 @@ class BiasProfile(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
     __table_args__ = (
-        # The keys page filters by owner, then status/end date, and sorts by one column: each
+        # The keys page filters by workspace, then status/end date, and sorts by one column: each
         # of these lets SQLite count and page 100,000 keys from the index alone.
-        sa.Index("ix_api_keys_owner_status_expires", "owner_id", "status", "expires_at"),
-        sa.Index("ix_api_keys_owner_created", "owner_id", "created_at"),
-        sa.Index("ix_api_keys_owner_name_key", "owner_id", "name", "key_id"),
-        sa.Index("ix_api_keys_owner_last_used", "owner_id", "last_used_at"),
+        sa.Index("ix_api_keys_ws_status_expires", "workspace_id", "status", "expires_at"),
+        sa.Index("ix_api_keys_ws_created", "workspace_id", "created_at"),
+        sa.Index("ix_api_keys_ws_name_key", "workspace_id", "name", "key_id"),
+        sa.Index("ix_api_keys_ws_last_used", "workspace_id", "last_used_at"),
         sa.Index("ix_api_keys_status_expires", "status", "expires_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     key_id: str = Field(max_length=24, unique=True, index=True)
+    # The creator; the workspace owns the key (it outlives the person who made it).
     owner_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    workspace_id: int = Field(foreign_key="workspaces.id", ondelete="CASCADE")
     name: str = Field(max_length=100)
     digest: str = Field(max_length=64, unique=True, index=True)
     masked: str = Field(max_length=32)
@@ -168,10 +224,15 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_audit_events_owner_time", "owner_id", "created_at"),
         sa.Index("ix_audit_events_owner_target", "owner_id", "target_id"),
+        sa.Index("ix_audit_events_ws_time", "workspace_id", "created_at"),
+        sa.Index("ix_audit_events_ws_target", "workspace_id", "target_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The user the event is about (their own trail: sign-ins, password changes).
     owner_id: int | None = Field(default=None)
+    # The workspace the event happened in (keys, profiles, members); None for account events.
+    workspace_id: int | None = Field(default=None)
     actor: str = Field(max_length=254)
     action: str = Field(max_length=40)
     target_type: str = Field(default="", max_length=20)
@@ -193,6 +254,29 @@ class _Public(BaseModel):
 class UserPublic(_Public):
     id: int
     email: str
+    is_admin: bool = False
+
+
+class WorkspacePublic(_Public):
+    public_id: str
+    name: str
+    personal: bool
+    role: str
+
+
+class MemberPublic(_Public):
+    user_id: int
+    email: str
+    role: str
+    joined_at: dt.datetime
+
+
+class InvitationPublic(_Public):
+    id: int
+    role: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
 
 
 class BiasProfilePublic(_Public):

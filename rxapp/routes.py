@@ -10,6 +10,9 @@ KEY_DETAIL = "/keys/[key_id]"  # one key: usage chart, roll chain, rotation assi
 PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
+MEMBERS = "/members"
+ADMIN = "/admin"
+INVITATION = "/invite"  # ?token=inv_...: signs the person in or up, then joins the workspace
 
 API_PREFIX = "/api/v1"
 API_VERIFY = f"{API_PREFIX}/verify"
@@ -26,7 +29,7 @@ DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION)
 
 
 def safe_next(path: str) -> str:
@@ -56,3 +59,8 @@ def sign_in_for(path: str, ended: bool = False) -> str:
 
 def key_detail(key_id: str) -> str:
     return f"{KEYS}/{key_id}"
+
+
+def invitation_path(token: str) -> str:
+    """The link an owner hands out (the token is shown once; only its HMAC is stored)."""
+    return f"{INVITATION}?token={token}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,10 @@ from reflex_base import constants
 
 from rxapp import routes
 from rxapp.db import session_scope
-from rxapp.models import UserPublic
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.access import Access
+from rxapp.services.errors import NotFoundError
 
 if TYPE_CHECKING:
     from reflex.state import BaseState
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 # Socket id -> digest of that socket's session cookie. Per worker: a socket lives on one worker.
 _socket_sessions: dict[str, str] = {}
 # The user resolved for the event being processed (set by SessionGuard, read by the handlers).
-_event_user: contextvars.ContextVar[UserPublic | None] = contextvars.ContextVar("event_user", default=None)
+_event_user: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("event_user", default=None)
 _CREDENTIAL_HEADERS = ("cookie", "authorization", "proxy-authorization", "x-api-key")
 
 
@@ -76,9 +79,27 @@ def _install_socket_hooks() -> None:
     EventNamespace._apikeys_guarded = True  # type: ignore[attr-defined]
 
 
-def _resolve(digest: str) -> UserPublic | None:
+@dataclass(frozen=True)
+class Caller:
+    """Who sent this event and their access to the tab's workspace, resolved for THIS event from
+    the session and membership tables (a removed member or disabled user is refused at once)."""
+
+    id: int
+    email: str
+    is_admin: bool
+    access: Access
+
+
+def _resolve(digest: str, workspace: str) -> Caller | None:
     with session_scope() as session:
-        return user_service.resolve_session_digest(session, digest)
+        user = user_service.resolve_session_digest(session, digest)
+        if user is None:
+            return None
+        try:
+            access = workspace_service.resolve(session, user.id, workspace)
+        except NotFoundError:  # not (or no longer) a member: back to the personal workspace
+            access = workspace_service.resolve(session, user.id)
+        return Caller(id=user.id, email=user.email, is_admin=user.is_admin, access=access)
 
 
 _event_session_ended: contextvars.ContextVar[bool] = contextvars.ContextVar("session_ended", default=False)
@@ -89,8 +110,8 @@ def session_ended() -> bool:
     return _event_session_ended.get()
 
 
-def signed_in_user() -> UserPublic | None:
-    """The user SessionGuard resolved for the event being handled (None: nobody)."""
+def signed_in_user() -> Caller | None:
+    """The user (and workspace access) SessionGuard resolved for the event being handled."""
     return _event_user.get()
 
 
@@ -115,16 +136,45 @@ class SessionGuard(Middleware):
         root = state._get_root_state()
         socket_id = root.router_data.get(constants.RouteVar.SESSION_ID, "")
         digest = _socket_sessions.get(socket_id, "")
-        user = await asyncio.to_thread(_resolve, digest) if digest else None
-        _event_user.set(user)
         auth = await root.get_state(AuthState)
+        wanted = auth.workspace
+        user = await asyncio.to_thread(_resolve, digest, wanted) if digest else None
+        _event_user.set(user)
         owner = user.id if user else 0
+        workspace_id = user.access.workspace_id if user else 0
         _event_session_ended.set(user is None and (auth._user_id != 0 or auth.signed_in))
-        if auth._user_id != owner or (owner == 0 and auth.signed_in):
-            # Built for someone else (or for a session that ended): forget all of it first.
-            for cls in _user_owned_states():
+        if auth._user_id != owner or auth._workspace_id != workspace_id or (owner == 0 and auth.signed_in):
+            # Built for someone else, another workspace (or one the user has just lost), or for a
+            # session that ended: forget all of it first.
+            states = _user_owned_states()
+            kept: dict[type, dict[str, Any]] = {}
+            if owner != 0 and auth._user_id == owner:  # same user, another workspace
+                for cls in states:
+                    if getattr(cls, "per_user_not_per_workspace", False):  # e.g. their workspace list
+                        substate = await root.get_state(cls)
+                        kept[cls] = {name: getattr(substate, name) for name in cls.base_vars}
+            for cls in states:
                 (await root.get_state(cls)).reset()
+            for cls, values in kept.items():
+                substate = await root.get_state(cls)
+                for name, value in values.items():
+                    setattr(substate, name, value)
             auth._user_id = owner
+            auth._workspace_id = workspace_id
+        # The tab's stored choice, corrected when it is not (or no longer) allowed.
+        kept = user.access.workspace_public_id if (user is not None and wanted) else ""
+        if auth.workspace != kept:
+            auth.workspace = kept
+        if user is not None:
+            role = user.access.role
+            if auth.role != role:
+                auth.role = role
+            if auth.workspace_name != user.access.workspace_name:
+                auth.workspace_name = user.access.workspace_name
+            if auth.current_workspace != user.access.workspace_public_id:
+                auth.current_workspace = user.access.workspace_public_id
+            if auth.is_admin != user.is_admin:
+                auth.is_admin = user.is_admin
         email = user.email if user else ""
         if auth.signed_in != (user is not None):
             auth.signed_in = user is not None

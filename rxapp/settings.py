@@ -67,6 +67,8 @@ class Settings:
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
     metrics_token: str = field(default="", repr=False)
     log_format: str = "text"
+    # Who may create an account from the browser: open | invite | closed (see README, "Sign-up").
+    signup_policy: str = "invite"
     # scripts/bench only: serve POST /api/v1/noop, the benchmark's ceiling (never in a real console).
     bench_noop: bool = False
     # scripts/bench only: usage counting switched off, to measure what counting costs verify.
@@ -163,8 +165,21 @@ def load_settings() -> Settings:
         metrics_token=_metrics_token(),
         log_format=_log_format(),
         bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",
+        signup_policy=_signup_policy(),
         bench_usage_off=_env("APIKEYS_BENCH_USAGE_OFF") == "1",
     )
+
+
+SIGNUP_POLICIES = ("open", "invite", "closed")
+
+
+def _signup_policy() -> str:
+    """Default `invite`: a console that mints keys its operator's services accept must not let
+    any stranger who can reach it sign up. The first account on an empty instance is always allowed."""
+    value = (_env("APIKEYS_SIGNUP") or "invite").lower()
+    if value not in SIGNUP_POLICIES:
+        raise ValueError(f"APIKEYS_SIGNUP must be one of open, invite, closed; got {value!r}")
+    return value
 
 
 def _metrics_token() -> str:

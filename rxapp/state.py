@@ -19,20 +19,22 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.db import session_scope
-from rxapp.models import UserPublic
 from rxapp.services import audit
 from rxapp.services.errors import NotFoundError, ServiceError
-from rxapp.session_guard import session_ended, signed_in_user
+from rxapp.session_guard import Caller, session_ended, signed_in_user
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 
 
-def _record_denied(user_id: int, actor: str, error: NotFoundError, client_address: str) -> None:
+def _record_denied(
+    user_id: int, actor: str, error: NotFoundError, client_address: str, workspace_id: int | None
+) -> None:
     with session_scope() as session:
         audit.record_denied(
             session,
             user_id=user_id,
+            workspace_id=workspace_id,
             actor=actor,
             target_type=error.target_type,
             target_id=error.target_id,
@@ -44,11 +46,28 @@ class AuthState(rx.State):
     user_email: str = ""
     signed_in: bool = False
     _user_id: int = 0
+    # The tab's workspace (public id), kept in the browser so it survives a reload; SessionGuard
+    # checks the membership on every event and falls back to the personal workspace.
+    workspace: str = rx.LocalStorage("", name="apikeys_workspace", sync=True)
+    workspace_name: str = ""
+    current_workspace: str = ""  # the public id SessionGuard resolved for this tab
+    role: str = ""
+    is_admin: bool = False
+    _workspace_id: int = 0
+
+    @rx.var
+    def can_write(self) -> bool:
+        """Members and owners create, edit and delete; viewers do not see those buttons."""
+        return self.role in ("owner", "member")
+
+    @rx.var
+    def can_manage(self) -> bool:
+        return self.role == "owner"
 
     def client_address(self) -> str:
         return self.router.session.client_ip or ""
 
-    async def current_user(self) -> UserPublic | None:
+    async def current_user(self) -> Caller | None:
         """The user behind this event's connection, or None (SessionGuard has reset the tab)."""
         return signed_in_user()
 
@@ -73,7 +92,12 @@ class AuthState(rx.State):
         except NotFoundError as error:
             if error.target_type and self._user_id:
                 await asyncio.to_thread(
-                    _record_denied, self._user_id, self.user_email, error, self.client_address()
+                    _record_denied,
+                    self._user_id,
+                    self.user_email,
+                    error,
+                    self.client_address(),
+                    self._workspace_id or None,
                 )
             raise
 

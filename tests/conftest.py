@@ -90,6 +90,9 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         # (it is tested in tests/unit); the per-account throttle stays at its default
         "APIKEYS_LOGIN_FAILURES_PER_CLIENT": "100000",
         "APIKEYS_ENV": "production",
+        # Many tests sign up through the form on a shared console; the default policy (invite)
+        # has its own tests (tests/api/test_signup_policy.py).
+        "APIKEYS_SIGNUP": "open",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
         "REFLEX_USE_NPM": "1",

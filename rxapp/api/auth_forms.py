@@ -14,6 +14,7 @@ from rxapp.api.errors import client_address, error_response
 from rxapp.db import session_scope
 from rxapp.security import is_allowed_origin
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ServiceError, ThrottledError
 from rxapp.settings import get_settings
 
@@ -127,6 +128,7 @@ def sign_up(
     email: Annotated[str, Form(max_length=1000)] = "",
     password: Annotated[str, Form(max_length=5000)] = "",
     confirm_password: Annotated[str, Form(max_length=5000)] = "",
+    invitation: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     origin = _trusted_origin(request)
     if origin is None:
@@ -138,11 +140,19 @@ def sign_up(
     try:
         with session_scope() as session:
             signed = user_service.register(
-                session, email, password, client_address=address, device_cookie=device
+                session, email, password, client_address=address, device_cookie=device, invitation=invitation
             )
+            if signed is not None and invitation:
+                # Signed up (or in) through an invitation link: join in the same transaction.
+                workspace_service.accept_invitation(
+                    session, signed.user.id, invitation, client_address=address
+                )
     except ThrottledError:
         return _throttled(origin, routes.SIGN_UP, email, address)
     except ServiceError as error:
+        if error.code in _POLICY_ERRORS:
+            with session_scope() as session:
+                user_service.record_signup_refused(session, email, error.code, client_address=address)
         return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
     if signed is None:  # an existing account and not its password: say no more than that
         return _redirect(origin, routes.SIGN_UP, error="not_created")
@@ -150,10 +160,17 @@ def sign_up(
 
 
 SIGN_UP_ERROR_CODES = {"email_invalid", "password_short", "password_long", "password_common"}
+_POLICY_ERRORS = {
+    user_service.SIGNUP_CLOSED_CODE: "signup_closed",
+    user_service.SIGNUP_INVITE_ONLY_CODE: "signup_invite_only",
+    "INVITATION_INVALID": "invitation_invalid",
+}
 
 
 def sign_up_error_code(error: ServiceError) -> str:
     """A fixed code per failure: the page maps it to text, so nothing user-supplied is reflected."""
+    if error.code in _POLICY_ERRORS:
+        return _POLICY_ERRORS[error.code]
     return error.code if error.code in SIGN_UP_ERROR_CODES else "not_created"
 
 

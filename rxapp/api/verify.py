@@ -44,6 +44,11 @@ class VerifyOut(BaseModel):
     expires_at: str | None = None
     bias_profile: BiasProfileOut | None = None
     retry_after: int | None = None  # with code RATE_LIMITED: the key's own per-minute limit
+    # Whose key it is (valid answers only): the workspace's stable public id (`ws_` + 16 base32
+    # characters, never a row number) and its name, for attribution and billing. Nothing else
+    # about the workspace or its members is sent.
+    workspace_id: str | None = None
+    workspace_name: str | None = None
 
 
 _CREDENTIAL_HEADERS: dict[str, Any] = {
@@ -106,6 +111,7 @@ _OTHER_METHODS = ["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     responses={
         200: {
             "description": "Valid key. Identity headers for the gateway to forward: `X-Key-Id`, "
+            "`X-Workspace-Id` (the owning workspace's public id), "
             "`X-Bias-Profile` (percent-encoded UTF-8 name, at most 960 bytes) and "
             "`X-Bias-Profile-Settings` (unpadded base64url of JSON `{id, categories, sensitivity, "
             "action}`, at most 512 bytes); both empty when the key has no profile."

@@ -67,13 +67,16 @@ def verify_answer(decision: Decision) -> Answer:
         "status": outcome.status,
         "expires_at": outcome.expires_at.isoformat() if outcome.expires_at else None,
         "bias_profile": outcome.bias_profile,
+        "workspace_id": outcome.workspace_id,
+        "workspace_name": outcome.workspace_name,
     }
     return Answer(200, (), _json(body))
 
 
 def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
-    """X-Key-Id, X-Bias-Profile (percent-encoded UTF-8 name) and X-Bias-Profile-Settings (unpadded
-    base64url of compact JSON: id, categories, sensitivity, action).
+    """X-Key-Id, X-Workspace-Id (the workspace's public id), X-Bias-Profile (percent-encoded UTF-8
+    name) and X-Bias-Profile-Settings (unpadded base64url of compact JSON: id, categories,
+    sensitivity, action).
 
     The profile headers are always sent, empty for a key without a profile, so a gateway that
     copies them always overwrites what a client sent (Caddy 2.6 would otherwise forward its own
@@ -94,6 +97,7 @@ def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
         settings = base64.urlsafe_b64encode(_json(compact)).rstrip(b"=")
     return (
         (b"x-key-id", outcome.key_id.encode("ascii")),
+        (b"x-workspace-id", outcome.workspace_id.encode("ascii")),
         (b"x-bias-profile", name),
         (b"x-bias-profile-settings", settings),
     )

@@ -10,9 +10,9 @@ from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
-from rxapp.models import UserPublic
 from rxapp.services import users as user_service
 from rxapp.services.errors import ServiceError, ThrottledError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
@@ -21,12 +21,12 @@ class AccountState(AuthState):
 
     @rx.event
     @requires_user
-    async def load(self, user: UserPublic):
+    async def load(self, user: Caller):
         self.error = ""
 
     @rx.event
     @requires_user
-    async def change_password(self, user: UserPublic, form: dict[str, str]):
+    async def change_password(self, user: Caller, form: dict[str, str]):
         if form.get("new_password", "") != form.get("confirm_password", ""):
             self.error = "The two new passwords do not match."
             return

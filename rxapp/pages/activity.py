@@ -11,8 +11,9 @@ import reflex as rx
 from rxapp.components.layout import protected_page
 from rxapp.components.page import MUTED, data_table, page_header, pagination, search_box
 from rxapp.components.timefmt import exact_utc, iso, local_time
-from rxapp.models import UserPublic
 from rxapp.services import audit
+from rxapp.services.access import Access
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 PAGE_SIZE = 50
@@ -61,10 +62,10 @@ class ActivityState(AuthState):
     page_count: int = 1
     total: int = 0
 
-    async def _reload(self, user_id: int) -> None:
+    async def _reload(self, access: Access) -> None:
         events, total = await self.in_session(
             audit.list_events,
-            user_id,
+            access,
             target_id=self.target_filter.strip(),
             page=self.page,
             page_size=PAGE_SIZE,
@@ -90,23 +91,23 @@ class ActivityState(AuthState):
 
     @rx.event
     @requires_user
-    async def load(self, user: UserPublic):
+    async def load(self, user: Caller):
         self.target_filter = self.router.url.query_parameters.get("key", "")[:100]
         self.page = 1
-        await self._reload(user.id)
+        await self._reload(user.access)
 
     @rx.event
     @requires_user
-    async def set_target_filter(self, user: UserPublic, value: str):
+    async def set_target_filter(self, user: Caller, value: str):
         self.target_filter = value[:100]
         self.page = 1
-        await self._reload(user.id)
+        await self._reload(user.access)
 
     @rx.event
     @requires_user
-    async def go_to_page(self, user: UserPublic, page: int):
+    async def go_to_page(self, user: Caller, page: int):
         self.page = max(1, min(int(page), self.page_count))
-        await self._reload(user.id)
+        await self._reload(user.access)
 
 
 def event_row(row: EventRow) -> rx.Component:

@@ -25,12 +25,13 @@ from rxapp.components.timefmt import (
     relative,
     with_utc_title,
 )
-from rxapp.models import ApiKeyPublic, UserPublic, utc_now
+from rxapp.models import ApiKeyPublic, utc_now
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
 from rxapp.pages.keys.roll import RollKeyState, roll_dialog
 from rxapp.services import audit, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.errors import NotFoundError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 WINDOW_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
@@ -144,19 +145,19 @@ class KeyDetailState(AuthState):
     def _key_from_url(self) -> str:
         return self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:40]
 
-    async def _reload(self, user: UserPublic) -> None:
+    async def _reload(self, user: Caller) -> None:
         key_id, window, now = self.key_id, self.window, utc_now()
         since = now - usage.WINDOWS[window]
 
         def work(session: Session) -> _Detail:
-            key = key_service.get_key(session, user.id, key_id)
-            row_id = key_service.key_row_id(session, user.id, key_id)
-            links = rolling.links(session, user.id, key_id)
+            key = key_service.get_key(session, user.access, key_id)
+            row_id = key_service.key_row_id(session, user.access, key_id)
+            links = rolling.links(session, user.access, key_id)
             # the assistant speaks about the old key of a rotation: this one, or its predecessor
-            rotation = rolling.rotation_status(session, user.id, key_id, now)
+            rotation = rolling.rotation_status(session, user.access, key_id, now)
             if rotation is None and links.rolled_from:
-                rotation = rolling.rotation_status(session, user.id, links.rolled_from, now)
-            events, _ = audit.list_events(session, user.id, target_id=key_id, page_size=20)
+                rotation = rolling.rotation_status(session, user.access, links.rolled_from, now)
+            events, _ = audit.list_events(session, user.access, target_id=key_id, page_size=20)
             return _Detail(
                 key,
                 usage.usage_series(session, row_id, since),
@@ -199,7 +200,7 @@ class KeyDetailState(AuthState):
 
     @rx.event
     @requires_user
-    async def load(self, user: UserPublic):
+    async def load(self, user: Caller):
         self.reset()
         self.key_id = self._key_from_url()
         try:
@@ -211,7 +212,7 @@ class KeyDetailState(AuthState):
 
     @rx.event
     @requires_user
-    async def set_browser_zone(self, user: UserPublic, values: list):
+    async def set_browser_zone(self, user: Caller, values: list):
         """The browser's zone arrived: redraw the chart in its hours and days."""
         self.time_zone, self.zone_offset, _ = browser_zone(values)
         if self.found and self.key_id:
@@ -219,23 +220,23 @@ class KeyDetailState(AuthState):
 
     @rx.event
     @requires_user
-    async def refresh(self, user: UserPublic, _tick: str = ""):
+    async def refresh(self, user: Caller, _tick: str = ""):
         if self.found and self.key_id:
             await self._reload(user)
 
     @rx.event
     @requires_user
-    async def set_window(self, user: UserPublic, value: str | list[str]):
+    async def set_window(self, user: Caller, value: str | list[str]):
         chosen = value[0] if isinstance(value, list) and value else value
         self.window = chosen if isinstance(chosen, str) and chosen in WINDOW_LABELS else "24h"
         await self._reload(user)
 
     @rx.event
     @requires_user
-    async def expire_old_key(self, user: UserPublic):
+    async def expire_old_key(self, user: Caller):
         old = self.assistant_old_key
         await self.in_session(
-            rolling.expire_now, user.id, user.email, old, client_address=self.client_address()
+            rolling.expire_now, user.access, user.email, old, client_address=self.client_address()
         )
         await self._reload(user)
         return rx.toast.success(f"{old} is expired: it answers EXPIRED from the next call on")
@@ -338,7 +339,7 @@ def _rotation() -> rx.Component:
                     state.assistant_after,
                 ),
                 rx.cond(
-                    state.assistant_state == "safe_to_expire",
+                    (state.assistant_state == "safe_to_expire") & AuthState.can_write,
                     rx.button(
                         "Expire now",
                         color_scheme="red",
@@ -393,12 +394,15 @@ def key_detail_content() -> rx.Component:
                 rx.heading(state.name, size="6", id="detail-name", word_break="break-all"),
                 rx.code(state.key_id, variant="ghost"),
                 rx.spacer(),
-                rx.button(
-                    rx.icon("rotate-cw", size=16),
-                    "Roll key",
-                    on_click=RollKeyState.start(state.key_id),
-                    id="detail-roll",
-                    disabled=state.status == "EXPIRED",
+                rx.cond(
+                    AuthState.can_write,
+                    rx.button(
+                        rx.icon("rotate-cw", size=16),
+                        "Roll key",
+                        on_click=RollKeyState.start(state.key_id),
+                        id="detail-roll",
+                        disabled=state.status == "EXPIRED",
+                    ),
                 ),
                 width="100%",
                 align="center",

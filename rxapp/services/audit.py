@@ -7,6 +7,7 @@ import datetime as dt
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import AuditEvent, AuditEventPublic, utc_now
+from rxapp.services.access import Access, Need, require
 
 SYSTEM_ACTOR = "system"
 
@@ -17,6 +18,7 @@ def record(
     action: str,
     actor: str,
     owner_id: int | None,
+    workspace_id: int | None = None,
     target_type: str = "",
     target_id: str = "",
     detail: str = "",
@@ -26,6 +28,7 @@ def record(
     session.add(
         AuditEvent(
             owner_id=owner_id,
+            workspace_id=workspace_id,
             actor=actor[:254],
             action=action,
             target_type=target_type,
@@ -38,7 +41,14 @@ def record(
 
 
 def record_denied(
-    session: Session, *, user_id: int, actor: str, target_type: str, target_id: str, client_address: str = ""
+    session: Session,
+    *,
+    user_id: int,
+    actor: str,
+    target_type: str,
+    target_id: str,
+    client_address: str = "",
+    workspace_id: int | None = None,
 ) -> None:
     """A request for something that is missing or not the user's: kept in the requester's trail."""
     record(
@@ -46,6 +56,7 @@ def record_denied(
         action="access.denied",
         actor=actor,
         owner_id=user_id,
+        workspace_id=workspace_id,
         target_type=target_type,
         target_id=target_id,
         detail="not found or not yours",
@@ -55,13 +66,18 @@ def record_denied(
 
 def list_events(
     session: Session,
-    owner_id: int,
+    access: Access,
     *,
     target_id: str = "",
     page: int = 1,
     page_size: int = 50,
 ) -> tuple[list[AuditEventPublic], int]:
-    query = select(AuditEvent).where(AuditEvent.owner_id == owner_id)
+    """The workspace's events (every member's), plus the reader's own account events."""
+    require(access, Need.READ)
+    query = select(AuditEvent).where(
+        (col(AuditEvent.workspace_id) == access.workspace_id)
+        | ((col(AuditEvent.owner_id) == access.user_id) & col(AuditEvent.workspace_id).is_(None))
+    )
     if target_id:
         query = query.where(AuditEvent.target_id == target_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()

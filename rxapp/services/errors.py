@@ -27,8 +27,10 @@ class NotFoundError(ServiceError):
 
     default_code = "NOT_FOUND"
 
-    def __init__(self, message: str, field: str = "", target_type: str = "", target_id: str = "") -> None:
-        super().__init__(message, field)
+    def __init__(
+        self, message: str, field: str = "", target_type: str = "", target_id: str = "", code: str = ""
+    ) -> None:
+        super().__init__(message, field, code)
         self.target_type = target_type
         self.target_id = target_id
 
@@ -45,3 +47,9 @@ class ThrottledError(ServiceError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class ForbiddenError(ServiceError):
+    """The workspace is the user's, but their role does not allow this action."""
+
+    default_code = "FORBIDDEN"

@@ -176,7 +176,7 @@ class PostgresDigestLookup:
             self._idle.append(connection)
         if result.ntuples == 0:
             return None
-        values = [result.get_value(0, column) for column in range(11)]
+        values = [result.get_value(0, column) for column in range(13)]
         expires_at = _text(values[3])
         return VerifyRow(
             int(values[0]),
@@ -190,6 +190,8 @@ class PostgresDigestLookup:
             float(values[8]) if values[8] is not None else None,
             _text(values[9]),
             int(values[10]) if values[10] is not None else None,
+            _text(values[11]) or "",
+            _text(values[12]) or "",
         )
 
     async def close(self) -> None:

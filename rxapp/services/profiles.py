@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from rxapp.models import BIAS_CATEGORIES, ApiKey, BiasProfile, BiasProfilePublic, ProfileAction, utc_now
 from rxapp.services import audit
+from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.text import hidden_character
 
@@ -70,18 +71,18 @@ def _public(profile: BiasProfile, key_count: int) -> BiasProfilePublic:
     )
 
 
-def _owned(session: Session, owner_id: int, profile_id: int) -> BiasProfile:
+def _owned(session: Session, workspace_id: int, profile_id: int) -> BiasProfile:
     profile = session.exec(
-        select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.owner_id == owner_id)
+        select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.workspace_id == workspace_id)
     ).first()
     if profile is None:
         raise NotFoundError("Bias profile not found.", target_type="profile", target_id=str(profile_id))
     return profile
 
 
-def _name_taken(session: Session, owner_id: int, name: str, except_id: int | None = None) -> bool:
+def _name_taken(session: Session, workspace_id: int, name: str, except_id: int | None = None) -> bool:
     query = select(BiasProfile.id).where(
-        BiasProfile.owner_id == owner_id, func.lower(BiasProfile.name) == name.lower()
+        BiasProfile.workspace_id == workspace_id, func.lower(BiasProfile.name) == name.lower()
     )
     if except_id is not None:
         query = query.where(BiasProfile.id != except_id)
@@ -90,7 +91,7 @@ def _name_taken(session: Session, owner_id: int, name: str, except_id: int | Non
 
 def create_profile(
     session: Session,
-    owner_id: int,
+    access: Access,
     actor: str,
     name: str,
     *,
@@ -100,13 +101,15 @@ def create_profile(
     action: str = "flag",
     client_address: str = "",
 ) -> BiasProfilePublic:
+    workspace_id = require(access, Need.WRITE).workspace_id
     name, description, categories, sensitivity, action = validate_settings(
         name, description, categories or [], sensitivity, action
     )
-    if _name_taken(session, owner_id, name):
-        raise ConflictError(f"You already have a bias profile named {name!r}.", field="name")
+    if _name_taken(session, workspace_id, name):
+        raise ConflictError(f"This workspace already has a bias profile named {name!r}.", field="name")
     profile = BiasProfile(
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         name=name,
         description=description,
         categories=categories,
@@ -119,7 +122,8 @@ def create_profile(
         session,
         action="profile.create",
         actor=actor,
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         target_type="profile",
         target_id=name,
         client_address=client_address,
@@ -128,49 +132,52 @@ def create_profile(
     return _public(profile, 0)
 
 
-def list_profiles(session: Session, owner_id: int) -> list[BiasProfilePublic]:
+def list_profiles(session: Session, access: Access) -> list[BiasProfilePublic]:
+    workspace_id = require(access, Need.READ).workspace_id
     key_counts = (
         select(ApiKey.bias_profile_id, func.count(col(ApiKey.id)).label("key_count"))
-        .where(ApiKey.owner_id == owner_id, col(ApiKey.bias_profile_id).is_not(None))
+        .where(ApiKey.workspace_id == workspace_id, col(ApiKey.bias_profile_id).is_not(None))
         .group_by(ApiKey.bias_profile_id)
         .subquery()
     )
     rows = session.exec(
         select(BiasProfile, func.coalesce(key_counts.c.key_count, 0))
         .join(key_counts, key_counts.c.bias_profile_id == BiasProfile.id, isouter=True)
-        .where(BiasProfile.owner_id == owner_id)
+        .where(BiasProfile.workspace_id == workspace_id)
         .order_by(func.lower(BiasProfile.name))
     ).all()
     return [_public(profile, count) for profile, count in rows]
 
 
-def get_profile(session: Session, owner_id: int, profile_id: int) -> BiasProfilePublic:
-    profile = _owned(session, owner_id, profile_id)
-    return _public(profile, _key_count(session, owner_id, profile_id))
+def get_profile(session: Session, access: Access, profile_id: int) -> BiasProfilePublic:
+    workspace_id = require(access, Need.READ).workspace_id
+    profile = _owned(session, workspace_id, profile_id)
+    return _public(profile, _key_count(session, workspace_id, profile_id))
 
 
-def find_profile_by_name(session: Session, owner_id: int, name: str) -> BiasProfilePublic:
+def find_profile_by_name(session: Session, access: Access, name: str) -> BiasProfilePublic:
+    workspace_id = require(access, Need.READ).workspace_id
     profile = session.exec(
         select(BiasProfile).where(
-            BiasProfile.owner_id == owner_id, func.lower(BiasProfile.name) == name.strip().lower()
+            BiasProfile.workspace_id == workspace_id, func.lower(BiasProfile.name) == name.strip().lower()
         )
     ).first()
     if profile is None:
         raise NotFoundError(f"No bias profile named {name!r}.")
-    return _public(profile, _key_count(session, owner_id, profile.id or 0))
+    return _public(profile, _key_count(session, workspace_id, profile.id or 0))
 
 
-def _key_count(session: Session, owner_id: int, profile_id: int) -> int:
+def _key_count(session: Session, workspace_id: int, profile_id: int) -> int:
     return session.exec(
         select(func.count(col(ApiKey.id))).where(
-            ApiKey.owner_id == owner_id, ApiKey.bias_profile_id == profile_id
+            ApiKey.workspace_id == workspace_id, ApiKey.bias_profile_id == profile_id
         )
     ).one()
 
 
 def update_profile(
     session: Session,
-    owner_id: int,
+    access: Access,
     actor: str,
     profile_id: int,
     *,
@@ -182,7 +189,8 @@ def update_profile(
     expected_version: int | None = None,
     client_address: str = "",
 ) -> BiasProfilePublic:
-    profile = _owned(session, owner_id, profile_id)
+    workspace_id = require(access, Need.WRITE).workspace_id
+    profile = _owned(session, workspace_id, profile_id)
     if expected_version is not None and profile.version != expected_version:
         raise ConflictError(
             "This profile was changed somewhere else since you opened it. Reload and try again."
@@ -190,8 +198,8 @@ def update_profile(
     name, description, categories, sensitivity, action = validate_settings(
         name, description, categories, sensitivity, action
     )
-    if _name_taken(session, owner_id, name, except_id=profile_id):
-        raise ConflictError(f"You already have a bias profile named {name!r}.", field="name")
+    if _name_taken(session, workspace_id, name, except_id=profile_id):
+        raise ConflictError(f"This workspace already has a bias profile named {name!r}.", field="name")
     result = session.execute(
         sa.update(BiasProfile)
         .where(col(BiasProfile.id) == profile_id, col(BiasProfile.version) == profile.version)
@@ -211,7 +219,8 @@ def update_profile(
         session,
         action="profile.update",
         actor=actor,
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         target_type="profile",
         target_id=name,
         client_address=client_address,
@@ -219,14 +228,15 @@ def update_profile(
     )
     session.flush()
     session.refresh(profile)
-    return _public(profile, _key_count(session, owner_id, profile_id))
+    return _public(profile, _key_count(session, workspace_id, profile_id))
 
 
 def delete_profile(
-    session: Session, owner_id: int, actor: str, profile_id: int, *, client_address: str = ""
+    session: Session, access: Access, actor: str, profile_id: int, *, client_address: str = ""
 ) -> None:
-    profile = _owned(session, owner_id, profile_id)
-    in_use = _key_count(session, owner_id, profile_id)
+    workspace_id = require(access, Need.WRITE).workspace_id
+    profile = _owned(session, workspace_id, profile_id)
+    in_use = _key_count(session, workspace_id, profile_id)
     if in_use:
         noun = "key uses" if in_use == 1 else "keys use"
         raise ConflictError(
@@ -238,7 +248,8 @@ def delete_profile(
         session,
         action="profile.delete",
         actor=actor,
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         target_type="profile",
         target_id=profile.name,
         client_address=client_address,

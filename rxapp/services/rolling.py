@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, utc_now
 from rxapp.services import keys as key_service
+from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
 GRACE_CHOICES: dict[str, dt.timedelta] = {
@@ -45,8 +46,10 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _owned(session: Session, owner_id: int, key_id: str) -> ApiKey:
-    key = session.exec(select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)).first()
+def _owned(session: Session, workspace_id: int, key_id: str) -> ApiKey:
+    key = session.exec(
+        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.workspace_id == workspace_id)
+    ).first()
     if key is None:
         raise NotFoundError("API key not found.", target_type="key", target_id=key_id)
     return key
@@ -61,7 +64,7 @@ class Rolled:
 
 def roll_key(
     session: Session,
-    owner_id: int,
+    access: Access,
     actor: str,
     key_id: str,
     grace: dt.timedelta,
@@ -70,15 +73,16 @@ def roll_key(
     now: dt.datetime | None = None,
 ) -> Rolled:
     """A new secret for the same purpose; the old key works until `now + grace`, then expires."""
+    workspace_id = require(access, Need.WRITE).workspace_id
     now = now or utc_now()
-    old = _owned(session, owner_id, key_id)
+    old = _owned(session, workspace_id, key_id)
     old_end = _aware(old.expires_at)
     if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
         raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
     lifetime = old_end - _aware(old.created_at) if old_end else None  # type: ignore[operator]
     created = key_service.create_key(
         session,
-        owner_id,
+        access,
         actor,
         old.name,
         bias_profile_id=old.bias_profile_id,
@@ -108,8 +112,9 @@ class RollLinks:
     rolled_to: str | None  # key ID of the successor
 
 
-def links(session: Session, owner_id: int, key_id: str) -> RollLinks:
-    key = _owned(session, owner_id, key_id)
+def links(session: Session, access: Access, key_id: str) -> RollLinks:
+    workspace_id = require(access, Need.READ).workspace_id
+    key = _owned(session, workspace_id, key_id)
     before = session.get(ApiKey, key.rolled_from_id) if key.rolled_from_id else None
     after = session.exec(
         select(ApiKey.key_id).where(ApiKey.rolled_from_id == key.id).order_by(col(ApiKey.id).desc())
@@ -131,11 +136,12 @@ class RotationStatus:
 
 
 def rotation_status(
-    session: Session, owner_id: int, key_id: str, now: dt.datetime | None = None
+    session: Session, access: Access, key_id: str, now: dt.datetime | None = None
 ) -> RotationStatus | None:
     """None unless `key_id` is an old key still working after a roll."""
+    workspace_id = require(access, Need.READ).workspace_id
     now = now or utc_now()
-    old = _owned(session, owner_id, key_id)
+    old = _owned(session, workspace_id, key_id)
     successor = session.exec(
         select(ApiKey).where(ApiKey.rolled_from_id == old.id).order_by(col(ApiKey.id).desc())
     ).first()
@@ -156,11 +162,12 @@ def rotation_status(
 
 
 def expire_now(
-    session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = "", now=None
+    session: Session, access: Access, actor: str, key_id: str, *, client_address: str = "", now=None
 ) -> None:
     """The assistant's "Expire now": the old key answers EXPIRED on its next call."""
+    workspace_id = require(access, Need.WRITE).workspace_id
     now = now or utc_now()
-    key = _owned(session, owner_id, key_id)
+    key = _owned(session, workspace_id, key_id)
     if key.status == KeyStatus.EXPIRED.value:
         return
     changes = {"status": KeyStatus.EXPIRED.value, "expires_at": now}
@@ -168,20 +175,21 @@ def expire_now(
     key_service.change_key(session, key, changes, actor, events, client_address=client_address, now=now)
 
 
-def page_links(session: Session, owner_id: int, key_ids: list[str]) -> dict[str, RollLinks]:
+def page_links(session: Session, access: Access, key_ids: list[str]) -> dict[str, RollLinks]:
     """Roll links of a page of keys in two queries (rolled from / rolled to, by key ID)."""
+    workspace_id = require(access, Need.READ).workspace_id
     if not key_ids:
         return {}
     keys = session.exec(
         select(ApiKey.id, ApiKey.key_id, ApiKey.rolled_from_id).where(
-            ApiKey.owner_id == owner_id, col(ApiKey.key_id).in_(key_ids)
+            ApiKey.workspace_id == workspace_id, col(ApiKey.key_id).in_(key_ids)
         )
     ).all()
     ids = {row_id for row_id, _, _ in keys}
     predecessors = {rolled_from for _, _, rolled_from in keys if rolled_from}
     neighbours = session.exec(
         select(ApiKey.id, ApiKey.key_id, ApiKey.rolled_from_id).where(
-            ApiKey.owner_id == owner_id,
+            ApiKey.workspace_id == workspace_id,
             sa.or_(col(ApiKey.id).in_(predecessors), col(ApiKey.rolled_from_id).in_(ids)),
         )
     ).all()

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyUsageHour, utc_now
+from rxapp.services.access import Access, Need, require
 
 OUTCOMES = ("valid", "inactive", "expired", "rate_limited")
 OUTCOME_FOR_CODE = {"": "valid", "INACTIVE": "inactive", "EXPIRED": "expired", "RATE_LIMITED": "rate_limited"}
@@ -168,9 +169,10 @@ buffer = UsageBuffer()
 
 
 def calls_by_key_id(
-    session: Session, owner_id: int, key_ids: list[str], since: dt.datetime
+    session: Session, access: Access, key_ids: list[str], since: dt.datetime
 ) -> dict[str, int]:
     """Calls (every outcome) per owned key since `since`, for a page of the keys table."""
+    workspace_id = require(access, Need.READ).workspace_id
     if not key_ids:
         return {}
     total = KeyUsageHour.valid + KeyUsageHour.inactive + KeyUsageHour.expired + KeyUsageHour.rate_limited
@@ -178,7 +180,7 @@ def calls_by_key_id(
         select(ApiKey.key_id, sa.func.sum(total))
         .join(KeyUsageHour, col(KeyUsageHour.key_row_id) == col(ApiKey.id))
         .where(
-            ApiKey.owner_id == owner_id,
+            ApiKey.workspace_id == workspace_id,
             col(ApiKey.key_id).in_(key_ids),
             col(KeyUsageHour.hour) >= hour_of(since),
         )

@@ -23,8 +23,8 @@ from sqlmodel import Session, col, select
 
 from rxapp.context import app_context
 from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
-from rxapp.services import audit, throttle
-from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
+from rxapp.services import audit, throttle, workspaces
+from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
 from rxapp.settings import get_settings
 
 PASSWORD_MIN_LENGTH = 8
@@ -108,17 +108,70 @@ def validate_password(password: str) -> None:
 
 
 def _to_public(user: User) -> UserPublic:
-    return UserPublic(id=user.id or 0, email=user.email)
+    return UserPublic(id=user.id or 0, email=user.email, is_admin=user.is_admin)
 
 
-def sign_up(session: Session, email: str, password: str, *, client_address: str = "") -> UserPublic:
+SIGNUP_CLOSED_CODE = "SIGNUP_CLOSED"
+SIGNUP_INVITE_ONLY_CODE = "SIGNUP_INVITE_ONLY"
+
+
+def is_empty_instance(session: Session) -> bool:
+    return session.exec(select(User.id).limit(1)).first() is None
+
+
+def signup_allowed(session: Session, invitation: str = "") -> str:
+    """Why a browser sign-up would be refused ("" when allowed): the first account always is."""
+    if is_empty_instance(session):
+        return ""
+    policy = get_settings().signup_policy
+    if policy == "open":
+        return ""
+    if policy == "invite":
+        return (
+            ""
+            if invitation and workspaces.invitation_is_pending(session, invitation)
+            else SIGNUP_INVITE_ONLY_CODE
+        )
+    return SIGNUP_CLOSED_CODE
+
+
+_REFUSED = {
+    SIGNUP_CLOSED_CODE: "Sign-up is closed on this console. Ask its operator for an account.",
+    SIGNUP_INVITE_ONLY_CODE: (
+        "Sign-up needs an invitation link on this console. Ask a workspace owner for one."
+    ),
+}
+
+
+def record_signup_refused(session: Session, email: str, code: str, *, client_address: str = "") -> None:
+    """A browser sign-up the policy refused (in a transaction of its own: the refusal rolled back)."""
+    audit.record(
+        session,
+        action="user.sign_up_refused",
+        actor=_clean(email).lower()[:EMAIL_MAX_LENGTH],
+        owner_id=None,
+        target_type="user",
+        target_id=_clean(email).lower()[:100],
+        detail=f"policy={get_settings().signup_policy} code={code}",
+        client_address=client_address,
+    )
+
+
+def sign_up(
+    session: Session, email: str, password: str, *, client_address: str = "", admin: bool = False
+) -> UserPublic:
+    """Create an account (no policy check: the browser path is `register`, the CLI may always).
+
+    The account gets its personal workspace; the first account on an empty instance is the
+    instance admin.
+    """
     email = normalise_email(email)
     validate_password(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise ConflictError(
             "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
         )
-    user = User(email=email, password_hash=_hash(password))
+    user = User(email=email, password_hash=_hash(password), is_admin=admin or is_empty_instance(session))
     session.add(user)
     try:
         session.flush()
@@ -133,13 +186,23 @@ def sign_up(session: Session, email: str, password: str, *, client_address: str 
         owner_id=user.id,
         target_type="user",
         target_id=email,
+        detail="instance admin" if user.is_admin else "",
         client_address=client_address,
+    )
+    workspaces.create_workspace(
+        session, user.id or 0, email, workspaces.PERSONAL_NAME, personal=True, client_address=client_address
     )
     return _to_public(user)
 
 
 def register(
-    session: Session, email: str, password: str, *, client_address: str = "", device_cookie: str = ""
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client_address: str = "",
+    device_cookie: str = "",
+    invitation: str = "",
 ) -> SignIn | None:
     """Sign-up from the browser, without confirming that an account exists.
 
@@ -150,6 +213,9 @@ def register(
     normalised = normalise_email(email)
     validate_password(password)
     if session.exec(select(User.id).where(User.email == normalised)).first() is None:
+        refused = signup_allowed(session, invitation)
+        if refused:
+            raise ForbiddenError(_REFUSED[refused], code=refused)
         user = sign_up(session, normalised, password, client_address=client_address)
         return SignIn(user=user, device_cookie=throttle.remember_device(device_cookie, normalised))
     return authenticate(
@@ -202,7 +268,8 @@ def authenticate(
         )  # same work as a real check: no timing oracle
         ok = False
     else:
-        ok = _verify(user.password_hash, password)
+        # A disabled account gets the wrong-password answer (after the same work).
+        ok = _verify(user.password_hash, password) and not user.disabled
     if not ok:
         throttle.record_failure(session, normalised, client_address, device, now)
         audit.record(
@@ -220,6 +287,8 @@ def authenticate(
         user.password_hash = _hash(password)
         session.add(user)
     throttle.forget_failures(session, normalised, device)
+    user.last_sign_in_at = now
+    session.add(user)
     audit.record(
         session,
         action="user.sign_in",
@@ -310,7 +379,11 @@ def resolve_session_digest(
     user = session.exec(
         select(User)
         .join(UserSession, col(UserSession.user_id) == col(User.id))
-        .where(UserSession.token_digest == digest, col(UserSession.expires_at) > now)
+        .where(
+            UserSession.token_digest == digest,
+            col(UserSession.expires_at) > now,
+            col(User.disabled).is_(False),
+        )
     ).first()
     return _to_public(user) if user else None
 

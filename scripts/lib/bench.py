@@ -827,12 +827,23 @@ def _insert_users_and_profiles(
         )
         user_id = cursor.lastrowid
         assert user_id is not None
+        # a personal workspace with the user's own id, so rows below can use one id for both
+        connection.execute(
+            "INSERT INTO workspaces (id, public_id, name, personal, created_at)"
+            " VALUES (?, ?, 'Personal', 1, ?)",
+            (user_id, f"ws_bench{user_id:012d}", stamp),
+        )
+        connection.execute(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
+            (user_id, user_id, stamp),
+        )
         user_ids.append(user_id)
         profiles[user_id] = []
         for index in range(profiles_per_user):
             cursor = connection.execute(
-                "INSERT INTO bias_profiles (owner_id, name, description, categories, sensitivity, action, "
-                "created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                "INSERT INTO bias_profiles (owner_id, workspace_id, name, description, categories, "
+                "sensitivity, action, created_at, updated_at, version)"
+                " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
                 (
                     user_id,
                     f"profile-{index}",
@@ -850,8 +861,9 @@ def _insert_users_and_profiles(
 
 
 _INSERT_KEY = (
-    "INSERT INTO api_keys (key_id, owner_id, name, digest, masked, status, expires_at, last_used_at, "
-    "bias_profile_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+    "INSERT INTO api_keys (key_id, owner_id, workspace_id, name, digest, masked, status, expires_at, "
+    "last_used_at, bias_profile_id, created_at, updated_at, version) "
+    "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)"
 )
 SERVICES = (
     "checkout",
@@ -1094,6 +1106,7 @@ def bench_list(mode: Mode, results: Results, work_dir: Path) -> None:
     from sqlmodel import Session
 
     from rxapp.services import keys as key_service
+    from rxapp.services import workspaces as workspace_service
 
     queries = {
         "default (created desc, page 1)": key_service.KeyQuery(),
@@ -1113,7 +1126,8 @@ def bench_list(mode: Mode, results: Results, work_dir: Path) -> None:
                 for run in range(mode.list_runs + 1):
                     with Session(engine) as session:
                         started, cpu_started = time.perf_counter(), time.process_time()
-                        page = key_service.list_keys(session, owner, query)
+                        access = workspace_service.resolve(session, owner)  # the page resolves it too
+                        page = key_service.list_keys(session, access, query)
                         elapsed = (time.perf_counter() - started) * 1000
                         cpu_ms = (time.process_time() - cpu_started) * 1000
                     if run:  # the first run warms the connection and the page cache

@@ -83,9 +83,13 @@ def seed_keys(
     engine = sa.create_engine(console.database_url)
     try:
         with engine.begin() as connection:
-            owner_id = connection.execute(
-                sa.text("SELECT id FROM users WHERE lower(email) = :email"), {"email": email.lower()}
-            ).scalar_one()
+            owner_id, workspace_id = connection.execute(
+                sa.text(
+                    "SELECT u.id, w.id FROM users u JOIN memberships m ON m.user_id = u.id"
+                    " JOIN workspaces w ON w.id = m.workspace_id WHERE lower(u.email) = :email AND w.personal"
+                ),
+                {"email": email.lower()},
+            ).one()
             start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
             secrets_out: list[str] = []
             rows = []
@@ -97,6 +101,7 @@ def seed_keys(
                     {
                         "key_id": key_format.generate_key_id(),
                         "owner_id": owner_id,
+                        "workspace_id": workspace_id,
                         "name": name,
                         "digest": key_format.digest(secret, pepper),
                         "masked": key_format.mask(secret, prefix),

@@ -13,6 +13,7 @@ from rxapp import models  # noqa: F401  (registers the tables)
 from rxapp.db import make_engine, session_scope
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
 
 
 def main(database_url: str) -> None:
@@ -26,12 +27,14 @@ def main(database_url: str) -> None:
     while True:
         counter += 1
         with session_scope(engine) as session:
-            created = key_service.create_key(session, user.id, user.email, f"crash-{counter}")
+            created = key_service.create_key(
+                session, workspace_service.resolve(session, user.id), user.email, f"crash-{counter}"
+            )
         print(created.secret, flush=True)
         with session_scope(engine) as session:
             key_service.update_key(
                 session,
-                user.id,
+                workspace_service.resolve(session, user.id),
                 user.email,
                 created.key.key_id,
                 key_service.parse_changes({"name": f"crash-{counter}-renamed"}),

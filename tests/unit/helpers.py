@@ -12,6 +12,8 @@ from argon2 import PasswordHasher
 from sqlmodel import Session
 
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.access import Access
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -25,8 +27,11 @@ def make_fast_hasher(**overrides: int) -> PasswordHasher:
 
 @dataclass(frozen=True)
 class Person:
+    """A user and their access to their personal workspace (as owner)."""
+
     id: int
     email: str
+    access: Access
 
     @property
     def actor(self) -> str:
@@ -37,7 +42,7 @@ def new_user(session: Session, email: str | None = None, password: str = PASSWOR
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     public = user_service.sign_up(session, email, password)
     session.commit()
-    return Person(id=public.id, email=public.email)
+    return Person(id=public.id, email=public.email, access=workspace_service.resolve(session, public.id))
 
 
 def utc(*args: int) -> dt.datetime:

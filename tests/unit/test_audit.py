@@ -16,10 +16,10 @@ from tests.unit.helpers import PASSWORD, Person, utc_now
 
 def test_key_lifecycle_is_audited_without_secrets(session: Session, alice: Person) -> None:
     now = utc_now()
-    profile = profile_service.create_profile(session, alice.id, alice.actor, "P")
+    profile = profile_service.create_profile(session, alice.access, alice.actor, "P")
     created = key_service.create_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         "svc",
         bias_profile_id=profile.id,
@@ -30,19 +30,19 @@ def test_key_lifecycle_is_audited_without_secrets(session: Session, alice: Perso
     key_id = created.key.key_id
     key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         key_id,
         key_service.parse_changes({"name": "svc2", "status": "INACTIVE"}),
     )
     key_service.expire_due_keys(session, now=now + dt.timedelta(hours=2))
     digest = session.exec(select(ApiKey.digest).where(ApiKey.key_id == key_id)).one()
-    key_service.delete_key(session, alice.id, alice.actor, key_id)
+    key_service.delete_key(session, alice.access, alice.actor, key_id)
     user_service.authenticate(session, alice.email, PASSWORD)
     user_service.authenticate(session, alice.email, "wrong-password-123")
     session.commit()
 
-    events, total = audit.list_events(session, alice.id, target_id=key_id)
+    events, total = audit.list_events(session, alice.access, target_id=key_id)
     assert total == len(events) == 5
     assert sorted(e.action for e in events) == sorted(
         ["key.create", "key.update", "key.status", "key.expire", "key.delete"]
@@ -66,25 +66,25 @@ def test_list_events_filters_by_owner_and_target_and_pages(
     session: Session, alice: Person, bob: Person
 ) -> None:
     alice_keys = [
-        key_service.create_key(session, alice.id, alice.actor, f"a{i}").key.key_id for i in range(3)
+        key_service.create_key(session, alice.access, alice.actor, f"a{i}").key.key_id for i in range(3)
     ]
-    bob_key = key_service.create_key(session, bob.id, bob.actor, "b").key.key_id
+    bob_key = key_service.create_key(session, bob.access, bob.actor, "b").key.key_id
     session.commit()
 
-    events, total = audit.list_events(session, alice.id)
+    events, total = audit.list_events(session, alice.access)
     assert total == len(events)
     targets = {e.target_id for e in events}
     assert set(alice_keys) <= targets
     assert bob_key not in targets
     assert all(e.actor != bob.actor for e in events)
 
-    only, count = audit.list_events(session, alice.id, target_id=alice_keys[1])
+    only, count = audit.list_events(session, alice.access, target_id=alice_keys[1])
     assert count == 1
     assert [(e.action, e.target_id) for e in only] == [("key.create", alice_keys[1])]
-    assert audit.list_events(session, alice.id, target_id=bob_key) == ([], 0)
+    assert audit.list_events(session, alice.access, target_id=bob_key) == ([], 0)
 
-    first_page, total = audit.list_events(session, alice.id, page=1, page_size=2)
-    second_page, _ = audit.list_events(session, alice.id, page=2, page_size=2)
+    first_page, total = audit.list_events(session, alice.access, page=1, page_size=2)
+    second_page, _ = audit.list_events(session, alice.access, page=2, page_size=2)
     assert len(first_page) == 2
     assert first_page[0] != second_page[0]
     assert first_page[0].created_at >= second_page[0].created_at  # newest first

@@ -50,7 +50,9 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
         owner = new_user(session, "owner@example.com")
         secrets_before = []
         for index in range(60):
-            secrets_before.append(key_service.create_key(session, owner.id, owner.actor, f"k{index}").secret)
+            secrets_before.append(
+                key_service.create_key(session, owner.access, owner.actor, f"k{index}").secret
+            )
             session.commit()
 
     stop = threading.Event()
@@ -76,7 +78,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
         try:
             with Session(engine, expire_on_commit=False) as session:
                 while not stop.is_set():
-                    key_service.create_key(session, owner.id, owner.actor, "during-backup")
+                    key_service.create_key(session, owner.access, owner.actor, "during-backup")
                     session.commit()
         except BaseException as error:
             errors.append(error)

@@ -34,7 +34,7 @@ def valid_secret(app_settings: Settings) -> Iterator[str]:
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         alice = new_user(session, "alice@example.com")
-        created = key_service.create_key(session, alice.id, alice.actor, "bench")
+        created = key_service.create_key(session, alice.access, alice.actor, "bench")
         session.commit()
     usage.buffer.drain()  # nothing left over from another test in these process-wide buffers
     last_used.buffer.flush(engine)

@@ -127,7 +127,7 @@ def test_cli_expire_keys(cli_database, monkeypatch, capsys) -> None:
 def test_session_scope_commits_on_success(engine) -> None:
     with db.session_scope(engine) as session:
         person = new_user(session, "scope@example.com")
-        created = key_service.create_key(session, person.id, person.actor, "svc")
+        created = key_service.create_key(session, person.access, person.actor, "svc")
     with engine.connect() as connection:
         assert key_service.verify_secret(connection, created.secret).valid
 
@@ -136,7 +136,7 @@ def test_session_scope_rolls_back_on_error(engine) -> None:
     with db.session_scope(engine) as session:
         person = new_user(session, "scope@example.com")
     with pytest.raises(RuntimeError), db.session_scope(engine) as session:
-        created = key_service.create_key(session, person.id, person.actor, "svc")
+        created = key_service.create_key(session, person.access, person.actor, "svc")
         raise RuntimeError("boom after create")
     with engine.connect() as connection:
         assert key_service.verify_secret(connection, created.secret).code == "NOT_FOUND"

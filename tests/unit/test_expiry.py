@@ -19,7 +19,9 @@ from tests.unit.helpers import Person, new_user, utc_now
 
 
 def _key(session: Session, person: Person, name: str, end: dt.datetime | None, now: dt.datetime) -> str:
-    return key_service.create_key(session, person.id, person.actor, name, expires_at=end, now=now).key.key_id
+    return key_service.create_key(
+        session, person.access, person.actor, name, expires_at=end, now=now
+    ).key.key_id
 
 
 def _statuses(session: Session) -> dict[str, str]:
@@ -39,7 +41,7 @@ def test_expire_due_keys_marks_only_due_keys_and_audits_each_once(session: Sessi
     due_inactive = _key(session, alice, "due-inactive", soon, now)
     key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         due_inactive,
         key_service.parse_changes({"status": "INACTIVE"}),

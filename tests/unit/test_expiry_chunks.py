@@ -18,7 +18,9 @@ from tests.unit.test_expiry import _pg_engine, postgres_url  # noqa: F401 - the 
 
 
 def _key(session: Session, person: Person, name: str, end: dt.datetime | None, now: dt.datetime) -> str:
-    return key_service.create_key(session, person.id, person.actor, name, expires_at=end, now=now).key.key_id
+    return key_service.create_key(
+        session, person.access, person.actor, name, expires_at=end, now=now
+    ).key.key_id
 
 
 def _expire_events(session: Session) -> Counter[str]:
@@ -64,7 +66,7 @@ def test_the_job_expires_every_due_key_once_in_committed_chunks(engine: sa.Engin
         inactive = _key(session, owner, "due-inactive", now + dt.timedelta(seconds=1), now)
         key_service.update_key(
             session,
-            owner.id,
+            owner.access,
             owner.actor,
             inactive,
             key_service.parse_changes({"status": "INACTIVE"}),

@@ -46,6 +46,7 @@ class Keys:
     expired: str
     deleted: str
     key_id: str
+    workspace_id: str = ""
     row_ids: dict[str, int] = field(default_factory=dict)
 
 
@@ -61,7 +62,7 @@ def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest
     monkeypatch.setattr(rules, "get_engine", lambda: engine)
     profile = profile_service.create_profile(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         "strícter ✓",
         description="Strict checks",
@@ -71,7 +72,7 @@ def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest
     )
 
     def new(name: str, **extra) -> key_service.CreatedKey:
-        created = key_service.create_key(session, alice.id, alice.actor, name, **extra)
+        created = key_service.create_key(session, alice.access, alice.actor, name, **extra)
         session.commit()
         return created
 
@@ -81,7 +82,11 @@ def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest
     with_end_date = new("dated", expires_at=soon.replace(microsecond=0))
     inactive = new("inactive")
     key_service.update_key(
-        session, alice.id, alice.actor, inactive.key.key_id, key_service.parse_changes({"status": "INACTIVE"})
+        session,
+        alice.access,
+        alice.actor,
+        inactive.key.key_id,
+        key_service.parse_changes({"status": "INACTIVE"}),
     )
     expired = new("expired", expires_at=soon)
     session.execute(
@@ -90,7 +95,7 @@ def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest
         .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     )
     deleted = new("deleted")
-    key_service.delete_key(session, alice.id, alice.actor, deleted.key.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, deleted.key.key_id)
     session.commit()
     row_ids = dict(session.execute(sa.select(ApiKey.key_id, ApiKey.id)).all())
     return Keys(
@@ -101,6 +106,7 @@ def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest
         expired=expired.secret,
         deleted=deleted.secret,
         key_id=valid.key.key_id,
+        workspace_id=alice.access.workspace_public_id,
         row_ids={"valid": row_ids[valid.key.key_id]},
     )
 
@@ -213,6 +219,23 @@ def test_every_case_answers_the_same_on_both_paths(keys: Keys, clients, method: 
             assert _both(clients, method, path, **sent).json()["valid"] is True
 
 
+def test_verify_says_whose_key_it_is_and_nothing_more(keys: Keys, clients) -> None:
+    body = _both(clients, "POST", "/api/v1/verify", headers=_bearer(keys.valid)).json()
+    assert body["workspace_id"] == keys.workspace_id and body["workspace_id"].startswith("ws_")
+    assert body["workspace_name"] == "Personal"
+    assert set(body) == {
+        "valid",
+        "key_id",
+        "status",
+        "expires_at",
+        "bias_profile",
+        "workspace_id",
+        "workspace_name",
+    }
+    denied = _both(clients, "POST", "/api/v1/verify", headers=_bearer(keys.inactive)).json()
+    assert "workspace_id" not in denied
+
+
 def test_authorize_identity_headers(keys: Keys, clients) -> None:
     answer = _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.with_profile))
     assert answer.status_code == 200
@@ -229,6 +252,11 @@ def test_authorize_identity_headers(keys: Keys, clients) -> None:
     assert answer.headers["cache-control"] == "no-store"
     plain = _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.valid))
     assert plain.headers["x-key-id"] == keys.key_id
+    assert plain.headers["x-workspace-id"] == keys.workspace_id
+    assert (
+        "x-workspace-id"
+        not in _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.deleted)).headers
+    )
     assert (plain.headers["x-bias-profile"], plain.headers["x-bias-profile-settings"]) == ("", "")
     denied = _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.deleted))
     assert denied.headers["www-authenticate"] == 'Bearer realm="api", error="invalid_token"'
@@ -293,12 +321,12 @@ def test_revocation_is_seen_at_once_by_both_paths(
     for method, path in ENDPOINTS:
         assert _both(clients, method, path, headers=_bearer(keys.valid)).status_code == 200
     key_service.update_key(
-        session, alice.id, alice.actor, keys.key_id, key_service.parse_changes({"status": "INACTIVE"})
+        session, alice.access, alice.actor, keys.key_id, key_service.parse_changes({"status": "INACTIVE"})
     )
     session.commit()
     assert _both(clients, "POST", "/api/v1/verify", headers=_bearer(keys.valid)).json()["code"] == "INACTIVE"
     assert _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.valid)).status_code == 403
-    key_service.delete_key(session, alice.id, alice.actor, keys.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, keys.key_id)
     session.commit()
     assert _both(clients, "POST", "/api/v1/verify", headers=_bearer(keys.valid)).json()["code"] == "NOT_FOUND"
     assert _both(clients, "GET", "/api/v1/authorize", headers=_bearer(keys.valid)).status_code == 401

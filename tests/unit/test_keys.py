@@ -19,7 +19,7 @@ from tests.unit.helpers import Person, utc_now
 
 
 def _create(session: Session, person: Person, name: str = "service", **kwargs):
-    created = key_service.create_key(session, person.id, person.actor, name, **kwargs)
+    created = key_service.create_key(session, person.access, person.actor, name, **kwargs)
     session.commit()
     return created
 
@@ -30,7 +30,7 @@ def _verify(session: Session, secret: str, now: dt.datetime | None = None) -> ke
 
 def _set_status(session: Session, person: Person, key_id: str, status: str, **kwargs):
     result = key_service.update_key(
-        session, person.id, person.actor, key_id, key_service.parse_changes({"status": status}), **kwargs
+        session, person.access, person.actor, key_id, key_service.parse_changes({"status": status}), **kwargs
     )
     session.commit()
     return result
@@ -60,7 +60,7 @@ def test_create_key_returns_the_secret_once_and_a_masked_public_shape(
 
 
 def test_create_key_with_profile_and_end_date(session: Session, alice: Person) -> None:
-    profile = profile_service.create_profile(session, alice.id, alice.actor, "Strict", categories=["age"])
+    profile = profile_service.create_profile(session, alice.access, alice.actor, "Strict", categories=["age"])
     end = utc_now() + dt.timedelta(days=3)
     created = _create(session, alice, bias_profile_id=profile.id, expires_at=end)
     assert created.key.bias_profile_id == profile.id
@@ -90,7 +90,7 @@ def test_create_key_with_profile_and_end_date(session: Session, alice: Person) -
 def test_create_key_rejects_bad_end_dates(session: Session, alice: Person, end) -> None:
     now = utc_now()
     with pytest.raises(ValidationError) as error:
-        key_service.create_key(session, alice.id, alice.actor, "x", expires_at=end(now), now=now)
+        key_service.create_key(session, alice.access, alice.actor, "x", expires_at=end(now), now=now)
     assert error.value.field == "expires_at"
 
 
@@ -129,7 +129,7 @@ def test_clean_name_rejects(name: str) -> None:
 
 def test_create_key_with_an_invalid_name_writes_nothing(session: Session, alice: Person) -> None:
     with pytest.raises(ValidationError):
-        key_service.create_key(session, alice.id, alice.actor, "bad\x00name")
+        key_service.create_key(session, alice.access, alice.actor, "bad\x00name")
     session.commit()
     assert session.exec(select(ApiKey)).all() == []
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "key.create")).all() == []
@@ -137,11 +137,11 @@ def test_create_key_with_an_invalid_name_writes_nothing(session: Session, alice:
 
 def test_a_blank_name_gets_the_next_free_default(session: Session, alice: Person) -> None:
     """The seed creates a key without naming it: "Key N", never a name already taken."""
-    first = key_service.create_key(session, alice.id, alice.actor, "   ")
+    first = key_service.create_key(session, alice.access, alice.actor, "   ")
     assert first.key.name == "Key 1"
-    key_service.create_key(session, alice.id, alice.actor, "Key 3")
-    assert key_service.default_name(session, alice.id) == "Key 4"
-    assert key_service.create_key(session, alice.id, alice.actor, "").key.name == "Key 4"
+    key_service.create_key(session, alice.access, alice.actor, "Key 3")
+    assert key_service.default_name(session, alice.access) == "Key 4"
+    assert key_service.create_key(session, alice.access, alice.actor, "").key.name == "Key 4"
 
 
 # ---------------------------------------------------------------- the secret is never stored
@@ -160,7 +160,7 @@ def _all_stored_text(session: Session) -> str:
 def test_secret_is_never_stored_only_its_hmac_digest(session: Session, alice: Person, pepper: str) -> None:
     created = _create(session, alice, expires_at=utc_now() + dt.timedelta(days=1))
     key_service.update_key(
-        session, alice.id, alice.actor, created.key.key_id, key_service.parse_changes({"name": "renamed"})
+        session, alice.access, alice.actor, created.key.key_id, key_service.parse_changes({"name": "renamed"})
     )
     _set_status(session, alice, created.key.key_id, "INACTIVE")
     secret = created.secret
@@ -182,7 +182,7 @@ def test_audit_events_hold_neither_secret_nor_digest(session: Session, alice: Pe
     created = _create(session, alice)
     _set_status(session, alice, created.key.key_id, "INACTIVE")
     digest = _row(session, created.key.key_id).digest  # type: ignore[union-attr]
-    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
     session.commit()
     events = session.exec(select(AuditEvent)).all()
     assert {e.action for e in events} >= {"key.create", "key.status", "key.delete"}
@@ -273,7 +273,7 @@ def test_delete_takes_effect_on_the_very_next_verification(engine, session: Sess
     created = _create(session, alice)
     with engine.connect() as other:
         assert key_service.verify_secret(other, created.secret).valid
-        key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+        key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
         session.commit()
         other.rollback()
         assert key_service.verify_secret(other, created.secret).code == "NOT_FOUND"
@@ -281,7 +281,7 @@ def test_delete_takes_effect_on_the_very_next_verification(engine, session: Sess
 
 def test_deletion_removes_the_row_and_leaves_only_an_audit_event(session: Session, alice: Person) -> None:
     created = _create(session, alice, "doomed")
-    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
     session.commit()
     assert _row(session, created.key.key_id) is None
     assert session.exec(select(sa.func.count()).select_from(ApiKey)).one() == 0
@@ -294,9 +294,9 @@ def test_deletion_removes_the_row_and_leaves_only_an_audit_event(session: Sessio
     assert events[0].owner_id == alice.id
     assert "doomed" in events[0].detail
     with pytest.raises(NotFoundError):
-        key_service.get_key(session, alice.id, created.key.key_id)
+        key_service.get_key(session, alice.access, created.key.key_id)
     with pytest.raises(NotFoundError):
-        key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+        key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
 
 
 def test_verify_does_not_write(engine, session: Session, alice: Person) -> None:
@@ -341,7 +341,7 @@ def test_no_op_update_changes_nothing(session: Session, alice: Person) -> None:
     created = _create(session, alice, "same")
     result = key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         created.key.key_id,
         key_service.parse_changes({"name": " same ", "status": "ACTIVE"}),
@@ -369,14 +369,14 @@ def test_expired_key_cannot_be_reactivated_or_given_a_new_end_date(
     ):
         with pytest.raises(ValidationError):
             key_service.update_key(
-                session, alice.id, alice.actor, key_id, key_service.parse_changes(changes), now=later
+                session, alice.access, alice.actor, key_id, key_service.parse_changes(changes), now=later
             )
         session.rollback()
     with pytest.raises(ValidationError):
         key_service.parse_changes({"status": "EXPIRED"})
     # A rename or moving it off its profile is still allowed (needed to delete a profile).
     renamed = key_service.update_key(
-        session, alice.id, alice.actor, key_id, key_service.parse_changes({"name": "old"}), now=later
+        session, alice.access, alice.actor, key_id, key_service.parse_changes({"name": "old"}), now=later
     )
     assert renamed.status == "EXPIRED"
     assert renamed.name == "old"
@@ -390,7 +390,7 @@ def test_end_date_can_be_changed_and_cleared_on_a_live_key(session: Session, ali
     new_end = now + dt.timedelta(days=10)
     updated = key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         created.key.key_id,
         key_service.parse_changes({"expires_at": new_end.isoformat()}),
@@ -399,7 +399,7 @@ def test_end_date_can_be_changed_and_cleared_on_a_live_key(session: Session, ali
     assert updated.expires_at == new_end
     cleared = key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         created.key.key_id,
         key_service.parse_changes({"expires_at": None}),
@@ -423,7 +423,7 @@ def test_update_rejects_bad_end_dates(session: Session, alice: Person, value) ->
     with pytest.raises(ValidationError) as error:
         key_service.update_key(
             session,
-            alice.id,
+            alice.access,
             alice.actor,
             created.key.key_id,
             key_service.parse_changes({"expires_at": value(now)}),
@@ -455,37 +455,41 @@ def test_update_rejects_invalid_names(session: Session, alice: Person) -> None:
     for bad in ("", "   ", "x" * 101, "a\x00b"):
         with pytest.raises(ValidationError):
             key_service.update_key(
-                session, alice.id, alice.actor, created.key.key_id, key_service.parse_changes({"name": bad})
+                session,
+                alice.access,
+                alice.actor,
+                created.key.key_id,
+                key_service.parse_changes({"name": bad}),
             )
-    assert key_service.get_key(session, alice.id, created.key.key_id).name == "good"
+    assert key_service.get_key(session, alice.access, created.key.key_id).name == "good"
 
 
 def test_stale_expected_version_is_a_conflict(session: Session, alice: Person) -> None:
     created = _create(session, alice, "v1")
     key_service.update_key(
-        session, alice.id, alice.actor, created.key.key_id, key_service.parse_changes({"name": "v2"})
+        session, alice.access, alice.actor, created.key.key_id, key_service.parse_changes({"name": "v2"})
     )
     session.commit()
     with pytest.raises(ConflictError):
         key_service.update_key(
             session,
-            alice.id,
+            alice.access,
             alice.actor,
             created.key.key_id,
             key_service.parse_changes({"name": "v3"}),
             expected_version=1,
         )
     session.rollback()
-    assert key_service.get_key(session, alice.id, created.key.key_id).name == "v2"
+    assert key_service.get_key(session, alice.access, created.key.key_id).name == "v2"
 
 
 def test_concurrent_edit_in_another_session_is_a_conflict(engine, session: Session, alice: Person) -> None:
     created = _create(session, alice, "original")
-    seen_version = key_service.get_key(session, alice.id, created.key.key_id).version
+    seen_version = key_service.get_key(session, alice.access, created.key.key_id).version
     with Session(engine, expire_on_commit=False) as other:
         key_service.update_key(
             other,
-            alice.id,
+            alice.access,
             alice.actor,
             created.key.key_id,
             key_service.parse_changes({"status": "INACTIVE"}),
@@ -495,7 +499,7 @@ def test_concurrent_edit_in_another_session_is_a_conflict(engine, session: Sessi
     with pytest.raises(ConflictError):
         key_service.update_key(
             session,
-            alice.id,
+            alice.access,
             alice.actor,
             created.key.key_id,
             key_service.parse_changes({"name": "mine"}),
@@ -504,12 +508,12 @@ def test_concurrent_edit_in_another_session_is_a_conflict(engine, session: Sessi
 
 
 def test_update_and_detach_profile(session: Session, alice: Person) -> None:
-    first = profile_service.create_profile(session, alice.id, alice.actor, "First")
-    second = profile_service.create_profile(session, alice.id, alice.actor, "Second")
+    first = profile_service.create_profile(session, alice.access, alice.actor, "First")
+    second = profile_service.create_profile(session, alice.access, alice.actor, "Second")
     created = _create(session, alice, bias_profile_id=first.id)
     moved = key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         created.key.key_id,
         key_service.parse_changes({"bias_profile_id": second.id}),
@@ -517,7 +521,7 @@ def test_update_and_detach_profile(session: Session, alice: Person) -> None:
     assert (moved.bias_profile_id, moved.bias_profile_name) == (second.id, "Second")
     detached = key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         created.key.key_id,
         key_service.parse_changes({"bias_profile_id": None}),
@@ -526,7 +530,7 @@ def test_update_and_detach_profile(session: Session, alice: Person) -> None:
     with pytest.raises(NotFoundError):
         key_service.update_key(
             session,
-            alice.id,
+            alice.access,
             alice.actor,
             created.key.key_id,
             key_service.parse_changes({"bias_profile_id": 9999}),
@@ -535,7 +539,7 @@ def test_update_and_detach_profile(session: Session, alice: Person) -> None:
 
 def test_create_key_with_missing_profile_fails(session: Session, alice: Person) -> None:
     with pytest.raises(NotFoundError):
-        key_service.create_key(session, alice.id, alice.actor, "x", bias_profile_id=12345)
+        key_service.create_key(session, alice.access, alice.actor, "x", bias_profile_id=12345)
 
 
 def test_effective_status() -> None:

@@ -24,7 +24,7 @@ with warnings.catch_warnings():  # starlette warns about httpx at import time
 
 
 def _new_key(session: Session, person: Person, **kwargs) -> tuple[int, key_service.CreatedKey]:
-    created = key_service.create_key(session, person.id, person.actor, "svc", **kwargs)
+    created = key_service.create_key(session, person.access, person.actor, "svc", **kwargs)
     session.commit()
     row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     return row.id, created  # type: ignore[return-value]
@@ -162,7 +162,11 @@ def test_failed_verification_never_updates_last_used(client, engine, session: Se
     now = utc_now()
     inactive_id, inactive = _new_key(session, alice)
     key_service.update_key(
-        session, alice.id, alice.actor, inactive.key.key_id, key_service.parse_changes({"status": "INACTIVE"})
+        session,
+        alice.access,
+        alice.actor,
+        inactive.key.key_id,
+        key_service.parse_changes({"status": "INACTIVE"}),
     )
     session.commit()
     expired_id, expired = _new_key(session, alice, expires_at=now + dt.timedelta(days=1))
@@ -211,7 +215,7 @@ def test_flush_for_a_deleted_key_is_harmless(engine, session: Session, alice: Pe
     row_id, created = _new_key(session, alice)
     buffer = LastUsedBuffer()
     buffer.record(row_id, utc(2030, 1, 1))
-    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
     session.commit()
     assert buffer.flush(engine) == 1
     assert buffer.pending() == 0

@@ -18,11 +18,11 @@ Q = key_service.KeyQuery
 
 
 def _names(session: Session, person: Person, **query) -> list[str]:
-    return [row.name for row in key_service.list_keys(session, person.id, Q(page_size=100, **query)).rows]
+    return [row.name for row in key_service.list_keys(session, person.access, Q(page_size=100, **query)).rows]
 
 
 def _make(session: Session, person: Person, name: str, **kwargs) -> key_service.CreatedKey:
-    return key_service.create_key(session, person.id, person.actor, name, **kwargs)
+    return key_service.create_key(session, person.access, person.actor, name, **kwargs)
 
 
 def test_search_by_name_is_case_insensitive_and_matches_key_id(session: Session, alice: Person) -> None:
@@ -67,7 +67,11 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
     _make(session, alice, "active-with-end", expires_at=now + dt.timedelta(days=2), now=now)
     inactive = _make(session, alice, "inactive", now=now)
     key_service.update_key(
-        session, alice.id, alice.actor, inactive.key.key_id, key_service.parse_changes({"status": "INACTIVE"})
+        session,
+        alice.access,
+        alice.actor,
+        inactive.key.key_id,
+        key_service.parse_changes({"status": "INACTIVE"}),
     )
     past_end = _make(session, alice, "past-end", expires_at=now + dt.timedelta(hours=1), now=now)
     expired_by_job = _make(
@@ -78,7 +82,7 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
     )
     key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         inactive_past.key.key_id,
         key_service.parse_changes({"status": "INACTIVE"}),
@@ -92,7 +96,7 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
 
     def listed(status: str | None) -> list[str]:
         page = key_service.list_keys(
-            session, alice.id, Q(status=status, page_size=100, sort="name", descending=False), now=later
+            session, alice.access, Q(status=status, page_size=100, sort="name", descending=False), now=later
         )
         return [(row.name, row.status) for row in page.rows]
 
@@ -112,8 +116,8 @@ def test_status_filter_uses_effective_status(session: Session, alice: Person) ->
 
 
 def test_profile_filter(session: Session, alice: Person) -> None:
-    strict = profile_service.create_profile(session, alice.id, alice.actor, "Strict")
-    lenient = profile_service.create_profile(session, alice.id, alice.actor, "Lenient")
+    strict = profile_service.create_profile(session, alice.access, alice.actor, "Strict")
+    lenient = profile_service.create_profile(session, alice.access, alice.actor, "Lenient")
     _make(session, alice, "s1", bias_profile_id=strict.id)
     _make(session, alice, "s2", bias_profile_id=strict.id)
     _make(session, alice, "l1", bias_profile_id=lenient.id)
@@ -124,7 +128,7 @@ def test_profile_filter(session: Session, alice: Person) -> None:
     assert _names(session, alice, bias_profile=key_service.ProfileScope.NONE) == ["none1"]
     assert len(_names(session, alice)) == 4
     assert _names(session, alice, bias_profile=987654) == []
-    rows = key_service.list_keys(session, alice.id, Q(bias_profile=strict.id)).rows
+    rows = key_service.list_keys(session, alice.access, Q(bias_profile=strict.id)).rows
     assert {row.bias_profile_name for row in rows} == {"Strict"}
 
 
@@ -164,7 +168,7 @@ def test_sorts(session: Session, alice: Person) -> None:
     by_name = order("name", False)
     assert by_name[1:] == ["bravo", "charlie", "delta"]  # Alpha's place depends on collation
     assert order("name", True) == list(reversed(by_name))
-    assert key_service.list_keys(session, alice.id).rows[0].name == "charlie"  # default: newest first
+    assert key_service.list_keys(session, alice.access).rows[0].name == "charlie"  # default: newest first
 
 
 def test_paging_25_per_page_with_clamping(session: Session, alice: Person) -> None:
@@ -175,7 +179,7 @@ def test_paging_25_per_page_with_clamping(session: Session, alice: Person) -> No
 
     def page(number: int, **kwargs) -> key_service.KeyPage:
         return key_service.list_keys(
-            session, alice.id, Q(page=number, sort="created", descending=False, **kwargs)
+            session, alice.access, Q(page=number, sort="created", descending=False, **kwargs)
         )
 
     first = page(1)
@@ -191,14 +195,14 @@ def test_paging_25_per_page_with_clamping(session: Session, alice: Person) -> No
     assert page(-5).page == 1
     seen = {row.key_id for number in (1, 2, 3) for row in page(number).rows}
     assert len(seen) == 53
-    assert key_service.list_keys(session, alice.id, Q(page_size=1000)).page_size == 100
-    assert key_service.list_keys(session, alice.id, Q(page_size=0)).page_size == 1
+    assert key_service.list_keys(session, alice.access, Q(page_size=1000)).page_size == 100
+    assert key_service.list_keys(session, alice.access, Q(page_size=0)).page_size == 1
     filtered = page(5, search="key-0")
     assert (filtered.total, filtered.page, len(filtered.rows)) == (10, 1, 10)
 
 
 def test_empty_list(session: Session, alice: Person) -> None:
-    result = key_service.list_keys(session, alice.id, Q(page=3))
+    result = key_service.list_keys(session, alice.access, Q(page=3))
     assert (result.rows, result.total, result.page) == ([], 0, 1)
 
 

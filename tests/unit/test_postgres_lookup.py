@@ -63,12 +63,12 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
     with Session(engine, expire_on_commit=False) as session:
         alice = new_user(session, "alice@example.com")
         profile = profile_service.create_profile(
-            session, alice.id, alice.actor, "strict ✓", categories=["age", "gender"], sensitivity=0.7
+            session, alice.access, alice.actor, "strict ✓", categories=["age", "gender"], sensitivity=0.7
         )
-        plain = key_service.create_key(session, alice.id, alice.actor, "plain")
+        plain = key_service.create_key(session, alice.access, alice.actor, "plain")
         end = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
         rich = key_service.create_key(
-            session, alice.id, alice.actor, "rich", bias_profile_id=profile.id, expires_at=end
+            session, alice.access, alice.actor, "rich", bias_profile_id=profile.id, expires_at=end
         )
         session.commit()
 
@@ -79,6 +79,7 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
             with engine.connect() as connection:
                 assert fast == key_service.verify_secret(connection, created.secret)
             assert fast.valid
+            assert (fast.workspace_id, fast.workspace_name) == (alice.access.workspace_public_id, "Personal")
         assert (await key_service.verify_with_async(lookup, rich.secret)).expires_at == end
         assert (
             await key_service.verify_with_async(lookup, key_format.generate_secret("bpk"))
@@ -93,7 +94,7 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
         with Session(engine) as session:
             key_service.update_key(
                 session,
-                alice.id,
+                alice.access,
                 alice.actor,
                 plain.key.key_id,
                 key_service.parse_changes({"status": "INACTIVE"}),
@@ -101,7 +102,7 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
             session.commit()
         assert (await key_service.verify_with_async(lookup, plain.secret)).code == "INACTIVE"
         with Session(engine) as session:
-            key_service.delete_key(session, alice.id, alice.actor, plain.key.key_id)
+            key_service.delete_key(session, alice.access, alice.actor, plain.key.key_id)
             session.commit()
         assert (await key_service.verify_with_async(lookup, plain.secret)).code == "NOT_FOUND"
 
@@ -125,7 +126,7 @@ def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
     engine, conninfo = pg_engine
     with Session(engine, expire_on_commit=False) as session:
         alice = new_user(session, "alice@example.com")
-        created = key_service.create_key(session, alice.id, alice.actor, "k")
+        created = key_service.create_key(session, alice.access, alice.actor, "k")
         session.commit()
 
     async def scenario() -> None:

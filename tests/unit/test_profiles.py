@@ -16,7 +16,7 @@ from tests.unit.helpers import Person, utc_now
 
 
 def _create(session: Session, person: Person, name: str = "Default", **kwargs):
-    profile = profile_service.create_profile(session, person.id, person.actor, name, **kwargs)
+    profile = profile_service.create_profile(session, person.access, person.actor, name, **kwargs)
     session.commit()
     return profile
 
@@ -24,7 +24,7 @@ def _create(session: Session, person: Person, name: str = "Default", **kwargs):
 def _update(session: Session, person: Person, profile_id: int, **overrides):
     values = {"name": "Renamed", "description": "", "categories": [], "sensitivity": 0.5, "action": "flag"}
     values.update(overrides)
-    return profile_service.update_profile(session, person.id, person.actor, profile_id, **values)
+    return profile_service.update_profile(session, person.access, person.actor, profile_id, **values)
 
 
 def test_create_profile_normalises_settings(session: Session, alice: Person) -> None:
@@ -93,17 +93,17 @@ def test_validation_rejects(session: Session, alice: Person, kwargs: dict, field
     values.update(kwargs)
     name = values.pop("name")
     with pytest.raises(ValidationError) as error:
-        profile_service.create_profile(session, alice.id, alice.actor, name, **values)
+        profile_service.create_profile(session, alice.access, alice.actor, name, **values)
     assert error.value.field == field
     session.rollback()
-    assert profile_service.list_profiles(session, alice.id) == []
+    assert profile_service.list_profiles(session, alice.access) == []
 
 
 def test_names_are_unique_per_user_case_insensitively(session: Session, alice: Person, bob: Person) -> None:
     _create(session, alice, "Strict")
     for clash in ("Strict", "strict", "  STRICT "):
         with pytest.raises(ConflictError) as error:
-            profile_service.create_profile(session, alice.id, alice.actor, clash)
+            profile_service.create_profile(session, alice.access, alice.actor, clash)
         assert error.value.field == "name"
         session.rollback()
     assert _create(session, bob, "Strict").name == "Strict"  # another user may use the same name
@@ -119,48 +119,56 @@ def test_list_profiles_counts_keys(session: Session, alice: Person) -> None:
     used = _create(session, alice, "Used")
     unused = _create(session, alice, "Unused")
     for index in range(3):
-        key_service.create_key(session, alice.id, alice.actor, f"k{index}", bias_profile_id=used.id)
-    key_service.create_key(session, alice.id, alice.actor, "bare")
+        key_service.create_key(session, alice.access, alice.actor, f"k{index}", bias_profile_id=used.id)
+    key_service.create_key(session, alice.access, alice.actor, "bare")
     session.commit()
-    counts = {p.name: p.key_count for p in profile_service.list_profiles(session, alice.id)}
+    counts = {p.name: p.key_count for p in profile_service.list_profiles(session, alice.access)}
     assert counts == {"Used": 3, "Unused": 0}
-    assert [p.name for p in profile_service.list_profiles(session, alice.id)] == ["Unused", "Used"]
-    assert profile_service.get_profile(session, alice.id, used.id).key_count == 3
-    assert profile_service.find_profile_by_name(session, alice.id, " used ").key_count == 3
-    assert profile_service.get_profile(session, alice.id, unused.id).key_count == 0
+    assert [p.name for p in profile_service.list_profiles(session, alice.access)] == ["Unused", "Used"]
+    assert profile_service.get_profile(session, alice.access, used.id).key_count == 3
+    assert profile_service.find_profile_by_name(session, alice.access, " used ").key_count == 3
+    assert profile_service.get_profile(session, alice.access, unused.id).key_count == 0
 
 
 def test_profile_in_use_cannot_be_deleted_until_keys_are_moved(session: Session, alice: Person) -> None:
     profile = _create(session, alice, "Busy")
     spare = _create(session, alice, "Spare")
-    first = key_service.create_key(session, alice.id, alice.actor, "k1", bias_profile_id=profile.id).key
-    second = key_service.create_key(session, alice.id, alice.actor, "k2", bias_profile_id=profile.id).key
+    first = key_service.create_key(session, alice.access, alice.actor, "k1", bias_profile_id=profile.id).key
+    second = key_service.create_key(session, alice.access, alice.actor, "k2", bias_profile_id=profile.id).key
     session.commit()
 
     with pytest.raises(ConflictError) as error:
-        profile_service.delete_profile(session, alice.id, alice.actor, profile.id)
+        profile_service.delete_profile(session, alice.access, alice.actor, profile.id)
     assert "2 API keys use" in error.value.message
     assert "Busy" in error.value.message
     session.rollback()
 
     key_service.update_key(
-        session, alice.id, alice.actor, first.key_id, key_service.parse_changes({"bias_profile_id": spare.id})
+        session,
+        alice.access,
+        alice.actor,
+        first.key_id,
+        key_service.parse_changes({"bias_profile_id": spare.id}),
     )
     session.commit()
     with pytest.raises(ConflictError) as error:
-        profile_service.delete_profile(session, alice.id, alice.actor, profile.id)
+        profile_service.delete_profile(session, alice.access, alice.actor, profile.id)
     assert "1 API key uses" in error.value.message
     session.rollback()
 
     key_service.update_key(
-        session, alice.id, alice.actor, second.key_id, key_service.parse_changes({"bias_profile_id": None})
+        session,
+        alice.access,
+        alice.actor,
+        second.key_id,
+        key_service.parse_changes({"bias_profile_id": None}),
     )
     session.commit()
-    profile_service.delete_profile(session, alice.id, alice.actor, profile.id)
+    profile_service.delete_profile(session, alice.access, alice.actor, profile.id)
     session.commit()
-    assert [p.name for p in profile_service.list_profiles(session, alice.id)] == ["Spare"]
+    assert [p.name for p in profile_service.list_profiles(session, alice.access)] == ["Spare"]
     with pytest.raises(NotFoundError):
-        profile_service.get_profile(session, alice.id, profile.id)
+        profile_service.get_profile(session, alice.access, profile.id)
 
 
 def test_expired_key_can_be_moved_off_a_profile_so_it_can_be_deleted(session: Session, alice: Person) -> None:
@@ -168,7 +176,7 @@ def test_expired_key_can_be_moved_off_a_profile_so_it_can_be_deleted(session: Se
     now = utc_now()
     key = key_service.create_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         "k",
         bias_profile_id=profile.id,
@@ -179,15 +187,15 @@ def test_expired_key_can_be_moved_off_a_profile_so_it_can_be_deleted(session: Se
     key_service.expire_due_keys(session, now=later)
     key_service.update_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         key.key_id,
         key_service.parse_changes({"bias_profile_id": None}),
         now=later,
     )
-    profile_service.delete_profile(session, alice.id, alice.actor, profile.id)
+    profile_service.delete_profile(session, alice.access, alice.actor, profile.id)
     session.commit()
-    assert profile_service.list_profiles(session, alice.id) == []
+    assert profile_service.list_profiles(session, alice.access) == []
 
 
 def test_update_profile_and_stale_version(session: Session, alice: Person) -> None:
@@ -213,16 +221,16 @@ def test_update_profile_and_stale_version(session: Session, alice: Person) -> No
     with pytest.raises(ConflictError):
         _update(session, alice, profile.id, name="V3", expected_version=1)
     session.rollback()
-    assert profile_service.get_profile(session, alice.id, profile.id).name == "V2"
+    assert profile_service.get_profile(session, alice.access, profile.id).name == "V2"
     with pytest.raises(ValidationError):
         _update(session, alice, profile.id, sensitivity=math.nan)
     session.rollback()
-    assert profile_service.get_profile(session, alice.id, profile.id).sensitivity == 0.9
+    assert profile_service.get_profile(session, alice.access, profile.id).sensitivity == 0.9
 
 
 def test_profile_changes_show_up_in_the_next_verification(session: Session, alice: Person) -> None:
     profile = _create(session, alice, "Live", categories=["age"], sensitivity=0.2)
-    created = key_service.create_key(session, alice.id, alice.actor, "k", bias_profile_id=profile.id)
+    created = key_service.create_key(session, alice.access, alice.actor, "k", bias_profile_id=profile.id)
     session.commit()
     _update(session, alice, profile.id, name="Live", categories=["gender"], sensitivity=0.8, action="block")
     session.commit()

@@ -18,6 +18,7 @@ from rxapp.context import app_context
 from rxapp.models import ApiKey, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
+from rxapp.services import workspaces as workspace_service
 from rxapp.services.last_used import buffer
 
 
@@ -33,7 +34,9 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     SQLModel.metadata.create_all(engine)
     with db.session_scope() as session:
         user = user_service.sign_up(session, "jobs@example.com", "jobs-test-password-1")
-        key_id = key_service.create_key(session, user.id, user.email, "svc").key.key_id
+        key_id = key_service.create_key(
+            session, workspace_service.resolve(session, user.id), user.email, "svc"
+        ).key.key_id
     yield engine, key_id
     db.get_engine.cache_clear()
     app_context.reset()
@@ -83,7 +86,11 @@ def test_expiry_job_once_marks_due_keys(app_database) -> None:
     with db.session_scope() as session:
         user = user_service.find_user(session, "jobs@example.com")
         key_service.create_key(
-            session, user.id, user.email, "soon", expires_at=utc_now() + dt.timedelta(milliseconds=200)
+            session,
+            workspace_service.resolve(session, user.id),
+            user.email,
+            "soon",
+            expires_at=utc_now() + dt.timedelta(milliseconds=200),
         )
     assert jobs.expire_keys_once() == 0
     time.sleep(0.3)

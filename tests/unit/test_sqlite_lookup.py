@@ -21,7 +21,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     lookup = SqliteDigestLookup(str(engine.url.database))
     profile = profile_service.create_profile(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         "strict",
         categories=["gender", "age"],
@@ -30,7 +30,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     )
     created = key_service.create_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         "svc",
         bias_profile_id=profile.id,
@@ -40,6 +40,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
 
     outcome = key_service.verify_with(lookup, created.secret)
     assert outcome.valid and outcome.key_id == created.key.key_id
+    assert outcome.workspace_id == alice.access.workspace_public_id and outcome.workspace_name == "Personal"
     assert outcome.bias_profile == {
         "id": profile.id,
         "name": "strict",
@@ -53,7 +54,11 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
         assert key_service.verify_secret(connection, created.secret) == outcome
 
     key_service.update_key(
-        session, alice.id, alice.actor, created.key.key_id, key_service.parse_changes({"status": "INACTIVE"})
+        session,
+        alice.access,
+        alice.actor,
+        created.key.key_id,
+        key_service.parse_changes({"status": "INACTIVE"}),
     )
     session.commit()
     assert key_service.verify_with(lookup, created.secret).code == "INACTIVE"
@@ -61,7 +66,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     later = utc_now() + dt.timedelta(days=2)
     assert key_service.verify_with(lookup, created.secret, now=later).code == "EXPIRED"
 
-    key_service.delete_key(session, alice.id, alice.actor, created.key.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
     session.commit()
     assert key_service.verify_with(lookup, created.secret).code == "NOT_FOUND"
     assert key_service.verify_with(lookup, "bpk_garbage").code == "MALFORMED"

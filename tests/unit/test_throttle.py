@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, select
 
+from rxapp.context import app_context
 from rxapp.models import AuditEvent, LoginFailure
 from rxapp.services import throttle
 from rxapp.services import users as user_service
@@ -120,7 +121,11 @@ def test_password_change_guesses_are_counted_audited_and_throttled(session: Sess
     session.rollback()
 
 
-def test_sign_up_with_an_existing_email_is_a_sign_in_attempt(session: Session, alice: Person) -> None:
+def test_sign_up_with_an_existing_email_is_a_sign_in_attempt(
+    session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APIKEYS_SIGNUP", "open")
+    app_context.reset()
     assert user_service.register(session, alice.email, "not-alices-password-9") is None
     session.commit()
     assert session.exec(select(LoginFailure).where(LoginFailure.email == alice.email)).all()

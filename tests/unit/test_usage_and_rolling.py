@@ -20,7 +20,7 @@ T0 = utc(2031, 3, 4, 14, 0)
 
 
 def _key(session: Session, person: Person, name: str = "checkout", **kwargs) -> key_service.CreatedKey:
-    created = key_service.create_key(session, person.id, person.actor, name, now=T0, **kwargs)
+    created = key_service.create_key(session, person.access, person.actor, name, now=T0, **kwargs)
     session.commit()
     return created
 
@@ -71,7 +71,7 @@ def test_a_failed_flush_keeps_the_counts_and_deleted_keys_are_skipped(
     buffer = usage.UsageBuffer()
     buffer.count(kept.id, "", T0)
     buffer.count(gone.id, "EXPIRED", T0)
-    key_service.delete_key(session, alice.id, alice.actor, gone.key_id)
+    key_service.delete_key(session, alice.access, alice.actor, gone.key_id)
     session.commit()
     broken = sa.create_engine("sqlite:////nonexistent/dir/x.db")
     with pytest.raises(sa.exc.OperationalError):
@@ -104,7 +104,7 @@ def test_roll_keeps_the_purpose_links_the_keys_and_ends_the_old_one_after_the_gr
     session.commit()
     rolled = rolling.roll_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         old.key.key_id,
         rolling.parse_grace("1h"),
@@ -119,41 +119,43 @@ def test_roll_keeps_the_purpose_links_the_keys_and_ends_the_old_one_after_the_gr
     assert new.expires_at.replace(tzinfo=dt.UTC) == T0 + dt.timedelta(days=31)
     assert before.expires_at.replace(tzinfo=dt.UTC) == T0 + dt.timedelta(days=1, hours=1)
     assert before.status == KeyStatus.ACTIVE
-    assert rolling.links(session, alice.id, before.key_id) == rolling.RollLinks(None, new.key_id)
-    assert rolling.links(session, alice.id, new.key_id) == rolling.RollLinks(before.key_id, None)
+    assert rolling.links(session, alice.access, before.key_id) == rolling.RollLinks(None, new.key_id)
+    assert rolling.links(session, alice.access, new.key_id) == rolling.RollLinks(before.key_id, None)
     assert "key.roll" in session.exec(select(AuditEvent.action)).all()
 
 
 def test_roll_rules(session: Session, alice: Person, bob: Person) -> None:
     key = _key(session, alice)
     with pytest.raises(NotFoundError):
-        rolling.roll_key(session, bob.id, bob.actor, key.key.key_id, dt.timedelta(0), now=T0)
+        rolling.roll_key(session, bob.access, bob.actor, key.key.key_id, dt.timedelta(0), now=T0)
     session.rollback()
     with pytest.raises(ValidationError):
         rolling.parse_grace("2h")
-    rolled = rolling.roll_key(session, alice.id, alice.actor, key.key.key_id, dt.timedelta(0), now=T0)
+    rolled = rolling.roll_key(session, alice.access, alice.actor, key.key.key_id, dt.timedelta(0), now=T0)
     session.commit()
     assert _row(session, key.key.key_id).status == KeyStatus.EXPIRED  # immediately
     with pytest.raises(ConflictError) as error:
-        rolling.roll_key(session, alice.id, alice.actor, key.key.key_id, dt.timedelta(hours=1), now=T0)
+        rolling.roll_key(session, alice.access, alice.actor, key.key.key_id, dt.timedelta(hours=1), now=T0)
     assert error.value.code == "KEY_EXPIRED"
     session.rollback()
     # a key in its own grace period can be rolled again: the chain stays readable
     second = rolling.roll_key(
-        session, alice.id, alice.actor, rolled.new.key.key_id, dt.timedelta(hours=24), now=T0
+        session, alice.access, alice.actor, rolled.new.key.key_id, dt.timedelta(hours=24), now=T0
     )
     third = rolling.roll_key(
-        session, alice.id, alice.actor, second.new.key.key_id, dt.timedelta(hours=1), now=T0
+        session, alice.access, alice.actor, second.new.key.key_id, dt.timedelta(hours=1), now=T0
     )
     session.commit()
-    assert rolling.links(session, alice.id, second.new.key.key_id) == rolling.RollLinks(
+    assert rolling.links(session, alice.access, second.new.key.key_id) == rolling.RollLinks(
         rolled.new.key.key_id, third.new.key.key_id
     )
 
 
 def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, alice: Person) -> None:
     old = _key(session, alice)
-    rolled = rolling.roll_key(session, alice.id, alice.actor, old.key.key_id, dt.timedelta(hours=1), now=T0)
+    rolled = rolling.roll_key(
+        session, alice.access, alice.actor, old.key.key_id, dt.timedelta(hours=1), now=T0
+    )
     session.commit()
     old_row, new_row = _row(session, old.key.key_id), _row(session, rolled.new.key.key_id)
     last_used = LastUsedBuffer()
@@ -164,7 +166,7 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
 
     def state(at: dt.datetime) -> str | None:
         session.expire_all()
-        status = rolling.rotation_status(session, alice.id, old.key.key_id, now=at)
+        status = rolling.rotation_status(session, alice.access, old.key.key_id, now=at)
         return status.state if status else None
 
     call(old_row, T0 + dt.timedelta(minutes=1))
@@ -173,7 +175,7 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
     call(old_row, T0 + dt.timedelta(minutes=4))
     assert state(T0 + dt.timedelta(minutes=5)) == "both_in_use"
     call(new_row, T0 + dt.timedelta(minutes=6))
-    status = rolling.rotation_status(session, alice.id, old.key.key_id, now=T0 + dt.timedelta(minutes=7))
+    status = rolling.rotation_status(session, alice.access, old.key.key_id, now=T0 + dt.timedelta(minutes=7))
     assert status is not None and status.new_first_used_at == T0 + dt.timedelta(minutes=3)
     # the old key was last called at :04, after the new key's first use at :03: still in use
     assert status.state == "both_in_use"
@@ -183,7 +185,7 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
     call(quiet_old, T0 + dt.timedelta(minutes=1))
     again = rolling.roll_key(
         session,
-        alice.id,
+        alice.access,
         alice.actor,
         quiet.key.key_id,
         dt.timedelta(hours=1),
@@ -191,13 +193,17 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
     )
     session.commit()
     call(_row(session, again.new.key.key_id), T0 + dt.timedelta(minutes=3))
-    status = rolling.rotation_status(session, alice.id, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10))
+    status = rolling.rotation_status(
+        session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10)
+    )
     assert status is not None and status.state == "safe_to_expire"
-    rolling.expire_now(session, alice.id, alice.actor, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10))
+    rolling.expire_now(
+        session, alice.access, alice.actor, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10)
+    )
     session.commit()
     assert _row(session, quiet.key.key_id).status == KeyStatus.EXPIRED
     assert (
-        rolling.rotation_status(session, alice.id, quiet.key.key_id, now=T0 + dt.timedelta(minutes=11))
+        rolling.rotation_status(session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=11))
         is None
     )
 
@@ -206,14 +212,16 @@ def test_after_an_overlap_the_old_key_is_safe_once_it_has_been_quiet(
     engine: sa.Engine, session: Session, alice: Person
 ) -> None:
     old = _key(session, alice, "overlap")
-    rolled = rolling.roll_key(session, alice.id, alice.actor, old.key.key_id, dt.timedelta(days=7), now=T0)
+    rolled = rolling.roll_key(
+        session, alice.access, alice.actor, old.key.key_id, dt.timedelta(days=7), now=T0
+    )
     session.commit()
     buffer = LastUsedBuffer()
     for row_key, minute in ((rolled.new.key.key_id, 1), (old.key.key_id, 2), (rolled.new.key.key_id, 20)):
         buffer.record(_row(session, row_key).id, T0 + dt.timedelta(minutes=minute))
         buffer.flush(engine)
     session.expire_all()
-    early = rolling.rotation_status(session, alice.id, old.key.key_id, now=T0 + dt.timedelta(minutes=10))
+    early = rolling.rotation_status(session, alice.access, old.key.key_id, now=T0 + dt.timedelta(minutes=10))
     assert early is not None and early.state == "both_in_use"
-    later = rolling.rotation_status(session, alice.id, old.key.key_id, now=T0 + dt.timedelta(minutes=21))
+    later = rolling.rotation_status(session, alice.access, old.key.key_id, now=T0 + dt.timedelta(minutes=21))
     assert later is not None and later.state == "safe_to_expire"

@@ -22,11 +22,12 @@ from rxapp.components.forms import (
     labelled_field,
 )
 from rxapp.components.timefmt import local_time
-from rxapp.models import UserPublic, utc_now
+from rxapp.models import utc_now
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 revealed_secret = ClientStateVar.create("revealed_secret", "")
@@ -56,11 +57,11 @@ class CreateKeyState(KeyFormFields, AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic):
+    async def start(self, user: Caller):
         self.reset()
         await reload_table(self, user, with_profiles=True)
         # a visible, editable default: the seed's three clicks create a key without typing a name
-        self.name = await self.in_session(key_service.default_name, user.id)
+        self.name = await self.in_session(key_service.default_name, user.access)
         self.open = True
         yield self.ask_browser_zone()
 
@@ -90,7 +91,7 @@ class CreateKeyState(KeyFormFields, AuthState):
 
     @rx.event
     @requires_user
-    async def submit_form(self, user: UserPublic, form_data: dict):
+    async def submit_form(self, user: Caller, form_data: dict):
         """The Create API Key button and Enter in a field: one event carrying the name as typed."""
         if isinstance(form_data.get("name"), str):
             self.name = form_data["name"][:200]
@@ -103,7 +104,7 @@ class CreateKeyState(KeyFormFields, AuthState):
             )
             created = await self.in_session(
                 key_service.create_key,
-                user.id,
+                user.access,
                 user.email,
                 self.name,
                 bias_profile_id=key_service.profile_choice(self.profile),

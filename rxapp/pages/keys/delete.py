@@ -5,9 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
-from rxapp.models import UserPublic
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
@@ -17,16 +17,16 @@ class DeleteKeyState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic, key_id: str):
-        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+    async def start(self, user: Caller, key_id: str):
+        key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
         self.key_id, self.key_name, self.open = key.key_id, key.name, True
 
     @rx.event
     @requires_user
-    async def confirm(self, user: UserPublic):
+    async def confirm(self, user: Caller):
         self.open = False
         await self.in_session(
-            key_service.delete_key, user.id, user.email, self.key_id, client_address=self.client_address()
+            key_service.delete_key, user.access, user.email, self.key_id, client_address=self.client_address()
         )
         await reload_table(self, user)
         return rx.toast.success(f"Deleted {self.key_name}")

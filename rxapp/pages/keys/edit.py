@@ -11,11 +11,12 @@ import reflex as rx
 from rxapp.components.badges import status_badge
 from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
-from rxapp.models import ApiKeyPublic, KeyStatus, UserPublic
+from rxapp.models import ApiKeyPublic, KeyStatus
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 _FIELDS = ("name", "expires_at", "status", "bias_profile_id")
@@ -34,8 +35,8 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic, key_id: str):
-        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+    async def start(self, user: Caller, key_id: str):
+        key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
         await reload_table(self, user, with_profiles=True)
         self.reset()
         self._fill(key)
@@ -44,9 +45,9 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def reload_key(self, user: UserPublic):
+    async def reload_key(self, user: Caller):
         """After a conflict: read the key again (its current values and version) into the dialog."""
-        key = await self.in_session(key_service.get_key, user.id, self.key_id)
+        key = await self.in_session(key_service.get_key, user.access, self.key_id)
         self.error = self.error_field = ""
         self.stale = False
         self._fill(key)
@@ -113,11 +114,11 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def submit(self, user: UserPublic):
+    async def submit(self, user: Caller):
         try:
             updated = await self.in_session(
                 key_service.update_key,
-                user.id,
+                user.access,
                 user.email,
                 self.key_id,
                 key_service.parse_changes(self._changes()),

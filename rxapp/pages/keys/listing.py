@@ -14,10 +14,12 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.components.timefmt import exact_utc, iso, relative
-from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, UserPublic, utc_now
+from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import rolling, usage
+from rxapp.services.access import Access
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 SEARCH_MAX_LENGTH = key_service.SEARCH_MAX_LENGTH
@@ -111,17 +113,17 @@ class KeysTableState(AuthState):
             page=self.page,
         )
 
-    async def reload(self, user_id: int, with_profiles: bool = False) -> None:
+    async def reload(self, access: Access, with_profiles: bool = False) -> None:
         query = self._query()
 
         def work(session: Session) -> _Loaded:
-            result = key_service.list_keys(session, user_id, query)
-            any_key = result.total > 0 or key_service.count_keys(session, user_id) > 0
-            profiles = profile_service.list_profiles(session, user_id) if with_profiles else None
+            result = key_service.list_keys(session, access, query)
+            any_key = result.total > 0 or key_service.count_keys(session, access) > 0
+            profiles = profile_service.list_profiles(session, access) if with_profiles else None
             ids = [key.key_id for key in result.rows]
             since = utc_now() - usage.WINDOWS["7d"]
-            calls = usage.calls_by_key_id(session, user_id, ids, since)
-            return _Loaded(result, any_key, profiles, calls, rolling.page_links(session, user_id, ids))
+            calls = usage.calls_by_key_id(session, access, ids, since)
+            return _Loaded(result, any_key, profiles, calls, rolling.page_links(session, access, ids))
 
         loaded = await self.in_session(work)
         now = utc_now()
@@ -142,61 +144,61 @@ class KeysTableState(AuthState):
 
     @rx.event
     @requires_user
-    async def load(self, user: UserPublic):
-        await self.reload(user.id, with_profiles=True)
+    async def load(self, user: Caller):
+        await self.reload(user.access, with_profiles=True)
 
     @rx.event
     @requires_user
-    async def refresh(self, user: UserPublic, _tick: str = ""):
+    async def refresh(self, user: Caller, _tick: str = ""):
         """Called every few seconds by the page: Last Used and status change without a reload."""
-        await self.reload(user.id)
+        await self.reload(user.access)
 
     @rx.event
     @requires_user
-    async def set_search(self, user: UserPublic, value: str):
+    async def set_search(self, user: Caller, value: str):
         self.search = value[:SEARCH_MAX_LENGTH]
         await self._first_page(user)
 
     @rx.event
     @requires_user
-    async def set_status_filter(self, user: UserPublic, value: str):
+    async def set_status_filter(self, user: Caller, value: str):
         self.status_filter = value if value in key_service.STATUS_CHOICES else key_service.ALL_STATUSES
         await self._first_page(user)
 
     @rx.event
     @requires_user
-    async def set_profile_filter(self, user: UserPublic, value: str):
+    async def set_profile_filter(self, user: Caller, value: str):
         self.profile_filter = str(key_service.parse_profile_filter(value))
         await self._first_page(user)
 
     @rx.event
     @requires_user
-    async def set_sort(self, user: UserPublic, value: str):
+    async def set_sort(self, user: Caller, value: str):
         self.sort = key_service.parse_sort(value)
         self.descending = self.sort != "name"
         await self._first_page(user)
 
     @rx.event
     @requires_user
-    async def toggle_direction(self, user: UserPublic):
+    async def toggle_direction(self, user: Caller):
         self.descending = not self.descending
         await self._first_page(user)
 
     @rx.event
     @requires_user
-    async def go_to_page(self, user: UserPublic, page: int):
+    async def go_to_page(self, user: Caller, page: int):
         self.page = max(1, min(int(page), self.page_count))
-        await self.reload(user.id)
+        await self.reload(user.access)
 
-    async def _first_page(self, user: UserPublic) -> None:
+    async def _first_page(self, user: Caller) -> None:
         self.page = 1
-        await self.reload(user.id)
+        await self.reload(user.access)
 
 
-async def reload_table(state: AuthState, user: UserPublic, with_profiles: bool = False) -> None:
+async def reload_table(state: AuthState, user: Caller, with_profiles: bool = False) -> None:
     """For the dialogs: bring the table (and, when asked, the profile choices) up to date."""
     table = await state.get_state(KeysTableState)
-    await table.reload(user.id, with_profiles=with_profiles)
+    await table.reload(user.access, with_profiles=with_profiles)
 
 
 def profile_select(value: rx.Var, on_change: rx.EventHandler, select_id: str) -> rx.Component:

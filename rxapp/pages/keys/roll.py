@@ -11,12 +11,13 @@ import reflex as rx
 from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import choice_select, form_error, labelled_field
 from rxapp.components.timefmt import exact_utc, iso
-from rxapp.models import KeyStatus, UserPublic
+from rxapp.models import KeyStatus
 from rxapp.pages.keys.create import CreateKeyState, revealed_secret
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
 from rxapp.services import rolling
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
@@ -29,8 +30,8 @@ class RollKeyState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic, key_id: str):
-        key = await self.in_session(key_service.get_key, user.id, key_id)  # not found: a toast
+    async def start(self, user: Caller, key_id: str):
+        key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
         if key.status == KeyStatus.EXPIRED:
             return rx.toast.error("An expired key cannot be rolled. Create a new key instead.")
         self.key_id, self.key_name, self.grace, self.error = key.key_id, key.name, "24h", ""
@@ -43,14 +44,14 @@ class RollKeyState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def submit(self, user: UserPublic):
+    async def submit(self, user: Caller):
         if self.rolling:
             return
         self.rolling = True
         try:
             rolled = await self.in_session(
                 rolling.roll_key,
-                user.id,
+                user.access,
                 user.email,
                 self.key_id,
                 rolling.parse_grace(self.grace),

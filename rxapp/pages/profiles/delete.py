@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
-from rxapp.models import UserPublic
 from rxapp.pages.profiles.listing import reload_table
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
@@ -19,17 +19,17 @@ class DeleteProfileState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start(self, user: UserPublic, profile_id: int):
-        profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
+    async def start(self, user: Caller, profile_id: int):
+        profile = await self.in_session(profile_service.get_profile, user.access, int(profile_id))
         self._profile_id, self.name, self.error, self.open = profile.id, profile.name, "", True
 
     @rx.event
     @requires_user
-    async def confirm(self, user: UserPublic):
+    async def confirm(self, user: Caller):
         try:
             await self.in_session(
                 profile_service.delete_profile,
-                user.id,
+                user.access,
                 user.email,
                 self._profile_id,
                 client_address=self.client_address(),

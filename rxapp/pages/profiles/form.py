@@ -13,10 +13,11 @@ from reflex.experimental.client_state import ClientStateVar
 
 from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import field_error, labelled_field
-from rxapp.models import BIAS_CATEGORIES, UserPublic
+from rxapp.models import BIAS_CATEGORIES
 from rxapp.pages.profiles.listing import ACTION_LABELS, reload_table
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 slider_value = ClientStateVar.create("profile_sensitivity", [50])
@@ -37,7 +38,7 @@ class ProfileFormState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start_create(self, user: UserPublic):
+    async def start_create(self, user: Caller):
         self.reset()
         self.categories = list(BIAS_CATEGORIES)
         self.open = True
@@ -45,8 +46,8 @@ class ProfileFormState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def start_edit(self, user: UserPublic, profile_id: int):
-        profile = await self.in_session(profile_service.get_profile, user.id, int(profile_id))
+    async def start_edit(self, user: Caller, profile_id: int):
+        profile = await self.in_session(profile_service.get_profile, user.access, int(profile_id))
         self.reset()
         self.editing = True
         self.name = profile.name
@@ -89,7 +90,7 @@ class ProfileFormState(DialogOpen, AuthState):
 
     @rx.event
     @requires_user
-    async def submit(self, user: UserPublic):
+    async def submit(self, user: Caller):
         fields: dict[str, Any] = dict(
             name=self.name,
             description=self.description,
@@ -102,14 +103,16 @@ class ProfileFormState(DialogOpen, AuthState):
             if self.editing:
                 saved = await self.in_session(
                     profile_service.update_profile,
-                    user.id,
+                    user.access,
                     user.email,
                     self._profile_id,
                     expected_version=self._version,
                     **fields,
                 )
             else:
-                saved = await self.in_session(profile_service.create_profile, user.id, user.email, **fields)
+                saved = await self.in_session(
+                    profile_service.create_profile, user.access, user.email, **fields
+                )
         except ServiceError as error:
             self.error, self.error_field = error.message, error.field
             return None

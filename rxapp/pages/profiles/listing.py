@@ -9,8 +9,10 @@ import reflex as rx
 from rxapp.components.clipped import clipped_text
 from rxapp.components.page import data_table, empty_state
 from rxapp.components.row_actions import edit_delete_buttons
-from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic, UserPublic
+from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic
 from rxapp.services import profiles as profile_service
+from rxapp.services.access import Access
+from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 ACTION_LABELS = {"flag": "Flag", "block": "Block", "rewrite": "Rewrite"}
@@ -43,19 +45,19 @@ def profile_row_of(profile: BiasProfilePublic) -> ProfileRow:
 class ProfilesTableState(AuthState):
     profiles: list[ProfileRow] = []
 
-    async def reload(self, user_id: int) -> None:
-        profiles = await self.in_session(profile_service.list_profiles, user_id)
+    async def reload(self, access: Access) -> None:
+        profiles = await self.in_session(profile_service.list_profiles, access)
         self.profiles = [profile_row_of(profile) for profile in profiles]
 
     @rx.event
     @requires_user
-    async def load(self, user: UserPublic):
-        await self.reload(user.id)
+    async def load(self, user: Caller):
+        await self.reload(user.access)
 
 
-async def reload_table(state: AuthState, user: UserPublic) -> None:
+async def reload_table(state: AuthState, user: Caller) -> None:
     """For the dialogs: bring the table up to date after a change."""
-    await (await state.get_state(ProfilesTableState)).reload(user.id)
+    await (await state.get_state(ProfilesTableState)).reload(user.access)
 
 
 def profiles_table(on_edit, on_delete) -> rx.Component:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus, utc_now
 from rxapp.services import audit, key_format
+from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, ValidationError
 from rxapp.services.keys.rules import (
     check_future_end_date,
@@ -40,7 +41,7 @@ class CreatedKey:
 
 def create_key(
     session: Session,
-    owner_id: int,
+    access: Access,
     actor: str,
     name: str,
     *,
@@ -50,18 +51,20 @@ def create_key(
     client_address: str = "",
     now: dt.datetime | None = None,
 ) -> CreatedKey:
+    workspace_id = require(access, Need.WRITE).workspace_id
     settings = get_settings()
     now = now or utc_now()
-    name = clean_name(name) if (name or "").strip() else default_name(session, owner_id)
+    name = clean_name(name) if (name or "").strip() else _default_name(session, workspace_id)
     check_future_end_date(expires_at, now)
     rate_limit_per_minute = check_rate_limit(rate_limit_per_minute)
     profile_name = None
     if bias_profile_id is not None:
-        profile_name = owned_profile(session, owner_id, bias_profile_id).name
+        profile_name = owned_profile(session, workspace_id, bias_profile_id).name
     secret = key_format.generate_secret(settings.key_prefix)
     key = ApiKey(
         key_id=key_format.generate_key_id(),
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         name=name,
         digest=key_format.digest(secret, settings.pepper),
         masked=key_format.mask(secret, settings.key_prefix),
@@ -77,7 +80,8 @@ def create_key(
         session,
         action="key.create",
         actor=actor,
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         target_type="key",
         target_id=key.key_id,
         detail=f"name={name!r} profile={profile_name!r} expires_at={iso(expires_at)}",
@@ -88,17 +92,22 @@ def create_key(
     return CreatedKey(key=public(key, profile_name, now), secret=secret)
 
 
-def default_name(session: Session, owner_id: int) -> str:
+def default_name(session: Session, access: Access) -> str:
     """A name is optional (the seed creates a key in three clicks): "Key N", first N not taken."""
-    taken = set(session.execute(sa.select(ApiKey.name).where(ApiKey.owner_id == owner_id)).scalars())
+    return _default_name(session, require(access, Need.READ).workspace_id)
+
+
+def _default_name(session: Session, workspace_id: int) -> str:
+    taken = set(session.execute(sa.select(ApiKey.name).where(ApiKey.workspace_id == workspace_id)).scalars())
     number = len(taken) + 1
     while f"Key {number}" in taken:
         number += 1
     return f"Key {number}"
 
 
-def get_key(session: Session, owner_id: int, key_id: str) -> ApiKeyPublic:
-    key = owned_key(session, owner_id, key_id)
+def get_key(session: Session, access: Access, key_id: str) -> ApiKeyPublic:
+    workspace_id = require(access, Need.READ).workspace_id
+    key = owned_key(session, workspace_id, key_id)
     profile_name = None
     if key.bias_profile_id is not None:
         profile_name = session.get(BiasProfile, key.bias_profile_id).name  # type: ignore[union-attr]
@@ -130,7 +139,7 @@ def parse_changes(data: dict[str, Any]) -> KeyChanges:
 
 def update_key(
     session: Session,
-    owner_id: int,
+    access: Access,
     actor: str,
     key_id: str,
     changes: KeyChanges,
@@ -140,8 +149,9 @@ def update_key(
     now: dt.datetime | None = None,
 ) -> ApiKeyPublic:
     """Apply the fields set in `changes`. A stale `expected_version` is a conflict, not an overwrite."""
+    workspace_id = require(access, Need.WRITE).workspace_id
     now = now or utc_now()
-    key = owned_key(session, owner_id, key_id)
+    key = owned_key(session, workspace_id, key_id)
     if expected_version is not None and key.version != expected_version:
         raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     given = changes.model_fields_set
@@ -161,7 +171,7 @@ def update_key(
         if changes.bias_profile_id is None:
             profile_name = None
         else:
-            profile_name = owned_profile(session, owner_id, changes.bias_profile_id).name
+            profile_name = owned_profile(session, workspace_id, changes.bias_profile_id).name
         values["bias_profile_id"] = changes.bias_profile_id
         notes.append(f"profile={profile_name!r}")
     if "rate_limit_per_minute" in given and changes.rate_limit_per_minute != key.rate_limit_per_minute:
@@ -218,6 +228,7 @@ def change_key(
             action=action,
             actor=actor,
             owner_id=key.owner_id,
+            workspace_id=key.workspace_id,
             target_type="key",
             target_id=key.key_id,
             detail=detail,
@@ -228,15 +239,19 @@ def change_key(
     session.refresh(key)
 
 
-def delete_key(session: Session, owner_id: int, actor: str, key_id: str, *, client_address: str = "") -> None:
+def delete_key(
+    session: Session, access: Access, actor: str, key_id: str, *, client_address: str = ""
+) -> None:
     """Permanent: the row is gone and the next verification fails. Only the audit event remains."""
-    key = owned_key(session, owner_id, key_id)
+    workspace_id = require(access, Need.WRITE).workspace_id
+    key = owned_key(session, workspace_id, key_id)
     session.execute(sa.delete(ApiKey).where(col(ApiKey.id) == key.id))
     audit.record(
         session,
         action="key.delete",
         actor=actor,
-        owner_id=owner_id,
+        owner_id=access.user_id,
+        workspace_id=workspace_id,
         target_type="key",
         target_id=key_id,
         detail=f"name={key.name!r}",
@@ -245,6 +260,7 @@ def delete_key(session: Session, owner_id: int, actor: str, key_id: str, *, clie
     session.flush()
 
 
-def key_row_id(session: Session, owner_id: int, key_id: str) -> int:
+def key_row_id(session: Session, access: Access, key_id: str) -> int:
     """The internal row id of an owned key (usage rows are keyed by it); NotFoundError otherwise."""
-    return owned_key(session, owner_id, key_id).id or 0
+    workspace_id = require(access, Need.READ).workspace_id
+    return owned_key(session, workspace_id, key_id).id or 0

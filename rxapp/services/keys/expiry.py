@@ -182,6 +182,7 @@ def _audit_expired(session: Session, keys: sa.Table, row_ids: list[int], now: dt
         sa.insert(events).from_select(
             [
                 "owner_id",
+                "workspace_id",
                 "actor",
                 "action",
                 "target_type",
@@ -192,6 +193,7 @@ def _audit_expired(session: Session, keys: sa.Table, row_ids: list[int], now: dt
             ],
             sa.select(
                 keys.c.owner_id,
+                keys.c.workspace_id,
                 sa.literal(audit.SYSTEM_ACTOR),
                 sa.literal("key.expire"),
                 sa.literal("key"),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
+from rxapp.services.access import Access, Need, require
 from rxapp.services.keys.rules import public
 
 PAGE_SIZE_DEFAULT = 25
@@ -98,13 +99,14 @@ def _escape_like(text: str) -> str:
 
 
 def list_keys(
-    session: Session, owner_id: int, query: KeyQuery | None = None, now: dt.datetime | None = None
+    session: Session, access: Access, query: KeyQuery | None = None, now: dt.datetime | None = None
 ) -> KeyPage:
     """One page of the owner's keys, filtered, searched and sorted in the database."""
+    workspace_id = require(access, Need.READ).workspace_id
     query = query or KeyQuery()
     now = now or utc_now()
     page_size = min(max(query.page_size, 1), PAGE_SIZE_MAX)
-    conditions: list[Any] = [ApiKey.owner_id == owner_id]
+    conditions: list[Any] = [ApiKey.workspace_id == workspace_id]
     search = query.search.strip()[:SEARCH_MAX_LENGTH]
     if search:
         pattern = f"%{_escape_like(search)}%"
@@ -148,5 +150,6 @@ def list_keys(
     return KeyPage(rows=rows, total=total, page=page, page_size=page_size)
 
 
-def count_keys(session: Session, owner_id: int) -> int:
-    return session.exec(select(func.count(col(ApiKey.id))).where(ApiKey.owner_id == owner_id)).one()
+def count_keys(session: Session, access: Access) -> int:
+    workspace_id = require(access, Need.READ).workspace_id
+    return session.exec(select(func.count(col(ApiKey.id))).where(ApiKey.workspace_id == workspace_id)).one()

@@ -64,9 +64,9 @@ def effective_status(status: str, expires_at: dt.datetime | None, now: dt.dateti
     return status
 
 
-def owned_profile(session: Session, owner_id: int, profile_id: int) -> BiasProfile:
+def owned_profile(session: Session, workspace_id: int, profile_id: int) -> BiasProfile:
     profile = session.exec(
-        select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.owner_id == owner_id)
+        select(BiasProfile).where(BiasProfile.id == profile_id, BiasProfile.workspace_id == workspace_id)
     ).first()
     if profile is None:
         raise NotFoundError(
@@ -78,8 +78,10 @@ def owned_profile(session: Session, owner_id: int, profile_id: int) -> BiasProfi
     return profile
 
 
-def owned_key(session: Session, owner_id: int, key_id: str) -> ApiKey:
-    key = session.exec(select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.owner_id == owner_id)).first()
+def owned_key(session: Session, workspace_id: int, key_id: str) -> ApiKey:
+    key = session.exec(
+        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.workspace_id == workspace_id)
+    ).first()
     if key is None:
         raise NotFoundError("API key not found.", target_type="key", target_id=key_id[:100])
     return key

@@ -23,8 +23,9 @@ from rxapp.settings import get_settings
 
 VERIFY_SQL = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-    " p.sensitivity, p.action, k.rate_limit_per_minute FROM api_keys AS k LEFT JOIN bias_profiles AS p"
-    " ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
+    " p.sensitivity, p.action, k.rate_limit_per_minute, w.public_id, w.name FROM api_keys AS k"
+    " JOIN workspaces AS w ON w.id = k.workspace_id"
+    " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
 )
 _VERIFY_STATEMENT = sa.text(VERIFY_SQL.format(placeholder=":digest"))
 
@@ -44,6 +45,8 @@ class VerifyRow(NamedTuple):
     sensitivity: float | None
     action: str | None
     rate_limit: int | None = None  # calls per minute; None: no limit
+    workspace_id: str = ""  # the workspace's public id (never its row number)
+    workspace_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Verification:
     expires_at: dt.datetime | None = None
     bias_profile: dict[str, Any] | None = None
     rate_limit: int | None = None  # calls per minute; None: no limit (nothing to check)
+    workspace_id: str = ""  # public id: whose key it is, for the caller's attribution and billing
+    workspace_name: str = ""
 
 
 MALFORMED = Verification(valid=False, code="MALFORMED")
@@ -119,6 +124,8 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
         expires_at=expires_at,
         bias_profile=profile,
         rate_limit=found.rate_limit,
+        workspace_id=found.workspace_id,
+        workspace_name=found.workspace_name,
     )
 
 

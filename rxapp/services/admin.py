@@ -1,0 +1,146 @@
+"""The instance admin's (and the operator CLI's) powers: accounts, passwords, who may sign in.
+
+Browser callers pass through `require_admin` (the flag is read from the users table on every
+call); the CLI runs as the operator and may always act.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, func, select
+
+from rxapp.models import ApiKey, Membership, User, UserSession, Workspace
+from rxapp.services import audit
+from rxapp.services import users as user_service
+from rxapp.services.errors import ForbiddenError, NotFoundError
+from rxapp.settings import get_settings
+
+
+class AdminUserRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    email: str
+    created_at: dt.datetime
+    last_sign_in_at: dt.datetime | None
+    is_admin: bool
+    disabled: bool
+    workspaces: list[str]
+
+
+class AdminWorkspaceRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    public_id: str
+    name: str
+    personal: bool
+    members: int
+    keys: int
+
+
+def require_admin(session: Session, user_id: int) -> None:
+    user = session.get(User, user_id)
+    if user is None or not user.is_admin or user.disabled:
+        raise ForbiddenError("Only the instance admin can do that.")
+
+
+def _user(session: Session, email: str) -> User:
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise NotFoundError(f"No user with email {email!r}.", target_type="user", target_id=email[:100])
+    return user
+
+
+def signup_policy() -> str:
+    return get_settings().signup_policy
+
+
+def list_users(session: Session) -> list[AdminUserRow]:
+    names: dict[int, list[str]] = {}
+    for user_id, name in session.exec(
+        select(Membership.user_id, Workspace.name)
+        .join(Workspace, col(Workspace.id) == col(Membership.workspace_id))
+        .order_by(col(Workspace.name))
+    ).all():
+        names.setdefault(user_id, []).append(name)
+    return [
+        AdminUserRow(
+            id=user.id or 0,
+            email=user.email,
+            created_at=user.created_at,
+            last_sign_in_at=user.last_sign_in_at,
+            is_admin=user.is_admin,
+            disabled=user.disabled,
+            workspaces=names.get(user.id or 0, []),
+        )
+        for user in session.exec(select(User).order_by(col(User.created_at), col(User.id))).all()
+    ]
+
+
+def list_workspaces(session: Session) -> list[AdminWorkspaceRow]:
+    keys = (
+        select(ApiKey.workspace_id, func.count(col(ApiKey.id)).label("n"))
+        .group_by(ApiKey.workspace_id)
+        .subquery()
+    )
+    members = (
+        select(Membership.workspace_id, func.count(col(Membership.id)).label("n"))
+        .group_by(Membership.workspace_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(Workspace, func.coalesce(members.c.n, 0), func.coalesce(keys.c.n, 0))
+        .join(members, members.c.workspace_id == Workspace.id, isouter=True)
+        .join(keys, keys.c.workspace_id == Workspace.id, isouter=True)
+        .order_by(col(Workspace.name), col(Workspace.id))
+    ).all()
+    return [
+        AdminWorkspaceRow(public_id=w.public_id, name=w.name, personal=w.personal, members=m, keys=k)
+        for w, m, k in rows
+    ]
+
+
+def set_disabled(
+    session: Session, actor: str, email: str, disabled: bool, *, client_address: str = ""
+) -> None:
+    """Disabling ends every session of the account at once (its open tabs are signed out on
+    their next event) and refuses its sign-ins."""
+    user = _user(session, email)
+    if disabled and user.email == actor:
+        raise ForbiddenError("You cannot disable your own account.")
+    user.disabled = disabled
+    session.add(user)
+    if disabled:
+        session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
+    audit.record(
+        session,
+        action="admin.user_disable" if disabled else "admin.user_enable",
+        actor=actor,
+        owner_id=user.id,
+        target_type="user",
+        target_id=user.email,
+        client_address=client_address,
+    )
+
+
+def reset_password(
+    session: Session, actor: str, email: str, password: str, *, client_address: str = ""
+) -> None:
+    """A new password (same rules as sign-up); every session of the account ends."""
+    user = _user(session, email)
+    user_service.validate_password(password)
+    user.password_hash = user_service._hash(password)
+    session.add(user)
+    session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
+    audit.record(
+        session,
+        action="admin.password_reset",
+        actor=actor,
+        owner_id=user.id,
+        target_type="user",
+        target_id=user.email,
+        client_address=client_address,
+    )
