@@ -19,6 +19,7 @@ API_VERIFY = f"{API_PREFIX}/verify"
 API_HEALTH = f"{API_PREFIX}/health"
 API_NOOP = f"{API_PREFIX}/noop"
 API_AUTHORIZE = f"{API_PREFIX}/authorize"
+API_DOCS = "/api/docs"  # Swagger UI from packaged files (rxapp/api/docs.py)
 API_AUTH_PREFIX = f"{API_PREFIX}/auth"
 API_SIGN_IN = f"{API_AUTH_PREFIX}/sign-in"
 API_SIGN_UP = f"{API_AUTH_PREFIX}/sign-up"

@@ -20,15 +20,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, health, management, management_profiles, verify
+from rxapp.api import auth_forms, docs, health, management, management_profiles, verify
 from rxapp.api.errors import error_response
 from rxapp.api.problems import Problem, is_management_path, problem_response
 
 api = FastAPI(
     title="API key console",
     version=__version__,
-    description="Verify API keys and read the Bias Profile attached to them.",
-    docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
+    description=(
+        "Verify API keys and read the Bias Profile attached to them; manage keys, profiles, usage and"
+        " the audit trail with a management token (Authorization: Bearer bpm_...)."
+    ),
+    docs_url=None,  # FastAPI's Swagger UI pulls scripts from a CDN; rxapp/api/docs.py serves packaged ones
     redoc_url=None,
     openapi_url=f"{routes.API_PREFIX}/openapi.json",
 )
@@ -72,6 +75,7 @@ api.include_router(health.router)
 api.include_router(auth_forms.router)
 api.include_router(management.router)
 api.include_router(management_profiles.router)
+api.include_router(docs.router)
 
 
 def benchmark_noop() -> JSONResponse:
