@@ -10,6 +10,7 @@ KEY_DETAIL = "/keys/[key_id]"  # one key: usage chart, roll chain, rotation assi
 PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
+TOKENS = "/tokens"  # management API tokens of the current workspace
 MEMBERS = "/members"
 ADMIN = "/admin"
 INVITATION = "/invite"  # ?token=inv_...: signs the person in or up, then joins the workspace
@@ -30,7 +31,7 @@ DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, TOKENS)
 
 
 def safe_next(path: str) -> str:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,7 @@ from rxapp.services.tokens import TokenAccess
 
 router = APIRouter(prefix=routes.API_PREFIX, tags=["management"])
 Token = Annotated[TokenAccess, Depends(bearer)]
+KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["key_mfrggzdfmztwq2lk"])]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", description="Retry-safe create: same key, same answer.")
 ]
@@ -83,7 +84,20 @@ class KeyCreateIn(BaseModel):
     )
 
     name: str = Field(default="", max_length=100)
-    bias_profile_id: int | None = None
+    bias_profile_id: int | None = Field(default=None, ge=1, le=2**62)
+    expires_at: dt.datetime | None = None
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=key_service.RATE_LIMIT_MAX)
+
+
+class KeyChangesIn(BaseModel):
+    """What PATCH may change (the console's KeyChanges, with the database's bounds); unknown
+    fields (owner, digest, Last Used...) are refused."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "INACTIVE"}]})
+
+    name: str | None = Field(default=None, max_length=100)
+    bias_profile_id: int | None = Field(default=None, ge=1, le=2**62)
+    status: Literal["ACTIVE", "INACTIVE"] | None = None
     expires_at: dt.datetime | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=key_service.RATE_LIMIT_MAX)
 
@@ -274,7 +288,7 @@ def create_key(
     response_model=ApiKeyPublic,
     responses=_responses(200, ApiKeyPublic),
 )
-def get_key(token: Token, key_id: str) -> JSONResponse:
+def get_key(token: Token, key_id: KeyId) -> JSONResponse:
     need(token, "keys:read")
     with service_call() as session:
         key = key_service.get_key(session, token.access, key_id)
@@ -287,7 +301,7 @@ def get_key(token: Token, key_id: str) -> JSONResponse:
     response_model=ApiKeyPublic,
     responses=_responses(200, ApiKeyPublic, None, 409, 412),
 )
-def update_key(request: Request, token: Token, key_id: str, body: key_service.KeyChanges) -> JSONResponse:
+def update_key(request: Request, token: Token, key_id: KeyId, body: KeyChangesIn) -> JSONResponse:
     """Change name, profile, status (ACTIVE/INACTIVE), end date or rate limit. If-Match guards it."""
     need(token, "keys:write")
     expected = if_match(request)
@@ -307,7 +321,7 @@ def update_key(request: Request, token: Token, key_id: str, body: key_service.Ke
 @router.delete(
     "/keys/{key_id}", operation_id="deleteKey", status_code=204, responses=_responses(204, None, None, 412)
 )
-def delete_key(request: Request, token: Token, key_id: str) -> Response:
+def delete_key(request: Request, token: Token, key_id: KeyId) -> Response:
     """Permanent: the next verification of this key fails."""
     need(token, "keys:write")
     expected = if_match(request)
@@ -330,7 +344,7 @@ def delete_key(request: Request, token: Token, key_id: str) -> Response:
 def roll_key(
     request: Request,
     token: Token,
-    key_id: str,
+    key_id: KeyId,
     body: RollIn | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -372,7 +386,9 @@ def roll_key(
     response_model=UsageOut,
     responses=_responses(200, UsageOut),
 )
-def key_usage(token: Token, key_id: str, hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24) -> JSONResponse:
+def key_usage(
+    token: Token, key_id: KeyId, hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24
+) -> JSONResponse:
     """Verifications of the key per hour, by outcome (hours without calls are absent)."""
     need(token, "usage:read")
     since = usage.hour_of(utc_now() - dt.timedelta(hours=hours))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ _PROFILE_LINKS = {
     "DeleteProfile": {"operationId": "deleteProfile", "parameters": {"profile_id": "$response.body#/id"}},
 }
 AUDIT_PAGE_SIZE = 50
+ProfileId = Annotated[int, Path(ge=1, le=2**62, examples=[1])]  # bounded: the database's integer
 
 
 class ProfileIn(BaseModel):
@@ -125,7 +126,7 @@ def create_profile(
     response_model=BiasProfilePublic,
     responses=_responses(200, BiasProfilePublic),
 )
-def get_profile(token: Token, profile_id: int) -> JSONResponse:
+def get_profile(token: Token, profile_id: ProfileId) -> JSONResponse:
     need(token, "profiles:read")
     with service_call() as session:
         profile = profile_service.get_profile(session, token.access, profile_id)
@@ -138,7 +139,9 @@ def get_profile(token: Token, profile_id: int) -> JSONResponse:
     response_model=BiasProfilePublic,
     responses=_responses(200, BiasProfilePublic, None, 409, 412),
 )
-def update_profile(request: Request, token: Token, profile_id: int, body: ProfileChangesIn) -> JSONResponse:
+def update_profile(
+    request: Request, token: Token, profile_id: ProfileId, body: ProfileChangesIn
+) -> JSONResponse:
     """Change any of the profile's settings; fields left out keep their values. If-Match guards it."""
     need(token, "profiles:write")
     expected = if_match(request)
@@ -168,7 +171,7 @@ def update_profile(request: Request, token: Token, profile_id: int, body: Profil
     status_code=204,
     responses=_responses(204, None, None, 409, 412),
 )
-def delete_profile(request: Request, token: Token, profile_id: int) -> Response:
+def delete_profile(request: Request, token: Token, profile_id: ProfileId) -> Response:
     """Refused (409) while keys use the profile."""
     need(token, "profiles:write")
     expected = if_match(request)

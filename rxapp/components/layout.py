@@ -92,6 +92,7 @@ def navbar() -> rx.Component:
                 nav_link("API Keys", routes.KEYS, "key", "nav-keys"),
                 nav_link("Bias Profiles", routes.PROFILES, "sliders-horizontal", "nav-profiles"),
                 nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
+                nav_link("Tokens", routes.TOKENS, "bot", "nav-tokens"),
                 gap="4",
                 class_name="nav-links",
             ),
