@@ -31,7 +31,7 @@ DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, TOKENS)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION, TOKENS)
 
 
 def safe_next(path: str) -> str:

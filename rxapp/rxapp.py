@@ -12,7 +12,10 @@ from rxapp.logs import configure_logging, request_context_middleware
 from rxapp.pages import key_detail, keys, profiles, tokens
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
+from rxapp.pages.admin import AdminState, admin_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
+from rxapp.pages.invitation import InvitationState, invitation_page
+from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
@@ -67,6 +70,11 @@ app.add_page(
     on_load=profiles.ON_LOAD,
 )
 app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
+app.add_page(members_page, route=routes.MEMBERS, title="Members · Key Console", on_load=MembersState.load)
+app.add_page(admin_page, route=routes.ADMIN, title="Admin · Key Console", on_load=AdminState.load)
+app.add_page(
+    invitation_page, route=routes.INVITATION, title="Invitation · Key Console", on_load=InvitationState.load
+)
 app.add_page(not_found_page, route="404", title="Page not found · Key Console")
 app.add_page(
     tokens.tokens_page, route=routes.TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD

@@ -146,8 +146,19 @@ class SessionGuard(Middleware):
         if auth._user_id != owner or auth._workspace_id != workspace_id or (owner == 0 and auth.signed_in):
             # Built for someone else, another workspace (or one the user has just lost), or for a
             # session that ended: forget all of it first.
-            for cls in _user_owned_states():
+            states = _user_owned_states()
+            kept: dict[type, dict[str, Any]] = {}
+            if owner != 0 and auth._user_id == owner:  # same user, another workspace
+                for cls in states:
+                    if getattr(cls, "per_user_not_per_workspace", False):  # e.g. their workspace list
+                        substate = await root.get_state(cls)
+                        kept[cls] = {name: getattr(substate, name) for name in cls.base_vars}
+            for cls in states:
                 (await root.get_state(cls)).reset()
+            for cls, values in kept.items():
+                substate = await root.get_state(cls)
+                for name, value in values.items():
+                    setattr(substate, name, value)
             auth._user_id = owner
             auth._workspace_id = workspace_id
         # The tab's stored choice, corrected when it is not (or no longer) allowed.
@@ -160,6 +171,8 @@ class SessionGuard(Middleware):
                 auth.role = role
             if auth.workspace_name != user.access.workspace_name:
                 auth.workspace_name = user.access.workspace_name
+            if auth.current_workspace != user.access.workspace_public_id:
+                auth.current_workspace = user.access.workspace_public_id
             if auth.is_admin != user.is_admin:
                 auth.is_admin = user.is_admin
         email = user.email if user else ""

@@ -50,6 +50,7 @@ class AuthState(rx.State):
     # checks the membership on every event and falls back to the personal workspace.
     workspace: str = rx.LocalStorage("", name="apikeys_workspace", sync=True)
     workspace_name: str = ""
+    current_workspace: str = ""  # the public id SessionGuard resolved for this tab
     role: str = ""
     is_admin: bool = False
     _workspace_id: int = 0

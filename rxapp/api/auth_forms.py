@@ -150,6 +150,9 @@ def sign_up(
     except ThrottledError:
         return _throttled(origin, routes.SIGN_UP, email, address)
     except ServiceError as error:
+        if error.code in _POLICY_ERRORS:
+            with session_scope() as session:
+                user_service.record_signup_refused(session, email, error.code, client_address=address)
         return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
     if signed is None:  # an existing account and not its password: say no more than that
         return _redirect(origin, routes.SIGN_UP, error="not_created")

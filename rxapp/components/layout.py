@@ -9,6 +9,7 @@ from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
 
 from rxapp import __version__, routes
+from rxapp.components.workspace_switcher import workspace_switcher
 from rxapp.state import AuthState
 
 
@@ -92,11 +93,14 @@ def navbar() -> rx.Component:
                 nav_link("API Keys", routes.KEYS, "key", "nav-keys"),
                 nav_link("Bias Profiles", routes.PROFILES, "sliders-horizontal", "nav-profiles"),
                 nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
+                nav_link("Members", routes.MEMBERS, "users", "nav-members"),
                 nav_link("Tokens", routes.TOKENS, "bot", "nav-tokens"),
+                rx.cond(AuthState.is_admin, nav_link("Admin", routes.ADMIN, "shield", "nav-admin")),
                 gap="4",
                 class_name="nav-links",
             ),
             rx.spacer(),
+            workspace_switcher(),
             rx.flex(
                 rx.link(
                     rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),

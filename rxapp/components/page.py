@@ -8,6 +8,8 @@ from typing import Any
 
 import reflex as rx
 
+from rxapp.state import AuthState
+
 MUTED = rx.color("gray", 11)
 
 
@@ -33,7 +35,11 @@ def page_header(title: str, subtitle: str = "", *actions: rx.Component) -> rx.Co
 
 
 def primary_action(label: str, on_click: Any, button_id: str) -> rx.Component:
-    return rx.button(rx.icon("plus", size=16), label, on_click=on_click, id=button_id, size="3")
+    """A create button: shown only to roles that may write (the service refuses viewers anyway)."""
+    return rx.cond(
+        AuthState.can_write,
+        rx.button(rx.icon("plus", size=16), label, on_click=on_click, id=button_id, size="3"),
+    )
 
 
 def empty_state(icon: str, heading: str, text: str, *actions: rx.Component, box_id: str) -> rx.Component:

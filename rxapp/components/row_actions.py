@@ -6,11 +6,17 @@ from typing import Any
 
 import reflex as rx
 
+from rxapp.state import AuthState
+
 
 def edit_delete_buttons(
     name: Any, edit_id: Any, delete_id: Any, on_edit: Any, on_delete: Any
 ) -> rx.Component:
-    """Icon buttons with a tooltip and an accessible label naming the row."""
+    """Icon buttons with a tooltip and an accessible label naming the row; hidden from viewers."""
+    return rx.cond(AuthState.can_write, _buttons(name, edit_id, delete_id, on_edit, on_delete))
+
+
+def _buttons(name: Any, edit_id: Any, delete_id: Any, on_edit: Any, on_delete: Any) -> rx.Component:
     return rx.hstack(
         rx.tooltip(
             rx.icon_button(

@@ -3,11 +3,15 @@ passwords never travel through Reflex state."""
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import auth_card, backend_url, native_form
+from rxapp.db import session_scope
+from rxapp.services import users as user_service
 from rxapp.services.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from rxapp.state import AuthState
 
@@ -30,12 +34,32 @@ SIGN_UP_MESSAGES = {
     "password_short": f"Password must be at least {PASSWORD_MIN_LENGTH} characters.",
     "password_long": f"Password must be at most {PASSWORD_MAX_LENGTH} characters.",
     "password_common": "This password is too common. Choose one that is harder to guess.",
+    "invitation_invalid": "This invitation link was used, revoked or has expired. Ask for a new one.",
+    "signup_invite_only": "This console only accepts new accounts through an invitation link.",
+    "signup_closed": "Sign-up is closed on this console.",
 }
+# What the sign-up page says instead of a form that would fail (see README, "Sign-up policy").
+POLICY_EXPLANATIONS = {
+    user_service.SIGNUP_INVITE_ONLY_CODE: (
+        "New accounts on this console need an invitation. Ask an owner of a workspace for an "
+        "invitation link, and open it to create your account."
+    ),
+    user_service.SIGNUP_CLOSED_CODE: (
+        "Sign-up is closed on this console: its operator creates accounts. Ask them for one."
+    ),
+}
+
+
+def _signup_refusal(invitation: str) -> str:
+    with session_scope() as session:
+        return user_service.signup_allowed(session, invitation)
 
 
 class AuthPageState(AuthState):
     error_message: str = ""
     notice: str = ""
+    signup_closed_reason: str = ""  # the policy's explanation; "" when the form can succeed
+    invitation: str = ""
     next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
 
     @rx.event
@@ -53,9 +77,15 @@ class AuthPageState(AuthState):
     async def load_sign_up(self):
         if await self.current_user() is not None:
             return rx.redirect(routes.KEYS)
-        code = self.router.url.query_parameters.get("error", "")
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.invitation = params.get("invitation", "")[:200]
+        refusal = await asyncio.to_thread(_signup_refusal, self.invitation)
+        self.signup_closed_reason = POLICY_EXPLANATIONS.get(refusal, "")
         self.error_message = SIGN_UP_MESSAGES.get(code, "")
-        self.notice = ""
+        self.notice = (
+            "You are joining a workspace through an invitation." if self.invitation and not refusal else ""
+        )
         return _restore_email("sign-up-email", code in SIGN_UP_MESSAGES)
 
 
@@ -137,41 +167,52 @@ def sign_up_page() -> rx.Component:
     return auth_card(
         rx.heading("Create your account", size="5", as_="h1"),
         _messages(),
-        native_form(
-            rx.vstack(
-                _field("Email", "email", "email", "sign-up-email", "username", max_length=254),
-                _field(
-                    "Password",
-                    "password",
-                    "password",
-                    "sign-up-password",
-                    "new-password",
-                    min_length=PASSWORD_MIN_LENGTH,
-                    max_length=PASSWORD_MAX_LENGTH,
-                ),
-                rx.text(
-                    f"At least {PASSWORD_MIN_LENGTH} characters; common passwords are refused.",
-                    size="1",
-                    color=rx.color("gray", 10),
-                ),
-                _field(
-                    "Repeat password",
-                    "confirm_password",
-                    "password",
-                    "sign-up-confirm",
-                    "new-password",
-                    min_length=PASSWORD_MIN_LENGTH,
-                    max_length=PASSWORD_MAX_LENGTH,
-                ),
-                rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-submit"),
-                spacing="3",
-                width="100%",
-            ),
-            action=backend_url(routes.API_SIGN_UP),
-            method="post",
-            width="100%",
+        rx.cond(
+            AuthPageState.signup_closed_reason != "",
+            rx.callout(AuthPageState.signup_closed_reason, icon="lock", id="signup-policy", width="100%"),
+            _sign_up_form(),
         ),
         rx.text(
             "Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in"), size="2"
         ),
+    )
+
+
+def _sign_up_form() -> rx.Component:
+    return native_form(
+        rx.vstack(
+            _field("Email", "email", "email", "sign-up-email", "username", max_length=254),
+            _field(
+                "Password",
+                "password",
+                "password",
+                "sign-up-password",
+                "new-password",
+                min_length=PASSWORD_MIN_LENGTH,
+                max_length=PASSWORD_MAX_LENGTH,
+            ),
+            rx.text(
+                f"At least {PASSWORD_MIN_LENGTH} characters; common passwords are refused.",
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+            _field(
+                "Repeat password",
+                "confirm_password",
+                "password",
+                "sign-up-confirm",
+                "new-password",
+                min_length=PASSWORD_MIN_LENGTH,
+                max_length=PASSWORD_MAX_LENGTH,
+            ),
+            rx.el.input(
+                type="hidden", name="invitation", value=AuthPageState.invitation, id="sign-up-invitation"
+            ),
+            rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-submit"),
+            spacing="3",
+            width="100%",
+        ),
+        action=backend_url(routes.API_SIGN_UP),
+        method="post",
+        width="100%",
     )

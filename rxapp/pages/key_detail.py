@@ -285,7 +285,7 @@ def _rotation() -> rx.Component:
                 rx.callout.icon(rx.icon("refresh-cw")),
                 rx.callout.text(state.assistant),
                 rx.cond(
-                    state.assistant_state == "safe_to_expire",
+                    (state.assistant_state == "safe_to_expire") & AuthState.can_write,
                     rx.button(
                         "Expire now",
                         color_scheme="red",
@@ -342,12 +342,15 @@ def key_detail_content() -> rx.Component:
                 rx.heading(state.name, size="6", id="detail-name", word_break="break-all"),
                 rx.code(state.key_id, variant="ghost"),
                 rx.spacer(),
-                rx.button(
-                    rx.icon("rotate-cw", size=16),
-                    "Roll key",
-                    on_click=RollKeyState.start(state.key_id),
-                    id="detail-roll",
-                    disabled=state.status == "EXPIRED",
+                rx.cond(
+                    AuthState.can_write,
+                    rx.button(
+                        rx.icon("rotate-cw", size=16),
+                        "Roll key",
+                        on_click=RollKeyState.start(state.key_id),
+                        id="detail-roll",
+                        disabled=state.status == "EXPIRED",
+                    ),
                 ),
                 width="100%",
                 align="center",

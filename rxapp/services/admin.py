@@ -109,6 +109,8 @@ def set_disabled(
     """Disabling ends every session of the account at once (its open tabs are signed out on
     their next event) and refuses its sign-ins."""
     user = _user(session, email)
+    if disabled and user.email == actor:
+        raise ForbiddenError("You cannot disable your own account.")
     user.disabled = disabled
     session.add(user)
     if disabled:

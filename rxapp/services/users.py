@@ -150,6 +150,20 @@ _REFUSED = {
 }
 
 
+def record_signup_refused(session: Session, email: str, code: str, *, client_address: str = "") -> None:
+    """A browser sign-up the policy refused (in a transaction of its own: the refusal rolled back)."""
+    audit.record(
+        session,
+        action="user.sign_up_refused",
+        actor=_clean(email).lower()[:EMAIL_MAX_LENGTH],
+        owner_id=None,
+        target_type="user",
+        target_id=_clean(email).lower()[:100],
+        detail=f"policy={get_settings().signup_policy} code={code}",
+        client_address=client_address,
+    )
+
+
 def sign_up(
     session: Session, email: str, password: str, *, client_address: str = "", admin: bool = False
 ) -> UserPublic:

@@ -12,7 +12,7 @@ from rxapp.services.key_format import BASE62, CHECKSUM_LENGTH, generate_secret
 from tests.api.conftest import assert_invalid, assert_no_traceback, key_row, utc_in, wait_for
 from tests.conftest import Console
 
-VALID_FIELDS = {"valid", "key_id", "status", "expires_at", "bias_profile"}
+VALID_FIELDS = {"valid", "key_id", "status", "expires_at", "bias_profile", "workspace_id", "workspace_name"}
 
 
 def _assert_valid(response: httpx.Response) -> dict:
@@ -23,6 +23,7 @@ def _assert_valid(response: httpx.Response) -> dict:
     assert body["valid"] is True
     assert body["status"] == "ACTIVE"
     assert body["key_id"].startswith("key_")
+    assert body["workspace_id"].startswith("ws_") and body["workspace_name"]
     assert "code" not in body
     assert_no_traceback(response)
     return body
@@ -36,6 +37,7 @@ def test_valid_key_without_profile(console: Console) -> None:
     assert body["bias_profile"] is None
     row = key_row(console, email, secret)
     assert body["key_id"] == row.key_id
+    assert body["workspace_name"] == "Personal"  # the owner's personal workspace, by default
     # The answer never echoes the secret.
     assert secret not in console.verify(secret).text
 
@@ -226,3 +228,20 @@ def test_failed_verifications_never_update_last_used(console: Console) -> None:
         what="the witness key's Last Used",
     )
     assert _last_used(console, email, inactive) == "Never"
+
+
+def test_verify_and_authorize_say_whose_key_it_is(console: Console) -> None:
+    email = console.new_user()
+    public_id = console.cli("create-workspace", email, "Billing team").stdout.strip()
+    assert public_id.startswith("ws_")
+    secret = console.create_key(email, "biller", "--workspace", "Billing team")
+    body = _assert_valid(console.verify(secret))
+    assert (body["workspace_id"], body["workspace_name"]) == (public_id, "Billing team")
+    authorized = httpx.get(
+        f"{console.base_url}/api/v1/authorize", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    )
+    assert authorized.status_code == 200
+    assert authorized.headers["x-workspace-id"] == public_id
+    # a key in the personal workspace names that one: a different, equally opaque id
+    personal = _assert_valid(console.verify(console.create_key(email, "mine")))
+    assert personal["workspace_id"] != public_id and personal["workspace_name"] == "Personal"

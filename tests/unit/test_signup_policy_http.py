@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from rxapp import api as api_module
 from rxapp import db, settings
 from rxapp.__main__ import main as cli
+from rxapp.models import AuditEvent
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from tests.unit.helpers import PASSWORD
@@ -62,6 +63,10 @@ def test_default_policy_first_account_then_invitation_only(client: TestClient) -
         assert workspace_service.resolve(session, invited.id, team.public_id).role == "viewer"
     # single use: the same link does not make a second account
     assert _error(_sign_up(client, "again@example.com", token)) == "signup_invite_only"
+    with db.session_scope() as session:
+        refused = session.exec(select(AuditEvent).where(AuditEvent.action == "user.sign_up_refused")).all()
+        assert sorted(e.target_id for e in refused) == ["again@example.com", "stranger@example.com"]
+        assert all("policy=invite" in e.detail for e in refused)
 
 
 def test_closed_refuses_sign_up_and_the_cli_admin_signs_in(

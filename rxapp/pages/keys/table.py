@@ -15,6 +15,7 @@ from rxapp.pages.keys.edit import EditKeyState
 from rxapp.pages.keys.listing import KeyRow, KeysTableState
 from rxapp.pages.keys.roll import RollKeyState
 from rxapp.services import keys as key_service
+from rxapp.state import AuthState
 
 HEADERS = [
     "API Key ID",
@@ -135,17 +136,20 @@ def key_row(row: KeyRow) -> rx.Component:
                     EditKeyState.start(row.key_id),
                     DeleteKeyState.start(row.key_id),
                 ),
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("rotate-cw", size=16),
-                        variant="ghost",
-                        size="2",
-                        aria_label="Roll " + row.name,
-                        id="roll-" + row.key_id,
-                        on_click=RollKeyState.start(row.key_id),
-                        disabled=row.status == "EXPIRED",
+                rx.cond(
+                    AuthState.can_write,
+                    rx.tooltip(
+                        rx.icon_button(
+                            rx.icon("rotate-cw", size=16),
+                            variant="ghost",
+                            size="2",
+                            aria_label="Roll " + row.name,
+                            id="roll-" + row.key_id,
+                            on_click=RollKeyState.start(row.key_id),
+                            disabled=row.status == "EXPIRED",
+                        ),
+                        content="Roll key",
                     ),
-                    content="Roll key",
                 ),
                 spacing="3",
             )
@@ -195,11 +199,14 @@ def no_keys_yet() -> rx.Component:
         "key-round",
         "No API keys yet",
         "Create a key for each application that calls the service.",
-        rx.button(
-            rx.icon("plus", size=16),
-            "Create your first API key",
-            on_click=CreateKeyState.start,
-            id="create-first-key",
+        rx.cond(
+            AuthState.can_write,
+            rx.button(
+                rx.icon("plus", size=16),
+                "Create your first API key",
+                on_click=CreateKeyState.start,
+                id="create-first-key",
+            ),
         ),
         box_id="keys-empty",
     )

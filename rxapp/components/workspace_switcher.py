@@ -1,0 +1,146 @@
+"""The nav's workspace switcher and its "New workspace" dialog.
+
+The choice lives in `AuthState.workspace` (browser localStorage: it survives a reload and is the
+tab's own); SessionGuard checks the membership on every event, so choosing a workspace here grants
+nothing by itself.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import reflex as rx
+from pydantic import BaseModel
+
+from rxapp import routes
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, requires_user
+
+
+class WorkspaceOption(BaseModel):
+    public_id: str
+    label: str
+
+
+class WorkspaceSwitcherState(AuthState):
+    # Kept when only the tab's workspace changes (SessionGuard resets it when the user changes).
+    per_user_not_per_workspace: ClassVar[bool] = True
+    options: list[WorkspaceOption] = []
+    creating: bool = False
+    new_name: str = ""
+    error: str = ""
+
+    async def _fill(self, user: Caller) -> None:
+        rows = await self.in_session(workspace_service.list_for_user, user.id)
+        self.options = [
+            WorkspaceOption(public_id=row.public_id, label=f"{row.name} ({row.role})") for row in rows
+        ]
+
+    @rx.event
+    @requires_user
+    async def load(self, user: Caller):
+        await self._fill(user)
+
+    @rx.event
+    @requires_user
+    async def refresh_on_open(self, user: Caller, is_open: bool):
+        """Opening the list reads it again: workspaces joined or made elsewhere show up."""
+        if is_open:
+            await self._fill(user)
+
+    @rx.event
+    @requires_user
+    async def switch(self, user: Caller, public_id: str):
+        if public_id == user.access.workspace_public_id:
+            return None
+        self.workspace = public_id[:32]  # checked by SessionGuard on the next event
+        here = self.router.url.path if self.router.url is not None else routes.KEYS
+        if here.startswith(routes.KEYS + "/"):
+            here = routes.KEYS  # a key page belongs to the workspace being left
+        return rx.redirect(here if routes.safe_next(here) else routes.KEYS)
+
+    @rx.event
+    def set_creating(self, is_open: bool):
+        self.creating, self.new_name, self.error = is_open, "", ""
+
+    @rx.event
+    def set_new_name(self, value: str):
+        self.new_name = value[:200]
+
+    @rx.event
+    @requires_user
+    async def create(self, user: Caller):
+        try:
+            created = await self.in_session(
+                workspace_service.create_workspace,
+                user.id,
+                user.email,
+                self.new_name,
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        self.creating = False
+        self.workspace = created.public_id
+        return [rx.redirect(routes.KEYS), rx.toast.success(f"Created workspace {created.name}")]
+
+
+def workspace_switcher() -> rx.Component:
+    state = WorkspaceSwitcherState
+    return rx.flex(
+        rx.select.root(
+            rx.select.trigger(placeholder="Workspace", id="workspace-switcher", aria_label="Workspace"),
+            rx.select.content(
+                rx.foreach(
+                    state.options,
+                    lambda option: rx.select.item(option.label, value=option.public_id),
+                ),
+            ),
+            value=AuthState.current_workspace,
+            on_change=state.switch,
+            on_open_change=state.refresh_on_open,
+            size="2",
+        ),
+        rx.icon_button(
+            rx.icon("plus", size=16),
+            variant="ghost",
+            id="new-workspace",
+            aria_label="New workspace",
+            title="New workspace",
+            on_click=state.set_creating(True),
+        ),
+        rx.dialog.root(
+            rx.dialog.content(
+                rx.dialog.title("New workspace"),
+                rx.dialog.description("You become its owner; invite others from Members.", size="2"),
+                rx.input(
+                    value=state.new_name,
+                    on_change=state.set_new_name,
+                    placeholder="e.g. Checkout team",
+                    id="new-workspace-name",
+                    max_length=workspace_service.NAME_MAX_LENGTH,
+                    margin_top="12px",
+                ),
+                rx.cond(
+                    state.error != "",
+                    rx.text(state.error, color_scheme="red", size="2", id="new-workspace-error"),
+                ),
+                rx.flex(
+                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.button("Create", on_click=state.create, id="new-workspace-submit"),
+                    gap="3",
+                    justify="end",
+                    margin_top="16px",
+                ),
+            ),
+            open=state.creating,
+            on_open_change=state.set_creating,
+        ),
+        gap="2",
+        align="center",
+        on_mount=state.load,
+        id="workspace-nav",
+    )

@@ -1,0 +1,155 @@
+"""The instance admin's page: accounts (disable/enable), the sign-up policy in force, and every
+workspace with its key count. services/admin.py re-checks the admin flag on every action."""
+
+from __future__ import annotations
+
+import reflex as rx
+from pydantic import BaseModel
+
+from rxapp.components.layout import protected_page
+from rxapp.components.timefmt import exact_utc
+from rxapp.services import admin
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, requires_user
+
+
+class UserRow(BaseModel):
+    id: int
+    email: str
+    created: str
+    last_sign_in: str
+    workspaces: str
+    disabled: bool
+    is_admin: bool
+
+
+class WorkspaceRow(BaseModel):
+    public_id: str
+    name: str
+    members: int
+    key_count: int
+
+
+class AdminState(AuthState):
+    users: list[UserRow] = []
+    workspaces: list[WorkspaceRow] = []
+    policy: str = ""
+
+    async def _reload(self, user: Caller) -> None:
+        def work(session):
+            admin.require_admin(session, user.id)
+            return admin.list_users(session), admin.list_workspaces(session)
+
+        users, workspaces = await self.in_session(work)
+        self.policy = admin.signup_policy()
+        self.users = [
+            UserRow(
+                id=u.id,
+                email=u.email,
+                created=exact_utc(u.created_at),
+                last_sign_in=exact_utc(u.last_sign_in_at) if u.last_sign_in_at else "Never",
+                workspaces=", ".join(u.workspaces),
+                disabled=u.disabled,
+                is_admin=u.is_admin,
+            )
+            for u in users
+        ]
+        self.workspaces = [
+            WorkspaceRow(public_id=w.public_id, name=w.name, members=w.members, key_count=w.keys)
+            for w in workspaces
+        ]
+
+    @rx.event
+    @requires_user
+    async def load(self, user: Caller):
+        await self._reload(user)
+
+    @rx.event
+    @requires_user
+    async def set_disabled(self, user: Caller, email: str, disabled: bool):
+        def work(session):
+            admin.require_admin(session, user.id)
+            admin.set_disabled(
+                session, user.email, email, bool(disabled), client_address=self.client_address()
+            )
+
+        await self.in_session(work)
+        await self._reload(user)
+        return rx.toast.success(f"{email} is now {'disabled' if disabled else 'enabled'}")
+
+
+def _user_row(row: UserRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.email, rx.cond(row.is_admin, rx.badge("admin", margin_left="6px"))),
+        rx.table.cell(row.created),
+        rx.table.cell(row.last_sign_in),
+        rx.table.cell(row.workspaces),
+        rx.table.cell(
+            rx.cond(
+                row.disabled,
+                rx.button(
+                    "Enable",
+                    size="1",
+                    on_click=AdminState.set_disabled(row.email, False),
+                    id=f"admin-enable-{row.id}",
+                ),
+                rx.button(
+                    "Disable",
+                    size="1",
+                    color_scheme="red",
+                    variant="soft",
+                    on_click=AdminState.set_disabled(row.email, True),
+                    id=f"admin-disable-{row.id}",
+                ),
+            )
+        ),
+    )
+
+
+def _workspace_row(row: WorkspaceRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.name),
+        rx.table.cell(row.public_id),
+        rx.table.cell(row.members),
+        rx.table.cell(row.key_count),
+    )
+
+
+def admin_page() -> rx.Component:
+    state = AdminState
+    return protected_page(
+        rx.flex(
+            rx.heading("Instance admin", size="6"),
+            rx.text(
+                "Sign-up policy in force: ",
+                rx.text.strong(state.policy, id="admin-policy"),
+                " (APIKEYS_SIGNUP)",
+                size="2",
+            ),
+            rx.heading("Users", size="4"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Email", "Created", "Last sign-in", "Workspaces", "")
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(state.users, _user_row)),
+                id="admin-users",
+                width="100%",
+            ),
+            rx.heading("Workspaces", size="4"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(*[rx.table.column_header_cell(h) for h in ("Name", "ID", "Members", "Keys")])
+                ),
+                rx.table.body(rx.foreach(state.workspaces, _workspace_row)),
+                id="admin-workspaces",
+                width="100%",
+            ),
+            direction="column",
+            gap="4",
+        )
+    )

@@ -1,0 +1,306 @@
+"""Members of the current workspace: roles, removal, and invitation links (owners only).
+
+Every action goes to services/workspaces.py, which checks the role itself; this page only hides
+what the role cannot do. A new link is shown once (the server keeps only its HMAC).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import reflex as rx
+from pydantic import BaseModel
+
+from rxapp import routes
+from rxapp.components.layout import protected_page
+from rxapp.components.timefmt import exact_utc
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, requires_user
+
+EXPIRY_CHOICES = {"1 day": 1.0, "7 days": 7.0, "30 days": 30.0}
+
+
+class MemberRow(BaseModel):
+    user_id: int
+    email: str
+    role: str
+    is_me: bool
+
+
+class InvitationRow(BaseModel):
+    id: int
+    role: str
+    created_by: str
+    expires: str
+
+
+class MembersState(AuthState):
+    members: list[MemberRow] = []
+    invitations: list[InvitationRow] = []
+    inviting: bool = False
+    invite_role: str = "member"
+    invite_expiry: str = "7 days"
+    invite_link: str = ""  # shown once, dropped when the dialog closes
+    error: str = ""
+
+    async def _reload(self, user: Caller) -> None:
+        members = await self.in_session(workspace_service.list_members, user.access)
+        self.members = [
+            MemberRow(user_id=m.user_id, email=m.email, role=m.role, is_me=m.user_id == user.id)
+            for m in members
+        ]
+        if user.access.can_manage:
+            pending = await self.in_session(workspace_service.list_invitations, user.access)
+            self.invitations = [
+                InvitationRow(id=i.id, role=i.role, created_by=i.created_by, expires=exact_utc(i.expires_at))
+                for i in pending
+            ]
+        else:
+            self.invitations = []
+
+    @rx.event
+    @requires_user
+    async def load(self, user: Caller):
+        await self._reload(user)
+
+    @rx.event
+    @requires_user
+    async def change_role(self, user: Caller, user_id: int, role: str):
+        await self.in_session(
+            workspace_service.change_role,
+            user.access,
+            int(user_id),
+            role,
+            client_address=self.client_address(),
+        )
+        await self._reload(user)
+        return rx.toast.success("Role changed")
+
+    @rx.event
+    @requires_user
+    async def remove(self, user: Caller, user_id: int):
+        await self.in_session(
+            workspace_service.remove_member, user.access, int(user_id), client_address=self.client_address()
+        )
+        if int(user_id) == user.id:  # left the workspace: back to the personal one
+            self.workspace = ""
+            return rx.redirect(routes.KEYS)
+        await self._reload(user)
+        return rx.toast.success("Member removed")
+
+    @rx.event
+    @requires_user
+    async def revoke(self, user: Caller, invitation_id: int):
+        await self.in_session(
+            workspace_service.revoke_invitation,
+            user.access,
+            int(invitation_id),
+            client_address=self.client_address(),
+        )
+        await self._reload(user)
+        return rx.toast.success("Invitation revoked")
+
+    @rx.event
+    def set_inviting(self, is_open: bool):
+        self.inviting, self.invite_link, self.error = is_open, "", ""
+
+    @rx.event
+    def set_invite_role(self, value: str):
+        self.invite_role = value if value in workspace_service.ROLES else "member"
+
+    @rx.event
+    def set_invite_expiry(self, value: str):
+        self.invite_expiry = value if value in EXPIRY_CHOICES else "7 days"
+
+    @rx.event
+    @requires_user
+    async def create_invitation(self, user: Caller):
+        try:
+            token, _ = await self.in_session(
+                workspace_service.create_invitation,
+                user.access,
+                self.invite_role,
+                days=EXPIRY_CHOICES[self.invite_expiry],
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error = error.message
+            return
+        url = urlsplit(str(self.router.url)) if self.router.url is not None else None
+        origin = f"{url.scheme}://{url.netloc}" if url and url.scheme and url.netloc else ""
+        self.invite_link = origin + routes.invitation_path(token)
+        await self._reload(user)
+
+
+def _member_row(row: MemberRow) -> rx.Component:
+    state = MembersState
+    return rx.table.row(
+        rx.table.cell(row.email, rx.cond(row.is_me, rx.text(" (you)", as_="span", color_scheme="gray"))),
+        rx.table.cell(
+            rx.cond(
+                AuthState.can_manage,
+                rx.select(
+                    list(workspace_service.ROLES),
+                    value=row.role,
+                    on_change=lambda role: state.change_role(row.user_id, role),
+                    id=f"member-role-{row.user_id}",
+                    size="1",
+                ),
+                rx.text(row.role, id=f"member-role-{row.user_id}"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                AuthState.can_manage | row.is_me,
+                rx.button(
+                    rx.cond(row.is_me, "Leave", "Remove"),
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=state.remove(row.user_id),
+                    id=f"member-remove-{row.user_id}",
+                ),
+            )
+        ),
+    )
+
+
+def _invitation_row(row: InvitationRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.role),
+        rx.table.cell(row.created_by),
+        rx.table.cell(row.expires),
+        rx.table.cell(
+            rx.button(
+                "Revoke",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=MembersState.revoke(row.id),
+                id=f"invitation-revoke-{row.id}",
+            )
+        ),
+    )
+
+
+def _invite_dialog() -> rx.Component:
+    state = MembersState
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Invite to this workspace"),
+            rx.cond(
+                state.invite_link == "",
+                rx.flex(
+                    rx.text("Role", size="2", weight="medium"),
+                    rx.select(
+                        list(workspace_service.ROLES),
+                        value=state.invite_role,
+                        on_change=state.set_invite_role,
+                        id="invite-role",
+                    ),
+                    rx.text("Link expires after", size="2", weight="medium"),
+                    rx.select(
+                        list(EXPIRY_CHOICES),
+                        value=state.invite_expiry,
+                        on_change=state.set_invite_expiry,
+                        id="invite-expiry",
+                    ),
+                    rx.cond(state.error != "", rx.text(state.error, color_scheme="red", size="2")),
+                    rx.flex(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                        rx.button("Create link", on_click=state.create_invitation, id="invite-submit"),
+                        gap="3",
+                        justify="end",
+                    ),
+                    direction="column",
+                    gap="2",
+                ),
+                rx.flex(
+                    rx.text(
+                        "Send this link to the person you invite. It works once and is shown only now.",
+                        size="2",
+                    ),
+                    rx.flex(
+                        rx.input(value=state.invite_link, read_only=True, id="invite-link", width="100%"),
+                        rx.icon_button(
+                            rx.icon("copy", size=18),
+                            on_click=[rx.set_clipboard(state.invite_link), rx.toast.success("Link copied")],
+                            id="copy-invite-link",
+                            aria_label="Copy link",
+                        ),
+                        gap="2",
+                    ),
+                    rx.flex(rx.dialog.close(rx.button("Done", id="invite-done")), justify="end"),
+                    direction="column",
+                    gap="3",
+                ),
+            ),
+        ),
+        open=state.inviting,
+        on_open_change=state.set_inviting,
+    )
+
+
+def members_page() -> rx.Component:
+    state = MembersState
+    return protected_page(
+        rx.flex(
+            rx.flex(
+                rx.heading("Members of ", AuthState.workspace_name, size="6"),
+                rx.spacer(),
+                rx.cond(
+                    AuthState.can_manage,
+                    rx.button(
+                        rx.icon("user-plus", size=16),
+                        "Invite",
+                        on_click=state.set_inviting(True),
+                        id="invite-open",
+                    ),
+                ),
+                align="center",
+            ),
+            rx.text("Your role: ", rx.text.strong(AuthState.role, id="my-role"), size="2"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Email"),
+                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(rx.foreach(state.members, _member_row)),
+                id="members-table",
+                width="100%",
+            ),
+            rx.cond(
+                AuthState.can_manage,
+                rx.flex(
+                    rx.heading("Pending invitations", size="4"),
+                    rx.cond(
+                        state.invitations.length() > 0,
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    rx.table.column_header_cell("Role"),
+                                    rx.table.column_header_cell("Created by"),
+                                    rx.table.column_header_cell("Expires"),
+                                    rx.table.column_header_cell(""),
+                                )
+                            ),
+                            rx.table.body(rx.foreach(state.invitations, _invitation_row)),
+                            id="invitations-table",
+                            width="100%",
+                        ),
+                        rx.text("None.", size="2", color_scheme="gray", id="no-invitations"),
+                    ),
+                    direction="column",
+                    gap="2",
+                ),
+            ),
+            _invite_dialog(),
+            direction="column",
+            gap="4",
+        )
+    )
