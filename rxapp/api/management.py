@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rxapp import routes
 from rxapp.api.problems import (
+    DB_INT_MAX,
     PROBLEM_JSON,
     Problem,
     ProblemOut,
@@ -84,7 +85,7 @@ class KeyCreateIn(BaseModel):
     )
 
     name: str = Field(default="", max_length=100)
-    bias_profile_id: int | None = Field(default=None, ge=1, le=2**62)
+    bias_profile_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
     expires_at: dt.datetime | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=key_service.RATE_LIMIT_MAX)
 
@@ -96,7 +97,7 @@ class KeyChangesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "INACTIVE"}]})
 
     name: str | None = Field(default=None, max_length=100)
-    bias_profile_id: int | None = Field(default=None, ge=1, le=2**62)
+    bias_profile_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
     status: Literal["ACTIVE", "INACTIVE"] | None = None
     expires_at: dt.datetime | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=key_service.RATE_LIMIT_MAX)
@@ -213,7 +214,7 @@ def list_keys(
     token: Token,
     search: Annotated[str, Query(max_length=key_service.SEARCH_MAX_LENGTH)] = "",
     status: KeyStatus | None = None,
-    bias_profile: Annotated[str, Query(pattern=r"^(all|none|[0-9]{1,18})$")] = "all",
+    bias_profile: Annotated[str, Query(pattern=r"^(all|none|[0-9]{1,9})$")] = "all",
     sort: Literal["name", "created", "last_used", "expires"] = "created",
     order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,

@@ -18,7 +18,7 @@ from rxapp.api.management import (
     _json,
     _responses,
 )
-from rxapp.api.problems import caller, check_version, if_match, need, service_call
+from rxapp.api.problems import DB_INT_MAX, caller, check_version, if_match, need, service_call
 from rxapp.models import AuditEventPublic, BiasProfilePublic
 from rxapp.services import audit
 from rxapp.services import profiles as profile_service
@@ -30,7 +30,7 @@ _PROFILE_LINKS = {
     "DeleteProfile": {"operationId": "deleteProfile", "parameters": {"profile_id": "$response.body#/id"}},
 }
 AUDIT_PAGE_SIZE = 50
-ProfileId = Annotated[int, Path(ge=1, le=2**62, examples=[1])]  # bounded: the database's integer
+ProfileId = Annotated[int, Path(ge=1, le=DB_INT_MAX, examples=[1])]  # bounded: the database's integer
 
 
 class ProfileIn(BaseModel):

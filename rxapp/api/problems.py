@@ -30,6 +30,7 @@ from rxapp.services.errors import (
 from rxapp.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
+DB_INT_MAX = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL: bound every id a client sends
 PROBLEM_BASE = "https://apikeys.invalid/problems/"  # a stable identifier, not a page to fetch
 
 
