@@ -50,3 +50,34 @@ def session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def redoable_session_scope(engine: sa.Engine | None = None) -> Iterator[Session]:
+    """A unit of work that the next run of a job redoes if it is lost (the expiry job).
+
+    On SQLite its commit does not wait for the disk (synchronous=NORMAL on this connection only,
+    set back to FULL before the connection returns to the pool): WAL keeps the file consistent,
+    and a power cut loses at most this commit, which the next run claims again. Elsewhere it is
+    `session_scope`.
+    """
+    engine = engine or get_engine()
+    if engine.dialect.name != "sqlite":
+        with session_scope(engine) as session:
+            yield session
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        connection.commit()
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA synchronous=FULL")
+            connection.commit()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rxapp import settings as settings_module
+from rxapp.context import app_context
 from rxapp.metrics_dir import ENV_VAR as METRICS_DIR_ENV
 from rxapp.metrics_dir import is_private
 
@@ -28,8 +29,8 @@ class Check:
 
 
 def _settings() -> settings_module.Settings:
-    settings_module.reset_settings_for_tests()  # read the environment as it is now
-    return settings_module.get_settings()
+    app_context.reset()  # read the environment as it is now
+    return app_context.settings
 
 
 def check_pepper() -> Check:

@@ -8,9 +8,9 @@
   (X-Forwarded-For behind REFLEX_TRUSTED_PROXY_HOPS trusted proxies, like the API), its start time
   for the verify latency metric, and in JSON mode one access line per API call: method, path
   (never the query string), status and duration.
-- `RedactingFormatter` masks anything shaped like an API key, a management token, a bearer
-  credential or the session cookie in every message and traceback, as a last line of defence:
-  no code path logs them on purpose.
+- Both formatters mask secrets with rxapp.redaction.redact (keys, management tokens, bearer
+  credentials, cookies, password-like fields) in every message and traceback, as a last line of
+  defence: no code path logs them on purpose.
 
 Filters (for example one that redacts Reflex's event logs) can be added beside this with
 `logging.getLogger(...).addFilter(...)`; configure_logging() leaves other filters alone.
@@ -30,7 +30,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from rxapp import metrics, routes
+from rxapp import metrics
+from rxapp.context import app_context
+from rxapp.redaction import redact
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,23 +47,6 @@ _REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 client: ContextVar[str] = ContextVar("client", default="")
-
-# A key or token: `<prefix>_` + at least 20 base62 characters (keys carry 38, tokens similar).
-_SECRET_PATTERNS = (
-    (re.compile(r"\b([A-Za-z][A-Za-z0-9]{0,15})_[0-9A-Za-z]{20,}"), r"\1_[REDACTED]"),
-    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), r"\1[REDACTED]"),
-    (re.compile(rf"({routes.SESSION_COOKIE}=)[^\s;\"',]+"), r"\1[REDACTED]"),
-    (
-        re.compile(r"(?i)\b(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
-        r"\1\2[REDACTED]",
-    ),
-)
-
-
-def redact(text: str) -> str:
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class RedactingFormatter(logging.Formatter):
@@ -96,26 +81,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-_handler: logging.Handler | None = None
+class _AppHandler(logging.StreamHandler):
+    """The one handler configure_logging installs (found again by its class, not a global)."""
 
 
-def configure_logging(log_format: str | None = None) -> None:
-    """Idempotent: one handler on the `rxapp` logger (stdout), INFO and up."""
-    global _handler
+def configure_logging(log_format: str | None = None, stream: Any = None) -> None:
+    """Idempotent: one handler on the `rxapp` logger (stdout unless `stream`), INFO and up."""
     if log_format is None:
-        from rxapp.settings import get_settings
-
-        log_format = get_settings().log_format
+        log_format = app_context.settings.log_format
     logger = logging.getLogger(APP_LOGGER)
-    if _handler is not None:
-        logger.removeHandler(_handler)
-    _handler = logging.StreamHandler(sys.stdout)
+    for old in [handler for handler in logger.handlers if isinstance(handler, _AppHandler)]:
+        logger.removeHandler(old)
+    handler = _AppHandler(stream or sys.stdout)
     if log_format == "json":
-        _handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter())
         os.environ["REFLEX_LOG_JSON"] = "true"  # Reflex's and Granian's own lines (and subprocesses)
     else:
-        _handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(_handler)
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     _access_enabled[0] = log_format == "json"
@@ -129,17 +112,6 @@ def access_logging_enabled() -> bool:
 
 
 _access_log = logging.getLogger(ACCESS_LOGGER)
-_proxy_hops: int | None = None
-
-
-def _trusted_proxy_hops() -> int:
-    """Reflex's REFLEX_TRUSTED_PROXY_HOPS, the same setting the API uses for client addresses."""
-    global _proxy_hops
-    if _proxy_hops is None:
-        import reflex as rx
-
-        _proxy_hops = int(rx.config.get_config().trusted_proxy_hops or 0)
-    return _proxy_hops
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -150,7 +122,8 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def scope_client(scope: Scope) -> str:
-    hops = _trusted_proxy_hops()
+    """Behind REFLEX_TRUSTED_PROXY_HOPS proxies (app_context.proxy_hops, as the API uses)."""
+    hops = app_context.proxy_hops
     if hops:
         forwarded = [part.strip() for part in _header(scope, b"x-forwarded-for").split(",") if part.strip()]
         if len(forwarded) >= hops:

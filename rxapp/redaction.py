@@ -4,7 +4,9 @@ Reflex logs whole events in some cases (an unknown event name, a malformed paylo
 connection's router data. The websocket no longer carries the cookie into Reflex (see
 session_guard), but a log line is the last place a secret should be able to reach, so every
 record is scrubbed when it is created: session cookies, Authorization / X-API-Key values, API
-keys and management tokens (by their prefix, in any case), and Reflex client tokens (UUIDs).
+keys and management tokens (by their prefix, in any case), Reflex client tokens (UUIDs), and the
+value of anything named like a password, secret, token, pepper or cookie. rxapp/logs.py's
+formatters call `redact` too, so there is one list of patterns.
 
 Installed through `logging.setLogRecordFactory`, so it applies to every logger and handler,
 including those configured later, and to the text of exceptions attached to a record.
@@ -36,6 +38,11 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
             rf"\1\2{REDACTED}\2",
         ),
         (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+        # `password=…`, `"token": "…"` and the like, in messages, form dumps and JSON.
+        (
+            re.compile(r"(?i)\b(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
+            rf"\1\2{REDACTED}",
+        ),
         # Reflex client tokens and socket ids' tokens are UUIDs.
         (re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), REDACTED),
     ]

@@ -19,6 +19,7 @@ from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
+from rxapp.services.usage import buffer as usage_buffer
 from rxapp.session_guard import SessionGuard
 from rxapp.settings import get_settings
 from rxapp.startup import ensure_same_pepper
@@ -38,6 +39,8 @@ def index() -> rx.Component:
 configure_logging()
 if get_settings().bench_noop:
     serve_benchmark_noop(api)
+if get_settings().bench_usage_off:
+    usage_buffer.switch_off_for_benchmark()
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
 # Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
 # for requests that go the normal way (e.g. with an Origin header), before FastAPI's routing,

@@ -49,6 +49,9 @@ BASE_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
+# Built once at import: a response only filters these against the headers it already has.
+HTTP_HEADERS = (*BASE_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+HTTPS_HEADERS = (*HTTP_HEADERS, (b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -152,15 +155,12 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
                     raise ValueError("request body too large")
             return message
 
-        https = _is_https(scope)
+        extra = HTTPS_HEADERS if _is_https(scope) else HTTP_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
-                extra = [*BASE_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())]
-                if https:
-                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
                 headers.extend(item for item in extra if item[0] not in present)
                 message["headers"] = headers
             await send(message)

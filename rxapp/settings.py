@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rxapp.context import app_context
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 
@@ -71,6 +73,8 @@ class Settings:
     signup_policy: str = "invite"
     # scripts/bench only: serve POST /api/v1/noop, the benchmark's ceiling (never in a real console).
     bench_noop: bool = False
+    # scripts/bench only: usage counting switched off, to measure what counting costs verify.
+    bench_usage_off: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -165,6 +169,7 @@ def load_settings() -> Settings:
         log_format=_log_format(),
         bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",
         signup_policy=_signup_policy(),
+        bench_usage_off=_env("APIKEYS_BENCH_USAGE_OFF") == "1",
     )
 
 
@@ -194,16 +199,6 @@ def _log_format() -> str:
     return value
 
 
-_settings: Settings | None = None
-
-
 def get_settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = load_settings()
-    return _settings
-
-
-def reset_settings_for_tests() -> None:
-    global _settings
-    _settings = None
+    """Loaded once per process and kept in the app context (rxapp/context.py; tests reset it there)."""
+    return app_context.settings

@@ -5,14 +5,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.harness import ROOT, free_port, migrate, reset_postgres, start_console, stop_console, wait_ready
+
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -28,12 +25,6 @@ WORKERS = os.environ.get("TEST_WORKERS", "3")
 PASSWORD = "a-long-test-password-42"
 METRICS_TOKEN = secrets.token_urlsafe(32)
 EXTRA_ORIGIN = "http://partner-portal.example"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -79,28 +70,7 @@ class Console:
         )
 
 
-def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"console exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=2, follow_redirects=True).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"console not ready after {timeout}s:\n{log_path.read_text()[-4000:]}")
-
-
-def _reset_postgres(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+_wait_ready = wait_ready  # the names other test modules import from here
 
 
 def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]:
@@ -145,26 +115,13 @@ def console(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     env, database_url = console_environment(data_dir, port)
     if BACKEND == "postgres":
-        _reset_postgres(database_url)
-    subprocess.run(
-        ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
-    )
+        reset_postgres(database_url)
+    migrate(env)
     log_path = data_dir / "console.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            ["reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://localhost:{port}"
+    process = start_console(env, port, log_path)
     try:
-        _wait_ready(f"{base_url}/api/v1/health", process, log_path)
-        _wait_ready(f"{base_url}/sign-in", process, log_path)
         yield Console(
-            base_url=base_url,
+            base_url=f"http://localhost:{port}",
             env=env,
             database_url=database_url,
             log_path=log_path,
@@ -172,14 +129,7 @@ def console(tmp_path_factory: pytest.TempPathFactory):
             process=process,
         )
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
-        except ProcessLookupError:
-            pass  # it already exited (its log says why)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_console(process)
 
 
 # ---------------------------------------------------------------- Playwright: system Chromium, no download

@@ -1,10 +1,22 @@
-"""Dialog pieces: the Cancel + primary footer, and the one confirm-delete dialog."""
+"""Dialog pieces: the open/close state every dialog shares, the Cancel + primary footer, and the
+one confirm-delete dialog."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import reflex as rx
+
+
+class DialogOpen(rx.State, mixin=True):
+    """`open` and `set_open` (the dialog's on_open_change) for a dialog's own substate:
+    `class DeleteKeyState(DialogOpen, AuthState)`. A mixin, so each dialog keeps its own flag."""
+
+    open: bool = False
+
+    @rx.event
+    def set_open(self, is_open: bool):
+        self.open = is_open
 
 
 def cancel_button(button_id: str) -> rx.Component:
@@ -60,16 +72,20 @@ def form_dialog(
     max_width: str = "520px",
     spacing: str = "4",
     on_submit: Any = None,
+    no_validate: bool = False,
     **content_props: Any,
 ) -> rx.Component:
     """A dialog holding a form: title, description, the fields (footer last) in one column.
 
     With `on_submit`, the fields are a real form: Enter in a field submits it (the primary
-    button must then be `type="submit"`).
+    button must then be `type="submit"`). `no_validate` leaves every check to the server, so its
+    error shows next to the field instead of the browser's bubble (e.g. a date before `min`).
     """
     body = rx.vstack(*fields, spacing=spacing, margin_top="3")
     if on_submit is not None:
-        body = rx.form(body, on_submit=on_submit, reset_on_submit=False, width="100%")
+        body = rx.form(
+            body, on_submit=on_submit, reset_on_submit=False, no_validate=no_validate, width="100%"
+        )
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),

@@ -7,7 +7,8 @@ describe: smooth at minute boundaries, two counters per key, no per-call history
 - With Redis configured, the counters live there (one pipelined round trip: INCR this minute, GET
   the last), so the limit holds across every worker.
 - Without Redis, they live in this worker's memory, so the limit holds per worker.
-Keys without a limit never reach this module: they pay nothing.
+Keys without a limit never reach this module: they pay nothing. The worker's one limiter is
+app_context.key_limiter (rxapp/context.py), built on first use inside the worker's event loop.
 """
 
 from __future__ import annotations
@@ -83,17 +84,3 @@ class RedisKeyLimiter:
             await self._client.decr(current_key)
             return _retry_after(limit, int(current) - 1, previous, into)
         return 0
-
-
-_limiter: Any = None
-
-
-def key_limiter() -> Any:
-    """Built once per worker (inside its event loop, for the Redis client)."""
-    global _limiter
-    if _limiter is None:
-        from rxapp.settings import get_settings
-
-        url = get_settings().redis_url
-        _limiter = RedisKeyLimiter(url) if url else MemoryKeyLimiter()
-    return _limiter

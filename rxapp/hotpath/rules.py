@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from rxapp.context import app_context
 from rxapp.db import get_engine
-from rxapp.hotpath.key_limits import key_limiter
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services.key_lookup import PostgresDigestLookup, SqliteDigestLookup, libpq_url
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.services.usage import buffer as usage_buffer
-from rxapp.settings import get_settings
 
 MAX_CREDENTIAL_HEADER = 256
 QUERY_KEY_NAMES = frozenset({"key", "api_key", "apikey", "api-key", "token", "access_token", "secret"})
@@ -86,35 +85,19 @@ class RateLimiter:
             return max(1, math.ceil((1.0 - tokens) / self.rate))
 
 
-_limiter: RateLimiter | None = None
-
-
-def rate_limiter() -> RateLimiter:
-    global _limiter
-    if _limiter is None:
-        _limiter = RateLimiter(get_settings().verify_rate_limit_per_minute)
-    return _limiter
+# The one limiter per worker is app_context.verify_limiter (rxapp/context.py).
 
 
 # ---------------------------------------------------------------- the calling client
 
 
-_proxy_hops: int | None = None
-
-
-def trusted_proxy_hops() -> int:
-    """Shares Reflex's own setting (REFLEX_TRUSTED_PROXY_HOPS), so the websocket and the API agree."""
-    global _proxy_hops
-    if _proxy_hops is None:
-        import reflex as rx
-
-        _proxy_hops = int(rx.config.get_config().trusted_proxy_hops or 0)
-    return _proxy_hops
-
-
 def client_address_from(peer: Any, forwarded_for: str | None) -> str:
-    """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us."""
-    hops = trusted_proxy_hops()
+    """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us.
+
+    The hop count is Reflex's own REFLEX_TRUSTED_PROXY_HOPS (app_context.proxy_hops), so the
+    websocket and the API agree.
+    """
+    hops = app_context.proxy_hops
     if hops and forwarded_for:
         forwarded = [part.strip() for part in forwarded_for.split(",") if part.strip()]
         if len(forwarded) >= hops:
@@ -138,7 +121,7 @@ def query_carries_key(query_string: bytes) -> bool:
 
     Case-insensitive and blind to surrounding whitespace: `?x=%20bpk_…` and `?x=BPK_…` are refused.
     """
-    prefix = get_settings().key_prefix.lower() + "_"
+    prefix = app_context.settings.key_prefix.lower() + "_"
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         name = name.strip().lower()
         if name in QUERY_KEY_NAMES or name.startswith(prefix) or value.strip().lower().startswith(prefix):
@@ -179,25 +162,25 @@ class EngineLookup:
             return key_service.fetch_row(connection, digest)
 
 
-_lookup: Any = None
-_lookup_engine: Any = None
-
-
 def current_lookup() -> Any:
-    """The leanest lookup for the configured database, built once per worker (and per engine)."""
-    global _lookup, _lookup_engine
+    """The leanest lookup for the configured database, built once per worker (and per engine).
+
+    Kept in app_context.verify_lookup as (engine, lookup).
+    """
     engine = get_engine()
-    if _lookup is None or _lookup_engine is not engine:
-        name, path = engine.dialect.name, engine.url.database
-        if name == "sqlite" and path not in (None, "", ":memory:"):
-            _lookup = SqliteDigestLookup(str(path))
-        elif name == "postgresql":
-            url = engine.url.render_as_string(hide_password=False)
-            _lookup = PostgresDigestLookup(libpq_url(url), size=POSTGRES_POOL_SIZE)
-        else:
-            _lookup = EngineLookup(engine)
-        _lookup_engine = engine
-    return _lookup
+    built = app_context.verify_lookup
+    if built is not None and built[0] is engine:
+        return built[1]
+    name, path = engine.dialect.name, engine.url.database
+    if name == "sqlite" and path not in (None, "", ":memory:"):
+        lookup: Any = SqliteDigestLookup(str(path))
+    elif name == "postgresql":
+        url = engine.url.render_as_string(hide_password=False)
+        lookup = PostgresDigestLookup(libpq_url(url), size=POSTGRES_POOL_SIZE)
+    else:
+        lookup = EngineLookup(engine)
+    app_context.verify_lookup = (engine, lookup)
+    return lookup
 
 
 # ---------------------------------------------------------------- the rules, in order
@@ -218,7 +201,7 @@ async def decide(scope: Any) -> Decision:
     query_string = scope.get("query_string")
     if query_string and query_carries_key(query_string):
         return KEY_IN_URL
-    wait = rate_limiter().retry_after(client_address_from(scope.get("client"), forwarded_for))
+    wait = app_context.verify_limiter.retry_after(client_address_from(scope.get("client"), forwarded_for))
     if wait:
         return Decision(429, "RATE_LIMITED", "Too many verification requests.", retry_after=wait)
     secret = credential(authorization, x_api_key)
@@ -237,7 +220,7 @@ async def decide(scope: Any) -> Decision:
         usage_buffer.count(outcome.key_row_id, outcome.code, now)
         return Decision(200, outcome.code, verification=outcome)
     if outcome.rate_limit is not None:  # only keys with a limit pay for the check
-        wait = await key_limiter().retry_after(outcome.key_row_id, outcome.rate_limit)
+        wait = await app_context.key_limiter.retry_after(outcome.key_row_id, outcome.rate_limit)
         if wait:
             usage_buffer.count(outcome.key_row_id, "RATE_LIMITED", now)
             limited = key_service.Verification(

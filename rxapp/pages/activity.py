@@ -10,14 +10,14 @@ import reflex as rx
 
 from rxapp.components.layout import protected_page
 from rxapp.components.page import MUTED, data_table, page_header, pagination, search_box
-from rxapp.components.timefmt import exact_utc
+from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.services import audit
 from rxapp.services.access import Access
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 PAGE_SIZE = 50
-HEADERS = ["Time (UTC)", "Event", "Target", "Detail", "Actor", "Client"]
+HEADERS = ["Time", "Event", "Target", "Detail", "Actor", "Client"]
 
 
 _PAIR = re.compile(r"""(\w+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
@@ -46,7 +46,8 @@ def readable_detail(detail: str) -> str:
 
 @dataclasses.dataclass
 class EventRow:
-    when: str = ""
+    when: str = ""  # ISO instant, shown in the reader's zone
+    when_exact: str = ""  # the same instant in UTC (hover title)
     actor: str = ""
     action: str = ""
     target: str = ""
@@ -73,7 +74,8 @@ class ActivityState(AuthState):
         self.page_count = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
         self.events = [
             EventRow(
-                when=exact_utc(event.created_at),
+                when=iso(event.created_at),
+                when_exact=exact_utc(event.created_at),
                 actor=event.actor,
                 action=event.action,
                 target=f"{event.target_type} {event.target_id}".strip(),
@@ -110,7 +112,9 @@ class ActivityState(AuthState):
 
 def event_row(row: EventRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row.when, size="2", white_space="nowrap")),
+        rx.table.cell(
+            local_time(row.when, row.when_exact, white_space="nowrap", font_size="var(--font-size-2)")
+        ),
         rx.table.cell(rx.code(row.action, variant="ghost")),
         rx.table.cell(row.target, overflow_wrap="anywhere"),
         rx.table.cell(rx.text(row.detail, size="1", overflow_wrap="anywhere"), max_width="420px"),

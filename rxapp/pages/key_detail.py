@@ -16,7 +16,15 @@ from sqlmodel import Session
 from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.layout import protected_page
-from rxapp.components.timefmt import exact_utc, relative, short_date
+from rxapp.components.timefmt import (
+    BROWSER_ZONE_SCRIPT,
+    browser_zone,
+    exact_utc,
+    iso,
+    local_time,
+    relative,
+    with_utc_title,
+)
 from rxapp.models import ApiKeyPublic, utc_now
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
 from rxapp.pages.keys.roll import RollKeyState, roll_dialog
@@ -33,48 +41,67 @@ REFRESH_MILLISECONDS = 1500
 
 @dataclasses.dataclass
 class EventRow:
-    when: str = ""
+    when: str = ""  # ISO instant, shown in the reader's zone
     actor: str = ""
     action: str = ""
     detail: str = ""
+    when_exact: str = ""  # the same instant in UTC (hover title)
 
 
-def _buckets(window: str, now: dt.datetime) -> list[dt.datetime]:
-    """Hourly buckets for 24 h, daily ones (UTC days) for 7 and 30 days, oldest first."""
+def _buckets(window: str, now: dt.datetime, zone: dt.tzinfo) -> list[dt.datetime | dt.date]:
+    """Hourly buckets (UTC hours, as stored) for 24 h, the reader's local days for 7 and 30 days,
+    oldest first."""
     if window == "24h":
         last = usage.hour_of(now)
         return [last - dt.timedelta(hours=offset) for offset in range(23, -1, -1)]
-    today = usage.hour_of(now).replace(hour=0)
+    today = now.astimezone(zone).date()
     days = 7 if window == "7d" else 30
     return [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def chart_points(points: list[usage.UsagePoint], window: str, now: dt.datetime) -> list[dict]:
-    """Every bucket of the window, zeros included, as rows for the recharts bar chart."""
-    buckets = _buckets(window, now)
+def chart_points(
+    points: list[usage.UsagePoint], window: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> list[dict]:
+    """Every bucket of the window, zeros included, as rows for the recharts bar chart; labels
+    and days are the reader's (`zone`), an hour row counts on the local day it starts in."""
+    buckets = _buckets(window, now, zone)
     hourly = window == "24h"
-    totals = {bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets}
+    totals: dict[dt.datetime | dt.date, dict[str, int]] = {
+        bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets
+    }
     for point in points:
-        bucket = point.hour if hourly else point.hour.replace(hour=0)
+        bucket = point.hour if hourly else point.hour.astimezone(zone).date()
         if bucket in totals:
             for outcome in usage.OUTCOMES:
                 totals[bucket][outcome] += getattr(point, outcome)
-    label = "%H:00" if hourly else "%d %b"
-    return [{"label": bucket.strftime(label), **totals[bucket]} for bucket in buckets]
+
+    def label(bucket: dt.datetime | dt.date) -> str:
+        if isinstance(bucket, dt.datetime):
+            return bucket.astimezone(zone).strftime("%H:%M")
+        return bucket.strftime("%d %b")
+
+    return [{"label": label(bucket), **totals[bucket]} for bucket in buckets]
 
 
-def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> str:
+def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> tuple[str, dt.datetime | None, str]:
+    """What the assistant says: text, then an instant the browser shows in local time (if any),
+    then the rest of the sentence."""
     if status.state == "new_unused":
-        return f"The new key {status.new_key_id} has not been used yet."
+        return f"The new key {status.new_key_id} has not been used yet.", None, ""
     if status.state == "both_in_use":
         last = relative(status.old_last_used_at, now)
-        return f"Both keys are in use: something still calls the old key (last call {last})."
-    first = status.new_first_used_at.strftime("%H:%M UTC") if status.new_first_used_at else ""
+        return f"Both keys are in use: something still calls the old key (last call {last}).", None, ""
     old_last, new_first = status.old_last_used_at, status.new_first_used_at
     if old_last and new_first and old_last >= new_first:
         quiet = relative(old_last, now).removesuffix(" ago")
-        return f"No call on the old key for {quiet} while the new key is in use: safe to expire now."
-    return f"No call on the old key since the new key's first use at {first}: safe to expire now."
+        return (
+            f"No call on the old key for {quiet} while the new key is in use: safe to expire now.",
+            None,
+            "",
+        )
+    if new_first is None:
+        return "No call on the old key since the new key's first use: safe to expire now.", None, ""
+    return "No call on the old key since the new key's first use at ", new_first, ": safe to expire now."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,16 +121,23 @@ class KeyDetailState(AuthState):
     masked: str = ""
     status: str = ""
     profile: str = ""
-    created: str = ""
+    created: str = ""  # ISO instants: the browser shows them in the reader's zone
+    created_exact: str = ""
     expires: str = ""
+    expires_exact: str = ""
     last_used: str = ""
     last_used_exact: str = ""
     window: str = "24h"
+    time_zone: str = ""  # the browser's zone, for the chart's local hours and days
+    zone_offset: int = 0
     chart: list[dict] = []
     totals: dict[str, int] = {}
     rolled_from: str = ""
     rolled_to: str = ""
     assistant: str = ""
+    assistant_at: str = ""  # an instant inside the sentence (ISO, shown in local time)
+    assistant_at_exact: str = ""
+    assistant_after: str = ""
     assistant_state: str = ""
     assistant_old_key: str = ""
     events: list[EventRow] = []
@@ -138,20 +172,27 @@ class KeyDetailState(AuthState):
         self.found = True
         self.name, self.masked, self.status = key.name, key.masked, key.status
         self.profile = key.bias_profile_name or "None"
-        self.created, self.expires = short_date(key.created_at), short_date(key.expires_at)
-        self.last_used, self.last_used_exact = relative(key.last_used_at, now), exact_utc(key.last_used_at)
-        chart = chart_points(detail.series, window, now)
+        self.created, self.created_exact = iso(key.created_at), exact_utc(key.created_at)
+        self.expires, self.expires_exact = iso(key.expires_at), exact_utc(key.expires_at) or "No end date"
+        self.last_used = relative(key.last_used_at, now)
+        self.last_used_exact = exact_utc(key.last_used_at) or "Never used"
+        zone = key_service.reader_zone(self.time_zone, self.zone_offset)
+        chart = chart_points(detail.series, window, now, zone)
         if chart != self.chart:
             self.chart = chart
         self.totals = detail.totals
         self.rolled_from = detail.links.rolled_from or ""
         self.rolled_to = detail.links.rolled_to or ""
         rotation = detail.rotation
-        self.assistant = assistant_text(rotation, now) if rotation else ""
+        said, at, after = assistant_text(rotation, now) if rotation else ("", None, "")
+        self.assistant, self.assistant_after = said, after
+        self.assistant_at, self.assistant_at_exact = iso(at), exact_utc(at)
         self.assistant_state = rotation.state if rotation else ""
         self.assistant_old_key = rotation.old_key_id if rotation else ""
         events = [
-            EventRow(exact_utc(event.created_at), event.actor, event.action, event.detail)
+            EventRow(
+                iso(event.created_at), event.actor, event.action, event.detail, exact_utc(event.created_at)
+            )
             for event in detail.events
         ]
         if events != self.events:
@@ -166,6 +207,16 @@ class KeyDetailState(AuthState):
             await self._reload(user)
         except NotFoundError:
             self.found = False
+            return None
+        return rx.call_script(BROWSER_ZONE_SCRIPT, callback=KeyDetailState.set_browser_zone)
+
+    @rx.event
+    @requires_user
+    async def set_browser_zone(self, user: Caller, values: list):
+        """The browser's zone arrived: redraw the chart in its hours and days."""
+        self.time_zone, self.zone_offset, _ = browser_zone(values)
+        if self.found and self.key_id:
+            await self._reload(user)
 
     @rx.event
     @requires_user
@@ -206,13 +257,9 @@ def _facts() -> rx.Component:
         _fact("API Key", rx.code(state.masked), "detail-masked"),
         _fact("Status", status_badge(state.status), "detail-status"),
         _fact("Bias Profile", rx.text(state.profile), "detail-profile"),
-        _fact("Created", rx.text(state.created), "detail-created"),
-        _fact("Expires", rx.text(state.expires), "detail-expires"),
-        _fact(
-            "Last Used",
-            rx.tooltip(rx.text(state.last_used), content=state.last_used_exact),
-            "detail-last-used",
-        ),
+        _fact("Created", local_time(state.created, state.created_exact), "detail-created"),
+        _fact("Expires", local_time(state.expires, state.expires_exact), "detail-expires"),
+        _fact("Last Used", with_utc_title(state.last_used, state.last_used_exact), "detail-last-used"),
         wrap="wrap",
         gap="5",
     )
@@ -283,7 +330,14 @@ def _rotation() -> rx.Component:
             state.assistant != "",
             rx.callout.root(
                 rx.callout.icon(rx.icon("refresh-cw")),
-                rx.callout.text(state.assistant),
+                rx.callout.text(
+                    state.assistant,
+                    rx.cond(
+                        state.assistant_at != "",
+                        local_time(state.assistant_at, state.assistant_at_exact, time_format="HH:mm"),
+                    ),
+                    state.assistant_after,
+                ),
                 rx.cond(
                     (state.assistant_state == "safe_to_expire") & AuthState.can_write,
                     rx.button(
@@ -309,15 +363,13 @@ def _events() -> rx.Component:
         rx.heading("Activity", size="4"),
         rx.table.root(
             rx.table.header(
-                rx.table.row(
-                    *[rx.table.column_header_cell(h) for h in ("Time (UTC)", "Actor", "Action", "Detail")]
-                )
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Time", "Actor", "Action", "Detail")])
             ),
             rx.table.body(
                 rx.foreach(
                     KeyDetailState.events,
                     lambda event: rx.table.row(
-                        rx.table.cell(event.when),
+                        rx.table.cell(local_time(event.when, event.when_exact, white_space="nowrap")),
                         rx.table.cell(event.actor),
                         rx.table.cell(rx.code(event.action, variant="ghost")),
                         rx.table.cell(rx.text(event.detail, size="1")),

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, utc_now
-from rxapp.services import audit
 from rxapp.services import keys as key_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
@@ -94,27 +93,16 @@ def roll_key(
     )
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id
+    session.add(new_row)
     grace_end = now + grace
     end = min(old_end, grace_end) if old_end else grace_end
-    old.expires_at = end
+    changes: dict[str, object] = {"expires_at": end}
     if end <= now:
-        old.status = KeyStatus.EXPIRED.value
-    old.updated_at = now
-    old.version += 1
-    session.add_all([old, new_row])
-    audit.record(
-        session,
-        action="key.roll",
-        actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
-        target_type="key",
-        target_id=old.key_id,
-        detail=f"rolled to {new_row.key_id}; old key ends {end.isoformat()}",
-        client_address=client_address,
-        when=now,
+        changes["status"] = KeyStatus.EXPIRED.value
+    detail = f"rolled to {new_row.key_id}; old key ends {end.isoformat()}"
+    key_service.change_key(
+        session, old, changes, actor, [("key.roll", detail)], client_address=client_address, now=now
     )
-    session.flush()
     return Rolled(new=created, old_key_id=old.key_id, old_expires_at=end)
 
 
@@ -182,23 +170,9 @@ def expire_now(
     key = _owned(session, workspace_id, key_id)
     if key.status == KeyStatus.EXPIRED.value:
         return
-    key.status = KeyStatus.EXPIRED.value
-    key.expires_at = now
-    key.updated_at = now
-    key.version += 1
-    session.add(key)
-    audit.record(
-        session,
-        action="key.expire_now",
-        actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
-        target_type="key",
-        target_id=key.key_id,
-        detail="expired by the user after a roll",
-        client_address=client_address,
-        when=now,
-    )
+    changes = {"status": KeyStatus.EXPIRED.value, "expires_at": now}
+    events = [("key.expire_now", "expired by the user after a roll")]
+    key_service.change_key(session, key, changes, actor, events, client_address=client_address, now=now)
 
 
 def page_links(session: Session, access: Access, key_ids: list[str]) -> dict[str, RollLinks]:

@@ -23,11 +23,17 @@ from rxapp.services.access import Access, Need, require
 OUTCOMES = ("valid", "inactive", "expired", "rate_limited")
 OUTCOME_FOR_CODE = {"": "valid", "INACTIVE": "inactive", "EXPIRED": "expired", "RATE_LIMITED": "rate_limited"}
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
+_OUTCOME_INDEX = {code: OUTCOMES.index(outcome) for code, outcome in OUTCOME_FOR_CODE.items()}
+_ONE_HOUR = dt.timedelta(hours=1)
 _table = KeyUsageHour.__table__  # type: ignore[attr-defined]
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ignore_count(_key_row_id: int, _code: str, _when: dt.datetime) -> None:
+    return None
 
 
 class UsageBuffer:
@@ -37,12 +43,24 @@ class UsageBuffer:
         self._pending: dict[tuple[int, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         self._lock = threading.Lock()
         self.rows_written = 0
+        never = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._current = (never, never)  # the hour last counted in, and its end
 
     def count(self, key_row_id: int, code: str, when: dt.datetime) -> None:
-        """`code` is the verification's code: "" (valid), INACTIVE, EXPIRED or RATE_LIMITED."""
-        index = OUTCOMES.index(OUTCOME_FOR_CODE[code])
+        """`code` is the verification's code: "" (valid), INACTIVE, EXPIRED or RATE_LIMITED.
+
+        On the hot path: the current hour is worked out once per hour, not per call."""
+        hour, end = self._current  # one tuple, replaced whole: never half of two hours
+        if not hour <= when < end:
+            hour = hour_of(when)
+            self._current = (hour, hour + _ONE_HOUR)
         with self._lock:
-            self._pending[(key_row_id, hour_of(when))][index] += 1
+            self._pending[(key_row_id, hour)][_OUTCOME_INDEX[code]] += 1
+
+    def switch_off_for_benchmark(self) -> None:
+        """APIKEYS_BENCH_USAGE_OFF=1 (scripts/bench only): counting becomes a no-op, so the benchmark
+        can compare verify with and without it. Replaces the bound method: no flag checked per call."""
+        self.count = _ignore_count  # type: ignore[method-assign]
 
     def pending(self) -> int:
         with self._lock:

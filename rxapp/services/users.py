@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
+from rxapp.context import app_context
 from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
 from rxapp.services import audit, throttle, workspaces
 from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
@@ -43,33 +43,26 @@ class PasswordCheckFailed(ValidationError):
 
 
 _EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile)
-_hash_slots: threading.BoundedSemaphore | None = None
-
-
-def _slots() -> threading.BoundedSemaphore:
-    global _hash_slots
-    if _hash_slots is None:
-        _hash_slots = threading.BoundedSemaphore(get_settings().password_hash_concurrency)
-    return _hash_slots
+# The hasher (argon2id) and the cap on concurrent hashing are app_context members (rxapp/context.py).
 
 
 def _hash(password: str) -> str:
-    with _slots():
-        return _hasher.hash(password)
+    with app_context.password_hash_slots:
+        return app_context.password_hasher.hash(password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
-    with _slots():
+    with app_context.password_hash_slots:
         try:
-            return _hasher.verify(password_hash, password)
+            return app_context.password_hasher.verify(password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
 
 @lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(16))
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """One per hasher: an unknown email costs the same as a wrong password."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 @lru_cache(maxsize=1)
@@ -270,7 +263,9 @@ def authenticate(
     user = session.exec(select(User).where(User.email == normalised)).first()
     password = password[: PASSWORD_MAX_LENGTH + 1]
     if user is None or len(password) > PASSWORD_MAX_LENGTH:
-        _verify(_dummy_hash(), password)  # same work as a real check: no timing oracle
+        _verify(
+            _dummy_hash(app_context.password_hasher), password
+        )  # same work as a real check: no timing oracle
         ok = False
     else:
         # A disabled account gets the wrong-password answer (after the same work).
@@ -288,7 +283,7 @@ def authenticate(
         )
         return None
     assert user is not None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if app_context.password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hash(password)
         session.add(user)
     throttle.forget_failures(session, normalised, device)

@@ -261,7 +261,7 @@ def test_inactive_deleted_and_expired_keys_stop_on_the_very_next_request(
     response, seen = _call(gateway, upstream, **_bearer(secret))
     assert (response.status_code, seen) == (401, None)
 
-    end = utc_in(3)
+    end = utc_in(12)  # room for the CLI's start on a busy machine (3 s was not enough)
     short = console.create_key(email, "short", "--expires-at", end.isoformat())
     wait_for(lambda: dt.datetime.now(dt.UTC) > end + dt.timedelta(milliseconds=200), timeout=30)
     response, seen = _call(gateway, upstream, **_bearer(short))
@@ -281,7 +281,7 @@ def tight_console(tmp_path_factory) -> Iterator[int]:
     import uvicorn
 
     from rxapp import api as api_module
-    from rxapp import settings
+    from rxapp.context import app_context
     from rxapp.hotpath import fast_path_middleware, rules
 
     saved = {name: os.environ.get(name) for name in ("APIKEYS_DATA_DIR", "APIKEYS_PEPPER", "APIKEYS_ENV")}
@@ -289,9 +289,9 @@ def tight_console(tmp_path_factory) -> Iterator[int]:
         APIKEYS_DATA_DIR=str(tmp_path_factory.mktemp("tight")), APIKEYS_PEPPER=secrets.token_urlsafe(40)
     )
     os.environ.pop("APIKEYS_ENV", None)
-    settings.reset_settings_for_tests()
-    previous = (rules._limiter, rules._proxy_hops)
-    rules._limiter, rules._proxy_hops = rules.RateLimiter(per_minute=1), 1
+    app_context.reset()
+    pinned = app_context.override(verify_limiter=rules.RateLimiter(per_minute=1), proxy_hops=1)
+    pinned.__enter__()
     port = free_port()
     config = uvicorn.Config(fast_path_middleware(api_module.api), host="127.0.0.1", port=port, lifespan="off")
     server = uvicorn.Server(config)
@@ -303,23 +303,26 @@ def tight_console(tmp_path_factory) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(10)
-        rules._limiter, rules._proxy_hops = previous
+        pinned.__exit__(None, None, None)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        settings.reset_settings_for_tests()
+        app_context.reset()
 
 
 @pytest.mark.parametrize("name", sorted(GATEWAYS))
 def test_rate_limited_caller_gets_429_with_retry_after(
     name: str, tight_console: int, upstream: Upstream, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rxapp.context import app_context
     from rxapp.hotpath import rules
 
-    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(per_minute=1))  # a fresh bucket per gateway
-    with GATEWAYS[name](tight_console, upstream.port, tmp_path / name) as gateway:
+    with (
+        app_context.override(verify_limiter=rules.RateLimiter(per_minute=1)),  # a fresh bucket per gateway
+        GATEWAYS[name](tight_console, upstream.port, tmp_path / name) as gateway,
+    ):
         first, _ = _call(gateway, upstream, Authorization="Bearer garbage")
         second, seen = _call(gateway, upstream, Authorization="Bearer garbage")
     assert first.status_code == 401  # within the burst: the key itself is refused

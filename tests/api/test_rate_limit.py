@@ -11,18 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rxapp import api as api_module
+from rxapp.context import app_context
 from rxapp.hotpath import rules
-from rxapp.settings import reset_settings_for_tests
 
 
 @pytest.fixture()
 def limited_client(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", secrets.token_urlsafe(40))
-    reset_settings_for_tests()
-    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(per_minute=60))  # burst of 10
-    yield TestClient(api_module.api)
-    reset_settings_for_tests()
+    app_context.reset()
+    with app_context.override(verify_limiter=rules.RateLimiter(per_minute=60)):  # burst of 10
+        yield TestClient(api_module.api)
+    app_context.reset()
 
 
 def test_flood_gets_429_with_retry_after(limited_client: TestClient) -> None:

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel
 
 import rxapp.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from rxapp import db, settings
-from rxapp.services import users as user_service
+from rxapp.context import app_context
 from tests.unit.helpers import Person, make_fast_hasher, new_user
 
 _ENV_TO_CLEAR = (
@@ -26,6 +26,7 @@ _ENV_TO_CLEAR = (
     "REFLEX_ENV_MODE",
     "APIKEYS_SESSION_HOURS",
     "APIKEYS_VERIFY_RATE_LIMIT",
+    "APIKEYS_SIGNUP",
 )
 
 
@@ -40,13 +41,10 @@ def app_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pepper: str) -
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", pepper)
-    settings.reset_settings_for_tests()
-    monkeypatch.setattr(user_service, "_hasher", make_fast_hasher())
-    monkeypatch.setattr(user_service, "_hash_slots", None)
-    user_service._dummy_hash.cache_clear()
-    yield settings.get_settings()
-    user_service._dummy_hash.cache_clear()
-    settings.reset_settings_for_tests()
+    app_context.reset()
+    with app_context.override(password_hasher=make_fast_hasher()):
+        yield settings.get_settings()
+    app_context.reset()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from rxapp import __main__ as cli
 from rxapp import db, settings
+from rxapp.context import app_context
 from rxapp.models import ApiKey, AuditEvent
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -23,7 +24,7 @@ def cli_database(engine, tmp_path, monkeypatch):
     """Point the app's own engine (used by the CLI) at the test database file."""
     url = f"sqlite:///{tmp_path}/t.db"
     monkeypatch.setenv("DATABASE_URL", url)
-    settings.reset_settings_for_tests()
+    app_context.reset()
     db.get_engine.cache_clear()
     yield url
     db.get_engine().dispose()

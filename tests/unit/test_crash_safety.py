@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from rxapp.context import app_context
 from rxapp.db import make_engine
 from rxapp.services import keys as key_service
-from rxapp.settings import reset_settings_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 50
@@ -38,7 +38,7 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(
     pepper = secrets.token_urlsafe(40)
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", pepper)
-    reset_settings_for_tests()
+    app_context.reset()
     database_url = f"sqlite:///{tmp_path / 'crash.db'}"
     env = {**os.environ, "APIKEYS_DATA_DIR": str(tmp_path), "APIKEYS_PEPPER": pepper, "PYTHONPATH": str(ROOT)}
     shown: list[str] = []
@@ -81,4 +81,4 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(
         assert len(shown) >= KILLS
         assert failures == [], f"{len(failures)} of {len(shown)} shown keys were lost"
     finally:
-        reset_settings_for_tests()
+        app_context.reset()

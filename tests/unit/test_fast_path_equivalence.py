@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from rxapp import api as api_module
+from rxapp.context import app_context
 from rxapp.hotpath import fast_path_middleware, rules
 from rxapp.models import ApiKey
 from rxapp.services import key_format
@@ -49,11 +50,16 @@ class Keys:
     row_ids: dict[str, int] = field(default_factory=dict)
 
 
+@pytest.fixture(autouse=True)
+def _open_limits() -> Iterator[None]:
+    """No per-client limit and no trusted proxy, unless a test pins its own."""
+    with app_context.override(verify_limiter=rules.RateLimiter(0), proxy_hops=0):
+        yield
+
+
 @pytest.fixture
 def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch) -> Keys:
     monkeypatch.setattr(rules, "get_engine", lambda: engine)
-    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(0))
-    monkeypatch.setattr(rules, "_proxy_hops", 0)
     profile = profile_service.create_profile(
         session,
         alice.access,
@@ -275,19 +281,18 @@ def test_rate_limit_and_trusted_proxy_hop_are_the_same(
     keys: Keys, clients, monkeypatch: pytest.MonkeyPatch, method: str, path: str
 ) -> None:
     """Burst of one per client; with one trusted hop the client is X-Forwarded-For's last entry."""
-    monkeypatch.setattr(rules, "_proxy_hops", 1)
     answers = []
     for client in clients:
-        monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(per_minute=6))
-        first = client.request(
-            method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "1.1.1.1, 203.0.113.9"}
-        )
-        other = client.request(
-            method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "203.0.113.10"}
-        )
-        again = client.request(
-            method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "9.9.9.9, 203.0.113.9"}
-        )
+        with app_context.override(verify_limiter=rules.RateLimiter(per_minute=6), proxy_hops=1):
+            first = client.request(
+                method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "1.1.1.1, 203.0.113.9"}
+            )
+            other = client.request(
+                method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "203.0.113.10"}
+            )
+            again = client.request(
+                method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "9.9.9.9, 203.0.113.9"}
+            )
         answers.append([_shape(first), _shape(other), _shape(again)])
         assert (first.status_code, other.status_code, again.status_code) == (200, 200, 429)
         assert int(again.headers["retry-after"]) >= 1

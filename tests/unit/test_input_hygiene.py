@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from rxapp import settings as settings_module
+from rxapp.context import app_context
 from rxapp.security import is_allowed_origin
 from rxapp.services import instance
 from rxapp.services import keys as key_service
@@ -71,16 +72,14 @@ def test_origin_rule(origin: str, host: str, allowed: bool) -> None:
 def test_forwarded_host_counts_only_behind_a_trusted_proxy(
     app_settings, monkeypatch: pytest.MonkeyPatch, hops: str, allowed: bool
 ) -> None:
-    from rxapp import settings
-
     monkeypatch.setenv("REFLEX_TRUSTED_PROXY_HOPS", hops)
-    settings.reset_settings_for_tests()
+    app_context.reset()
     try:
         origin, host = "https://keys.example.com", "127.0.0.1:3000"
         assert is_allowed_origin(origin, host, set(), "evil.example, keys.example.com") is allowed
         assert not is_allowed_origin(origin, host, set(), "keys.example.com, evil.example")
     finally:
-        settings.reset_settings_for_tests()
+        app_context.reset()
 
 
 def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,11 +89,11 @@ def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("APIKEYS_ENV", raising=False)
     monkeypatch.delenv("REFLEX_ENV_MODE", raising=False)
-    settings_module.reset_settings_for_tests()
+    app_context.reset()
     try:
         settings_module.get_settings()
     finally:
-        settings_module.reset_settings_for_tests()
+        app_context.reset()
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "console.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((data / "pepper").stat().st_mode) == 0o600
@@ -108,13 +107,13 @@ def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(
 
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("REFLEX_TRUSTED_PROXY_HOPS", hops)
-    settings_module.reset_settings_for_tests()
+    app_context.reset()
     try:
         scope = {"type": "http", "scheme": "http", "headers": [(b"x-forwarded-proto", b"https")]}
         assert _is_https(scope) is believed
         assert _is_https({"type": "http", "scheme": "https", "headers": []}) is True
     finally:
-        settings_module.reset_settings_for_tests()
+        app_context.reset()
 
 
 def test_the_startup_check_leaves_no_pooled_connection_for_forked_workers(

@@ -195,12 +195,12 @@ def test_audit_events_hold_neither_secret_nor_digest(session: Session, alice: Pe
 
 def test_verification_uses_the_configured_pepper(session: Session, alice: Person, monkeypatch) -> None:
     """A different pepper gives a different digest, so the key is not found."""
-    from rxapp import settings
+    from rxapp.context import app_context
 
     created = _create(session, alice)
     assert _verify(session, created.secret).valid
     monkeypatch.setenv("APIKEYS_PEPPER", "another-pepper-that-is-long-enough-0123456789")
-    settings.reset_settings_for_tests()
+    app_context.reset()
     assert _verify(session, created.secret).code == "NOT_FOUND"
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from rxapp import api as api_module
+from rxapp.context import app_context
 from rxapp.hotpath import rules
 from rxapp.models import ApiKey
 from rxapp.services import key_format
@@ -152,8 +153,7 @@ def client(engine, monkeypatch):
     buffer = LastUsedBuffer()
     monkeypatch.setattr(rules, "get_engine", lambda: engine)
     monkeypatch.setattr(rules, "last_used_buffer", buffer)
-    monkeypatch.setattr(rules, "_limiter", rules.RateLimiter(0))
-    with TestClient(api_module.api) as test_client:
+    with app_context.override(verify_limiter=rules.RateLimiter(0)), TestClient(api_module.api) as test_client:
         yield test_client, buffer
 
 

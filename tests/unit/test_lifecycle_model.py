@@ -81,7 +81,7 @@ class KeyLifecycle(RuleBasedStateMachine):
         self.session.commit()
         shared = workspace_service.create_workspace(self.session, user.id, user.email, "Team")
         self.session.commit()
-        self.owner_id = workspace_service.resolve(self.session, user.id, shared.public_id)
+        self.owner_access = workspace_service.resolve(self.session, user.id, shared.public_id)
         self.public_id = shared.public_id
         self.mate_id = mate.id
         self.mate_role: str | None = None  # None: not a member
@@ -97,7 +97,7 @@ class KeyLifecycle(RuleBasedStateMachine):
         try:
             result = key_service.update_key(
                 self.session,
-                self.owner_id,
+                self.owner_access,
                 "model",
                 key.key_id,
                 key_service.parse_changes(data),
@@ -117,7 +117,7 @@ class KeyLifecycle(RuleBasedStateMachine):
     def create(self, name: str, offset: int | None) -> ModelKey:
         end = None if offset is None else self.clock + dt.timedelta(seconds=offset)
         created = key_service.create_key(
-            self.session, self.owner_id, "model", name, expires_at=end, now=self.clock
+            self.session, self.owner_access, "model", name, expires_at=end, now=self.clock
         )
         self.session.commit()
         assert created.key.status == "ACTIVE"
@@ -171,10 +171,10 @@ class KeyLifecycle(RuleBasedStateMachine):
     def delete(self, key: ModelKey) -> None:
         if key.deleted:
             with pytest.raises(NotFoundError):
-                key_service.delete_key(self.session, self.owner_id, "model", key.key_id)
+                key_service.delete_key(self.session, self.owner_access, "model", key.key_id)
             self.session.rollback()
             return
-        key_service.delete_key(self.session, self.owner_id, "model", key.key_id)
+        key_service.delete_key(self.session, self.owner_access, "model", key.key_id)
         self.session.commit()
         key.deleted = True
 
@@ -183,7 +183,7 @@ class KeyLifecycle(RuleBasedStateMachine):
 
     @rule(role=st.sampled_from(workspace_service.ROLES))
     def invite_mate(self, role: str) -> None:
-        token, _ = workspace_service.create_invitation(self.session, self.owner_id, role)
+        token, _ = workspace_service.create_invitation(self.session, self.owner_access, role)
         joined = workspace_service.accept_invitation(self.session, self.mate_id, token)
         self.session.commit()
         self.mate_role = self.mate_role or role  # a member keeps their role; the link is spent
@@ -196,10 +196,10 @@ class KeyLifecycle(RuleBasedStateMachine):
     def change_mate_role(self, role: str) -> None:
         if self.mate_role is None:
             with pytest.raises(NotFoundError):
-                workspace_service.change_role(self.session, self.owner_id, self.mate_id, role)
+                workspace_service.change_role(self.session, self.owner_access, self.mate_id, role)
             self.session.rollback()
             return
-        workspace_service.change_role(self.session, self.owner_id, self.mate_id, role)
+        workspace_service.change_role(self.session, self.owner_access, self.mate_id, role)
         self.session.commit()
         self.mate_role = role
 
@@ -207,10 +207,10 @@ class KeyLifecycle(RuleBasedStateMachine):
     def remove_mate(self) -> None:
         if self.mate_role is None:
             with pytest.raises(NotFoundError):
-                workspace_service.remove_member(self.session, self.owner_id, self.mate_id)
+                workspace_service.remove_member(self.session, self.owner_access, self.mate_id)
             self.session.rollback()
             return
-        workspace_service.remove_member(self.session, self.owner_id, self.mate_id)
+        workspace_service.remove_member(self.session, self.owner_access, self.mate_id)
         self.session.commit()
         self.mate_role = None
 
@@ -219,7 +219,8 @@ class KeyLifecycle(RuleBasedStateMachine):
         if self.mate_role == "owner":
             return  # two owners: leaving would be allowed; not exercised (the model keeps one owner)
         with pytest.raises(ConflictError):
-            workspace_service.change_role(self.session, self.owner_id, self.owner_id.user_id, "member")
+            owner = self.owner_access
+            workspace_service.change_role(self.session, owner, owner.user_id, "member")
         self.session.rollback()
 
     @rule(key=keys, name=NAMES)
@@ -303,7 +304,7 @@ class KeyLifecycle(RuleBasedStateMachine):
     @invariant()
     def listed_statuses_agree(self) -> None:
         page = key_service.list_keys(
-            self.session, self.owner_id, key_service.KeyQuery(page_size=100), now=self.clock
+            self.session, self.owner_access, key_service.KeyQuery(page_size=100), now=self.clock
         )
         listed = {row.key_id: row.status for row in page.rows}
         assert {row.key_id: row.name for row in page.rows} == {

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from rxapp import logs, metrics, settings
+from rxapp.context import app_context
 from rxapp.metrics_dir import is_private
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ def _metrics_app() -> TestClient:
 
 def test_metrics_endpoint_is_off_without_a_token(app_settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("APIKEYS_METRICS_TOKEN", raising=False)
-    settings.reset_settings_for_tests()
+    app_context.reset()
     response = _metrics_app().get("/metrics")
     assert response.status_code == 404
     assert "apikeys_" not in response.text
@@ -108,7 +109,7 @@ def test_metrics_endpoint_needs_the_bearer_token(
     # this process counted in single-process mode (an earlier import of rxconfig may have set it)
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("APIKEYS_METRICS_TOKEN", token)
-    settings.reset_settings_for_tests()
+    app_context.reset()
     monkeypatch.setattr("rxapp.db.get_engine", lambda: engine)
     client = _metrics_app()
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {token}"}):
@@ -162,11 +163,9 @@ def test_json_formatter_fields_and_redaction() -> None:
     assert "ValueError" in second.get("exception", "") + second["message"]
 
 
-def test_request_middleware_logs_api_calls(monkeypatch) -> None:
-    monkeypatch.setattr(logs, "_proxy_hops", 1)
+def test_request_middleware_logs_api_calls() -> None:
     stream = io.StringIO()
-    logs.configure_logging("json")
-    logs._handler.setStream(stream)  # type: ignore[union-attr]
+    logs.configure_logging("json", stream=stream)
     seen: list[tuple[str, str]] = []
 
     async def verify(request):
@@ -176,11 +175,12 @@ def test_request_middleware_logs_api_calls(monkeypatch) -> None:
     inner = Starlette(routes=[Route("/api/v1/verify", verify, methods=["POST"])])
     client = TestClient(logs.request_context_middleware(inner))
     try:
-        response = client.post(
-            f"/api/v1/verify?api_key={SECRET}",
-            headers={"X-Request-ID": "abc-123", "X-Forwarded-For": "203.0.113.9"},
-        )
-        generated = client.post("/api/v1/verify", headers={"X-Request-ID": "bad id\n{}"})
+        with app_context.override(proxy_hops=1):
+            response = client.post(
+                f"/api/v1/verify?api_key={SECRET}",
+                headers={"X-Request-ID": "abc-123", "X-Forwarded-For": "203.0.113.9"},
+            )
+            generated = client.post("/api/v1/verify", headers={"X-Request-ID": "bad id\n{}"})
     finally:
         logs.configure_logging("text")
         os.environ.pop("REFLEX_LOG_JSON", None)

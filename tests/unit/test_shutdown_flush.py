@@ -14,12 +14,12 @@ import pytest
 from sqlmodel import Session, SQLModel, select
 
 from rxapp import db, jobs
+from rxapp.context import app_context
 from rxapp.models import ApiKey, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.last_used import buffer
-from rxapp.settings import reset_settings_for_tests
 
 
 @pytest.fixture()
@@ -28,7 +28,7 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("APIKEYS_PEPPER", secrets.token_urlsafe(40))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'jobs.db'}")
     monkeypatch.setenv("APIKEYS_LAST_USED_FLUSH_INTERVAL", "0.1")
-    reset_settings_for_tests()
+    app_context.reset()
     db.get_engine.cache_clear()
     engine = db.get_engine()
     SQLModel.metadata.create_all(engine)
@@ -39,7 +39,7 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ).key.key_id
     yield engine, key_id
     db.get_engine.cache_clear()
-    reset_settings_for_tests()
+    app_context.reset()
 
 
 def _run_async(coroutine_function):

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel, select
 from rxapp import api as api_module
 from rxapp import db, settings
 from rxapp.__main__ import main as cli
+from rxapp.context import app_context
 from rxapp.models import AuditEvent
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
@@ -73,7 +74,7 @@ def test_closed_refuses_sign_up_and_the_cli_admin_signs_in(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("APIKEYS_SIGNUP", "closed")
-    settings.reset_settings_for_tests()
+    app_context.reset()
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
     assert cli(["create-user", "ops@example.com", "--admin"]) == 0
     assert _error(_sign_up(client, "someone@example.com")) == "signup_closed"

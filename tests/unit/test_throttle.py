@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, select
 
+from rxapp.context import app_context
 from rxapp.models import AuditEvent, LoginFailure
 from rxapp.services import throttle
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError, ValidationError
-from rxapp.settings import get_settings
 from tests.unit.helpers import PASSWORD, Person, utc
 
 T0 = utc(2030, 1, 1, 12)
@@ -125,7 +124,8 @@ def test_password_change_guesses_are_counted_audited_and_throttled(session: Sess
 def test_sign_up_with_an_existing_email_is_a_sign_in_attempt(
     session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(user_service, "get_settings", lambda: replace(get_settings(), signup_policy="open"))
+    monkeypatch.setenv("APIKEYS_SIGNUP", "open")
+    app_context.reset()
     assert user_service.register(session, alice.email, "not-alices-password-9") is None
     session.commit()
     assert session.exec(select(LoginFailure).where(LoginFailure.email == alice.email)).all()

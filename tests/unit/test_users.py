@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from rxapp.context import app_context
 from rxapp.models import AuditEvent, LoginFailure, User, UserSession
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
@@ -197,23 +198,23 @@ def test_old_failures_outside_the_window_do_not_count(session: Session, alice: P
     assert user_service.authenticate(session, alice.email, PASSWORD, now=later) is not None
 
 
-def test_rehash_on_login_when_parameters_change(session: Session, alice: Person, monkeypatch) -> None:
+def test_rehash_on_login_when_parameters_change(session: Session, alice: Person) -> None:
     before = session.exec(select(User.password_hash).where(User.id == alice.id)).one()
     stronger = make_fast_hasher(time_cost=2, memory_cost=2048)
     assert stronger.check_needs_rehash(before)
-    monkeypatch.setattr(user_service, "_hasher", stronger)
-    assert user_service.authenticate(session, alice.email, PASSWORD, now=T0) is not None
-    session.commit()
-    session.expire_all()
-    after = session.exec(select(User.password_hash).where(User.id == alice.id)).one()
-    assert after != before
-    assert not stronger.check_needs_rehash(after)
-    assert stronger.verify(after, PASSWORD)
-    assert "t=2" in after and "m=2048" in after
-    # Still signs in afterwards, and no further rehash happens.
-    assert user_service.authenticate(session, alice.email, PASSWORD, now=T0) is not None
-    session.commit()
-    assert session.exec(select(User.password_hash).where(User.id == alice.id)).one() == after
+    with app_context.override(password_hasher=stronger):
+        assert user_service.authenticate(session, alice.email, PASSWORD, now=T0) is not None
+        session.commit()
+        session.expire_all()
+        after = session.exec(select(User.password_hash).where(User.id == alice.id)).one()
+        assert after != before
+        assert not stronger.check_needs_rehash(after)
+        assert stronger.verify(after, PASSWORD)
+        assert "t=2" in after and "m=2048" in after
+        # Still signs in afterwards, and no further rehash happens.
+        assert user_service.authenticate(session, alice.email, PASSWORD, now=T0) is not None
+        session.commit()
+        assert session.exec(select(User.password_hash).where(User.id == alice.id)).one() == after
 
 
 def test_sessions_store_only_a_digest(session: Session, alice: Person) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, select
 
+from rxapp.context import app_context
 from rxapp.models import AuditEvent, Invitation
 from rxapp.services import admin, audit, rolling, usage
 from rxapp.services import keys as key_service
@@ -18,7 +18,6 @@ from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
 from rxapp.services.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from rxapp.settings import get_settings
 from tests.unit.helpers import PASSWORD, Person, new_user, utc_now
 
 
@@ -269,7 +268,8 @@ def test_invitation_single_use_expiry_and_revocation(session: Session, alice: Pe
 
 
 def _policy(monkeypatch: pytest.MonkeyPatch, policy: str) -> None:
-    monkeypatch.setattr(user_service, "get_settings", lambda: replace(get_settings(), signup_policy=policy))
+    monkeypatch.setenv("APIKEYS_SIGNUP", policy)
+    app_context.reset()  # settings are read again; the test's pinned members stay
 
 
 def test_default_policy_is_invite(app_settings) -> None:

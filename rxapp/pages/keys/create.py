@@ -21,7 +21,9 @@ from rxapp.components.forms import (
     invalid_if,
     labelled_field,
 )
+from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
+from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
@@ -40,18 +42,16 @@ class _SecretField(TextFieldRoot):
     on_copy: EventHandler[no_args_event_spec]
 
 
-class CreateKeyState(AuthState):
+class CreateKeyState(KeyFormFields, AuthState):
     open: bool = False
-    name: str = ""
-    profile: str = key_service.ProfileScope.NONE.value
     expiry: str = key_service.ExpiryPreset.NEVER.value
     custom_date: str = ""
-    error: str = ""
-    error_field: str = ""
     creating: bool = False
     # the one-time reveal (the secret itself is client-side only: see `revealed_secret`)
     revealed_key_id: str = ""
     reveal_note: str = ""  # set when the reveal follows a roll: how long the old key keeps working
+    reveal_until: str = ""  # ...until this instant (ISO; shown in the reader's zone)
+    reveal_until_exact: str = ""
     copied: bool = False
     confirm_discard_open: bool = False
 
@@ -63,6 +63,7 @@ class CreateKeyState(AuthState):
         # a visible, editable default: the seed's three clicks create a key without typing a name
         self.name = await self.in_session(key_service.default_name, user.access)
         self.open = True
+        yield self.ask_browser_zone()
 
     @rx.event
     def forget_reveal(self):
@@ -70,14 +71,12 @@ class CreateKeyState(AuthState):
         self.reset()
 
     @rx.event
-    def set_name(self, value: str):
-        self.name = value[:200]
-        if self.error_field == "name":
+    def name_edited(self, value: str):
+        """Typing after a refused name clears its error. Debounced in the browser and never needed
+        to create: the name travels with the create event itself (`submit_form`), so a pending edit
+        costs the click no round trip. An edit that still says the refused name changes nothing."""
+        if self.error_field == "name" and value[:200] != self.name:
             self.error = self.error_field = ""
-
-    @rx.event
-    def set_profile(self, value: str):
-        self.profile = value
 
     @rx.event
     def set_expiry(self, value: str):
@@ -85,17 +84,23 @@ class CreateKeyState(AuthState):
 
     @rx.event
     def set_custom_date(self, value: str):
-        self.custom_date = value
+        self.custom_date = value[:10]
+        self.preview_end(self.custom_date)
+        if self.error_field == "expires_at":
+            self.error = self.error_field = ""
 
     @rx.event
     @requires_user
-    async def submit(self, user: Caller):
+    async def submit_form(self, user: Caller, form_data: dict):
+        """The Create API Key button and Enter in a field: one event carrying the name as typed."""
+        if isinstance(form_data.get("name"), str):
+            self.name = form_data["name"][:200]
         if self.creating or self.revealed_key_id:
             return
         self.creating = True
         try:
             expires_at = key_service.end_date_for(
-                key_service.parse_preset(self.expiry), self.custom_date, utc_now()
+                key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
             )
             created = await self.in_session(
                 key_service.create_key,
@@ -122,13 +127,6 @@ class CreateKeyState(AuthState):
         yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
         del created
         await reload_table(self, user)
-
-    @rx.event
-    def submit_form(self, form_data: dict):
-        """Enter in a field submits, as the Create API Key button does (with the name as typed)."""
-        if isinstance(form_data.get("name"), str):
-            self.name = form_data["name"][:200]
-        return CreateKeyState.submit
 
     @rx.event
     def mark_copied(self):
@@ -172,9 +170,9 @@ def _form() -> rx.Component:
         ),
         labelled_field(
             "Name (optional)",
-            rx.input(
-                value=state.name,
-                on_change=state.set_name,
+            rx.input(  # uncontrolled: its value is sent with the create event, not per keystroke
+                default_value=state.name,
+                on_change=state.name_edited.debounce(300),
                 id="create-name",
                 name="name",
                 placeholder="e.g. checkout-service production",
@@ -201,15 +199,13 @@ def _form() -> rx.Component:
                 ),
                 rx.cond(
                     state.expiry == key_service.ExpiryPreset.CUSTOM.value,
-                    rx.input(
-                        type="date",
-                        value=state.custom_date,
-                        on_change=state.set_custom_date,
-                        id="create-custom-date",
-                        aria_label="Custom end date",
+                    end_date_input(
+                        state,
+                        state.custom_date,
+                        state.set_custom_date,
+                        "create-custom-date",
+                        aria_label="Custom end date (ends at the end of that day, your time)",
                         aria_required="true",
-                        aria_invalid=invalid_if(state.error_field, "expires_at"),
-                        width="100%",
                     ),
                 ),
             ),
@@ -226,6 +222,7 @@ def _form() -> rx.Component:
         ),
         on_submit=state.submit_form,
         reset_on_submit=False,
+        no_validate=True,  # a typed date before the picker's min gets the service's error, in place
         display="flex",
         flex_direction="column",
         gap="16px",
@@ -307,7 +304,13 @@ def _reveal() -> rx.Component:
         rx.text("Key ID: ", rx.code(CreateKeyState.revealed_key_id), size="2"),
         rx.cond(
             CreateKeyState.reveal_note != "",
-            rx.text(CreateKeyState.reveal_note, size="2", id="reveal-note"),
+            rx.text(
+                CreateKeyState.reveal_note,
+                local_time(CreateKeyState.reveal_until, CreateKeyState.reveal_until_exact, fallback="now"),
+                ": switch your services to the new key before then.",
+                size="2",
+                id="reveal-note",
+            ),
         ),
         rx.hstack(
             rx.button("Done", on_click=CreateKeyState.request_close, id="create-done"),

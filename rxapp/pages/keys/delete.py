@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.dialogs import confirm_delete_dialog
+from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
-class DeleteKeyState(AuthState):
-    open: bool = False
+class DeleteKeyState(DialogOpen, AuthState):
     key_id: str = ""
     key_name: str = ""
 
@@ -21,10 +20,6 @@ class DeleteKeyState(AuthState):
     async def start(self, user: Caller, key_id: str):
         key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
         self.key_id, self.key_name, self.open = key.key_id, key.name, True
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     @rx.event
     @requires_user

@@ -3,14 +3,16 @@ check (the version read when the dialog opened)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import reflex as rx
 
 from rxapp.components.badges import status_badge
-from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import ApiKeyPublic, KeyStatus
+from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.services.errors import ServiceError
@@ -21,19 +23,15 @@ _FIELDS = ("name", "expires_at", "status", "bias_profile_id")
 _FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date"}
 
 
-class EditKeyState(AuthState):
-    open: bool = False
+class EditKeyState(KeyFormFields, DialogOpen, AuthState):
     key_id: str = ""
-    name: str = ""
-    profile: str = key_service.ProfileScope.NONE.value
     status: str = KeyStatus.ACTIVE.value
     expired: bool = False
     end_date: str = ""
-    error: str = ""
-    error_field: str = ""
     stale: bool = False  # the key changed elsewhere: the dialog offers "Reload"
     _version: int = 0
     _original_end: str = ""
+    _expires_at: str = ""  # the key's end (ISO) as read: its local day is known once the zone is
 
     @rx.event
     @requires_user
@@ -43,6 +41,7 @@ class EditKeyState(AuthState):
         self.reset()
         self._fill(key)
         self.open = True
+        return self.ask_browser_zone()
 
     @rx.event
     @requires_user
@@ -63,18 +62,18 @@ class EditKeyState(AuthState):
         )
         self.expired = key.status == KeyStatus.EXPIRED
         self.status = key.status
-        self.end_date = self._original_end = key_service.date_field(key.expires_at)
+        self._expires_at = key.expires_at.isoformat() if key.expires_at else ""
+        self.end_date = self._original_end = key_service.date_field(key.expires_at, self.zone())
+        self.end_preview = self.end_preview_exact = ""
         self._version = key.version
 
-    @rx.event
-    def set_name(self, value: str):
-        self.name = value[:200]
-        if self.error_field == "name":
-            self.error = self.error_field = ""
-
-    @rx.event
-    def set_profile(self, value: str):
-        self.profile = value
+    def _zone_known(self) -> None:
+        """Show the key's end date as the reader's local day (a field left alone stays unchanged)."""
+        expires = dt.datetime.fromisoformat(self._expires_at) if self._expires_at else None
+        untouched = self.end_date == self._original_end
+        self._original_end = key_service.date_field(expires, self.zone())
+        if untouched:
+            self.end_date = self._original_end
 
     @rx.event
     def set_status(self, value: str):
@@ -83,11 +82,15 @@ class EditKeyState(AuthState):
 
     @rx.event
     def set_end_date(self, value: str):
-        self.end_date = value
+        self.end_date = value[:10]
+        self.preview_end(self.end_date if self.end_date != self._original_end else "")
+        if self.error_field == "expires_at":
+            self.error = self.error_field = ""
 
     @rx.event
     def clear_end_date(self):
         self.end_date = ""
+        self.end_preview = self.end_preview_exact = ""
 
     @rx.event
     def submit_form(self, form_data: dict):
@@ -95,10 +98,6 @@ class EditKeyState(AuthState):
         if isinstance(form_data.get("name"), str):
             self.name = form_data["name"][:200]
         return EditKeyState.submit
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     def _changes(self) -> dict[str, Any]:
         changes: dict[str, Any] = {
@@ -109,10 +108,8 @@ class EditKeyState(AuthState):
             return changes
         changes["status"] = self.status
         if self.end_date != self._original_end:
-            end = key_service.parse_date(self.end_date) if self.end_date else None
-            if self.end_date and end is None:
-                raise ServiceError("Enter a valid end date.", field="expires_at")
-            changes["expires_at"] = end
+            # the end of the picked day in the reader's zone; a past day is refused (PAST_END_DATE)
+            changes["expires_at"] = self.local_end(self.end_date) if self.end_date else None
         return changes
 
     @rx.event
@@ -171,16 +168,9 @@ def _status_field() -> rx.Component:
 def _end_date_field() -> rx.Component:
     state = EditKeyState
     return labelled_field(
-        "End date (UTC, empty for never)",
+        "End date (the end of that day, your time; empty for never)",
         rx.hstack(
-            rx.input(
-                type="date",
-                value=state.end_date,
-                on_change=state.set_end_date,
-                id="edit-end-date",
-                aria_invalid=invalid_if(state.error_field, "expires_at"),
-                width="100%",
-            ),
+            end_date_input(state, state.end_date, state.set_end_date, "edit-end-date"),
             rx.button(
                 "Never",
                 variant="soft",
@@ -190,6 +180,7 @@ def _end_date_field() -> rx.Component:
                 type="button",
             ),
             width="100%",
+            align="start",
         ),
         html_for="edit-end-date",
         error=state.error,
@@ -247,6 +238,7 @@ def edit_dialog() -> rx.Component:
         open=state.open,
         on_open_change=state.set_open,
         on_submit=state.submit_form,
+        no_validate=True,  # a typed date before the picker's min gets the service's error, in place
         max_width="520px",
         spacing="4",
         id="edit-dialog",

@@ -13,7 +13,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
-from rxapp.components.timefmt import exact_utc, relative, short_date
+from rxapp.components.timefmt import exact_utc, iso, relative
 from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
@@ -34,12 +34,13 @@ class KeyRow:
     last_used: str = ""
     last_used_exact: str = ""
     profile: str = ""
-    expires: str = ""
-    expires_exact: str = ""
+    expires_at: str = ""  # ISO instant: the browser shows it in the reader's zone
+    expires_exact: str = ""  # the same instant in UTC, for the hover title
     expiring_soon: bool = False
     unused: bool = False
     calls_7d: int = 0
     rolling_note: str = ""  # "rolling: old key expires in 23 hours" / "rolled from key_…"
+    rolling_exact: str = ""  # when the old key stops, in UTC (the note's hover title)
 
 
 @dataclasses.dataclass
@@ -65,6 +66,7 @@ def key_row(
     return KeyRow(
         calls_7d=calls_7d,
         rolling_note=_rolling_note(key, links, now),
+        rolling_exact=exact_utc(key.expires_at) if links and links.rolled_to else "",
         key_id=key.key_id,
         name=key.name,
         masked=key.masked,
@@ -72,8 +74,8 @@ def key_row(
         last_used=relative(key.last_used_at, now),
         last_used_exact=exact_utc(key.last_used_at) or "Never used",
         profile=key.bias_profile_name or "None",
-        expires=short_date(key.expires_at),
-        expires_exact=relative(key.expires_at, now, never="No end date"),
+        expires_at=iso(key.expires_at),
+        expires_exact=exact_utc(key.expires_at) or "No end date",
         expiring_soon=key_service.is_expiring_soon(key, now),
         unused=key_service.is_unused(key, now),
     )

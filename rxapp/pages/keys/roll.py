@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import choice_select, form_error, labelled_field
-from rxapp.components.timefmt import short_date
+from rxapp.components.timefmt import exact_utc, iso
 from rxapp.models import KeyStatus
 from rxapp.pages.keys.create import CreateKeyState, revealed_secret
 from rxapp.pages.keys.listing import reload_table
@@ -21,8 +21,7 @@ from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
-class RollKeyState(AuthState):
-    open: bool = False
+class RollKeyState(DialogOpen, AuthState):
     key_id: str = ""
     key_name: str = ""
     grace: str = "24h"
@@ -38,10 +37,6 @@ class RollKeyState(AuthState):
         self.key_id, self.key_name, self.grace, self.error = key.key_id, key.name, "24h", ""
         self.open = True
         return None
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     @rx.event
     def set_grace(self, value: str):
@@ -71,9 +66,11 @@ class RollKeyState(AuthState):
         reveal = await self.get_state(CreateKeyState)
         reveal.reset()
         reveal.revealed_key_id = rolled.new.key.key_id
-        reveal.reveal_note = (
-            f"Rolled from {rolled.old_key_id}, which keeps working until "
-            f"{short_date(rolled.old_expires_at)}: switch your services to the new key before then."
+        reveal.reveal_note = f"Rolled from {rolled.old_key_id}, which keeps working until "
+        # the end of the old key, shown in the reader's zone (UTC on hover)
+        reveal.reveal_until, reveal.reveal_until_exact = (
+            iso(rolled.old_expires_at),
+            exact_utc(rolled.old_expires_at),
         )
         reveal.open = True
         # Committed above; the new secret reaches the browser once, as a client-side value.

@@ -9,6 +9,7 @@ from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
 from rxapp.components.page import MUTED, data_table, empty_state, pagination, search_box
 from rxapp.components.row_actions import edit_delete_buttons
+from rxapp.components.timefmt import local_time, with_utc_title
 from rxapp.pages.keys.create import CreateKeyState
 from rxapp.pages.keys.delete import DeleteKeyState
 from rxapp.pages.keys.edit import EditKeyState
@@ -102,14 +103,19 @@ def key_row(row: KeyRow) -> rx.Component:
             ),
             rx.cond(
                 row.rolling_note != "",
-                rx.text(row.rolling_note, size="1", color=rx.color("gray", 10), id="rolling-" + row.key_id),
+                rx.text(
+                    with_utc_title(row.rolling_note, row.rolling_exact),
+                    size="1",
+                    color=rx.color("gray", 10),
+                    id="rolling-" + row.key_id,
+                ),
             ),
             id="name-" + row.key_id,
         ),
         rx.table.cell(rx.code(row.masked, size="2"), id="masked-" + row.key_id),
         rx.table.cell(status_badge(row.status), id="status-" + row.key_id),
         rx.table.cell(
-            rx.tooltip(rx.text(row.last_used, size="2"), content=row.last_used_exact),
+            with_utc_title(row.last_used, row.last_used_exact, font_size="var(--font-size-2)"),
             rx.cond(
                 row.unused,
                 rx.badge(
@@ -120,7 +126,13 @@ def key_row(row: KeyRow) -> rx.Component:
         ),
         rx.table.cell(row.profile, id="profile-" + row.key_id),
         rx.table.cell(
-            rx.tooltip(rx.text(row.expires, size="2"), content=row.expires_exact),
+            local_time(
+                row.expires_at,
+                row.expires_exact,
+                fallback="Never",
+                element_id="expires-at-" + row.key_id,
+                font_size="var(--font-size-2)",
+            ),
             rx.cond(
                 row.expiring_soon, rx.badge("Expires soon", color_scheme="orange", size="1", margin_left="1")
             ),

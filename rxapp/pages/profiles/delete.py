@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.dialogs import confirm_delete_dialog
+from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.pages.profiles.listing import reload_table
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ServiceError
@@ -12,8 +12,7 @@ from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 
-class DeleteProfileState(AuthState):
-    open: bool = False
+class DeleteProfileState(DialogOpen, AuthState):
     name: str = ""
     error: str = ""
     _profile_id: int = 0
@@ -23,10 +22,6 @@ class DeleteProfileState(AuthState):
     async def start(self, user: Caller, profile_id: int):
         profile = await self.in_session(profile_service.get_profile, user.access, int(profile_id))
         self._profile_id, self.name, self.error, self.open = profile.id, profile.name, "", True
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     @rx.event
     @requires_user

@@ -11,7 +11,7 @@ from typing import Any
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
-from rxapp.components.dialogs import dialog_footer, form_dialog
+from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import field_error, labelled_field
 from rxapp.models import BIAS_CATEGORIES
 from rxapp.pages.profiles.listing import ACTION_LABELS, reload_table
@@ -24,8 +24,7 @@ slider_value = ClientStateVar.create("profile_sensitivity", [50])
 DEFAULT_SENSITIVITY = 50  # percent
 
 
-class ProfileFormState(AuthState):
-    open: bool = False
+class ProfileFormState(DialogOpen, AuthState):
     editing: bool = False
     name: str = ""
     description: str = ""
@@ -60,10 +59,6 @@ class ProfileFormState(AuthState):
         self._version = profile.version
         self.open = True
         return slider_value.push([self.sensitivity])
-
-    @rx.event
-    def set_open(self, is_open: bool):
-        self.open = is_open
 
     @rx.event
     def set_name(self, value: str):

@@ -196,42 +196,47 @@ def update_key(
         status_changed = True
     if not values:
         return public(key, profile_name, now)
-    values["updated_at"] = now
-    values["version"] = key.version + 1
+    events = [("key.update", " ".join(notes))] if notes else []
+    if status_changed:
+        events.append(("key.status", f"{current_status} -> {changes.status}"))
+    change_key(session, key, values, actor, events, client_address=client_address, now=now)
+    return public(key, profile_name, now)
+
+
+def change_key(
+    session: Session,
+    key: ApiKey,
+    values: dict[str, Any],
+    actor: str,
+    events: list[tuple[str, str]],
+    *,
+    client_address: str = "",
+    now: dt.datetime,
+) -> None:
+    """The one way an existing key row changes (edit, roll, expire now): bump `updated_at` and
+    `version` only if the row still has the version read into `key` (else a STALE conflict, never
+    a lost update), record each (action, detail) audit event, and reload `key`."""
+    values = {**values, "updated_at": now, "version": key.version + 1}
     result = session.execute(
         sa.update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version).values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
-    if notes:
+    for action, detail in events:
         audit.record(
             session,
-            action="key.update",
+            action=action,
             actor=actor,
-            owner_id=access.user_id,
-            workspace_id=workspace_id,
+            owner_id=key.owner_id,
+            workspace_id=key.workspace_id,
             target_type="key",
-            target_id=key_id,
-            detail=" ".join(notes),
-            client_address=client_address,
-            when=now,
-        )
-    if status_changed:
-        audit.record(
-            session,
-            action="key.status",
-            actor=actor,
-            owner_id=access.user_id,
-            workspace_id=workspace_id,
-            target_type="key",
-            target_id=key_id,
-            detail=f"{current_status} -> {changes.status}",
+            target_id=key.key_id,
+            detail=detail,
             client_address=client_address,
             when=now,
         )
     session.flush()
     session.refresh(key)
-    return public(key, profile_name, now)
 
 
 def delete_key(

@@ -1,0 +1,103 @@
+"""Booting a real console for tests and for `scripts/bench`: one module, used by both.
+
+`reflex db migrate`, then `reflex run --env prod` on one port (frontend and backend), in its own
+process group, waited for until it answers, and stopped by that group only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"console exited early:\n{log_tail(log_path)}")
+        try:
+            if httpx.get(url, timeout=2, follow_redirects=True).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"console not ready after {timeout:.0f}s:\n{log_tail(log_path)}")
+
+
+def log_tail(log_path: Path) -> str:
+    try:
+        return log_path.read_text(errors="replace")[-4000:]
+    except OSError:
+        return "(no log)"
+
+
+def reset_postgres(url: str) -> None:
+    """A fresh `public` schema: the caller owns this database."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+    )
+
+
+def start_console(
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    *,
+    prefix: Sequence[str] = (),
+    backend_only: bool = False,
+) -> subprocess.Popen:
+    """Start the production console and return once it answers (health, and the sign-in page
+    unless `backend_only`). `prefix` goes before the command (the benchmark's `taskset`)."""
+    command = [*prefix, "reflex", "run", "--env", "prod", "--backend-port", str(port)]
+    command += ["--backend-only"] if backend_only else ["--frontend-port", str(port)]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, log_path)
+        if not backend_only:
+            wait_ready(f"http://localhost:{port}/sign-in", process, log_path)
+    except BaseException:
+        stop_console(process)
+        raise
+    return process
+
+
+def stop_console(process: subprocess.Popen) -> None:
+    """Stop our own process group only (reflex, granian and the node build it started)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+    except ProcessLookupError:
+        pass  # it already exited (its log says why)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
