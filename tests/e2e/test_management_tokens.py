@@ -41,3 +41,17 @@ def test_tokens_page_creates_and_revokes_a_token(page: Page, console: Console) -
     page.click("#revoke-confirm")
     expect(page.locator("#tokens-table tr", has_text="deploy-bot").first).to_contain_text("Revoked")
     assert httpx.get(api, headers=headers, timeout=30).status_code == 401
+
+
+def test_tokens_page_on_a_phone(page: Page, console: Console) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_up(page, console)
+    page.goto(f"{console.base_url}/tokens")
+    page.click("#create-token-button")
+    page.fill("#token-name", "phone")
+    page.click("#token-submit")
+    expect(page.locator("#new-token-secret")).not_to_have_value("", timeout=20_000)
+    box = page.locator("#copy-new-token").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390  # Copy is on screen
+    page.click("#token-done")
+    expect(page.locator("#tokens-table")).to_contain_text("phone")
