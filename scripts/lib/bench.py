@@ -49,6 +49,8 @@ from scripts.lib.bench_reference import (  # noqa: E402
     pinning_note,
     server_cpu_seconds,
 )
+from scripts.lib.bench_usage import section_rows as usage_section_rows  # noqa: E402
+from scripts.lib.bench_usage import target_row as usage_target_row  # noqa: E402
 from tests import harness  # noqa: E402
 from tests.harness import free_port  # noqa: E402
 
@@ -57,7 +59,7 @@ RESULTS_DIR = ROOT / "bench-results"
 PASSWORD = "bench-password-not-secret-42"
 EMAIL = "bench@example.com"
 PROFILE = "bench-profile"
-SECTIONS = ("verify", "browser", "expiry", "list")
+SECTIONS = ("verify", "usage", "browser", "expiry", "list")
 TARGETS = ("noop", "valid", "authorize", "unknown", "malformed")
 PG_TARGETS = ("valid", "authorize")  # on PostgreSQL (--postgres), next to the same bare reference
 CONCURRENCIES = (1, 16, 64)
@@ -105,6 +107,7 @@ class Results:
     list_query: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)  # interleaved ratio runs (c=16)
+    usage_inproc: dict[str, Any] = field(default_factory=dict)  # bench_usage.py: CPU per verify call
 
 
 # ---------------------------------------------------------------- helpers
@@ -516,6 +519,39 @@ def start_usage_pair(work_dir: Path) -> dict[str, tuple[Server, Seed]]:
         server.start()
         pair[name] = (server, keys)
     return pair
+
+
+USAGE_ROUNDS = {True: (20, 1_000), False: (150, 2_000)}  # quick/full: (pairs of rounds, calls per round)
+
+
+def bench_usage_inproc(mode: Mode, results: Results, work_dir: Path) -> None:
+    """Usage counting on vs off in process (scripts/lib/bench_usage.py), on a database migrated and
+    seeded by the CLI like the consoles'; the environment is restored afterwards."""
+    from rxapp.context import app_context
+    from rxapp.db import get_engine
+    from scripts.lib.bench_usage import measure
+
+    directory = work_dir / "usage-inproc"
+    directory.mkdir()
+    server = Server(directory)
+    say("In process: migrating and seeding a database for the usage on/off rounds")
+    server.migrate()
+    keys = seed(server)
+    saved = dict(os.environ)
+    names = ("APIKEYS_DATA_DIR", "DATABASE_URL", "APIKEYS_PEPPER", "APIKEYS_ENV", "APIKEYS_VERIFY_RATE_LIMIT")
+    os.environ.update({name: server.env[name] for name in names})
+    app_context.reset()
+    get_engine.cache_clear()  # built from the settings just set, disposed below
+    try:
+        rounds, calls = USAGE_ROUNDS[mode.quick]
+        say(f"In process: {rounds} pairs of rounds of {calls:,} verify calls, usage counting on/off")
+        results.usage_inproc = measure(keys.valid, rounds, calls, core=SERVER_CORE)
+    finally:
+        get_engine().dispose()
+        get_engine.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+        app_context.reset()
 
 
 def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_dir: Path) -> None:
@@ -1171,9 +1207,11 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
             {
                 "target": "Verify with usage counting on within 5 % of off (SQLite, one worker)",
                 "measured": f"{ratio:.0%} of off ({usage_on['rps']:,.0f} vs {usage_off['rps']:,.0f} req/s)",
-                "verdict": "pass" if ratio >= 0.95 else "MISS",
+                "verdict": _http_usage_verdict(results, ratio),
             }
         )
+    if results.usage_inproc:
+        rows.append(usage_target_row(results.usage_inproc))
     bare_pg, valid_pg = _c16(results, "bare-pg"), _c16(results, "valid-pg")
     if bare_pg and valid_pg and bare_pg["rps"]:
         ratio = valid_pg["rps"] / bare_pg["rps"]
@@ -1186,6 +1224,13 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
         )
     rows += cpu_targets(results)
     return rows
+
+
+def _http_usage_verdict(results: Results, ratio: float) -> str:
+    """The HTTP pair cannot resolve 5 % on a shared machine: the in-process rounds decide when run."""
+    if results.usage_inproc:
+        return "n/a (noise; decided in process)"
+    return "pass" if ratio >= 0.95 else "MISS"
 
 
 def cpu_targets(results: Results) -> list[dict[str, str]]:
@@ -1208,11 +1253,12 @@ def cpu_targets(results: Results) -> list[dict[str, str]]:
         if not mine or not theirs:
             continue
         ratio = theirs / mine
+        verdict = "pass" if ratio >= goal else "MISS"
         rows.append(
             {
                 "target": f"{label}, by server CPU per request",
                 "measured": f"{ratio:.0%} ({mine:.0f} vs {theirs:.0f} µs of server CPU per request)",
-                "verdict": "pass" if ratio >= goal else "MISS",
+                "verdict": _http_usage_verdict(results, ratio) if target == "valid-usage-on" else verdict,
             }
         )
     return rows
@@ -1392,6 +1438,9 @@ def result_sections(results: Results) -> list[tuple[str, str]]:
                 rounds_table(results),
             )
         )
+    if results.usage_inproc:
+        title = "Usage counting on vs off, in process (CPU per verify call; decides the 5 % target)"
+        parts.append((title, _pairs(usage_section_rows(results.usage_inproc))))
     if results.checks:
         parts.append(
             ("Correctness checks before the load", _pairs([(k, f"`{v}`") for k, v in results.checks.items()]))
@@ -1589,6 +1638,29 @@ def miss_explanations(results: Results) -> dict[str, str]:
     return explanations
 
 
+def usage_note(results: Results) -> str:
+    """Why the in-process rounds, not the HTTP pair, decide the usage target (issues 12 and 14)."""
+    inproc = results.usage_inproc
+    low, high = inproc["paired_ci95"]
+    http = ""
+    if _c16(results, "valid-usage-on"):
+        http = (
+            f"The HTTP pair cannot resolve 5 % on this machine: across its interleaved rounds the "
+            f"usage-on console served {_spread(results, 'valid-usage-on')} req/s and the identical "
+            f"usage-off console {_spread(results, 'valid-usage-off')} req/s. "
+        )
+    verdict = "at most 5 %: the target is met" if high <= 1.05 else "not shown to be within 5 %"
+    return (
+        f"{http}In process, the production verify entry costs {inproc['on_median_us']:.1f} µs of CPU per "
+        f"call with counting on and {inproc['off_median_us']:.1f} µs with it off (medians of "
+        f"{inproc['rounds_per_side']} alternating rounds of {inproc['calls_per_round']:,} calls each); "
+        f"the median of the paired on/off ratios is {inproc['paired_median']:.3f}, 95 % interval "
+        f"{low:.3f}–{high:.3f}, so counting costs {verdict}. The usage upsert adds "
+        f"{inproc['flush_cpu_ms_median'] - inproc.get('flush_cpu_ms_off_median', 0):.1f} ms of CPU to "
+        "the flush, which runs once a second."
+    )
+
+
 def render_document(results: Results, mode: Mode) -> str:
     """The page: machine and load, targets (each miss with what was measured about it), results.
     How each figure is measured is written once, by hand, in docs/benchmark-method.md."""
@@ -1627,6 +1699,8 @@ def render_document(results: Results, mode: Mode) -> str:
                 "**Not yet investigated.**",
             )
             lines += [f"- **{row['target']}**: measured {row['measured']}.", f"  - {explanation}", ""]
+    if results.usage_inproc:
+        lines += ["### Usage counting on vs off (issues 12 and 14)", "", usage_note(results), ""]
     for name in [n for n in SECTIONS if n not in results.sections_run or n in results.errors]:
         lines.append(f"- Not measured: {name}: {results.errors.get(name, 'not selected in this run')}")
     lines += ["", "## Results", ""]
@@ -1726,6 +1800,8 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             if "verify" in sections and args.postgres:
                 section("verify_pg", lambda: bench_verify_postgres(args.postgres, mode, results, work_dir))
+        if "usage" in sections:
+            section("usage", lambda: bench_usage_inproc(mode, results, work_dir))
         if "expiry" in sections or "list" in sections:
             _in_process_environment(work_dir)
         if "expiry" in sections:
