@@ -13,6 +13,7 @@ from rxapp.models import utc_now
 from rxapp.services import admin, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
+from rxapp.services import tokens as token_service
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
@@ -161,6 +162,33 @@ def create_key(args: argparse.Namespace) -> int:
         f"Created {created.key.key_id} ({created.key.masked}); store the key now, it is not shown again.",
         file=sys.stderr,
     )
+    return 0
+
+
+def create_token(args: argparse.Namespace) -> int:
+    """Prints only the management token on stdout (shown once), for scripts."""
+    expires_at = _parse_time(args.expires_at) if args.expires_at else None
+    with session_scope() as session:
+        access, actor = _acting(session, args)
+        created = token_service.create_token(
+            session, access, actor, args.name, args.scopes, expires_at=expires_at, client_address="cli"
+        )
+    print(created.secret)
+    print(
+        f"Created management token {created.token.token_id} ({created.token.masked}) in "
+        f"{access.workspace_name!r}; store it now, it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def revoke_token(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        user = _user(session, args.email)
+        name = token_service.revoke_for_user(
+            session, user.id, user.email + CLI_ACTOR_SUFFIX, args.token_id, client_address="cli"
+        )
+    print(f"Revoked management token {args.token_id} ({name!r})", file=sys.stderr)
     return 0
 
 
@@ -332,6 +360,23 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--rate-limit", type=int, default=None, help="calls per minute (default: none)")
     command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=create_key)
+
+    command = commands.add_parser("create-token", help="create a management API token; prints only the token")
+    command.add_argument("email", help="its creator (an owner or member of the workspace)")
+    command.add_argument("name")
+    command.add_argument(
+        "--scopes", required=True, help=f"comma-separated, from {','.join(token_service.SCOPES)}"
+    )
+    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
+    command.add_argument("--expires-at", default="", help="ISO 8601 expiry (UTC if no offset)")
+    command.set_defaults(handler=create_token)
+
+    command = commands.add_parser(
+        "revoke-token", help="revoke a management API token (its creator or an owner)"
+    )
+    command.add_argument("email")
+    command.add_argument("token_id", help="tok_... (as listed on the Management tokens page)")
+    command.set_defaults(handler=revoke_token)
 
     command = commands.add_parser("roll-key", help="roll a key; prints only the new secret on stdout")
     command.add_argument("email")

@@ -244,6 +244,44 @@ class AuditEvent(SQLModel, table=True):
     occurrences: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
+class ManagementToken(SQLModel, table=True):
+    """A bearer token for the management API, scoped to one workspace. Only its HMAC is stored;
+    its rights are its scopes intersected with its creator's role at each request."""
+
+    __tablename__ = "management_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: str = Field(max_length=24, unique=True, index=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    creator_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    scopes: str = Field(max_length=200)  # space-separated, from MANAGEMENT_SCOPES
+    digest: str = Field(max_length=64, unique=True, index=True)
+    masked: str = Field(max_length=32)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    expires_at: dt.datetime | None = Field(default=None)
+    last_used_at: dt.datetime | None = Field(default=None)
+    revoked_at: dt.datetime | None = Field(default=None)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """(token, Idempotency-Key) -> the resource a POST created. The unique constraint is what makes
+    concurrent retries safe: the loser's insert fails and it replays the winner's resource."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (
+        sa.UniqueConstraint("token_row_id", "idempotency_key", name="uq_idempotency_token_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_row_id: int = Field(foreign_key="management_tokens.id", ondelete="CASCADE")
+    idempotency_key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    resource_type: str = Field(default="", max_length=20)
+    resource_id: str = Field(default="", max_length=100)
+    created_at: dt.datetime = Field(default_factory=utc_now, index=True)
+
+
 # ---------------------------------------------------------------- public shapes
 
 
@@ -320,3 +358,15 @@ class AuditEventPublic(_Public):
     detail: str
     client_address: str
     occurrences: int = 1
+
+
+class ManagementTokenPublic(_Public):
+    token_id: str
+    name: str
+    scopes: list[str]
+    masked: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None

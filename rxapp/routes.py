@@ -10,6 +10,7 @@ KEY_DETAIL = "/keys/[key_id]"  # one key: usage chart, roll chain, rotation assi
 PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
+TOKENS = "/tokens"  # management API tokens of the current workspace
 MEMBERS = "/members"
 ADMIN = "/admin"
 INVITATION = "/invite"  # ?token=inv_...: signs the person in or up, then joins the workspace
@@ -19,6 +20,7 @@ API_VERIFY = f"{API_PREFIX}/verify"
 API_HEALTH = f"{API_PREFIX}/health"
 API_NOOP = f"{API_PREFIX}/noop"
 API_AUTHORIZE = f"{API_PREFIX}/authorize"
+API_DOCS = "/api/docs"  # Swagger UI from packaged files (rxapp/api/docs.py)
 API_AUTH_PREFIX = f"{API_PREFIX}/auth"
 API_SIGN_IN = f"{API_AUTH_PREFIX}/sign-in"
 API_SIGN_UP = f"{API_AUTH_PREFIX}/sign-up"
@@ -29,7 +31,7 @@ DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION, TOKENS)
 
 
 def safe_next(path: str) -> str:

@@ -9,7 +9,7 @@ from rxapp.api import api, serve_benchmark_noop
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
-from rxapp.pages import key_detail, keys, profiles
+from rxapp.pages import key_detail, keys, profiles, tokens
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.admin import AdminState, admin_page
@@ -79,6 +79,9 @@ app.add_page(
     invitation_page, route=routes.INVITATION, title="Invitation · Key Console", on_load=InvitationState.load
 )
 app.add_page(not_found_page, route="404", title="Page not found · Key Console")
+app.add_page(
+    tokens.tokens_page, route=routes.TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
+)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)

@@ -64,6 +64,8 @@ class Settings:
     host: str = "127.0.0.1"
     usage_retention_days: float = 90.0
     trusted_proxy_hops: int = 0
+    # Management API calls per minute per token (per worker; 0 turns the limit off).
+    management_rate_limit_per_minute: int = 600
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
     metrics_token: str = field(default="", repr=False)
     log_format: str = "text"
@@ -162,6 +164,7 @@ def load_settings() -> Settings:
         host=_env("APIKEYS_HOST") or "127.0.0.1",
         usage_retention_days=_float("APIKEYS_USAGE_RETENTION_DAYS", 90.0),
         trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
+        management_rate_limit_per_minute=int(_float("APIKEYS_MANAGEMENT_RATE_LIMIT", 600)),
         metrics_token=_metrics_token(),
         log_format=_log_format(),
         bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",

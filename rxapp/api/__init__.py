@@ -4,6 +4,8 @@
   limiter and the request rules);
 - `auth_forms`: the browser's sign-in, sign-up and sign-out form posts;
 - `health`: /health;
+- `management`, `management_profiles`: keys, profiles, usage and audit for automation, with a
+  management token (conventions in `problems`);
 - `errors`: the JSON error shape and the caller's address.
 
 Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs live in jobs.py.
@@ -18,42 +20,62 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, health, verify
+from rxapp.api import auth_forms, docs, health, management, management_profiles, verify
 from rxapp.api.errors import error_response
+from rxapp.api.problems import Problem, is_management_path, problem_response
 
 api = FastAPI(
     title="API key console",
     version=__version__,
-    description="Verify API keys and read the Bias Profile attached to them.",
-    docs_url=None,  # Swagger UI would pull scripts from a CDN; the schema itself is served below
+    description=(
+        "Verify API keys and read the Bias Profile attached to them; manage keys, profiles, usage and"
+        " the audit trail with a management token (Authorization: Bearer bpm_...)."
+    ),
+    docs_url=None,  # FastAPI's Swagger UI pulls scripts from a CDN; rxapp/api/docs.py serves packaged ones
     redoc_url=None,
     openapi_url=f"{routes.API_PREFIX}/openapi.json",
 )
 
 
+@api.exception_handler(Problem)
+async def _problem(_request: Request, problem: Problem) -> JSONResponse:
+    return problem_response(problem)
+
+
 @api.exception_handler(RequestValidationError)
-async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
     first = error.errors()[0] if error.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()))
+    if is_management_path(request.url.path):  # the management API answers RFC 9457 problems
+        return problem_response(
+            Problem(422, "INVALID_REQUEST", f"{first.get('msg', 'bad input')} ({where}).", field=where)
+        )
     return error_response(
         422, "INVALID_REQUEST", f"Invalid request: {first.get('msg', 'bad input')} ({where})."
     )
 
 
 @api.exception_handler(StarletteHTTPException)
-async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if is_management_path(request.url.path):
+        return problem_response(Problem(error.status_code, "HTTP_ERROR", str(error.detail)))
     return error_response(error.status_code, "HTTP_ERROR", str(error.detail))
 
 
 @api.exception_handler(Exception)
-async def _unexpected(_request: Request, _error_: Exception) -> JSONResponse:
+async def _unexpected(request: Request, _error_: Exception) -> JSONResponse:
     """Fail closed, without a stack trace or internals in the answer."""
+    if is_management_path(request.url.path):
+        return problem_response(Problem(500, "INTERNAL_ERROR", "The request could not be processed."))
     return error_response(500, "INTERNAL_ERROR", "The request could not be processed.")
 
 
 api.include_router(verify.router)
 api.include_router(health.router)
 api.include_router(auth_forms.router)
+api.include_router(management.router)
+api.include_router(management_profiles.router)
+api.include_router(docs.router)
 
 
 def benchmark_noop() -> JSONResponse:

@@ -1,0 +1,214 @@
+"""Create management token, and the one-time reveal of the token (as for keys: the token reaches
+the browser once, as a client-side value, and the server keeps no copy in state)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
+
+from rxapp.components.dialogs import dialog_footer
+from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
+from rxapp.pages.tokens.listing import TokensTableState
+from rxapp.services import tokens as token_service
+from rxapp.services.errors import ServiceError, ValidationError
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, requires_user
+
+revealed_token = ClientStateVar.create("revealed_token", "")
+SCOPE_LABELS = {
+    "keys:read": "Read keys",
+    "keys:write": "Create, change, roll and delete keys",
+    "profiles:read": "Read Bias Profiles",
+    "profiles:write": "Create, change and delete Bias Profiles",
+    "usage:read": "Read key usage",
+    "audit:read": "Read the activity log",
+}
+
+
+def _expiry(value: str) -> dt.datetime | None:
+    """A date from the date input: the token works until the end of that day (UTC)."""
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("Enter a valid date.", field="expires_at") from None
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+
+
+class CreateTokenState(AuthState):
+    open: bool = False
+    name: str = ""
+    scopes: list[str] = ["keys:read"]
+    expires: str = ""
+    error: str = ""
+    error_field: str = ""
+    revealed_id: str = ""
+    copied: bool = False
+
+    @rx.event
+    def start(self):
+        self.reset()
+        self.open = True
+
+    @rx.event
+    def forget_reveal(self):
+        self.reset()
+
+    @rx.event
+    def set_name(self, value: str):
+        self.name = value[:200]
+
+    @rx.event
+    def set_expires(self, value: str):
+        self.expires = value
+
+    @rx.event
+    def toggle_scope(self, scope: str, checked: bool):
+        chosen = set(self.scopes) | {scope} if checked else set(self.scopes) - {scope}
+        self.scopes = [s for s in token_service.SCOPES if s in chosen]
+
+    @rx.event
+    @requires_user
+    async def submit(self, user: Caller):
+        if self.revealed_id:
+            return
+        try:
+            created = await self.in_session(
+                token_service.create_token,
+                user.access,
+                user.email,
+                self.name,
+                list(self.scopes),
+                expires_at=_expiry(self.expires),
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.error, self.error_field = error.message, error.field
+            return
+        self.revealed_id, self.copied, self.error = created.token.token_id, False, ""
+        yield revealed_token.push(created.secret)
+        del created
+        table = await self.get_state(TokensTableState)
+        await table._reload(user)
+
+    @rx.event
+    def mark_copied(self):
+        self.copied = True
+
+    @rx.event
+    def close(self):
+        self.reset()
+        return revealed_token.push("")
+
+    @rx.event
+    def open_changed(self, is_open: bool):
+        if not is_open:
+            return CreateTokenState.close
+
+
+def _scope_box(scope: str) -> rx.Component:
+    return rx.checkbox(
+        rx.text(rx.code(scope), " ", SCOPE_LABELS[scope], size="2"),
+        checked=CreateTokenState.scopes.contains(scope),
+        on_change=lambda checked: CreateTokenState.toggle_scope(scope, checked),
+        id="scope-" + scope.replace(":", "-"),
+    )
+
+
+def _form() -> rx.Component:
+    state = CreateTokenState
+    return rx.vstack(
+        rx.dialog.description(
+            "For CI pipelines and scripts. The token acts for you in this workspace, never beyond your role."
+        ),
+        labelled_field(
+            "Name",
+            rx.input(
+                value=state.name, on_change=state.set_name, id="token-name", width="100%", auto_focus=True
+            ),
+            html_for="token-name",
+            error=state.error,
+            error_field=state.error_field,
+            field="name",
+        ),
+        rx.el.fieldset(
+            rx.el.legend("Scopes", **LABEL_STYLE),
+            rx.vstack(*[_scope_box(scope) for scope in token_service.SCOPES], spacing="2"),
+            border="none",
+            padding="0",
+            margin="0",
+        ),
+        labelled_field(
+            "Expires (optional, end of day UTC)",
+            rx.input(
+                type="date",
+                value=state.expires,
+                on_change=state.set_expires,
+                id="token-expires",
+                width="100%",
+            ),
+            html_for="token-expires",
+            error=state.error,
+            error_field=state.error_field,
+            field="expires_at",
+        ),
+        form_error(state.error, state.error_field, ("name", "expires_at")),
+        dialog_footer(
+            "token-cancel", rx.button("Create token", on_click=state.submit, id="token-submit"), width="100%"
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _reveal() -> rx.Component:
+    return rx.vstack(
+        rx.callout(
+            "Store it securely. This token will not be shown again.",
+            icon="shield-alert",
+            color_scheme="amber",
+        ),
+        rx.hstack(
+            rx.input(
+                value=revealed_token.value,
+                read_only=True,
+                id="new-token-secret",
+                width="100%",
+                font_family="monospace",
+            ),
+            rx.icon_button(
+                rx.cond(CreateTokenState.copied, rx.icon("check", size=18), rx.icon("copy", size=18)),
+                id="copy-new-token",
+                aria_label="Copy token",
+                on_click=[
+                    rx.set_clipboard(revealed_token.value),
+                    CreateTokenState.mark_copied,
+                    rx.toast.success("Token copied to the clipboard"),
+                ],
+            ),
+            width="100%",
+        ),
+        rx.text("Token ID: ", rx.code(CreateTokenState.revealed_id), size="2"),
+        rx.hstack(
+            rx.button("Done", on_click=CreateTokenState.close, id="token-done"), justify="end", width="100%"
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def create_token_dialog() -> rx.Component:
+    revealing = CreateTokenState.revealed_id != ""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(rx.cond(revealing, "Management token created", "Create management token")),
+            rx.cond(revealing, _reveal(), _form()),
+            max_width="560px",
+            id="token-dialog",
+        ),
+        open=CreateTokenState.open,
+        on_open_change=CreateTokenState.open_changed,
+    )
