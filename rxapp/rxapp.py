@@ -17,6 +17,7 @@ from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.invitation import InvitationState, invitation_page
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
+from rxapp.pages.workspace_settings import WorkspaceSettingsState
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.services.usage import buffer as usage_buffer
@@ -73,7 +74,12 @@ app.add_page(
     on_load=profiles.ON_LOAD,
 )
 app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
-app.add_page(members_page, route=routes.MEMBERS, title="Members · Key Console", on_load=MembersState.load)
+app.add_page(
+    members_page,
+    route=routes.MEMBERS,
+    title="Members · Key Console",
+    on_load=[MembersState.load, WorkspaceSettingsState.load],
+)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · Key Console", on_load=AdminState.load)
 app.add_page(
     invitation_page, route=routes.INVITATION, title="Invitation · Key Console", on_load=InvitationState.load

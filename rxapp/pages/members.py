@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from rxapp import routes
 from rxapp.components.layout import protected_page
 from rxapp.components.timefmt import exact_utc
+from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
@@ -299,6 +300,7 @@ def members_page() -> rx.Component:
                     gap="2",
                 ),
             ),
+            workspace_settings(),
             _invite_dialog(),
             direction="column",
             gap="4",

@@ -195,6 +195,7 @@ def test_valid_key_reaches_the_upstream_with_its_identity(gateway: str, upstream
     assert seen is not None
     assert seen["path"] == "/orders/17"
     assert seen["x-key-id"] == key_row(console, email, secret).key_id
+    assert seen["x-workspace-id"] == console.verify(secret).json()["workspace_id"]
     assert unquote(seen["x-bias-profile"]) == "tone"
     encoded = seen["x-bias-profile-settings"]
     settings = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
@@ -208,11 +209,17 @@ def test_valid_key_reaches_the_upstream_with_its_identity(gateway: str, upstream
 def test_client_cannot_smuggle_identity_headers(gateway: str, upstream: Upstream, console: Console):
     email = console.new_user()
     secret = console.create_key(email, "no-profile")
-    forged = {"X-Key-Id": "key_forged", "X-Bias-Profile": "lenient", "X-Bias-Profile-Settings": "e30"}
+    forged = {
+        "X-Key-Id": "key_forged",
+        "X-Workspace-Id": "ws_forged",
+        "X-Bias-Profile": "lenient",
+        "X-Bias-Profile-Settings": "e30",
+    }
     response, seen = _call(gateway, upstream, **_bearer(secret), **forged)
     assert response.status_code == 200
     assert seen is not None
     assert seen["x-key-id"] == key_row(console, email, secret).key_id
+    assert seen["x-workspace-id"] == console.verify(secret).json()["workspace_id"]
     # No profile: the gateway drops the header (nginx) or sends it empty (Caddy), never the forgery.
     assert seen.get("x-bias-profile", "") == "", seen
     assert seen.get("x-bias-profile-settings", "") == "", seen

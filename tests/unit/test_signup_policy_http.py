@@ -17,6 +17,7 @@ from rxapp import db, settings
 from rxapp.__main__ import main as cli
 from rxapp.context import app_context
 from rxapp.models import AuditEvent
+from rxapp.pages import auth as auth_page
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from tests.unit.helpers import PASSWORD
@@ -87,3 +88,22 @@ def test_closed_refuses_sign_up_and_the_cli_admin_signs_in(
     with db.session_scope() as session:
         assert user_service.find_user(session, "ops@example.com").is_admin
         assert user_service.find_user(session, "someone@example.com") is None
+
+
+def test_the_sign_up_page_explains_the_invite_policy_instead_of_a_form(client: TestClient) -> None:
+    """What AuthPageState.load_sign_up puts in the page's #signup-policy callout (the page shows
+    it instead of the form): nothing on an empty instance or with a pending invitation, the
+    invite-only explanation otherwise. The shared e2e console runs `open`, so this is checked here
+    rather than in a second browser console."""
+    assert settings.get_settings().signup_policy == "invite"
+    assert auth_page.POLICY_EXPLANATIONS.get(auth_page._signup_refusal(""), "") == ""  # first account
+    assert _error(_sign_up(client, "first@example.com")) == ""
+    explanation = auth_page.POLICY_EXPLANATIONS.get(auth_page._signup_refusal(""), "")
+    assert "invitation" in explanation
+    with db.session_scope() as session:
+        owner = user_service.find_user(session, "first@example.com")
+        assert owner is not None
+        access = workspace_service.resolve(session, owner.id)
+        token, _ = workspace_service.create_invitation(session, access, "member")
+    assert auth_page._signup_refusal(token) == ""
+    assert auth_page._signup_refusal("inv_not-a-real-one") == user_service.SIGNUP_INVITE_ONLY_CODE

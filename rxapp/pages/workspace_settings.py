@@ -1,0 +1,146 @@
+"""Owner controls on the Members page: rename the workspace, and delete it (not a personal one).
+
+The services check the role and refuse a personal workspace themselves; this only hides what the
+caller cannot do. Delete names the workspace captured when the dialog opened and refuses if the
+tab has since switched to another one (the choice is shared between tabs through localStorage).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp import routes
+from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
+from rxapp.components.workspace_switcher import WorkspaceSwitcherState
+from rxapp.services import workspaces as workspace_service
+from rxapp.services.errors import ServiceError
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, requires_user
+
+
+class WorkspaceSettingsState(DialogOpen, AuthState):
+    personal: bool = True  # hides Delete until `load` says otherwise
+    new_name: str = ""
+    rename_error: str = ""
+    name: str = ""  # the workspace the delete dialog names
+    error: str = ""
+    _public_id: str = ""
+
+    @rx.event
+    @requires_user
+    async def load(self, user: Caller):
+        self.personal = user.access.personal
+        self.new_name, self.rename_error = user.access.workspace_name, ""
+
+    @rx.event
+    def set_new_name(self, value: str):
+        self.new_name = value[: workspace_service.NAME_MAX_LENGTH + 1]
+
+    @rx.event
+    @requires_user
+    async def rename(self, user: Caller):
+        try:
+            await self.in_session(
+                workspace_service.rename_workspace,
+                user.access,
+                self.new_name,
+                client_address=self.client_address(),
+            )
+        except ServiceError as error:
+            self.rename_error = error.message
+            return None
+        self.rename_error = ""
+        self.new_name = self.workspace_name = " ".join(self.new_name.split())
+        return [WorkspaceSwitcherState.load, rx.toast.success("Workspace renamed")]
+
+    @rx.event
+    @requires_user
+    async def start(self, user: Caller):
+        self._public_id, self.name = user.access.workspace_public_id, user.access.workspace_name
+        self.error, self.open = "", True
+
+    @rx.event
+    @requires_user
+    async def confirm(self, user: Caller):
+        if user.access.workspace_public_id != self._public_id:
+            self.error = "This tab switched to another workspace; nothing was deleted."
+            return None
+        try:
+            await self.in_session(
+                workspace_service.delete_workspace, user.access, client_address=self.client_address()
+            )
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        self.open = False
+        self.workspace = ""  # back to the personal workspace
+        return [rx.redirect(routes.KEYS), rx.toast.success(f"Deleted workspace {self.name}")]
+
+
+def workspace_settings() -> rx.Component:
+    """Rename field and Delete button, shown to owners only."""
+    state = WorkspaceSettingsState
+    return rx.cond(
+        AuthState.can_manage,
+        rx.flex(
+            rx.heading("Workspace", size="4"),
+            rx.flex(
+                rx.input(
+                    value=state.new_name,
+                    on_change=state.set_new_name,
+                    id="workspace-rename-name",
+                    aria_label="Workspace name",
+                    max_length=workspace_service.NAME_MAX_LENGTH,
+                    width="100%",
+                    max_width="320px",
+                ),
+                rx.button("Rename", variant="soft", on_click=state.rename, id="workspace-rename-submit"),
+                gap="2",
+                wrap="wrap",
+            ),
+            rx.cond(
+                state.rename_error != "",
+                rx.text(state.rename_error, color_scheme="red", size="2", id="workspace-rename-error"),
+            ),
+            rx.cond(
+                ~state.personal,
+                rx.box(
+                    rx.button(
+                        rx.icon("trash-2", size=16),
+                        "Delete workspace",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=state.start,
+                        id="workspace-delete-open",
+                    )
+                ),
+            ),
+            confirm_delete_dialog(
+                title="Delete workspace?",
+                description=rx.text(
+                    "Delete the workspace ",
+                    rx.text.strong(state.name, id="workspace-delete-name"),
+                    " with all its API keys and Bias Profiles? Its keys stop verifying at once and"
+                    " its members lose access. This cannot be undone.",
+                ),
+                body=rx.cond(
+                    state.error != "",
+                    rx.callout(
+                        state.error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        margin_top="3",
+                        id="workspace-delete-error",
+                    ),
+                ),
+                on_confirm=state.confirm,
+                open=state.open,
+                on_open_change=state.set_open,
+                confirm_id="workspace-delete-confirm",
+                cancel_id="workspace-delete-cancel",
+            ),
+            direction="column",
+            gap="2",
+            id="workspace-settings",
+        ),
+    )
