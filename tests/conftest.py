@@ -91,7 +91,7 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         "APIKEYS_LOGIN_FAILURES_PER_CLIENT": "100000",
         "APIKEYS_ENV": "production",
         # Many tests sign up through the form on a shared console; the default policy (invite)
-        # has its own tests (tests/api/test_signup_policy.py).
+        # has its own tests (tests/unit/test_signup_policy_http.py).
         "APIKEYS_SIGNUP": "open",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
