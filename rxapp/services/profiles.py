@@ -194,9 +194,7 @@ def update_profile(
     workspace_id = require(access, Need.WRITE).workspace_id
     profile = _owned(session, workspace_id, profile_id)
     if expected_version is not None and profile.version != expected_version:
-        raise ConflictError(
-            "This profile was changed somewhere else since you opened it. Reload and try again."
-        )
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     name, description, categories, sensitivity, action = validate_settings(
         name, description, categories, sensitivity, action
     )
@@ -216,7 +214,7 @@ def update_profile(
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError("This profile was changed somewhere else. Reload and try again.")
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     audit.record(
         session,
         action="profile.update",
