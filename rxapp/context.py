@@ -6,6 +6,7 @@
 - `settings`: `rxapp.settings.load_settings()` (environment variables).
 - `verify_limiter`: the per-client token bucket in front of verify (hotpath/rules.py).
 - `key_limiter`: per-key limits, in Redis when configured, else in this worker's memory.
+- `management_limiter`: the per-token bucket in front of the management API (api/problems.py).
 - `proxy_hops`: Reflex's REFLEX_TRUSTED_PROXY_HOPS, shared by the API and the request logs.
 - `verify_lookup`: `(engine, lookup)` for the verify query, rebuilt when the engine changes.
 - `password_hasher`, `password_hash_slots`: argon2id and the cap on concurrent hashing.
@@ -40,6 +41,7 @@ class AppContext:
             "settings",
             "verify_limiter",
             "key_limiter",
+            "management_limiter",
             "proxy_hops",
             "verify_lookup",
             "password_hasher",
@@ -62,6 +64,13 @@ class AppContext:
         from rxapp.hotpath.rules import RateLimiter
 
         return RateLimiter(self.settings.verify_rate_limit_per_minute)
+
+    @cached_property
+    def management_limiter(self) -> RateLimiter:
+        """Calls per minute per management token, in this worker (0 = off)."""
+        from rxapp.hotpath.rules import RateLimiter
+
+        return RateLimiter(self.settings.management_rate_limit_per_minute)
 
     @cached_property
     def key_limiter(self) -> Any:

@@ -1,4 +1,4 @@
-"""Background jobs run by every backend worker: key expiry and the Last Used flush.
+"""Background jobs run by every backend worker: key expiry (with the prunes) and the Last Used flush.
 
 Both are safe with several workers: expiry is one conditional UPDATE per chunk, and the flush never moves
 Last Used backwards.
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from rxapp import metrics
 from rxapp.db import get_engine, redoable_session_scope, session_scope
 from rxapp.models import utc_now
+from rxapp.services import idempotency, usage
 from rxapp.services import keys as key_service
-from rxapp.services import usage
 from rxapp.services import users as user_service
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.settings import get_settings
@@ -51,6 +51,7 @@ def expire_keys_once() -> int:
         with session_scope() as session:
             user_service.purge_expired(session)
             usage.prune(session, dt.timedelta(days=get_settings().usage_retention_days))
+            idempotency.prune(session, dt.timedelta(hours=get_settings().idempotency_retention_hours))
     except Exception:
         metrics.record_expiry_run(time.perf_counter() - started, expired, ok=False)
         raise

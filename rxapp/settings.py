@@ -66,6 +66,8 @@ class Settings:
     trusted_proxy_hops: int = 0
     # Management API calls per minute per token (per worker; 0 turns the limit off).
     management_rate_limit_per_minute: int = 600
+    # How long an Idempotency-Key is remembered (hours); older records are pruned by the expiry job.
+    idempotency_retention_hours: float = 24.0
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
     metrics_token: str = field(default="", repr=False)
     log_format: str = "text"
@@ -165,6 +167,7 @@ def load_settings() -> Settings:
         usage_retention_days=_float("APIKEYS_USAGE_RETENTION_DAYS", 90.0),
         trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
         management_rate_limit_per_minute=int(_float("APIKEYS_MANAGEMENT_RATE_LIMIT", 600)),
+        idempotency_retention_hours=_float("APIKEYS_IDEMPOTENCY_RETENTION_HOURS", 24.0),
         metrics_token=_metrics_token(),
         log_format=_log_format(),
         bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",

@@ -29,7 +29,6 @@ from rxapp.api.problems import (
     ProblemOut,
     bearer,
     caller,
-    check_version,
     etag,
     if_match,
     need,
@@ -326,9 +325,15 @@ def delete_key(request: Request, token: Token, key_id: KeyId) -> Response:
     """Permanent: the next verification of this key fails."""
     need(token, "keys:write")
     expected = if_match(request)
-    with service_call() as session:
-        check_version(expected, key_service.get_key(session, token.access, key_id).version)
-        key_service.delete_key(session, token.access, token.actor, key_id, client_address=caller(request))
+    with service_call(stale_is_412=True) as session:
+        key_service.delete_key(
+            session,
+            token.access,
+            token.actor,
+            key_id,
+            expected_version=expected,
+            client_address=caller(request),
+        )
     return Response(status_code=204)
 
 

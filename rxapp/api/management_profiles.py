@@ -145,7 +145,7 @@ def update_profile(
     """Change any of the profile's settings; fields left out keep their values. If-Match guards it."""
     need(token, "profiles:write")
     expected = if_match(request)
-    with service_call() as session:
+    with service_call(stale_is_412=True) as session:
         current = profile_service.get_profile(session, token.access, profile_id)
         check_version(expected, current.version)
         merged = {**current.model_dump(), **body.model_dump(exclude_unset=True, exclude_none=True)}
@@ -175,10 +175,14 @@ def delete_profile(request: Request, token: Token, profile_id: ProfileId) -> Res
     """Refused (409) while keys use the profile."""
     need(token, "profiles:write")
     expected = if_match(request)
-    with service_call() as session:
-        check_version(expected, profile_service.get_profile(session, token.access, profile_id).version)
+    with service_call(stale_is_412=True) as session:
         profile_service.delete_profile(
-            session, token.access, token.actor, profile_id, client_address=caller(request)
+            session,
+            token.access,
+            token.actor,
+            profile_id,
+            expected_version=expected,
+            client_address=caller(request),
         )
     return Response(status_code=204)
 

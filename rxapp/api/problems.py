@@ -16,8 +16,8 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.api.errors import client_address
+from rxapp.context import app_context
 from rxapp.db import session_scope
-from rxapp.hotpath.rules import RateLimiter
 from rxapp.services import tokens as token_service
 from rxapp.services.errors import (
     ConflictError,
@@ -27,7 +27,6 @@ from rxapp.services.errors import (
     ThrottledError,
     ValidationError,
 )
-from rxapp.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
 DB_INT_MAX = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL: bound every id a client sends
@@ -120,16 +119,6 @@ def service_call(*, stale_is_412: bool = False) -> Iterator[Session]:
         raise from_service_error(error, stale_is_412=stale_is_412) from None
 
 
-_limiter: RateLimiter | None = None
-
-
-def _rate_limiter() -> RateLimiter:
-    global _limiter
-    if _limiter is None:
-        _limiter = RateLimiter(get_settings().management_rate_limit_per_minute)
-    return _limiter
-
-
 _SCHEME = HTTPBearer(auto_error=False, bearerFormat="bpm_ management token")
 
 
@@ -147,7 +136,7 @@ def bearer(
         )
     with service_call() as session:
         token = token_service.authenticate(session, secret)
-    wait = _rate_limiter().retry_after(token.token_id)
+    wait = app_context.management_limiter.retry_after(token.token_id)
     if wait:
         raise Problem(
             429, "RATE_LIMITED", "Too many requests for this token.", headers={"Retry-After": str(wait)}

@@ -11,6 +11,7 @@ The secret is never stored (DESIGN.md), so a replay carries no secret.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -91,3 +92,11 @@ def complete(session: Session, record: IdempotencyRecord, resource_type: str, re
         .where(col(IdempotencyRecord.id) == record.id)
         .values(resource_type=resource_type, resource_id=resource_id)
     )
+
+
+def prune(session: Session, retention: dt.timedelta, now: dt.datetime | None = None) -> int:
+    """Forget records older than the retention (run by the expiry job): a retry after that makes
+    a new resource. Without this the table grows with every create ever made."""
+    cutoff = (now or utc_now()) - retention
+    result = session.execute(sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

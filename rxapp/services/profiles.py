@@ -19,6 +19,8 @@ NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # descriptions may hold tabs/newlines
 _NAME_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a name is one printable line
+STALE_CODE = "STALE"  # changed since the caller read it (the API answers 412)
+STALE_MESSAGE = "This profile was changed somewhere else since you opened it. Reload and try again."
 
 
 def validate_settings(
@@ -192,9 +194,7 @@ def update_profile(
     workspace_id = require(access, Need.WRITE).workspace_id
     profile = _owned(session, workspace_id, profile_id)
     if expected_version is not None and profile.version != expected_version:
-        raise ConflictError(
-            "This profile was changed somewhere else since you opened it. Reload and try again."
-        )
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     name, description, categories, sensitivity, action = validate_settings(
         name, description, categories, sensitivity, action
     )
@@ -214,7 +214,7 @@ def update_profile(
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError("This profile was changed somewhere else. Reload and try again.")
+        raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     audit.record(
         session,
         action="profile.update",
@@ -232,8 +232,16 @@ def update_profile(
 
 
 def delete_profile(
-    session: Session, access: Access, actor: str, profile_id: int, *, client_address: str = ""
+    session: Session,
+    access: Access,
+    actor: str,
+    profile_id: int,
+    *,
+    expected_version: int | None = None,
+    client_address: str = "",
 ) -> None:
+    """Refused while keys use it. With `expected_version` the DELETE itself is conditional on it
+    (WHERE version = :v): a change committed since the caller's read is a STALE conflict."""
     workspace_id = require(access, Need.WRITE).workspace_id
     profile = _owned(session, workspace_id, profile_id)
     in_use = _key_count(session, workspace_id, profile_id)
@@ -243,7 +251,13 @@ def delete_profile(
             f"{in_use} API {noun} the profile {profile.name!r}. Move "
             f"{'it' if in_use == 1 else 'them'} to another profile (or to no profile) first."
         )
-    session.execute(sa.delete(BiasProfile).where(col(BiasProfile.id) == profile_id))
+    statement = sa.delete(BiasProfile).where(col(BiasProfile.id) == profile_id)
+    if expected_version is not None:
+        result = session.execute(statement.where(col(BiasProfile.version) == expected_version))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
+    else:
+        session.execute(statement)
     audit.record(
         session,
         action="profile.delete",

@@ -14,7 +14,8 @@ from sqlmodel import SQLModel
 
 from rxapp import api as api_module
 from rxapp import db
-from rxapp.api import problems
+from rxapp.context import app_context
+from rxapp.hotpath.rules import RateLimiter
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import tokens as token_service
@@ -170,11 +171,11 @@ def test_removed_members_tokens_stop_and_unknown_fields_are_refused(client: Test
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
 
 
-def test_each_token_is_rate_limited_on_its_own(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(problems, "_limiter", problems.RateLimiter(6))  # a burst of one call
+def test_each_token_is_rate_limited_on_its_own(client: TestClient) -> None:
     world = _world()
     first, second = (_token(world, "member", "keys:read") for _ in range(2))
-    calls = [client.get("/api/v1/keys", headers={"Authorization": f"Bearer {first}"}) for _ in range(2)]
-    assert [c.status_code for c in calls] == [200, 429]
-    assert calls[1].json()["code"] == "RATE_LIMITED" and int(calls[1].headers["retry-after"]) >= 1
-    assert client.get("/api/v1/keys", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+    with app_context.override(management_limiter=RateLimiter(6)):  # a burst of one call
+        calls = [client.get("/api/v1/keys", headers={"Authorization": f"Bearer {first}"}) for _ in range(2)]
+        assert [c.status_code for c in calls] == [200, 429]
+        assert calls[1].json()["code"] == "RATE_LIMITED" and int(calls[1].headers["retry-after"]) >= 1
+        assert client.get("/api/v1/keys", headers={"Authorization": f"Bearer {second}"}).status_code == 200

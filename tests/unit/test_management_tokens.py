@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, ManagementToken
-from rxapp.services import admin, key_format
+from rxapp.models import AuditEvent, IdempotencyRecord, ManagementToken
+from rxapp.services import admin, idempotency, key_format
 from rxapp.services import tokens as token_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
@@ -141,3 +142,22 @@ def test_last_used_is_written_at_most_once_a_minute(session: Session, alice: Per
     session.commit()
     session.expire_all()
     assert abs((token_service.list_tokens(session, alice.access)[0].last_used_at - later).total_seconds()) < 1
+
+
+def test_idempotency_records_older_than_the_retention_are_pruned(session: Session, alice: Person) -> None:
+    created = token_service.create_token(session, alice.access, alice.actor, "ci", ["keys:write"])
+    session.commit()
+    token_row = token_service.authenticate(session, created.secret).token_row_id
+    old = idempotency.claim(session, token_row, "old-retry", "a" * 64)
+    fresh = idempotency.claim(session, token_row, "fresh-retry", "b" * 64)
+    session.execute(
+        sa.update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == old.id)
+        .values(created_at=utc_now() - dt.timedelta(hours=25))
+    )
+    session.commit()
+    assert idempotency.prune(session, dt.timedelta(hours=24)) == 1
+    session.commit()
+    assert idempotency.find(session, token_row, "old-retry", "a" * 64) is None  # a retry starts afresh
+    assert idempotency.find(session, token_row, "fresh-retry", "b" * 64) is not None
+    assert [row.id for row in session.exec(select(IdempotencyRecord)).all()] == [fresh.id]

@@ -218,8 +218,9 @@ def test_update_profile_and_stale_version(session: Session, alice: Person) -> No
         "rewrite",
         2,
     )
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as raised:
         _update(session, alice, profile.id, name="V3", expected_version=1)
+    assert raised.value.code == profile_service.STALE_CODE
     session.rollback()
     assert profile_service.get_profile(session, alice.access, profile.id).name == "V2"
     with pytest.raises(ValidationError):

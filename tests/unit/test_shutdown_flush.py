@@ -15,8 +15,10 @@ from sqlmodel import Session, SQLModel, select
 
 from rxapp import db, jobs
 from rxapp.context import app_context
-from rxapp.models import ApiKey, utc_now
+from rxapp.models import ApiKey, IdempotencyRecord, utc_now
+from rxapp.services import idempotency
 from rxapp.services import keys as key_service
+from rxapp.services import tokens as token_service
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.last_used import buffer
@@ -96,3 +98,20 @@ def test_expiry_job_once_marks_due_keys(app_database) -> None:
     time.sleep(0.3)
     assert jobs.expire_keys_once() == 1
     assert jobs.expire_keys_once() == 0
+
+
+def test_expiry_job_prunes_idempotency_records_past_the_retention(app_database) -> None:
+    with db.session_scope() as session:
+        user = user_service.find_user(session, "jobs@example.com")
+        access = workspace_service.resolve(session, user.id)
+        created = token_service.create_token(session, access, user.email, "ci", ["keys:write"])
+    with db.session_scope() as session:
+        token_row = token_service.authenticate(session, created.secret).token_row_id
+        idempotency.claim(session, token_row, "day-old", "a" * 64).created_at = utc_now() - dt.timedelta(
+            hours=25
+        )
+        idempotency.claim(session, token_row, "recent", "b" * 64)
+    jobs.expire_keys_once()
+    with db.session_scope() as session:
+        kept = session.exec(select(IdempotencyRecord.idempotency_key)).all()
+    assert kept == ["recent"]

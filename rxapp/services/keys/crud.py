@@ -240,12 +240,27 @@ def change_key(
 
 
 def delete_key(
-    session: Session, access: Access, actor: str, key_id: str, *, client_address: str = ""
+    session: Session,
+    access: Access,
+    actor: str,
+    key_id: str,
+    *,
+    expected_version: int | None = None,
+    client_address: str = "",
 ) -> None:
-    """Permanent: the row is gone and the next verification fails. Only the audit event remains."""
+    """Permanent: the row is gone and the next verification fails. Only the audit event remains.
+
+    With `expected_version` the DELETE itself is conditional on it (WHERE version = :v), so a
+    change committed between the caller's read and this delete is a STALE conflict, never lost."""
     workspace_id = require(access, Need.WRITE).workspace_id
     key = owned_key(session, workspace_id, key_id)
-    session.execute(sa.delete(ApiKey).where(col(ApiKey.id) == key.id))
+    statement = sa.delete(ApiKey).where(col(ApiKey.id) == key.id)
+    if expected_version is not None:
+        result = session.execute(statement.where(col(ApiKey.version) == expected_version))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
+    else:
+        session.execute(statement)
     audit.record(
         session,
         action="key.delete",
