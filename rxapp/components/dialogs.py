@@ -42,14 +42,23 @@ def confirm_delete_dialog(
     confirm_id: str,
     cancel_id: str,
     body: rx.Component | None = None,
+    error: Any = None,
+    error_id: str = "",
     **content_props: Any,
 ) -> rx.Component:
-    """ "Delete X?" with an optional warning or error `body`, Cancel and a red Delete."""
+    """ "Delete X?" with an optional warning `body`, the refusal `error` (a state var, shown when not
+    empty, as a red callout with `error_id`), Cancel and a red Delete."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(description),
             body if body is not None else rx.fragment(),
+            rx.cond(
+                error != "",
+                rx.callout(error, icon="triangle-alert", color_scheme="red", margin_top="3", id=error_id),
+            )
+            if error is not None
+            else rx.fragment(),
             dialog_footer(
                 cancel_id,
                 rx.button("Delete", color_scheme="red", on_click=on_confirm, id=confirm_id),

@@ -123,16 +123,8 @@ def workspace_settings() -> rx.Component:
                     " with all its API keys and Bias Profiles? Its keys stop verifying at once and"
                     " its members lose access. This cannot be undone.",
                 ),
-                body=rx.cond(
-                    state.error != "",
-                    rx.callout(
-                        state.error,
-                        icon="triangle-alert",
-                        color_scheme="red",
-                        margin_top="3",
-                        id="workspace-delete-error",
-                    ),
-                ),
+                error=state.error,
+                error_id="workspace-delete-error",
                 on_confirm=state.confirm,
                 open=state.open,
                 on_open_change=state.set_open,

@@ -14,12 +14,12 @@ from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.text import hidden_character
+from rxapp.services.versioning import STALE_CODE, delete_row
 
 NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # descriptions may hold tabs/newlines
 _NAME_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a name is one printable line
-STALE_CODE = "STALE"  # changed since the caller read it (the API answers 412)
 STALE_MESSAGE = "This profile was changed somewhere else since you opened it. Reload and try again."
 
 
@@ -251,13 +251,7 @@ def delete_profile(
             f"{in_use} API {noun} the profile {profile.name!r}. Move "
             f"{'it' if in_use == 1 else 'them'} to another profile (or to no profile) first."
         )
-    statement = sa.delete(BiasProfile).where(col(BiasProfile.id) == profile_id)
-    if expected_version is not None:
-        result = session.execute(statement.where(col(BiasProfile.version) == expected_version))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
-    else:
-        session.execute(statement)
+    delete_row(session, BiasProfile, profile_id, expected_version, STALE_MESSAGE)
     audit.record(
         session,
         action="profile.delete",

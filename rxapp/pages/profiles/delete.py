@@ -47,16 +47,8 @@ def delete_profile_dialog() -> rx.Component:
     return confirm_delete_dialog(
         title="Delete bias profile?",
         description=rx.text("Delete the profile ", rx.text.strong(state.name), "? This cannot be undone."),
-        body=rx.cond(
-            state.error != "",
-            rx.callout(
-                state.error,
-                icon="triangle-alert",
-                color_scheme="red",
-                margin_top="3",
-                id="profile-delete-error",
-            ),
-        ),
+        error=state.error,
+        error_id="profile-delete-error",
         on_confirm=state.confirm,
         open=state.open,
         on_open_change=state.set_open,

@@ -25,9 +25,9 @@ from rxapp.services.keys.rules import (
     owned_profile,
     public,
 )
+from rxapp.services.versioning import STALE_CODE, delete_row
 from rxapp.settings import get_settings
 
-STALE_CODE = "STALE"  # the key changed since the editor read it (pages offer "Reload")
 STALE_MESSAGE = "This key was changed somewhere else since you opened it. Reload and try again."
 
 
@@ -254,13 +254,7 @@ def delete_key(
     change committed between the caller's read and this delete is a STALE conflict, never lost."""
     workspace_id = require(access, Need.WRITE).workspace_id
     key = owned_key(session, workspace_id, key_id)
-    statement = sa.delete(ApiKey).where(col(ApiKey.id) == key.id)
-    if expected_version is not None:
-        result = session.execute(statement.where(col(ApiKey.version) == expected_version))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
-    else:
-        session.execute(statement)
+    delete_row(session, ApiKey, key.id, expected_version, STALE_MESSAGE)
     audit.record(
         session,
         action="key.delete",
