@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from rxapp.models import ApiKey, KeyStatus, utc_now
+from rxapp.models import ApiKey, KeyStatus, as_utc, utc_now
 from rxapp.services import keys as key_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
@@ -38,12 +38,6 @@ def parse_grace(value: str) -> dt.timedelta:
         raise ValidationError(
             "Choose how long the old key keeps working: 0, 1h, 24h or 7d.", field="grace", code="BAD_GRACE"
         ) from None
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _owned(session: Session, workspace_id: int, key_id: str) -> ApiKey:
@@ -76,10 +70,10 @@ def roll_key(
     workspace_id = require(access, Need.WRITE).workspace_id
     now = now or utc_now()
     old = _owned(session, workspace_id, key_id)
-    old_end = _aware(old.expires_at)
+    old_end = as_utc(old.expires_at)
     if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
         raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
-    lifetime = old_end - _aware(old.created_at) if old_end else None  # type: ignore[operator]
+    lifetime = old_end - as_utc(old.created_at) if old_end else None  # type: ignore[operator]
     created = key_service.create_key(
         session,
         access,
@@ -145,11 +139,11 @@ def rotation_status(
     successor = session.exec(
         select(ApiKey).where(ApiKey.rolled_from_id == old.id).order_by(col(ApiKey.id).desc())
     ).first()
-    old_end = _aware(old.expires_at)
+    old_end = as_utc(old.expires_at)
     if successor is None or key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
         return None
-    old_last, new_first = _aware(old.last_used_at), _aware(successor.first_used_at)
-    new_last = _aware(successor.last_used_at)
+    old_last, new_first = as_utc(old.last_used_at), as_utc(successor.first_used_at)
+    new_last = as_utc(successor.last_used_at)
     if new_first is None:
         state = "new_unused"
     elif old_last is None or old_last < new_first:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from rxapp.models import ManagementToken, ManagementTokenPublic, User, Workspace, utc_now
+from rxapp.models import ManagementToken, ManagementTokenPublic, User, Workspace, as_utc, utc_now
 from rxapp.services import audit, key_format
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access, Need, require
@@ -219,12 +219,6 @@ def revoke_token(
     session.flush()
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment
-
-
 def authenticate(session: Session, secret: str, *, now: dt.datetime | None = None) -> TokenAccess:
     """The bearer secret -> what this request may do, or TokenRejected (one message for every case)."""
     rejected = TokenRejected("A valid management token is required.")
@@ -240,14 +234,14 @@ def authenticate(session: Session, secret: str, *, now: dt.datetime | None = Non
     if row is None:
         raise rejected
     token, workspace_public_id = row
-    expires_at = _aware(token.expires_at)
+    expires_at = as_utc(token.expires_at)
     if token.revoked_at is not None or (expires_at is not None and expires_at <= now):
         raise rejected
     try:
         access = workspace_service.resolve(session, token.creator_id, workspace_public_id)
     except NotFoundError:  # removed from the workspace, or disabled
         raise rejected from None
-    last_used = _aware(token.last_used_at)
+    last_used = as_utc(token.last_used_at)
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         # Conditional, so concurrent requests in the same minute write once between them.
         session.execute(
