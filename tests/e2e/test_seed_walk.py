@@ -76,6 +76,16 @@ def test_seed_walk(device_page: tuple[str, Page], console: Console) -> None:
     expect(page.locator("#edit-dialog")).to_have_count(0)
     expect(page.locator(f"#status-{key_id}")).to_have_text("INACTIVE")
     expect(page.locator(f"#edit-{key_id}")).to_be_focused()  # focus returns to the opener
+    # the "Saved" toast floats over the page but never takes a tap meant for what lies under it
+    toast = page.locator("[data-sonner-toast]", has_text="Saved Key 1")
+    expect(toast).to_be_visible()
+    box = toast.bounding_box()
+    assert box
+    under = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.closest('[data-sonner-toaster]') === null",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert under, "the toast intercepts pointer events"
 
     # Deleting: the trash icon, the warning, "Delete"
     page.locator(f"#delete-{key_id}").click()
