@@ -1,4 +1,5 @@
-"""The Actions cell shared by the keys and profiles tables: an edit pencil and a delete trash."""
+"""Row actions: the keys and profiles tables' edit pencil and delete trash, and the small text
+buttons of the other tables."""
 
 from __future__ import annotations
 
@@ -43,3 +44,12 @@ def _buttons(name: Any, edit_id: Any, delete_id: Any, on_edit: Any, on_delete: A
         ),
         spacing="3",
     )
+
+
+def row_button(
+    label: Any, on_click: Any, button_id: Any, *, danger: bool = True, **props: Any
+) -> rx.Component:
+    """A table row's small text action (Revoke, Remove, Disable): red and soft when it takes
+    something away, plain when it gives something back (Enable)."""
+    style: dict[str, Any] = {"color_scheme": "red", "variant": "soft"} if danger else {}
+    return rx.button(label, size="1", on_click=on_click, id=button_id, **style, **props)

@@ -7,6 +7,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from rxapp.components.layout import protected_page
+from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.services import admin
 from rxapp.session_guard import Caller
@@ -87,20 +88,13 @@ def _user_row(row: UserRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 row.disabled,
-                rx.button(
+                row_button(
                     "Enable",
-                    size="1",
-                    on_click=AdminState.set_disabled(row.email, False),
-                    id=f"admin-enable-{row.id}",
+                    AdminState.set_disabled(row.email, False),
+                    f"admin-enable-{row.id}",
+                    danger=False,
                 ),
-                rx.button(
-                    "Disable",
-                    size="1",
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=AdminState.set_disabled(row.email, True),
-                    id=f"admin-disable-{row.id}",
-                ),
+                row_button("Disable", AdminState.set_disabled(row.email, True), f"admin-disable-{row.id}"),
             )
         ),
     )

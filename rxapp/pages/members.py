@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from rxapp import routes
 from rxapp.components.layout import protected_page
+from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import workspaces as workspace_service
@@ -155,13 +156,10 @@ def _member_row(row: MemberRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 AuthState.can_manage | row.is_me,
-                rx.button(
+                row_button(
                     rx.cond(row.is_me, "Leave", "Remove"),
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=state.remove(row.user_id),
-                    id=f"member-remove-{row.user_id}",
+                    state.remove(row.user_id),
+                    f"member-remove-{row.user_id}",
                 ),
             )
         ),
@@ -173,16 +171,7 @@ def _invitation_row(row: InvitationRow) -> rx.Component:
         rx.table.cell(row.role),
         rx.table.cell(row.created_by),
         rx.table.cell(row.expires),
-        rx.table.cell(
-            rx.button(
-                "Revoke",
-                size="1",
-                variant="soft",
-                color_scheme="red",
-                on_click=MembersState.revoke(row.id),
-                id=f"invitation-revoke-{row.id}",
-            )
-        ),
+        rx.table.cell(row_button("Revoke", MembersState.revoke(row.id), f"invitation-revoke-{row.id}")),
     )
 
 

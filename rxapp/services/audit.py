@@ -40,6 +40,34 @@ def record(
     )
 
 
+def record_for(
+    session: Session,
+    access: Access,
+    *,
+    action: str,
+    actor: str,
+    target_type: str,
+    target_id: str,
+    detail: str = "",
+    client_address: str = "",
+    when: dt.datetime | None = None,
+) -> None:
+    """An action taken in `access`'s workspace, kept in that workspace's trail and the acting
+    member's own."""
+    record(
+        session,
+        action=action,
+        actor=actor,
+        owner_id=access.user_id,
+        workspace_id=access.workspace_id,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+        client_address=client_address,
+        when=when,
+    )
+
+
 def record_denied(
     session: Session,
     *,

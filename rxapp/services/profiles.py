@@ -120,12 +120,11 @@ def create_profile(
     )
     session.add(profile)
     session.flush()
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="profile.create",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="profile",
         target_id=name,
         client_address=client_address,
@@ -215,12 +214,11 @@ def update_profile(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="profile.update",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="profile",
         target_id=name,
         client_address=client_address,
@@ -252,12 +250,11 @@ def delete_profile(
             f"{'it' if in_use == 1 else 'them'} to another profile (or to no profile) first."
         )
     delete_row(session, BiasProfile, profile_id, expected_version, STALE_MESSAGE)
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="profile.delete",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="profile",
         target_id=profile.name,
         client_address=client_address,

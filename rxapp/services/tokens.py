@@ -150,12 +150,11 @@ def create_token(
         expires_at=expires_at,
     )
     session.add(token)
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="token.create",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="token",
         target_id=token.token_id,
         detail=f"name={name!r} scopes={' '.join(chosen)} expires_at={iso(expires_at)}",
@@ -204,12 +203,11 @@ def revoke_token(
     session.execute(
         sa.update(ManagementToken).where(col(ManagementToken.id) == token.id).values(revoked_at=now)
     )
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="token.revoke",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="token",
         target_id=token.token_id,
         detail=f"name={token.name!r}",

@@ -180,12 +180,11 @@ def delete_workspace(session: Session, access: Access, *, client_address: str = 
 def _audit(
     session: Session, access: Access, action: str, target_type: str, target_id: str, detail: str, address: str
 ) -> None:
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action=action,
         actor=access.email,
-        owner_id=access.user_id,
-        workspace_id=access.workspace_id,
         target_type=target_type,
         target_id=target_id,
         detail=detail,

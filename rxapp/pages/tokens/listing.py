@@ -8,6 +8,7 @@ import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.page import MUTED, data_table
+from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.models import utc_now
 from rxapp.services import tokens as token_service
@@ -109,13 +110,10 @@ def token_row(row: TokenRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 row.revocable,
-                rx.button(
+                row_button(
                     "Revoke",
-                    size="1",
-                    color_scheme="red",
-                    variant="soft",
-                    on_click=RevokeTokenState.start(row.token_id, row.name),
-                    id="revoke-" + row.token_id,
+                    RevokeTokenState.start(row.token_id, row.name),
+                    "revoke-" + row.token_id,
                     aria_label="Revoke token " + row.name,
                 ),
             )

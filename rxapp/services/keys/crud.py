@@ -76,12 +76,11 @@ def create_key(
         updated_at=now,
     )
     session.add(key)
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="key.create",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="key",
         target_id=key.key_id,
         detail=f"name={name!r} profile={profile_name!r} expires_at={iso(expires_at)}",
@@ -255,12 +254,11 @@ def delete_key(
     workspace_id = require(access, Need.WRITE).workspace_id
     key = owned_key(session, workspace_id, key_id)
     delete_row(session, ApiKey, key.id, expected_version, STALE_MESSAGE)
-    audit.record(
+    audit.record_for(
         session,
+        access,
         action="key.delete",
         actor=actor,
-        owner_id=access.user_id,
-        workspace_id=workspace_id,
         target_type="key",
         target_id=key_id,
         detail=f"name={key.name!r}",
