@@ -227,11 +227,11 @@ def key_usage(args: argparse.Namespace) -> int:
 def list_keys(args: argparse.Namespace) -> int:
     with session_scope() as session:
         access, _actor = _acting(session, args)
-        page = 1
+        after = None  # keyset paging: a key created or deleted meanwhile shifts no other key
         print("KEY_ID\tNAME\tKEY\tSTATUS\tLAST_USED\tBIAS_PROFILE\tEXPIRES")
         while True:
             result = key_service.list_keys(
-                session, access, key_service.KeyQuery(page=page, page_size=100, sort="created")
+                session, access, key_service.KeyQuery(page_size=100, sort="created"), after=after
             )
             for row in result.rows:
                 print(
@@ -247,9 +247,9 @@ def list_keys(args: argparse.Namespace) -> int:
                         ]
                     )
                 )
-            if page * result.page_size >= result.total:
+            if result.next_position is None:
                 break
-            page += 1
+            after = key_service.KeyPosition(*result.next_position)
     return 0
 
 

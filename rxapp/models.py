@@ -354,6 +354,8 @@ class KeyPage(_Public):
     total: int
     page: int
     page_size: int
+    # where the next page starts, when there is one: (sort value, row id) of this page's last row
+    next_position: tuple[str | None, int] | None = None
 
 
 class AuditEventPublic(_Public):

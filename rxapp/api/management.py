@@ -150,20 +150,34 @@ def _json(model: BaseModel, status: int = 200, version: int | None = None, **hea
     return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
 
-def _encode_cursor(page: int, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([page, fingerprint]).encode()).decode().rstrip("=")
+def _encode_cursor(position: Any, fingerprint: str) -> str:
+    """An opaque cursor: where the next page starts (a page number, or a keyset position), bound to
+    the query it came from."""
+    return base64.urlsafe_b64encode(json.dumps([position, fingerprint]).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None, fingerprint: str) -> int:
-    """An opaque cursor for the listing's next page, bound to the query it came from."""
+def _decode_cursor_value(cursor: str | None, fingerprint: str) -> Any:
+    """What `_encode_cursor` wrapped, or None without a cursor; a cursor of another query is a 422."""
     if not cursor:
-        return 1
+        return None
     try:
-        page, made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if made_for == fingerprint and isinstance(page, int) and page >= 1:
-            return page
+        position, made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if made_for == fingerprint:
+            return position
     except (ValueError, TypeError):
         pass
+    raise Problem(422, "BAD_CURSOR", "This cursor does not belong to this query.", field="cursor")
+
+
+def _decode_position(cursor: str | None, fingerprint: str) -> tuple[str | None, int] | None:
+    """A keyset cursor: the last row's (sort value, row id); the service checks the value's form."""
+    position = _decode_cursor_value(cursor, fingerprint)
+    if position is None:
+        return None
+    if isinstance(position, list) and len(position) == 2:
+        value, row_id = position
+        if (value is None or isinstance(value, str)) and type(row_id) is int and 0 < row_id <= DB_INT_MAX:
+            return value, row_id
     raise Problem(422, "BAD_CURSOR", "This cursor does not belong to this query.", field="cursor")
 
 
@@ -228,18 +242,18 @@ def list_keys(
         bias_profile=key_service.parse_profile_filter(bias_profile),
         sort=sort,
         descending=order == "desc",
-        page=_decode_cursor(cursor, fingerprint),
         page_size=limit,
     )
+    position = _decode_position(cursor, fingerprint)
+    after = key_service.KeyPosition(*position) if position else None
     with service_call() as session:
-        page = key_service.list_keys(session, token.access, query)
-    rows = page.rows if page.page == query.page else []  # past the end: an empty page
-    more = page.page == query.page and page.page * page.page_size < page.total
+        page = key_service.list_keys(session, token.access, query, after=after)
+    following = page.next_position
     return _json(
         KeyListOut(
-            data=rows,
+            data=page.rows,
             total=page.total,
-            next_cursor=_encode_cursor(page.page + 1, fingerprint) if more else None,
+            next_cursor=_encode_cursor(list(following), fingerprint) if following else None,
         )
     )
 

@@ -13,7 +13,7 @@ from rxapp.api.management import (
     IdempotencyKey,
     Token,
     _created,
-    _decode_cursor,
+    _decode_position,
     _encode_cursor,
     _json,
     _responses,
@@ -196,12 +196,19 @@ def list_audit(
     """The workspace's activity, newest first (the console's Activity page)."""
     need(token, "audit:read")
     fingerprint = f"audit|{target_id}"
-    page = _decode_cursor(cursor, fingerprint)
+    after = _decode_position(cursor, fingerprint)
     with service_call() as session:
-        rows, total = audit.list_events(
-            session, token.access, target_id=target_id, page=page, page_size=AUDIT_PAGE_SIZE
+        rows, total, following = audit.events_after(
+            session,
+            token.access,
+            target_id=target_id,
+            after=after,
+            page_size=AUDIT_PAGE_SIZE,
         )
-    more = page * AUDIT_PAGE_SIZE < total
     return _json(
-        AuditOut(data=rows, total=total, next_cursor=_encode_cursor(page + 1, fingerprint) if more else None)
+        AuditOut(
+            data=rows,
+            total=total,
+            next_cursor=_encode_cursor(list(following), fingerprint) if following else None,
+        )
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import AuditEvent, AuditEventPublic, utc_now
 from rxapp.services.access import Access, Need, require
+from rxapp.services.errors import ValidationError
 
 SYSTEM_ACTOR = "system"
 
@@ -92,6 +94,18 @@ def record_denied(
     )
 
 
+def _events(access: Access, target_id: str) -> Any:
+    require(access, Need.READ)
+    query = select(AuditEvent).where(
+        (col(AuditEvent.workspace_id) == access.workspace_id)
+        | ((col(AuditEvent.owner_id) == access.user_id) & col(AuditEvent.workspace_id).is_(None))
+    )
+    return query.where(AuditEvent.target_id == target_id) if target_id else query
+
+
+_NEWEST_FIRST = (col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
+
+
 def list_events(
     session: Session,
     access: Access,
@@ -101,29 +115,53 @@ def list_events(
     page_size: int = 50,
 ) -> tuple[list[AuditEventPublic], int]:
     """The workspace's events (every member's), plus the reader's own account events."""
-    require(access, Need.READ)
-    query = select(AuditEvent).where(
-        (col(AuditEvent.workspace_id) == access.workspace_id)
-        | ((col(AuditEvent.owner_id) == access.user_id) & col(AuditEvent.workspace_id).is_(None))
-    )
-    if target_id:
-        query = query.where(AuditEvent.target_id == target_id)
+    query = _events(access, target_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
-        .offset(max(page - 1, 0) * page_size)
-        .limit(page_size)
-    ).all()
-    return [
-        AuditEventPublic(
-            created_at=row.created_at,
-            actor=row.actor,
-            action=row.action,
-            target_type=row.target_type,
-            target_id=row.target_id,
-            detail=row.detail,
-            client_address=row.client_address,
-            occurrences=row.occurrences,
+    offset = max(page - 1, 0) * page_size
+    rows = session.exec(query.order_by(*_NEWEST_FIRST).offset(offset).limit(page_size)).all()
+    return [_public(row) for row in rows], total
+
+
+def events_after(
+    session: Session,
+    access: Access,
+    *,
+    target_id: str = "",
+    after: tuple[str | None, int] | None = None,
+    page_size: int = 50,
+) -> tuple[list[AuditEventPublic], int, tuple[str, int] | None]:
+    """`list_events` by keyset: the page after `after` (the last row's ISO time and row id), and
+    where the next page starts. Events recorded meanwhile never push a row into the next page."""
+    query = _events(access, target_id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    if after is not None:
+        try:
+            when = dt.datetime.fromisoformat(after[0])  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # None too: every event has a time
+            raise ValidationError(
+                "This cursor does not belong to this query.", field="cursor", code="BAD_CURSOR"
+            ) from None
+        query = query.where(
+            (col(AuditEvent.created_at) < when)
+            | ((col(AuditEvent.created_at) == when) & (col(AuditEvent.id) < after[1]))
         )
-        for row in rows
-    ], total
+    rows = session.exec(query.order_by(*_NEWEST_FIRST).limit(page_size + 1)).all()
+    following = None
+    if len(rows) > page_size:
+        last = rows[page_size - 1]
+        assert last.id is not None
+        following = (last.created_at.isoformat(), last.id)
+    return [_public(row) for row in rows[:page_size]], total, following
+
+
+def _public(row: AuditEvent) -> AuditEventPublic:
+    return AuditEventPublic(
+        created_at=row.created_at,
+        actor=row.actor,
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        detail=row.detail,
+        client_address=row.client_address,
+        occurrences=row.occurrences,
+    )

@@ -5,7 +5,9 @@ revoked and expired tokens, and a sweep for secrets in logs, audit rows and erro
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import json
 import uuid
 
 import httpx
@@ -71,10 +73,11 @@ def test_create_list_roll_usage_delete_with_only_http(console: Console) -> None:
 
 
 def test_paging_follows_the_cursor(console: Console) -> None:
+    """Keyset cursors: deleting the key a page ended on (and creating one) skips nothing."""
     email = console.new_user()
     for number in range(5):
         console.create_key(email, f"paged-{number}")
-    with _client(console, _token(console, email, "keys:read")) as api:
+    with _client(console, _token(console, email, "keys:read,keys:write")) as api:
         seen: list[str] = []
         cursor = None
         while True:
@@ -86,10 +89,25 @@ def test_paging_follows_the_cursor(console: Console) -> None:
             cursor = page["next_cursor"]
             if not cursor:
                 break
+            if len(seen) == 2:  # between pages: the page's last key goes, a new first one comes
+                assert api.delete(f"/keys/{page['data'][-1]['key_id']}").status_code == 204
+                assert api.post("/keys", json={"name": "a-new-first"}).status_code == 201
         assert seen == [f"paged-{n}" for n in range(5)]
-        _problem(
-            api.get("/keys", params={"limit": 3, "cursor": cursor or "bm90LWEtY3Vyc29y"}), 422, "BAD_CURSOR"
+        for bad in ("bm90LWEtY3Vyc29y", cursor or "W1tudWxsLCAxXSwgIm90aGVyIl0"):
+            _problem(api.get("/keys", params={"limit": 3, "cursor": bad}), 422, "BAD_CURSOR")
+        first = api.get("/keys", params={"limit": 1, "sort": "created"}).json()
+        _problem(  # a created-sort cursor whose time was tampered with
+            api.get(
+                "/keys", params={"limit": 1, "sort": "created", "cursor": _tampered(first["next_cursor"])}
+            ),
+            422,
+            "BAD_CURSOR",
         )
+
+
+def _tampered(cursor: str) -> str:
+    (_value, row_id), fingerprint = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    return base64.urlsafe_b64encode(json.dumps([["yesterday", row_id], fingerprint]).encode()).decode()
 
 
 def test_a_read_only_token_is_refused_every_write(console: Console) -> None:

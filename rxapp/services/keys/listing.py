@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
 from rxapp.services.access import Access, Need, require
+from rxapp.services.errors import ValidationError
 from rxapp.services.keys.rules import public
 
 PAGE_SIZE_DEFAULT = 25
@@ -50,6 +51,18 @@ STATUS_CHOICES = {
 
 SortField = Literal["name", "created", "last_used", "expires"]
 ProfileFilter = ProfileScope | int
+
+
+class KeyPosition(NamedTuple):
+    """Where a page ended (keyset paging): the last row's sort value, as text (ISO 8601 for a time;
+    None for a key never used or without an end) and its row id, the tiebreak. The next page starts
+    after it, so keys created or deleted meanwhile neither repeat nor push a key out of the walk."""
+
+    value: str | None
+    row_id: int
+
+
+BAD_POSITION_CODE = "BAD_CURSOR"
 
 
 class KeyQuery(BaseModel):
@@ -99,9 +112,15 @@ def _escape_like(text: str) -> str:
 
 
 def list_keys(
-    session: Session, access: Access, query: KeyQuery | None = None, now: dt.datetime | None = None
+    session: Session,
+    access: Access,
+    query: KeyQuery | None = None,
+    now: dt.datetime | None = None,
+    *,
+    after: KeyPosition | None = None,
 ) -> KeyPage:
-    """One page of the owner's keys, filtered, searched and sorted in the database."""
+    """One page of the workspace's keys, filtered, searched and sorted in the database: page
+    `query.page` (the console's numbered pages), or the page after `after` (the API's cursors)."""
     workspace_id = require(access, Need.READ).workspace_id
     query = query or KeyQuery()
     now = now or utc_now()
@@ -138,16 +157,52 @@ def list_keys(
     order = sort_column.desc() if query.descending else sort_column.asc()
     if query.sort in ("last_used", "expires"):
         order = order.nulls_last()
+    offset = (page - 1) * page_size
+    if after is not None:
+        conditions.append(_beyond(query, after))
+        offset = 0
     statement = (
         select(ApiKey, BiasProfile.name)
         .join(BiasProfile, col(ApiKey.bias_profile_id) == col(BiasProfile.id), isouter=True)
         .where(*conditions)
         .order_by(order, col(ApiKey.id).desc() if query.descending else col(ApiKey.id).asc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        .offset(offset)
+        .limit(page_size + 1)  # one more: is there a next page?
     )
-    rows = [public(key, profile_name, now) for key, profile_name in session.exec(statement)]
-    return KeyPage(rows=rows, total=total, page=page, page_size=page_size)
+    found = list(session.exec(statement))
+    next_position = _position(found[page_size - 1][0], query.sort) if len(found) > page_size else None
+    rows = [public(key, profile_name, now) for key, profile_name in found[:page_size]]
+    return KeyPage(rows=rows, total=total, page=page, page_size=page_size, next_position=next_position)
+
+
+def _position(key: ApiKey, sort: SortField) -> KeyPosition:
+    value = getattr(key, SORT_COLUMNS[sort].key)
+    assert key.id is not None
+    return KeyPosition(value.isoformat() if isinstance(value, dt.datetime) else value, key.id)
+
+
+def _beyond(query: KeyQuery, after: KeyPosition) -> Any:
+    """The rows that sort after `after` in the query's order (missing times sort last both ways)."""
+    column = col(SORT_COLUMNS[query.sort])
+    value: Any = after.value
+    try:
+        if value is not None and query.sort != "name":
+            value = dt.datetime.fromisoformat(value)
+        if not isinstance(after.row_id, int) or (value is None and query.sort in ("name", "created")):
+            raise ValueError(after)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "This cursor does not belong to this query.", field="cursor", code=BAD_POSITION_CODE
+        ) from None
+    row_id = col(ApiKey.id)
+    tie = row_id < after.row_id if query.descending else row_id > after.row_id
+    if value is None:  # the page ended among the keys without a value, which come last
+        return sa.and_(column.is_(None), tie)
+    further = column < value if query.descending else column > value
+    clauses = [further, sa.and_(column == value, tie)]
+    if query.sort in ("last_used", "expires"):
+        clauses.append(column.is_(None))
+    return sa.or_(*clauses)
 
 
 def count_keys(session: Session, access: Access) -> int:
