@@ -11,7 +11,8 @@ logs). That token must never be enough. Two things make sure of it:
    Reflex middleware: before the handler runs it resolves the socket's session, and if the user is
    not the one the tab's state was built for (signed out, expired, revoked, another account, or no
    cookie at all) it resets every user-owned substate first. Handlers read the result through
-   `signed_in_user()`, so the check exists once.
+   `signed_in_user()`, so the check exists once. An event whose socket has closed meanwhile is
+   dropped unanswered: it has no cookie left to judge, and its answer would reach the tab's next page.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reflex.app import EventNamespace
 from reflex.middleware import Middleware
+from reflex.state import StateUpdate
 from reflex_base import constants
 
 from rxapp import routes
@@ -135,7 +137,13 @@ class SessionGuard(Middleware):
 
         root = state._get_root_state()
         socket_id = root.router_data.get(constants.RouteVar.SESSION_ID, "")
-        digest = _socket_sessions.get(socket_id, "")
+        if socket_id not in _socket_sessions:
+            # The socket that sent this event has closed (a reload or a full navigation) while the
+            # event waited behind others: nobody is there for the answer, and the socket's cookie
+            # left with it. Judged as "signed out", it would reset the tab and send the sign-in
+            # redirect by client token, to the SAME tab's new page, bouncing it through sign-in.
+            return StateUpdate()
+        digest = _socket_sessions[socket_id]
         auth = await root.get_state(AuthState)
         wanted = auth.workspace
         user = await asyncio.to_thread(_resolve, digest, wanted) if digest else None

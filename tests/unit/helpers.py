@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import threading
 import uuid
@@ -54,13 +55,16 @@ def utc_now() -> dt.datetime:
 
 
 def run_async(coroutine):
-    """asyncio.run in a thread of its own: in a full run Playwright owns the main thread's loop."""
+    """asyncio.run in a thread of its own: in a full run Playwright owns the main thread's loop.
+    The thread runs in a copy of the caller's context (Reflex keeps its registry in a context
+    variable, which a new thread would not see)."""
     result: list = []
     errors: list[BaseException] = []
+    context = contextvars.copy_context()
 
     def target() -> None:
         try:
-            result.append(asyncio.run(coroutine))
+            result.append(context.run(asyncio.run, coroutine))
         except BaseException as error:
             errors.append(error)
 
