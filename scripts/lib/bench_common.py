@@ -178,6 +178,9 @@ class Server:
             "APIKEYS_ENV": "production",
             "APIKEYS_VERIFY_RATE_LIMIT": "0",
             "APIKEYS_BENCH_NOOP": "1",  # the ceiling route, served only for the benchmark
+            # the browser part signs up a user of its own; under the default policy (invite) only
+            # the seeded first account could exist, and the sign-up page would show no form
+            "APIKEYS_SIGNUP": "open",
             "GRANIAN_WORKERS": "1",
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
