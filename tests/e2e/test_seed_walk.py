@@ -65,6 +65,8 @@ def test_seed_walk(device_page: tuple[str, Page], console: Console) -> None:
         _fits(page, f"#{cell}-{key_id}")
     expect(page.locator(f"#status-{key_id}")).to_have_text("ACTIVE")
     expect(page.locator(f"#last-used-{key_id}")).to_have_text("Never")
+    row, table = page.locator(f"#row-{key_id}").bounding_box(), page.locator("#keys-table").bounding_box()
+    assert row and table and row["width"] >= table["width"] - 2, (row, table)  # a card spans the page
 
     # Updating: the pencil icon, change the status, Save (Enter in a field saves too)
     _fits(page, f"#edit-{key_id}")
