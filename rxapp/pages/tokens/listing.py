@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.page import MUTED, data_table
+from rxapp.components.page import data_table, empty_state
 from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.models import utc_now
@@ -125,7 +125,12 @@ def tokens_table() -> rx.Component:
     return rx.cond(
         TokensTableState.rows.length() > 0,
         data_table(HEADERS, TokensTableState.rows, token_row, "tokens-table"),
-        rx.text("No management tokens yet.", color=MUTED, size="2", id="tokens-empty"),
+        empty_state(
+            "key-square",
+            "No management tokens yet",
+            "Create one to let a CI pipeline or a script manage this workspace's keys over the REST API.",
+            box_id="tokens-empty",
+        ),
     )
 
 
