@@ -59,7 +59,7 @@ def sign_out_form() -> rx.Component:
     )
 
 
-# Below 768 px the links and the account controls fold behind a menu button (assets/responsive.css);
+# Below 1200 px the links and the account controls fold behind a menu button (assets/responsive.css);
 # one set of controls either way, so every id stays unique. Open or closed is the browser's business.
 nav_open = ClientStateVar.create("nav_open", False)
 
@@ -103,7 +103,13 @@ def navbar() -> rx.Component:
             workspace_switcher(),
             rx.flex(
                 rx.link(
-                    rx.text(AuthState.user_email, size="2", color=rx.color("gray", 11)),
+                    rx.text(
+                        AuthState.user_email,
+                        size="2",
+                        color=rx.color("gray", 11),
+                        class_name="nav-email",
+                        title=AuthState.user_email,
+                    ),
                     href=routes.ACCOUNT,
                     id="signed-in-email",
                     underline="hover",

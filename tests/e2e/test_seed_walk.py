@@ -5,7 +5,9 @@ arbitrary port."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -102,3 +104,26 @@ def test_seed_walk(device_page: tuple[str, Page], console: Console) -> None:
         _fits(page, "#sign-out")
         page.locator("#nav-activity").click()
         page.wait_for_url(re.compile(r".*/activity/?$"))
+
+
+def test_the_nav_stays_on_one_line_on_a_laptop_and_folds_below(browser: Browser, console: Console) -> None:
+    """1280 px (a common laptop), with a long address: one line, no menu button. 1100 px: the menu."""
+    for width, folded in ((1280, False), (1100, True)):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(T)
+        email = sign_up(
+            page, console, email=f"a-rather-long-address-{width}-{uuid.uuid4().hex[:8]}@example.com"
+        )
+        expect(page.locator("#signed-in-email")).to_have_text(email)  # the full address, clipped on screen
+        if folded:
+            expect(page.locator("#nav-toggle")).to_be_visible()
+            expect(page.locator("#nav-keys")).to_be_hidden()
+        else:
+            expect(page.locator("#nav-toggle")).to_be_hidden()
+            links = [page.locator(f"#nav-{name}").bounding_box() for name in ("keys", "profiles", "activity")]
+            assert all(box and box["height"] < 30 for box in links), links  # no label wraps
+            assert all(a and b and a["x"] + a["width"] < b["x"] for a, b in itertools.pairwise(links))
+            nav = page.get_by_role("navigation", name="Main").bounding_box()
+            assert nav and nav["height"] < 70, nav  # one line
+        context.close()
