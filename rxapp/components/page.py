@@ -70,32 +70,38 @@ def pagination(
     next_id: str,
     indicator_id: str | None = None,
 ) -> rx.Component:
-    """`total` text on the left; Previous, "Page n of m", Next on the right."""
+    """`total` text on the left; Previous, "Page n of m", Next on the right. On a narrow screen the
+    three controls move below the total together rather than overflow it."""
     return rx.hstack(
-        total,
+        rx.box(total, white_space="nowrap"),
         rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            color_scheme="gray",
-            disabled=page <= 1,
-            on_click=go_to_page(page - 1),
-            id=prev_id,
-        ),
-        rx.text("Page ", page, " of ", page_count, size="2", id=indicator_id),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            color_scheme="gray",
-            disabled=page >= page_count,
-            on_click=go_to_page(page + 1),
-            id=next_id,
+        rx.hstack(
+            rx.button(
+                rx.icon("chevron-left", size=16),
+                "Previous",
+                variant="soft",
+                color_scheme="gray",
+                disabled=page <= 1,
+                on_click=go_to_page(page - 1),
+                id=prev_id,
+            ),
+            rx.text("Page ", page, " of ", page_count, size="2", id=indicator_id, white_space="nowrap"),
+            rx.button(
+                "Next",
+                rx.icon("chevron-right", size=16),
+                variant="soft",
+                color_scheme="gray",
+                disabled=page >= page_count,
+                on_click=go_to_page(page + 1),
+                id=next_id,
+            ),
+            align="center",
+            spacing="3",
         ),
         width="100%",
         align="center",
         spacing="3",
+        flex_wrap="wrap",
     )
 
 
