@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import ROOT, free_port, migrate, reset_postgres, start_console, stop_console, wait_ready
+from tests.harness import (
+    chromium_launch_args,
+    free_port,
+    migrate,
+    reset_postgres,
+    run_cli,
+    start_console,
+    stop_console,
+    wait_ready,
+)
 
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -41,15 +49,7 @@ class Console:
     def cli(
         self, *args: str, input_text: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "rxapp", *args],
-            cwd=ROOT,
-            env=self.env,
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_cli(self.env, *args, input_text=input_text)
         if check and result.returncode != 0:
             raise AssertionError(f"CLI {args} failed: {result.stderr}")
         return result
@@ -137,20 +137,7 @@ def console(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    args = {**browser_type_launch_args}
-    chromium = os.environ.get("CHROMIUM_PATH") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else ""
-    )
-    if chromium:
-        args["executable_path"] = chromium
-    args["args"] = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
+    args = {**browser_type_launch_args, **chromium_launch_args()}
     return args
 
 

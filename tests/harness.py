@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,40 @@ def reset_postgres(url: str) -> None:
         connection.execute(sa.text("DROP SCHEMA public CASCADE"))
         connection.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def run_cli(env: dict[str, str], *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m rxapp ARGS` against the console described by `env` (the operator CLI)."""
+    return subprocess.run(
+        [sys.executable, "-m", "rxapp", *args],
+        cwd=ROOT,
+        env=env,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def chromium_launch_args() -> dict[str, object]:
+    """The system Chromium (CHROMIUM_PATH, else Debian's) without sandbox, GPU or background traffic."""
+    chromium = os.environ.get("CHROMIUM_PATH") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else ""
+    )
+    args: dict[str, object] = {
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+    }
+    if chromium:
+        args["executable_path"] = chromium
+    return args
 
 
 def migrate(env: dict[str, str]) -> None:

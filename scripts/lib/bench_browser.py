@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from scripts.lib.bench_common import PASSWORD, Mode, Results, Server, percentile
+from tests import harness
 
 # ---------------------------------------------------------------- g. the browser
 
@@ -45,22 +44,7 @@ window.WebSocket = class extends NativeWebSocket {
 def bench_browser(server: Server, mode: Mode, results: Results) -> None:
     from playwright.sync_api import sync_playwright
 
-    launch: dict[str, Any] = {
-        "headless": True,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
-    chromium = os.environ.get("CHROMIUM_PATH") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else ""
-    )
-    if chromium:
-        launch["executable_path"] = chromium
+    launch: dict[str, Any] = {"headless": True, **harness.chromium_launch_args()}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch)
         try:

@@ -190,16 +190,7 @@ class Server:
         self.env.pop("REDIS_URL", None)
 
     def cli(self, *args: str, input_text: str | None = None) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "rxapp", *args],
-            cwd=ROOT,
-            env=self.env,
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = harness.run_cli(self.env, *args, input_text=input_text)
         if result.returncode != 0:
             raise RuntimeError(f"rxapp {args[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         return result.stdout
