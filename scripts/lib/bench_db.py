@@ -242,9 +242,10 @@ def bench_expiry(mode: Mode, results: Results, work_dir: Path) -> None:
 
 
 PG_EXPIRY_KEYS = """
-INSERT INTO api_keys (key_id, owner_id, name, digest, masked, status, expires_at, last_used_at,
-                      bias_profile_id, created_at, updated_at, version)
-SELECT 'key_' || substr(md5(n::text), 1, 16), (SELECT min(id) FROM users) + n % :users, 'key-' || n,
+INSERT INTO api_keys (key_id, owner_id, workspace_id, name, digest, masked, status, expires_at,
+                      last_used_at, bias_profile_id, created_at, updated_at, version)
+SELECT 'key_' || substr(md5(n::text), 1, 16), (SELECT min(id) FROM users) + n % :users,
+       (SELECT min(id) FROM users) + n % :users, 'key-' || n,
        md5(n::text) || md5('x' || n), 'bpk_••••' || n % 10000,
        CASE WHEN n % 10 = 9 AND n % 100 = 9 THEN 'INACTIVE' WHEN n % 10 IN (1, 2) THEN 'EXPIRED'
             WHEN n % 10 = 6 THEN 'INACTIVE' ELSE 'ACTIVE' END,
@@ -272,9 +273,27 @@ def bench_expiry_postgres(postgres_url: str, mode: Mode, results: Results) -> No
         say(f"PostgreSQL: building the expiry table ({mode.expiry_rows:,} keys, {mode.expiry_due:,} due)")
         with engine.begin() as connection:
             for number in range(5):
-                connection.execute(
-                    sa.text("INSERT INTO users (email, password_hash, created_at) VALUES (:e, 'x', now())"),
+                user_id = connection.execute(
+                    sa.text(
+                        "INSERT INTO users (email, password_hash, created_at)"
+                        " VALUES (:e, 'x', now()) RETURNING id"
+                    ),
                     {"e": f"owner{number}@example.com"},
+                ).scalar_one()
+                # a personal workspace with the user's own id, as on SQLite (keys use one id for both)
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO workspaces (id, public_id, name, personal, created_at)"
+                        " VALUES (:id, :public_id, 'Personal', true, now())"
+                    ),
+                    {"id": user_id, "public_id": f"ws_bench{user_id:012d}"},
+                )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO memberships (workspace_id, user_id, role, created_at)"
+                        " VALUES (:id, :id, 'owner', now())"
+                    ),
+                    {"id": user_id},
                 )
             connection.execute(sa.text(PG_EXPIRY_KEYS), {"users": 5, "rows": mode.expiry_rows})
             connection.execute(sa.text("ANALYZE"))
