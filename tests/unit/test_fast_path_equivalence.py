@@ -400,3 +400,38 @@ def test_outermost_answers_before_reflex_unless_a_browser_origin_is_sent(keys: K
     assert client.get("/api/v1/verify", headers=_bearer(keys.valid)).status_code == 299
     assert client.get("/keys").status_code == 299
     assert reached == ["/api/v1/verify", "/api/v1/verify", "/keys"]
+
+
+def test_answer_bytes_are_what_starlette_would_render() -> None:
+    """The fast path renders with orjson; the bytes must equal JSONResponse's for every shape of
+    answer (non-ASCII names, the sensitivity float, nulls, booleans, lists)."""
+    from starlette.responses import JSONResponse
+
+    from rxapp.hotpath.answers import _json
+
+    profile = {
+        "id": 7,
+        "name": 'Prüfung 🚀 "q" \\ </script>',
+        "categories": ["gender", "âge"],
+        "action": "flag",
+    }
+    bodies = [
+        {"valid": False, "code": "NOT_FOUND"},
+        {"valid": False, "code": "RATE_LIMITED", "retry_after": 12},
+        {"error": "MALFORMED", "message": "The key is not a well-formed API key."},
+        *(
+            {
+                "valid": True,
+                "key_id": "key_abcdefghijklmnop",
+                "status": "ACTIVE",
+                "expires_at": expires,
+                "bias_profile": {**profile, "sensitivity": sensitivity} if sensitivity is not None else None,
+                "workspace_id": "ws_abcdefghijklmnop",
+                "workspace_name": "Équipe paiements",
+            }
+            for sensitivity in (None, 0.0, 0.7, 1.0, 0.333)
+            for expires in (None, "2030-01-01T00:00:00+00:00")
+        ),
+    ]
+    for body in bodies:
+        assert _json(body) == JSONResponse(body).body, body
