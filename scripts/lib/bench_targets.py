@@ -39,7 +39,7 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
         rows.append(
             {
                 "target": "SQLite, one worker: valid-key verify ≥ 60 % of the bare Starlette reference",
-                "measured": f"{ratio:.0%} ({valid['rps']:,.0f} vs {bare['rps']:,.0f} req/s)",
+                "measured": f"{ratio:.1%} ({valid['rps']:,.0f} vs {bare['rps']:,.0f} req/s)",
                 "verdict": "pass" if ratio >= 0.6 else "MISS",
             }
         )
@@ -117,7 +117,7 @@ def cpu_targets(results: Results) -> list[dict[str, str]]:
         rows.append(
             {
                 "target": f"{label}, by server CPU per request",
-                "measured": f"{ratio:.0%} ({mine:.0f} vs {theirs:.0f} µs of server CPU per request)",
+                "measured": f"{ratio:.1%} ({mine:.1f} vs {theirs:.1f} µs of server CPU per request)",
                 "verdict": _http_usage_verdict(results, ratio) if target == "valid-usage-on" else verdict,
             }
         )
@@ -225,12 +225,14 @@ def miss_explanations(results: Results) -> dict[str, str]:
         for target in ("bare", "malformed", "unknown", "valid")
     }
     fast_path = (
-        "Not changed on this branch (the fast path, issue 14 items 1–3; its investigation is in "
-        "docs/fast-path.md). Server CPU per request at concurrency 16 in this run: "
+        "Server CPU per request at concurrency 16 in this run: "
         f"bare {cpu['bare']:.0f} µs, "
         f"malformed key {cpu['malformed']:.0f} µs (same fast path, no database), unknown key "
-        f"{cpu['unknown']:.0f} µs (+ HMAC and the lookup), valid key {cpu['valid']:.0f} µs: the gap is in "
-        "answering a valid key, as docs/fast-path.md measured (rendering the answer and its bytes)."
+        f"{cpu['unknown']:.0f} µs (+ HMAC and the lookup), valid key {cpu['valid']:.0f} µs. What separates "
+        "a valid key from an unknown one is answering it (docs/fast-path.md): its ~260-byte body, now "
+        "rendered with orjson (0.17 µs in process, against 2.9 µs for json.dumps), and the security "
+        "headers every response carries. The two ratios (throughput, server CPU) sit either side of the "
+        "line in this run; single runs of each target vary by several per cent."
     )
     usage = (
         "Counting itself is cheap: `UsageBuffer.count` measured 0.4 µs of CPU per verification in "
