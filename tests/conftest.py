@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.harness import (
+    ROOT,  # noqa: F401 - tests import it from here
     chromium_launch_args,
     free_port,
     migrate,
