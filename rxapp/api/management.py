@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -30,12 +30,13 @@ from rxapp.api.problems import (
     bearer,
     caller,
     etag,
+    from_service_error,
     if_match,
     need,
     service_call,
 )
 from rxapp.models import ApiKeyPublic, KeyStatus, utc_now
-from rxapp.services import idempotency, rolling, usage
+from rxapp.services import idempotency, keyset, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.tokens import TokenAccess
 
@@ -150,35 +151,28 @@ def _json(model: BaseModel, status: int = 200, version: int | None = None, **hea
     return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
 
-def _encode_cursor(position: Any, fingerprint: str) -> str:
-    """An opaque cursor: where the next page starts (a page number, or a keyset position), bound to
-    the query it came from."""
+def _encode_cursor(position: Sequence[Any], fingerprint: str) -> str:
+    """An opaque cursor: where the next page starts (a keyset position), bound to the query it came from."""
     return base64.urlsafe_b64encode(json.dumps([position, fingerprint]).encode()).decode().rstrip("=")
 
 
-def _decode_cursor_value(cursor: str | None, fingerprint: str) -> Any:
-    """What `_encode_cursor` wrapped, or None without a cursor; a cursor of another query is a 422."""
+def _decode_position(cursor: str | None, fingerprint: str) -> tuple[str | None, int] | None:
+    """A keyset cursor: the last row's (sort value, row id), or None without a cursor. A cursor of
+    another query, or not of this shape, is a 422; the service checks the value's form."""
     if not cursor:
         return None
     try:
-        position, made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if made_for == fingerprint:
-            return position
+        (value, row_id), made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if (
+            made_for == fingerprint
+            and (value is None or isinstance(value, str))
+            and type(row_id) is int
+            and 0 < row_id <= DB_INT_MAX
+        ):
+            return value, row_id
     except (ValueError, TypeError):
         pass
-    raise Problem(422, "BAD_CURSOR", "This cursor does not belong to this query.", field="cursor")
-
-
-def _decode_position(cursor: str | None, fingerprint: str) -> tuple[str | None, int] | None:
-    """A keyset cursor: the last row's (sort value, row id); the service checks the value's form."""
-    position = _decode_cursor_value(cursor, fingerprint)
-    if position is None:
-        return None
-    if isinstance(position, list) and len(position) == 2:
-        value, row_id = position
-        if (value is None or isinstance(value, str)) and type(row_id) is int and 0 < row_id <= DB_INT_MAX:
-            return value, row_id
-    raise Problem(422, "BAD_CURSOR", "This cursor does not belong to this query.", field="cursor")
+    raise from_service_error(keyset.bad_cursor())
 
 
 def _created(
@@ -253,7 +247,7 @@ def list_keys(
         KeyListOut(
             data=page.rows,
             total=page.total,
-            next_cursor=_encode_cursor(list(following), fingerprint) if following else None,
+            next_cursor=_encode_cursor(following, fingerprint) if following else None,
         )
     )
 

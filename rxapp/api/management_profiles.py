@@ -209,6 +209,6 @@ def list_audit(
         AuditOut(
             data=rows,
             total=total,
-            next_cursor=_encode_cursor(list(following), fingerprint) if following else None,
+            next_cursor=_encode_cursor(following, fingerprint) if following else None,
         )
     )

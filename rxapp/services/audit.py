@@ -8,8 +8,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import AuditEvent, AuditEventPublic, utc_now
+from rxapp.services import keyset
 from rxapp.services.access import Access, Need, require
-from rxapp.services.errors import ValidationError
 
 SYSTEM_ACTOR = "system"
 
@@ -135,23 +135,22 @@ def events_after(
     query = _events(access, target_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     if after is not None:
-        try:
-            when = dt.datetime.fromisoformat(after[0])  # type: ignore[arg-type]
-        except (TypeError, ValueError):  # None too: every event has a time
-            raise ValidationError(
-                "This cursor does not belong to this query.", field="cursor", code="BAD_CURSOR"
-            ) from None
-        query = query.where(
-            (col(AuditEvent.created_at) < when)
-            | ((col(AuditEvent.created_at) == when) & (col(AuditEvent.id) < after[1]))
+        newer_or_same = keyset.beyond(
+            col(AuditEvent.created_at),
+            col(AuditEvent.id),
+            keyset.parse_time(after[0]),
+            after[1],
+            descending=True,
+            nullable=False,
         )
-    rows = session.exec(query.order_by(*_NEWEST_FIRST).limit(page_size + 1)).all()
+        query = query.where(newer_or_same)
+    found = session.exec(query.order_by(*_NEWEST_FIRST).limit(page_size + 1)).all()
+    rows, last = keyset.split_page(found, page_size)
     following = None
-    if len(rows) > page_size:
-        last = rows[page_size - 1]
+    if last is not None:
         assert last.id is not None
         following = (last.created_at.isoformat(), last.id)
-    return [_public(row) for row in rows[:page_size]], total, following
+    return [_public(row) for row in rows], total, following
 
 
 def _public(row: AuditEvent) -> AuditEventPublic:

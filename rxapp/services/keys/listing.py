@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
+from rxapp.services import keyset
 from rxapp.services.access import Access, Need, require
-from rxapp.services.errors import ValidationError
 from rxapp.services.keys.rules import public
 
 PAGE_SIZE_DEFAULT = 25
@@ -30,6 +30,7 @@ SORT_COLUMNS = {
     "expires": ApiKey.expires_at,
 }
 SORT_CHOICES = {"created": "Created", "name": "Name", "last_used": "Last used", "expires": "Expires"}
+NULLABLE_SORTS = ("last_used", "expires")  # a key never used, or without an end: listed last
 EXPIRING_SOON = dt.timedelta(days=7)
 UNUSED_FOR = dt.timedelta(days=90)
 
@@ -60,9 +61,6 @@ class KeyPosition(NamedTuple):
 
     value: str | None
     row_id: int
-
-
-BAD_POSITION_CODE = "BAD_CURSOR"
 
 
 class KeyQuery(BaseModel):
@@ -155,7 +153,7 @@ def list_keys(
     page = min(max(query.page, 1), last_page)
     sort_column = col(SORT_COLUMNS[query.sort])
     order = sort_column.desc() if query.descending else sort_column.asc()
-    if query.sort in ("last_used", "expires"):
+    if query.sort in NULLABLE_SORTS:
         order = order.nulls_last()
     offset = (page - 1) * page_size
     if after is not None:
@@ -169,9 +167,9 @@ def list_keys(
         .offset(offset)
         .limit(page_size + 1)  # one more: is there a next page?
     )
-    found = list(session.exec(statement))
-    next_position = _position(found[page_size - 1][0], query.sort) if len(found) > page_size else None
-    rows = [public(key, profile_name, now) for key, profile_name in found[:page_size]]
+    found, last = keyset.split_page(list(session.exec(statement)), page_size)
+    next_position = _position(last[0], query.sort) if last else None
+    rows = [public(key, profile_name, now) for key, profile_name in found]
     return KeyPage(rows=rows, total=total, page=page, page_size=page_size, next_position=next_position)
 
 
@@ -182,27 +180,16 @@ def _position(key: ApiKey, sort: SortField) -> KeyPosition:
 
 
 def _beyond(query: KeyQuery, after: KeyPosition) -> Any:
-    """The rows that sort after `after` in the query's order (missing times sort last both ways)."""
-    column = col(SORT_COLUMNS[query.sort])
-    value: Any = after.value
-    try:
-        if value is not None and query.sort != "name":
-            value = dt.datetime.fromisoformat(value)
-        if not isinstance(after.row_id, int) or (value is None and query.sort in ("name", "created")):
-            raise ValueError(after)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            "This cursor does not belong to this query.", field="cursor", code=BAD_POSITION_CODE
-        ) from None
-    row_id = col(ApiKey.id)
-    tie = row_id < after.row_id if query.descending else row_id > after.row_id
-    if value is None:  # the page ended among the keys without a value, which come last
-        return sa.and_(column.is_(None), tie)
-    further = column < value if query.descending else column > value
-    clauses = [further, sa.and_(column == value, tie)]
-    if query.sort in ("last_used", "expires"):
-        clauses.append(column.is_(None))
-    return sa.or_(*clauses)
+    """The keys that sort after `after` in the query's order."""
+    value = after.value if query.sort == "name" or after.value is None else keyset.parse_time(after.value)
+    return keyset.beyond(
+        col(SORT_COLUMNS[query.sort]),
+        col(ApiKey.id),
+        value,
+        after.row_id,
+        descending=query.descending,
+        nullable=query.sort in NULLABLE_SORTS,
+    )
 
 
 def count_keys(session: Session, access: Access) -> int:
