@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,21 +13,8 @@ from sqlmodel import Session, SQLModel
 from rxapp import db
 from rxapp.services import keys as key_service
 from rxapp.services.last_used import LastUsedBuffer
+from tests.harness import run_cli
 from tests.unit.helpers import new_user, utc_now
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rxapp", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _env(data_dir: Path, pepper: str, database: Path | None = None) -> dict[str, str]:
@@ -91,7 +76,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
             stop.wait(0.05)
         before = verified[0]
         backup_file = tmp_path / "backups" / "console-backup.db"
-        result = _cli(_env(live, pepper, database), "backup", str(backup_file))
+        result = run_cli(_env(live, pepper, database), "backup", str(backup_file))
         during = verified[0] - before
     finally:
         stop.set()
@@ -107,7 +92,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
     assert pepper not in backup_file.read_bytes().decode("latin-1")
 
     fresh = tmp_path / "fresh"
-    restored = _cli(_env(fresh, pepper), "restore", str(backup_file))
+    restored = run_cli(_env(fresh, pepper), "restore", str(backup_file))
     assert restored.returncode == 0, restored.stderr
     restored_db = fresh / "console.db"
     with sqlite3.connect(restored_db) as connection:
@@ -125,19 +110,19 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
         engine.dispose()
 
     # The restored database is now live: a second restore is refused unless forced.
-    again = _cli(_env(fresh, pepper), "restore", str(backup_file))
+    again = run_cli(_env(fresh, pepper), "restore", str(backup_file))
     assert again.returncode == 1 and "--force" in again.stderr
-    forced = _cli(_env(fresh, pepper), "restore", str(backup_file), "--force")
+    forced = run_cli(_env(fresh, pepper), "restore", str(backup_file), "--force")
     assert forced.returncode == 0, forced.stderr
     # A backup never overwrites a file.
-    overwrite = _cli(_env(live, pepper, database), "backup", str(backup_file))
+    overwrite = run_cli(_env(live, pepper, database), "backup", str(backup_file))
     assert overwrite.returncode == 1 and "already exists" in overwrite.stderr
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path, app_settings, pepper: str) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("not a database")
-    result = _cli(_env(tmp_path / "fresh", pepper), "restore", str(bogus))
+    result = run_cli(_env(tmp_path / "fresh", pepper), "restore", str(bogus))
     assert result.returncode == 1 and "not a SQLite database" in result.stderr
 
 

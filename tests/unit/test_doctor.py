@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import run_cli
 
 
 def _doctor(**env: str) -> subprocess.CompletedProcess:
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("APIKEYS_", "DATABASE_URL", "REDIS_URL"))
     }
-    return subprocess.run(
-        [sys.executable, "-m", "rxapp", "doctor"],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli({**base, **env}, "doctor")
 
 
 def test_doctor_reports_every_check(tmp_path: Path) -> None:
