@@ -112,10 +112,8 @@ def test_the_nav_stays_on_one_line_on_a_laptop_and_folds_below(browser: Browser,
         context = browser.new_context(viewport={"width": width, "height": 800})
         page = context.new_page()
         page.set_default_timeout(T)
-        email = sign_up(
-            page, console, email=f"a-rather-long-address-{width}-{uuid.uuid4().hex[:8]}@example.com"
-        )
-        expect(page.locator("#signed-in-email")).to_have_text(email)  # the full address, clipped on screen
+        # sign_up checks that #signed-in-email holds the whole address (clipped only on screen)
+        sign_up(page, console, email=f"a-rather-long-address-{width}-{uuid.uuid4().hex[:8]}@example.com")
         if folded:
             expect(page.locator("#nav-toggle")).to_be_visible()
             expect(page.locator("#nav-keys")).to_be_hidden()
