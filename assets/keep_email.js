@@ -13,25 +13,29 @@
     try { sessionStorage.setItem(KEY, String(field.value).slice(0, 254)); } catch (e) { /* storage off */ }
   }, true);
   // Called by the page's on_load: restore after a failed attempt, and forget the email either way.
-  // The page may still be (re)mounting, so the value is re-applied for a short while until the
-  // field holds it, unless the user has started typing in it.
+  // The page may still be (re)mounting, on a slow device for seconds, so the value is re-applied
+  // whenever the page's DOM changes and the field is empty, for up to a minute, until the user
+  // types in it. (A fixed three-second retry lost the email on a busy machine.)
   window.kcRestoreEmail = function (fieldId, failed) {
     var saved = null;
     try { saved = sessionStorage.getItem(KEY); sessionStorage.removeItem(KEY); } catch (e) { return; }
     if (!failed || !saved) return;
-    var typed = false, focused = false, tries = 0;
+    var focused = false;
+    var observer = new MutationObserver(function () { apply(); });
+    var stop = function () { observer.disconnect(); };
     document.addEventListener('input', function (event) {
-      if (event.target && event.target.id === fieldId && event.isTrusted) typed = true;
+      if (event.target && event.target.id === fieldId && event.isTrusted) stop();
     }, true);
     var apply = function () {
       var field = document.getElementById(fieldId);
-      if (field && !typed && !field.value) {
+      if (field && !field.value) {
         field.value = saved;
         var password = field.form && field.form.querySelector('input[type=password]');
         if (password && !focused) { password.focus(); focused = true; }
       }
-      if (++tries < 30) setTimeout(apply, 100);
     };
+    observer.observe(document.body, { childList: true, subtree: true });
+    setTimeout(stop, 60000);
     apply();
   };
 })();
