@@ -70,3 +70,47 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     session.commit()
     assert key_service.verify_with(lookup, created.secret).code == "NOT_FOUND"
     assert key_service.verify_with(lookup, "bpk_garbage").code == "MALFORMED"
+
+
+def test_remembered_answers_follow_every_change_of_the_row(
+    engine: sa.Engine, session: Session, alice: Person
+) -> None:
+    """`decide` remembers what it derives from a row, keyed by the whole row: a profile edit, a
+    status change and back, and an end date passing are each seen on the very next call."""
+    lookup = SqliteDigestLookup(str(engine.url.database))
+    profile = profile_service.create_profile(
+        session, alice.access, alice.actor, "p", categories=["age"], sensitivity=0.5, action="flag"
+    )
+    ends = utc_now() + dt.timedelta(hours=1)
+    created = key_service.create_key(
+        session, alice.access, alice.actor, "svc", bias_profile_id=profile.id, expires_at=ends
+    )
+    session.commit()
+    first = key_service.verify_with(lookup, created.secret)
+    assert first.valid and key_service.verify_with(lookup, created.secret) is first  # remembered
+
+    profile_service.update_profile(
+        session,
+        alice.access,
+        alice.actor,
+        profile.id,
+        name="p2",
+        description="now described",
+        categories=["gender"],
+        sensitivity=0.9,
+        action="block",
+    )
+    session.commit()
+    edited = key_service.verify_with(lookup, created.secret)
+    assert edited.bias_profile is not None
+    assert (edited.bias_profile["name"], edited.bias_profile["categories"]) == ("p2", ["gender"])
+    assert (edited.bias_profile["sensitivity"], edited.bias_profile["action"]) == (0.9, "block")
+
+    for status, valid in (("INACTIVE", False), ("ACTIVE", True)):
+        changes = key_service.parse_changes({"status": status})
+        key_service.update_key(session, alice.access, alice.actor, created.key.key_id, changes)
+        session.commit()
+        assert key_service.verify_with(lookup, created.secret).valid is valid
+
+    assert key_service.verify_with(lookup, created.secret, now=ends - dt.timedelta(seconds=1)).valid
+    assert key_service.verify_with(lookup, created.secret, now=ends).code == "EXPIRED"

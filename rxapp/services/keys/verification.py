@@ -95,14 +95,47 @@ def _aware(expires_at: dt.datetime | str | None) -> dt.datetime | None:
 
 
 def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
-    """The rules at call time, given the `VerifyRow` fetched for a digest (None: no such key)."""
+    """The rules at call time, given the `VerifyRow` fetched for a digest (None: no such key).
+
+    The row is fetched fresh on every call; only what follows from its exact contents (the parsed
+    end date, the profile, the valid answer) is remembered, keyed by the whole row, so a changed
+    row (status, end date, profile, name) is a new key and can never meet an old answer.
+    """
     if row is None:
         return NOT_FOUND
     found = row if isinstance(row, VerifyRow) else VerifyRow(*row)
-    expires_at = _aware(found.expires_at)
-    status = effective_status(found.status, expires_at, now or utc_now())
+    derived = _derived(found)
+    status = effective_status(found.status, derived.expires_at, now or utc_now())
     if status != KeyStatus.ACTIVE:  # a known key: its usage counts the refusal
         return Verification(valid=False, code=status, key_row_id=found.id, key_id=found.key_id)
+    return derived.valid
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    expires_at: dt.datetime | None
+    valid: Verification  # the answer when the key is ACTIVE at call time (shared: read-only)
+
+
+_DERIVED: dict[VerifyRow, _Derived] = {}
+_DERIVED_MAX = 4096  # rows remembered per process; cleared when full (a miss only costs the derivation)
+
+
+def _derived(found: VerifyRow) -> _Derived:
+    try:
+        derived = _DERIVED.get(found)
+    except TypeError:  # a driver returned categories as a list: unhashable, derive every time
+        return _derive(found)
+    if derived is None:
+        derived = _derive(found)
+        if len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.clear()
+        _DERIVED[found] = derived
+    return derived
+
+
+def _derive(found: VerifyRow) -> _Derived:
+    expires_at = _aware(found.expires_at)
     profile = None
     if found.profile_id is not None:
         categories = found.categories
@@ -116,17 +149,18 @@ def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
             "sensitivity": found.sensitivity,
             "action": found.action,
         }
-    return Verification(
+    valid = Verification(
         valid=True,
         key_row_id=found.id,
         key_id=found.key_id,
-        status=status,
+        status=KeyStatus.ACTIVE.value,
         expires_at=expires_at,
         bias_profile=profile,
         rate_limit=found.rate_limit,
         workspace_id=found.workspace_id,
         workspace_name=found.workspace_name,
     )
+    return _Derived(expires_at, valid)
 
 
 def verify_with(
