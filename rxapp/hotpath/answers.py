@@ -8,12 +8,14 @@ sends them, so the two cannot drift apart.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import orjson
 
 from rxapp.hotpath.rules import Decision
+from rxapp.services.keys import Verification
 
 # Upper bounds of the identity headers, from the model's limits: a profile name of 80 characters
 # (at most 4 UTF-8 bytes each, 3 characters per percent-encoded byte) and settings of at most the
@@ -39,6 +41,26 @@ class Answer:
     body: bytes
 
 
+# Rendered valid answers, by the identity of the Verification they render. That object is immutable
+# and services/keys/verification.py hands out one per distinct key row (fetched fresh on every
+# call), so a key verified again is answered with bytes already made, and a changed row is a new
+# object that misses. Each entry holds its Verification, so its id cannot be reused while the entry
+# lives. Bounded: cleared when full (a miss only costs the rendering).
+_RENDERED: dict[tuple[int, bool], tuple[Verification, Answer]] = {}
+_RENDERED_MAX = 8192
+
+
+def _remembered(outcome: Verification, gateway: bool, render: Callable[[], Answer]) -> Answer:
+    entry = _RENDERED.get((id(outcome), gateway))
+    if entry is not None and entry[0] is outcome:
+        return entry[1]
+    made = render()
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    _RENDERED[(id(outcome), gateway)] = (outcome, made)
+    return made
+
+
 def _json(content: object) -> bytes:
     """Byte for byte what Starlette's JSONResponse renders for these answers (compact, UTF-8; they
     hold only strings, ints, a 0–1 float, booleans and nulls), at a fifteenth of json.dumps' cost."""
@@ -61,7 +83,11 @@ def verify_answer(decision: Decision) -> Answer:
                 200, (), _json({"valid": False, "code": outcome.code, "retry_after": decision.retry_after})
             )
         return Answer(200, (), _json({"valid": False, "code": outcome.code}))
-    body = {
+    return _remembered(outcome, False, lambda: Answer(200, (), _json(_valid_body(outcome))))
+
+
+def _valid_body(outcome: Verification) -> dict[str, object]:
+    return {
         "valid": True,
         "key_id": outcome.key_id,
         "status": outcome.status,
@@ -70,7 +96,6 @@ def verify_answer(decision: Decision) -> Answer:
         "workspace_id": outcome.workspace_id,
         "workspace_name": outcome.workspace_name,
     }
-    return Answer(200, (), _json(body))
 
 
 def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
@@ -103,13 +128,19 @@ def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
+def _authorized(decision: Decision) -> Answer:
+    outcome = decision.verification
+    assert outcome is not None
+    body = _json({"valid": True, "key_id": outcome.key_id})
+    return Answer(200, (*identity_headers(decision), _NO_STORE), body)
+
+
 def authorize_answer(decision: Decision) -> Answer:
     """`/api/v1/authorize` (forward auth): 200 + identity headers, 401, 403, 429 or 400; tiny body."""
     if decision.code == "":
         outcome = decision.verification
         assert outcome is not None
-        body = _json({"valid": True, "key_id": outcome.key_id})
-        return Answer(200, (*identity_headers(decision), _NO_STORE), body)
+        return _remembered(outcome, True, lambda: _authorized(decision))
     status = _DENIED_STATUS.get(decision.code, decision.http_status)
     headers: tuple[tuple[bytes, bytes], ...] = (*_retry_after(decision), _NO_STORE)
     if status == 401:

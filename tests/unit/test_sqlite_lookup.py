@@ -8,6 +8,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from rxapp.hotpath.answers import authorize_answer, verify_answer
+from rxapp.hotpath.rules import Decision
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
@@ -88,6 +90,7 @@ def test_remembered_answers_follow_every_change_of_the_row(
     session.commit()
     first = key_service.verify_with(lookup, created.secret)
     assert first.valid and key_service.verify_with(lookup, created.secret) is first  # remembered
+    assert dict(authorize_answer(Decision(200, "", verification=first)).headers)[b"x-bias-profile"] == b"p"
 
     profile_service.update_profile(
         session,
@@ -105,6 +108,9 @@ def test_remembered_answers_follow_every_change_of_the_row(
     assert edited.bias_profile is not None
     assert (edited.bias_profile["name"], edited.bias_profile["categories"]) == ("p2", ["gender"])
     assert (edited.bias_profile["sensitivity"], edited.bias_profile["action"]) == (0.9, "block")
+    answered = authorize_answer(Decision(200, "", verification=edited))  # rendered anew, not remembered
+    assert dict(answered.headers)[b"x-bias-profile"] == b"p2"
+    assert b'"name":"p2"' in verify_answer(Decision(200, "", verification=edited)).body
 
     for status, valid in (("INACTIVE", False), ("ACTIVE", True)):
         changes = key_service.parse_changes({"status": status})
