@@ -47,7 +47,7 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
         (re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), REDACTED),
     ]
     if prefixes:
-        patterns.append((re.compile(rf"(?i)\b({prefixes})_[A-Za-z0-9_-]{{8,}}"), rf"\1_{REDACTED}"))
+        patterns.append((re.compile(rf"(?i)({prefixes})_[A-Za-z0-9_-]{{8,}}"), rf"\1_{REDACTED}"))
     return patterns
 
 

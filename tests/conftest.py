@@ -18,6 +18,7 @@ import pytest
 from tests.harness import (
     ROOT,  # noqa: F401 - tests import it from here
     chromium_launch_args,
+    credentials_in_log,
     free_port,
     migrate,
     reset_postgres,
@@ -131,6 +132,10 @@ def console(tmp_path_factory: pytest.TempPathFactory):
         )
     finally:
         stop_console(process)
+    # The whole run's JSON log (every API, browser and CLI test that used this console) holds no
+    # key, token or cookie: a leak anywhere fails the run here, at the end of the session.
+    leaked = credentials_in_log(log_path)
+    assert not leaked, f"credentials in the console log of this run: {leaked[:5]} ({len(leaked)} in all)"
 
 
 # ---------------------------------------------------------------- Playwright: system Chromium, no download

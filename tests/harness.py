@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -136,3 +137,16 @@ def stop_console(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+
+# A full-length API key or management token (prefix, 32 random and 6 checksum characters; any case,
+# glued to anything) or a session/device cookie value, unless the log scrubber replaced it.
+CREDENTIAL_IN_LOG = re.compile(
+    r"(?i)(?:bp[km]_(?!\[REDACTED\])[A-Za-z0-9]{38}|apikeys_(?:session|device)=(?!\[REDACTED\])[^;,\s'\"\\]+)"
+)
+
+
+def credentials_in_log(log_path: Path) -> list[str]:
+    """Every credential-shaped string a console's log holds (each cut to 12 characters)."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return [match.group(0)[:12] + "…" for match in CREDENTIAL_IN_LOG.finditer(text)]

@@ -52,6 +52,8 @@ def test_headers_and_tracebacks_are_scrubbed(captured: pytest.LogCaptureFixture)
         (f"{{'cookie': 'theme=dark; apikeys_session={SESSION}'}}", SESSION),
         (f"X-API-Key: {SECRET}", SECRET[4:]),
         (f"key= {SECRET.lower()}", SECRET.lower()[4:]),
+        (f"query x=%20{SECRET}", SECRET[4:]),  # glued to a word character: still found
+        (f"api_key_{SECRET.upper()}", SECRET.upper()[4:]),
     ],
 )
 def test_redact(line: str, gone: str) -> None:
