@@ -38,9 +38,16 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
             rf"\1\2{REDACTED}\2",
         ),
         (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
-        # `password=…`, `"token": "…"` and the like, in messages, form dumps and JSON.
+        # `password=…`, `"token": "…"` and the like, in messages, form dumps and JSON: a quoted
+        # value up to its closing quote (it may hold spaces), else up to the next separator.
         (
-            re.compile(r"(?i)\b(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
+            re.compile(
+                r"(?i)(password|passwd|secret|token|pepper|cookie)(['\"]?\s*[=:]\s*)(['\"])(?:(?!\3).)*\3"
+            ),
+            rf"\1\2\3{REDACTED}\3",
+        ),
+        (
+            re.compile(r"(?i)(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
             rf"\1\2{REDACTED}",
         ),
         # Reflex client tokens and socket ids' tokens are UUIDs.

@@ -54,6 +54,8 @@ def test_headers_and_tracebacks_are_scrubbed(captured: pytest.LogCaptureFixture)
         (f"key= {SECRET.lower()}", SECRET.lower()[4:]),
         (f"query x=%20{SECRET}", SECRET[4:]),  # glued to a word character: still found
         (f"api_key_{SECRET.upper()}", SECRET.upper()[4:]),
+        ('{"password": "correct horse battery"}', "battery"),  # a quoted value, spaces and all
+        ("new_password='two words'", "words"),
     ],
 )
 def test_redact(line: str, gone: str) -> None:
