@@ -229,7 +229,6 @@ def _timed_expiry(engine: Any) -> _ExpiryRun:
 
 
 def bench_expiry(mode: Mode, results: Results, work_dir: Path) -> None:
-
     path = work_dir / "expiry.db"
     say(f"Building the expiry database: {mode.expiry_rows:,} keys, {mode.expiry_due:,} due")
     started = time.perf_counter()

@@ -224,39 +224,49 @@ def miss_explanations(results: Results) -> dict[str, str]:
         target: (wrk_row(results, target, 16) or {}).get("cpu_us_per_request") or 0
         for target in ("bare", "malformed", "unknown", "valid")
     }
+    bare_c16, valid_c16 = _c16(results, "bare") or {}, _c16(results, "valid") or {}
+    by_rps = valid_c16.get("rps", 0) / (bare_c16.get("rps") or 1)
+    by_cpu = (bare_c16.get("cpu_us_per_request") or 0) / (valid_c16.get("cpu_us_per_request") or 1)
     fast_path = (
         "Server CPU per request at concurrency 16 in this run: "
         f"bare {cpu['bare']:.0f} µs, "
         f"malformed key {cpu['malformed']:.0f} µs (same fast path, no database), unknown key "
         f"{cpu['unknown']:.0f} µs (+ HMAC and the lookup), valid key {cpu['valid']:.0f} µs. What separates "
-        "a valid key from an unknown one is answering it (docs/fast-path.md): its ~260-byte body, now "
-        "rendered with orjson (0.17 µs in process, against 2.9 µs for json.dumps), and the security "
-        "headers every response carries. The two ratios (throughput, server CPU) sit either side of the "
-        "line in this run; single runs of each target vary by several per cent."
+        "a valid key from an unknown one is the joined row it reads, its Last Used and usage bookkeeping, "
+        "and its larger answer (a ~260-byte body, rendered once per key row and remembered; "
+        f"docs/fast-path.md). Medians of the interleaved rounds: {by_rps:.1%} of the reference by "
+        f"throughput, {by_cpu:.1%} by server CPU; single runs of verify served "
+        f"{_spread(results, 'valid')} req/s ({load})."
     )
     usage = (
         "Counting itself is cheap: `UsageBuffer.count` measured 0.4 µs of CPU per verification in "
-        "process (200,000 calls; 1.7–2.1 µs before this branch's change), under 1 % of the "
+        "process (200,000 calls), under 1 % of the "
         f"{(_c16(results, 'valid-usage-off') or {}).get('cpu_us_per_request') or 0:.0f} µs of server CPU a "
         "verification costs. This machine cannot resolve 5 % in this run: across the five interleaved "
         f"rounds, the usage-on console served {_spread(results, 'valid-usage-on')} req/s and the identical "
         f"usage-off console {_spread(results, 'valid-usage-off')} req/s ({load}). A separate probe of 8 "
-        "alternating on/off pairs (3 s each, before the change) gave on/off CPU-per-request ratios "
+        "alternating on/off pairs (3 s each) gave on/off CPU-per-request ratios "
         "from 0.91 to 1.38 between adjacent runs of the same two consoles."
     )
-    verify_cpu, authorize_cpu = (
-        (_c16(results, target) or {}).get("cpu_us_per_request") or 0 for target in ("valid", "authorize")
-    )
-    forward_auth = (
-        "Not changed on this branch (docs/fast-path.md: authorize answers with ~200 bytes of identity "
-        f"headers). In this run: {authorize_cpu:.0f} vs {verify_cpu:.0f} µs of server CPU per request "
-        "(medians of the interleaved rounds; single runs: authorize "
-        f"{_spread(results, 'authorize', 'cpu_us_per_request')} µs, verify "
-        f"{_spread(results, 'valid', 'cpu_us_per_request')} µs), on a shared machine ({load})."
-    )
+
+    def forward_auth(suffix: str) -> str:
+        """For the SQLite targets (suffix "") or the PostgreSQL ones ("-pg"), from their own rounds."""
+        verify, authorize = "valid" + suffix, "authorize" + suffix
+        verify_cpu, authorize_cpu = (
+            (_c16(results, target) or {}).get("cpu_us_per_request") or 0 for target in (verify, authorize)
+        )
+        return (
+            "Authorize sends ~200 bytes of identity headers that verify does not (rendered once per key "
+            "row, as verify's body is; docs/fast-path.md). In this run: "
+            f"{authorize_cpu:.0f} vs {verify_cpu:.0f} µs of server CPU per request "
+            "(medians of the interleaved rounds; single runs: authorize "
+            f"{_spread(results, authorize, 'cpu_us_per_request')} µs, verify "
+            f"{_spread(results, verify, 'cpu_us_per_request')} µs), on a shared machine ({load})."
+        )
+
     explanations = {
-        "Forward auth": forward_auth,
-        "PostgreSQL: forward auth": forward_auth,
+        "Forward auth": forward_auth(""),
+        "PostgreSQL: forward auth": forward_auth("-pg"),
         "SQLite, one worker: valid-key verify": fast_path,
         "SQLite: valid-key verify ≥ 60 %": fast_path,
         "Verify with usage counting": usage,
