@@ -41,7 +41,7 @@ class VerifyRow(NamedTuple):
     profile_id: int | None
     name: str | None
     description: str | None
-    categories: list[str] | str | None
+    categories: list[str] | tuple[str, ...] | str | None
     sensitivity: float | None
     action: str | None
     rate_limit: int | None = None  # calls per minute; None: no limit
@@ -122,10 +122,9 @@ _DERIVED_MAX = 4096  # rows remembered per process; cleared when full (a miss on
 
 
 def _derived(found: VerifyRow) -> _Derived:
-    try:
-        derived = _DERIVED.get(found)
-    except TypeError:  # a driver returned categories as a list: unhashable, derive every time
-        return _derive(found)
+    if isinstance(found.categories, list):  # a driver that decodes JSON: a tuple keeps the row hashable
+        found = found._replace(categories=tuple(found.categories))
+    derived = _DERIVED.get(found)
     if derived is None:
         derived = _derive(found)
         if len(_DERIVED) >= _DERIVED_MAX:
