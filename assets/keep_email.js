@@ -22,10 +22,14 @@
     if (!failed || !saved) return;
     var focused = false;
     var observer = new MutationObserver(function () { apply(); });
-    var stop = function () { observer.disconnect(); };
-    document.addEventListener('input', function (event) {
+    var typed = function (event) {
       if (event.target && event.target.id === fieldId && event.isTrusted) stop();
-    }, true);
+    };
+    var stop = function () {
+      observer.disconnect();
+      document.removeEventListener('input', typed, true);
+    };
+    document.addEventListener('input', typed, true);
     var apply = function () {
       var field = document.getElementById(fieldId);
       if (field && !field.value) {
