@@ -46,3 +46,25 @@ def check_pepper(session: Session, pepper: bytes) -> None:
             "This database's keys were made with a different pepper: use the server's "
             "APIKEYS_PEPPER (or its data/pepper file) here too."
         )
+
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises sign-up decisions.
+SIGN_UP_LOCK_ID = 0x61706B5F7369676E  # "apk_sign"
+
+
+def hold_sign_up_lock(session: Session) -> None:
+    """Serialise account creation until this transaction ends.
+
+    "Is the instance empty / is this invitation still pending" and the insert must be one decision:
+    otherwise simultaneous sign-ups on an empty invite-only instance all see it empty. PostgreSQL:
+    a transaction-level advisory lock. SQLite: the database write lock, taken before the first read
+    (BEGIN IMMEDIATE), so the reads that follow see every account committed before it. Idempotent
+    within a transaction.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": SIGN_UP_LOCK_ID})
+    elif connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

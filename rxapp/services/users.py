@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.context import app_context
 from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
-from rxapp.services import audit, throttle, workspaces
+from rxapp.services import audit, instance, throttle, workspaces
 from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
 from rxapp.settings import get_settings
 
@@ -167,18 +167,28 @@ def sign_up(
     """
     email = normalise_email(email)
     validate_password(password)
+    return _create_account(session, email, _hash(password), client_address=client_address, admin=admin)
+
+
+def _email_taken() -> ConflictError:
+    return ConflictError(
+        "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
+    )
+
+
+def _create_account(
+    session: Session, email: str, password_hash: str, *, client_address: str = "", admin: bool = False
+) -> UserPublic:
+    """Insert the account under the sign-up lock, so "is this the first account" is decided once."""
+    instance.hold_sign_up_lock(session)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise ConflictError(
-            "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
-        )
-    user = User(email=email, password_hash=_hash(password), is_admin=admin or is_empty_instance(session))
+        raise _email_taken()
+    user = User(email=email, password_hash=password_hash, is_admin=admin or is_empty_instance(session))
     session.add(user)
     try:
         session.flush()
     except sa.exc.IntegrityError:
-        raise ConflictError(
-            "An account with this email already exists. Sign in instead.", field="email", code="email_taken"
-        ) from None
+        raise _email_taken() from None
     audit.record(
         session,
         action="user.sign_up",
@@ -213,10 +223,14 @@ def register(
     normalised = normalise_email(email)
     validate_password(password)
     if session.exec(select(User.id).where(User.email == normalised)).first() is None:
+        password_hash = _hash(password)  # before the lock: hashing is the slow part
+        # The policy decision (empty instance? invitation still pending?) and the insert are one:
+        # concurrent sign-ups on an empty invite-only instance make one account, not several.
+        instance.hold_sign_up_lock(session)
         refused = signup_allowed(session, invitation)
         if refused:
             raise ForbiddenError(_REFUSED[refused], code=refused)
-        user = sign_up(session, normalised, password, client_address=client_address)
+        user = _create_account(session, normalised, password_hash, client_address=client_address)
         return SignIn(user=user, device_cookie=throttle.remember_device(device_cookie, normalised))
     return authenticate(
         session, normalised, password, client_address=client_address, device_cookie=device_cookie
