@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from rxapp import metrics
+from rxapp import client_address, metrics
 from rxapp.context import app_context
 from rxapp.redaction import redact
 
@@ -43,7 +43,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 APP_LOGGER = "rxapp"
 ACCESS_LOGGER = "rxapp.access"
 REQUEST_ID_HEADER = b"x-request-id"
-_REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_REQUEST_ID_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 client: ContextVar[str] = ContextVar("client", default="")
@@ -123,13 +124,19 @@ def _header(scope: Scope, name: bytes) -> str:
 
 def scope_client(scope: Scope) -> str:
     """Behind REFLEX_TRUSTED_PROXY_HOPS proxies (app_context.proxy_hops, as the API uses)."""
-    hops = app_context.proxy_hops
-    if hops:
-        forwarded = [part.strip() for part in _header(scope, b"x-forwarded-for").split(",") if part.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops][:64]
-    peer = scope.get("client")
-    return str(peer[0]) if peer else ""
+    return client_address.scope_client_address(scope, app_context.proxy_hops)
+
+
+def accepted_request_id(incoming: str) -> str:
+    """The caller's X-Request-ID when it is a plain id, else a new one.
+
+    Plain: letters, digits, '.' and '-' (no '_': every key and token is <prefix>_<random>), at most
+    64, and nothing the log scrubber would mask. UUIDs are kept (Envoy and Traefik send them; the
+    scrubber masks UUIDs only as Reflex client tokens, which never travel in this header).
+    """
+    if _REQUEST_ID_OK.fullmatch(incoming) and (_UUID.fullmatch(incoming) or redact(incoming) == incoming):
+        return incoming
+    return uuid.uuid4().hex
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -138,8 +145,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = _header(scope, REQUEST_ID_HEADER)
-        rid = incoming if _REQUEST_ID_OK.fullmatch(incoming) else uuid.uuid4().hex
+        rid = accepted_request_id(_header(scope, REQUEST_ID_HEADER))
         tokens = (request_id.set(rid), client.set(scope_client(scope)), metrics.request_started.set(started))
         path = scope.get("path", "")
         status = 500

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from rxapp import client_address
 from rxapp.context import app_context
 from rxapp.db import get_engine
 from rxapp.models import utc_now
@@ -92,25 +93,12 @@ class RateLimiter:
 
 
 def client_address_from(peer: Any, forwarded_for: str | None) -> str:
-    """The peer address, or X-Forwarded-For's entry written by the trusted proxy in front of us.
-
-    The hop count is Reflex's own REFLEX_TRUSTED_PROXY_HOPS (app_context.proxy_hops), so the
-    websocket and the API agree.
-    """
-    hops = app_context.proxy_hops
-    if hops and forwarded_for:
-        forwarded = [part.strip() for part in forwarded_for.split(",") if part.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops][:64]
-    return peer[0] if peer else ""
+    """rxapp.client_address with this console's trusted hop count (REFLEX_TRUSTED_PROXY_HOPS)."""
+    return client_address.client_address_from(peer, forwarded_for, app_context.proxy_hops)
 
 
 def scope_client_address(scope: Any) -> str:
-    """`client_address_from` for an ASGI scope (first X-Forwarded-For header, as Starlette reads it)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"x-forwarded-for":
-            return client_address_from(scope.get("client"), value.decode("latin-1"))
-    return client_address_from(scope.get("client"), None)
+    return client_address.scope_client_address(scope, app_context.proxy_hops)
 
 
 # ---------------------------------------------------------------- keys where they must not be

@@ -5,8 +5,12 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import secrets
 import signal
 import subprocess
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +161,41 @@ def test_metrics_sum_every_worker(workers_console) -> None:
         for (name, labels), value in samples.items()
         if name == "apikeys_verifications_total" and labels != (("code", "VALID"),)
     )
+
+
+def _access_lines_for(console: Console, marker: str) -> list[dict]:
+    """The JSON access-log entries whose path carries `marker` (a unique query-free path)."""
+    lines = console.log_path.read_text(errors="replace").splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith('{"time"')]
+    return [entry for entry in entries if entry.get("path", "").endswith(marker)]
+
+
+@pytest.mark.parametrize("header", ["X-Request-ID", "X-Forwarded-For"])
+def test_a_key_sent_as_request_id_or_forwarded_address_reaches_no_log_or_answer(
+    console: Console, header: str
+) -> None:
+    """Issue 21 item 2: client-chosen values that are not plain ids/addresses are replaced."""
+    email = console.new_user()
+    secret = console.create_key(email, "sent-as-header")
+    marker = f"/api/v1/keys/key_{secrets.token_hex(8)}"
+    for sent in (secret, secret.upper(), f"api_key_{secret}"):
+        answer = httpx.get(f"{console.base_url}{marker}", headers={header: sent}, timeout=30)
+        assert secret.lower() not in answer.text.lower()
+        assert secret.lower() not in str(answer.headers).lower()
+        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]) or header != "X-Request-ID"
+    time.sleep(0.5)  # the access line is written as the answer completes
+    entries = _access_lines_for(console, marker)
+    assert len(entries) == 3
+    for entry in entries:
+        assert secret[4:20].lower() not in json.dumps(entry).lower()
+        assert re.fullmatch(r"[0-9a-f]{32}", entry["request_id"])
+        assert entry["client"] in ("127.0.0.1", "::1")
+    log = console.log_path.read_text(errors="replace").lower()
+    assert secret[4:20].lower() not in log
+
+
+def test_plain_request_ids_from_proxies_are_kept(console: Console) -> None:
+    """nginx's $request_id (hex), Envoy's and Traefik's (UUID) and simple tags come back as sent."""
+    for sent in (secrets.token_hex(16), str(uuid.uuid4()), "build-42.step-7"):
+        answer = httpx.get(f"{console.base_url}/api/v1/health", headers={"X-Request-ID": sent}, timeout=30)
+        assert answer.headers["x-request-id"] == sent
