@@ -101,6 +101,17 @@ def create_workspace(args: argparse.Namespace) -> int:
     return 0
 
 
+def remove_member(args: argparse.Namespace) -> int:
+    """An owner removes a member; the member's management tokens in that workspace end for good."""
+    with session_scope() as session:
+        owner = _user(session, args.email)
+        access = workspace_service.resolve_by_name(session, owner.id, args.workspace)
+        member = _user(session, args.member)
+        workspace_service.remove_member(session, access, member.id, client_address="cli")
+    print(f"Removed {args.member} from {args.workspace!r}", file=sys.stderr)
+    return 0
+
+
 def invite(args: argparse.Namespace) -> int:
     """Prints the invitation link (shown once): the inviter must be an owner of the workspace."""
     from rxapp import routes
@@ -333,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("email")
     command.add_argument("name")
     command.set_defaults(handler=create_workspace)
+
+    command = commands.add_parser(
+        "remove-member", help="remove a member from a workspace (revokes their tokens there)"
+    )
+    command.add_argument("email", help="an owner of the workspace")
+    command.add_argument("workspace", help="workspace name")
+    command.add_argument("member", help="the member's email")
+    command.set_defaults(handler=remove_member)
 
     command = commands.add_parser("invite", help="print a single-use invitation link to a workspace")
     command.add_argument("email", help="an owner of the workspace (the inviter)")

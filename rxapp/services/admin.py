@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import ApiKey, Membership, User, UserSession, Workspace
-from rxapp.services import audit
+from rxapp.services import audit, workspaces
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, NotFoundError
 from rxapp.settings import get_settings
@@ -115,6 +115,9 @@ def set_disabled(
     session.add(user)
     if disabled:
         session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
+        workspaces.revoke_tokens_of(
+            session, user.id or 0, actor=actor, reason="account disabled", client_address=client_address
+        )
     audit.record(
         session,
         action="admin.user_disable" if disabled else "admin.user_enable",
