@@ -86,7 +86,11 @@ def test_rights_follow_the_creator_role_at_each_request(session: Session, alice:
         token_service.authenticate(session, secret)
     admin.set_disabled(session, alice.actor, bob.email, False)
     session.commit()
-    assert token_service.authenticate(session, secret).scopes == {"keys:read", "keys:write"}
+    with pytest.raises(token_service.TokenRejected):  # disabling revoked it for good (issue 21)
+        token_service.authenticate(session, secret)
+    secret = token_service.create_token(session, bobs, bob.actor, "again", ["keys:read"]).secret
+    session.commit()
+    assert token_service.authenticate(session, secret).scopes == {"keys:read"}
     workspace_service.remove_member(session, team, bob.id)
     session.commit()
     with pytest.raises(token_service.TokenRejected):
