@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import AuditEvent, AuditEventPublic, utc_now
@@ -39,6 +40,55 @@ def record(
             client_address=client_address[:64],
             created_at=when or utc_now(),
         )
+    )
+
+
+def record_counted(
+    session: Session,
+    *,
+    window: dt.timedelta,
+    same: tuple[str, ...],
+    action: str,
+    actor: str,
+    owner_id: int | None,
+    target_type: str = "",
+    target_id: str = "",
+    detail: str = "",
+    client_address: str = "",
+    when: dt.datetime | None = None,
+) -> None:
+    """A repeated event written once per window: the first is a row, each repeat adds 1 to its
+    `occurrences`. `same` names the columns (target_id, client_address, detail) that make two
+    events the same, so a flood of refused attempts cannot grow the trail one row each."""
+    when = when or utc_now()
+    values = {"target_id": target_id[:100], "client_address": client_address[:64], "detail": detail[:1000]}
+    latest = session.exec(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.action == action,
+            col(AuditEvent.created_at) > when - window,
+            *(getattr(AuditEvent, name) == values[name] for name in same),
+        )
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    if latest is not None:
+        session.execute(
+            sa.update(AuditEvent)
+            .where(col(AuditEvent.id) == latest)
+            .values(occurrences=AuditEvent.occurrences + 1)
+        )
+        return
+    record(
+        session,
+        action=action,
+        actor=actor,
+        owner_id=owner_id,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+        client_address=client_address,
+        when=when,
     )
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from rxapp.models import AuditEvent, LoginFailure, User, utc_now
+from rxapp.models import LoginFailure, User
 from rxapp.services import audit
 from rxapp.settings import get_settings
 
@@ -129,30 +129,13 @@ def record_refused(
     session: Session, email: str, *, client_address: str = "", now: dt.datetime | None = None
 ) -> None:
     """Count a throttled attempt: one audit event per account and window, `occurrences` += 1."""
-    now = now or utc_now()
-    owner_id = session.exec(select(User.id).where(User.email == email)).first()
-    latest = session.exec(
-        select(AuditEvent.id)
-        .where(
-            AuditEvent.action == THROTTLED_ACTION,
-            AuditEvent.target_id == email[:100],
-            col(AuditEvent.created_at) > now - WINDOW,
-        )
-        .order_by(col(AuditEvent.id).desc())
-        .limit(1)
-    ).first()
-    if latest is not None:
-        session.execute(
-            sa.update(AuditEvent)
-            .where(col(AuditEvent.id) == latest)
-            .values(occurrences=AuditEvent.occurrences + 1)
-        )
-        return
-    audit.record(
+    audit.record_counted(
         session,
+        window=WINDOW,
+        same=("target_id",),
         action=THROTTLED_ACTION,
         actor=email,
-        owner_id=owner_id,
+        owner_id=session.exec(select(User.id).where(User.email == email)).first(),
         target_type="user",
         target_id=email,
         detail="sign-in attempts refused while throttled",

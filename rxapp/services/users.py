@@ -143,10 +143,22 @@ _REFUSED = {
 }
 
 
+def _refuse_unless_allowed(session: Session, invitation: str) -> None:
+    refused = signup_allowed(session, invitation)
+    if refused:
+        raise ForbiddenError(_REFUSED[refused], code=refused)
+
+
 def record_signup_refused(session: Session, email: str, code: str, *, client_address: str = "") -> None:
-    """A browser sign-up the policy refused (in a transaction of its own: the refusal rolled back)."""
-    audit.record(
+    """A browser sign-up the policy refused (in a transaction of its own: the refusal rolled back).
+
+    Grouped per client address, reason and window (`occurrences` counts them), like throttled
+    sign-ins: refusals need no account, so one client must not be able to write a row each.
+    """
+    audit.record_counted(
         session,
+        window=THROTTLE_WINDOW,
+        same=("client_address", "detail"),
         action="user.sign_up_refused",
         actor=_clean(email).lower()[:EMAIL_MAX_LENGTH],
         owner_id=None,
@@ -223,13 +235,12 @@ def register(
     normalised = normalise_email(email)
     validate_password(password)
     if session.exec(select(User.id).where(User.email == normalised)).first() is None:
+        _refuse_unless_allowed(session, invitation)  # early and cheap: a refusal costs no hash
         password_hash = _hash(password)  # before the lock: hashing is the slow part
         # The policy decision (empty instance? invitation still pending?) and the insert are one:
         # concurrent sign-ups on an empty invite-only instance make one account, not several.
         instance.hold_sign_up_lock(session)
-        refused = signup_allowed(session, invitation)
-        if refused:
-            raise ForbiddenError(_REFUSED[refused], code=refused)
+        _refuse_unless_allowed(session, invitation)
         user = _create_account(session, normalised, password_hash, client_address=client_address)
         return SignIn(user=user, device_cookie=throttle.remember_device(device_cookie, normalised))
     return authenticate(

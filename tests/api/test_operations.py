@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from rxapp import __version__
@@ -199,3 +200,35 @@ def test_plain_request_ids_from_proxies_are_kept(console: Console) -> None:
     for sent in (secrets.token_hex(16), str(uuid.uuid4()), "build-42.step-7"):
         answer = httpx.get(f"{console.base_url}/api/v1/health", headers={"X-Request-ID": sent}, timeout=30)
         assert answer.headers["x-request-id"] == sent
+
+
+def test_refused_sign_ups_are_counted_not_written_one_row_each(console: Console) -> None:
+    """Issue 21 item 4: 150 sign-ups with bad invitation codes from one client make one audit row
+    whose `occurrences` counts them (before: 150 rows in 0.7 s, without signing in)."""
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"  # this test's own client (trusted hop)
+    headers = {"Origin": console.base_url, "X-Forwarded-For": address}
+    started = time.monotonic()
+    with httpx.Client(base_url=console.base_url, headers=headers, timeout=60) as client:
+        for attempt in range(150):
+            form = {
+                "email": f"flood-{uuid.uuid4().hex[:8]}@example.com",
+                "password": "a-long-test-password-42",
+                "confirm_password": "a-long-test-password-42",
+                "invitation": f"inv_bogus{attempt}",
+            }
+            answer = client.post("/api/v1/auth/sign-up", data=form)
+            assert answer.status_code == 303 and "error=invitation_invalid" in answer.headers["location"]
+    elapsed = time.monotonic() - started
+    engine = sa.create_engine(console.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT occurrences FROM audit_events "
+                    "WHERE action = 'user.sign_up_refused' AND client_address = :address"
+                ),
+                {"address": address},
+            ).all()
+    finally:
+        engine.dispose()
+    assert [row[0] for row in rows] == [150], (rows, elapsed)
