@@ -1,7 +1,9 @@
 """Members of the current workspace: roles, removal, and invitation links (owners only).
 
 Every action goes to services/workspaces.py, which checks the role itself; this page only hides
-what the role cannot do. A new link is shown once (the server keeps only its HMAC).
+what the role cannot do. A new link is shown once (the server keeps only its HMAC), and like a
+key's secret it lives only in the browser (`revealed_invite_link`, a client-side value): the
+state keeps no copy, so a reload, a reconnect or a new tab never brings it back.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from urllib.parse import urlsplit
 
 import reflex as rx
 from pydantic import BaseModel
+from reflex.experimental.client_state import ClientStateVar
 
 from rxapp import routes
 from rxapp.components.layout import protected_page
@@ -22,6 +25,7 @@ from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 EXPIRY_CHOICES = {"1 day": 1.0, "7 days": 7.0, "30 days": 30.0}
+revealed_invite_link = ClientStateVar.create("revealed_invite_link", "")
 
 
 class MemberRow(BaseModel):
@@ -44,7 +48,7 @@ class MembersState(AuthState):
     inviting: bool = False
     invite_role: str = "member"
     invite_expiry: str = "7 days"
-    invite_link: str = ""  # shown once, dropped when the dialog closes
+    invite_shown: bool = False  # the link itself is client-side only: see revealed_invite_link
     error: str = ""
 
     async def _reload(self, user: Caller) -> None:
@@ -65,7 +69,9 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def load(self, user: Caller):
+        self.inviting, self.invite_shown = False, False  # a reload never reopens a reveal
         await self._reload(user)
+        return revealed_invite_link.push("")
 
     @rx.event
     @requires_user
@@ -106,7 +112,8 @@ class MembersState(AuthState):
 
     @rx.event
     def set_inviting(self, is_open: bool):
-        self.inviting, self.invite_link, self.error = is_open, "", ""
+        self.inviting, self.invite_shown, self.error = is_open, False, ""
+        return revealed_invite_link.push("")
 
     @rx.event
     def set_invite_role(self, value: str):
@@ -132,8 +139,9 @@ class MembersState(AuthState):
             return
         url = urlsplit(str(self.router.url)) if self.router.url is not None else None
         origin = f"{url.scheme}://{url.netloc}" if url and url.scheme and url.netloc else ""
-        self.invite_link = origin + routes.invitation_path(token)
+        self.invite_shown = True
         await self._reload(user)
+        return revealed_invite_link.push(origin + routes.invitation_path(token))
 
 
 def _member_row(row: MemberRow) -> rx.Component:
@@ -181,7 +189,7 @@ def _invite_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Invite to this workspace"),
             rx.cond(
-                state.invite_link == "",
+                ~state.invite_shown,
                 rx.flex(
                     rx.text("Role", size="2", weight="medium"),
                     rx.select(
@@ -213,10 +221,15 @@ def _invite_dialog() -> rx.Component:
                         size="2",
                     ),
                     rx.flex(
-                        rx.input(value=state.invite_link, read_only=True, id="invite-link", width="100%"),
+                        rx.input(
+                            value=revealed_invite_link.value, read_only=True, id="invite-link", width="100%"
+                        ),
                         rx.icon_button(
                             rx.icon("copy", size=18),
-                            on_click=[rx.set_clipboard(state.invite_link), rx.toast.success("Link copied")],
+                            on_click=[
+                                rx.set_clipboard(revealed_invite_link.value),
+                                rx.toast.success("Link copied"),
+                            ],
                             id="copy-invite-link",
                             aria_label="Copy link",
                         ),

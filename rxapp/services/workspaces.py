@@ -38,6 +38,7 @@ NAME_MAX_LENGTH = 80
 PERSONAL_NAME = "Personal"
 INVITATION_DEFAULT_DAYS = 7
 INVITATION_MAX_DAYS = 30
+INVITATION_MIN_DAYS = 1 / 24  # one hour
 ROLES = (Role.OWNER.value, Role.MEMBER.value, Role.VIEWER.value)
 LAST_OWNER_CODE = "LAST_OWNER"
 
@@ -340,7 +341,7 @@ def create_invitation(
     """A fresh single-use token (returned once; only its HMAC is stored)."""
     require(access, Need.MANAGE)
     role = _check_role(role)
-    if not 0 < days <= INVITATION_MAX_DAYS:
+    if not INVITATION_MIN_DAYS <= days <= INVITATION_MAX_DAYS:  # NaN fails both
         raise ValidationError(
             f"Choose an expiry between 1 hour and {INVITATION_MAX_DAYS} days.", field="days"
         )

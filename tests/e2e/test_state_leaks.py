@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, WebSocketRoute, expect
 
 from tests.conftest import ROOT, Console
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import choose, sign_up
 
 T = 15_000
 
@@ -100,6 +100,66 @@ def test_reload_new_tab_and_reconnect_never_show_a_revealed_secret_again(
     assert secret not in second.content()
     for received in (recorder.text(), second_recorder.text()):
         assert secret not in received and secret[4:] not in received
+
+
+def test_an_invitation_link_is_shown_once_and_never_comes_back(page: Page, console: Console) -> None:
+    """Issue 21 item 7: the link lives only in the browser, like a key's secret: no state var holds
+    it, so hydration after F5, a new tab or a reconnect never sends it again."""
+    owner = sign_up(page, console)
+    console.cli("create-workspace", owner, "Link team")
+    choose(page, "#workspace-switcher", "Link team (owner)")
+    expect(page.locator("#workspace-switcher")).to_have_text("Link team (owner)", timeout=T)
+    page.click("#nav-members")
+    page.click("#invite-open")
+    page.click("#invite-submit")
+    link_box = page.locator("#invite-link")
+    expect(link_box).to_have_value(re.compile(r"/invite\?token=inv_"), timeout=T)
+    token = link_box.input_value().split("token=", 1)[1]
+    recorder = FrameRecorder(page)
+    page.reload()  # F5 with the link still shown
+    expect(page.locator("#invite-open")).to_be_visible(timeout=T)
+    expect(page.locator("#invite-link")).to_have_count(0)
+    page.click("#invite-open")  # the dialog opens on a new invitation, not the old link
+    expect(page.locator("#invite-submit")).to_be_visible(timeout=T)
+    expect(page.locator("#invite-link")).to_have_count(0)
+    second = page.context.new_page()
+    second_recorder = FrameRecorder(second)
+    second.goto(page.url)
+    expect(second.locator("#invite-open")).to_be_visible(timeout=T)
+    second.wait_for_timeout(1000)
+    for received in (recorder.text(), second_recorder.text()):
+        assert received and token not in received
+    assert token not in page.content() and token not in second.content()
+
+
+@pytest.mark.parametrize("crafted", ["12345", '{"public_id": ["x"]}', "true"])
+def test_a_non_string_stored_workspace_is_ignored_without_an_error(
+    page: Page, console: Console, crafted: str
+) -> None:
+    """Issue 21 item 7: a crafted hydration/sync frame carrying a number, object or boolean as the
+    stored workspace falls back to the personal workspace; no backend error, no error toast."""
+    sign_up(page, console)
+    log_before = console.log_path.stat().st_size
+
+    def handler(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"WS-SENTINEL"' in message:
+                message = message.replace('"WS-SENTINEL"', crafted)
+            server.send(message)
+
+        route.on_message(to_server)
+        server.on_message(lambda message: route.send(message))
+
+    page.route_web_socket("**/_event/**", handler)
+    page.evaluate("() => window.localStorage.setItem('apikeys_workspace', 'WS-SENTINEL')")
+    page.reload()
+    expect(page.locator("#workspace-switcher")).to_have_text("Personal (owner)", timeout=T)
+    page.fill("#search-keys", "anything")  # another event after the hydration
+    page.wait_for_timeout(1500)
+    expect(page.get_by_text("An error occurred.")).to_have_count(0)
+    assert "Traceback" not in console.log_path.read_bytes()[log_before:].decode(errors="replace")
 
 
 def test_after_sign_out_the_same_tab_gets_no_rows(page: Page, console: Console) -> None:
