@@ -145,7 +145,8 @@ class SessionGuard(Middleware):
             return StateUpdate()
         digest = _socket_sessions[socket_id]
         auth = await root.get_state(AuthState)
-        wanted = auth.workspace
+        # A crafted hydration can store any JSON value there; only a string names a workspace.
+        wanted = auth.workspace if isinstance(auth.workspace, str) else ""
         user = await asyncio.to_thread(_resolve, digest, wanted) if digest else None
         _event_user.set(user)
         owner = user.id if user else 0
