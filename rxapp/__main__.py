@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rxapp.db import session_scope
 from rxapp.models import utc_now
-from rxapp.services import admin, rolling, usage
+from rxapp.services import admin, moments, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import tokens as token_service
@@ -50,13 +50,8 @@ def _acting(session, args: argparse.Namespace) -> tuple[Access, str]:
 
 
 def _parse_time(value: str) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ServiceError(f"Not an ISO 8601 date/time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    """`--expires-at` text (UTC if no offset); the service checks its range (rxapp/services/moments)."""
+    return moments.parse(value, field="expires_at", label="--expires-at")
 
 
 def create_user(args: argparse.Namespace) -> int:

@@ -157,21 +157,21 @@ def _encode_cursor(position: Sequence[Any], fingerprint: str) -> str:
 
 
 def _decode_position(cursor: str | None, fingerprint: str) -> tuple[str | None, int] | None:
-    """A keyset cursor: the last row's (sort value, row id), or None without a cursor. A cursor of
-    another query, or not of this shape, is a 422; the service checks the value's form."""
+    """A keyset cursor: the last row's (sort value, row id), or None without a cursor. Only what
+    `_encode_cursor` writes is accepted: `[[value, row_id], fingerprint]` with this query's
+    fingerprint, a text or null value and a row id in the database's range. Anything else is the
+    BAD_CURSOR 422; the service checks the value's form (keyset.parse_time, parse_text)."""
     if not cursor:
         return None
     try:
-        (value, row_id), made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if (
-            made_for == fingerprint
-            and (value is None or isinstance(value, str))
-            and type(row_id) is int
-            and 0 < row_id <= DB_INT_MAX
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, RecursionError):
+        raise from_service_error(keyset.bad_cursor()) from None
+    match decoded:
+        case [[str() | None as value, int() as row_id], str() as made_for] if (
+            made_for == fingerprint and type(row_id) is int and 0 < row_id <= DB_INT_MAX
         ):
             return value, row_id
-    except (ValueError, TypeError):
-        pass
     raise from_service_error(keyset.bad_cursor())
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from rxapp.models import AuditEvent, AuditEventPublic, utc_now
 from rxapp.services import keyset
 from rxapp.services.access import Access, Need, require
+from rxapp.services.text import storable
 
 SYSTEM_ACTOR = "system"
 
@@ -150,7 +151,11 @@ def _events(access: Access, target_id: str) -> Any:
         (col(AuditEvent.workspace_id) == access.workspace_id)
         | ((col(AuditEvent.owner_id) == access.user_id) & col(AuditEvent.workspace_id).is_(None))
     )
-    return query.where(AuditEvent.target_id == target_id) if target_id else query
+    if not target_id:
+        return query
+    if not storable(target_id):  # no id holds a NUL; PostgreSQL would refuse the comparison
+        return query.where(sa.false())
+    return query.where(AuditEvent.target_id == target_id)
 
 
 _NEWEST_FIRST = (col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
@@ -199,7 +204,7 @@ def events_after(
     following = None
     if last is not None:
         assert last.id is not None
-        following = (last.created_at.isoformat(), last.id)
+        following = (keyset.time_position(last.created_at), last.id)
     return [_public(row) for row in rows], total, following
 
 

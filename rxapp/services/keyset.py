@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from rxapp.services.errors import ValidationError
+from rxapp.services.text import storable
 
 BAD_CURSOR_CODE = "BAD_CURSOR"
 Row = TypeVar("Row")
@@ -22,12 +23,30 @@ def bad_cursor() -> ValidationError:
     return ValidationError("This cursor does not belong to this query.", field="cursor", code=BAD_CURSOR_CODE)
 
 
+def time_position(moment: dt.datetime) -> str:
+    """A page's last time, as its cursor carries it: ISO 8601 in UTC (`...+00:00`)."""
+    return moment.astimezone(dt.UTC).isoformat()
+
+
 def parse_time(value: Any) -> dt.datetime:
-    """A position's time (ISO 8601, as `isoformat` wrote it); anything else is a bad cursor."""
+    """The inverse of `time_position`, and only of it: text that `time_position` writes back
+    unchanged. Anything else (no time zone, another offset, a date alone, year 9999 at -14:00)
+    is a bad cursor, never a value the database type cannot convert."""
     try:
-        return dt.datetime.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise bad_cursor() from None
+    if moment.utcoffset() != dt.timedelta(0) or moment.isoformat() != value:
+        raise bad_cursor()
+    return moment
+
+
+def parse_text(value: Any, max_length: int) -> str:
+    """A position's text (a name): what a stored name can be. A NUL, a lone surrogate or an
+    overlong value is a bad cursor, not a driver error."""
+    if not isinstance(value, str) or len(value) > max_length or not storable(value):
+        raise bad_cursor()
+    return value
 
 
 def beyond(column: Any, row_id: Any, value: Any, last_id: Any, *, descending: bool, nullable: bool) -> Any:

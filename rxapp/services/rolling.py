@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, as_utc, utc_now
 from rxapp.services import keys as key_service
+from rxapp.services import moments
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
@@ -80,7 +81,7 @@ def roll_key(
         actor,
         old.name,
         bias_profile_id=old.bias_profile_id,
-        expires_at=now + lifetime if lifetime and lifetime > dt.timedelta(0) else None,
+        expires_at=moments.capped_after(now, lifetime) if lifetime and lifetime > dt.timedelta(0) else None,
         rate_limit_per_minute=old.rate_limit_per_minute,
         client_address=client_address,
         now=now,

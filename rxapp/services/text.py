@@ -21,3 +21,15 @@ def hidden_character(text: str, *, multiline: bool = False) -> str | None:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return char
     return None
+
+
+def storable(text: str) -> bool:
+    """Whether a database text column can hold (or be compared with) `text`: PostgreSQL refuses
+    NUL, and no driver encodes a lone surrogate. A search or cursor holding one matches nothing."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from rxapp.models import ManagementToken, ManagementTokenPublic, User, Workspace, as_utc, utc_now
-from rxapp.services import audit, key_format
+from rxapp.services import audit, key_format, moments
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ForbiddenError, NotFoundError, ServiceError, ValidationError
@@ -131,11 +131,7 @@ def create_token(
     now = now or utc_now()
     name = clean_name(name)
     chosen = clean_scopes(scopes)
-    if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise ValidationError("Expiry must include a time zone.", field="expires_at")
-        if expires_at <= now:
-            raise ValidationError("Expiry must be in the future.", field="expires_at")
+    expires_at = moments.future_end(expires_at, now, field="expires_at", label="Expiry")
     pepper = get_settings().pepper
     secret = key_format.generate_secret(TOKEN_PREFIX)
     token = ManagementToken(

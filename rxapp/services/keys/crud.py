@@ -55,7 +55,7 @@ def create_key(
     settings = get_settings()
     now = now or utc_now()
     name = clean_name(name) if (name or "").strip() else _default_name(session, workspace_id)
-    check_future_end_date(expires_at, now)
+    expires_at = check_future_end_date(expires_at, now)
     rate_limit_per_minute = check_rate_limit(rate_limit_per_minute)
     profile_name = None
     if bias_profile_id is not None:
@@ -182,9 +182,8 @@ def update_key(
                 "An expired key cannot be given a new end date. Create a new key instead.",
                 field="expires_at",
             )
-        check_future_end_date(changes.expires_at, now)
-        values["expires_at"] = changes.expires_at
-        notes.append(f"expires_at={iso(changes.expires_at)}")
+        values["expires_at"] = check_future_end_date(changes.expires_at, now)
+        notes.append(f"expires_at={iso(values['expires_at'])}")
     status_changed = False
     if "status" in given and changes.status is not None and changes.status != current_status:
         if current_status == KeyStatus.EXPIRED:

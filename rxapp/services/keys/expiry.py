@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from rxapp.models import ApiKey, KeyStatus, utc_now
-from rxapp.services import audit
+from rxapp.services import audit, moments
 from rxapp.services.errors import ValidationError
 
 
@@ -94,7 +94,17 @@ def local_end_date(value: str, zone: dt.tzinfo, now: dt.datetime) -> dt.datetime
         raise ValidationError("Enter a valid end date.", field="expires_at", code=BAD_END_DATE) from None
     if day < now.astimezone(zone).date():
         raise ValidationError("End date must be today or later.", field="expires_at", code=PAST_END_DATE)
-    return end_of_local_day(day, zone)
+    try:
+        end = end_of_local_day(day, zone)
+    except OverflowError:  # 9999-12-31 west of UTC ends in year 10000
+        end = None
+    if end is None or end > moments.LATEST:
+        raise ValidationError(
+            "End date is too far in the future.",
+            field="expires_at",
+            code=moments.OUT_OF_RANGE,
+        )
+    return end
 
 
 def end_date_for(

@@ -18,7 +18,8 @@ from sqlmodel import Session, col, func, select
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
 from rxapp.services import keyset
 from rxapp.services.access import Access, Need, require
-from rxapp.services.keys.rules import public
+from rxapp.services.keys.rules import NAME_MAX_LENGTH, public
+from rxapp.services.text import storable
 
 PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MAX = 100
@@ -125,7 +126,9 @@ def list_keys(
     page_size = min(max(query.page_size, 1), PAGE_SIZE_MAX)
     conditions: list[Any] = [ApiKey.workspace_id == workspace_id]
     search = query.search.strip()[:SEARCH_MAX_LENGTH]
-    if search:
+    if search and not storable(search):  # no name or key ID holds a NUL; PostgreSQL refuses one
+        conditions.append(sa.false())
+    elif search:
         pattern = f"%{_escape_like(search)}%"
         if session.get_bind().dialect.name == "sqlite":
             # SQLite's LIKE already ignores ASCII case; lower() per row would double the scan cost.
@@ -176,12 +179,16 @@ def list_keys(
 def _position(key: ApiKey, sort: SortField) -> KeyPosition:
     value = getattr(key, SORT_COLUMNS[sort].key)
     assert key.id is not None
-    return KeyPosition(value.isoformat() if isinstance(value, dt.datetime) else value, key.id)
+    return KeyPosition(keyset.time_position(value) if isinstance(value, dt.datetime) else value, key.id)
 
 
 def _beyond(query: KeyQuery, after: KeyPosition) -> Any:
     """The keys that sort after `after` in the query's order."""
-    value = after.value if query.sort == "name" or after.value is None else keyset.parse_time(after.value)
+    value: Any = after.value
+    if query.sort == "name":
+        value = keyset.parse_text(value, NAME_MAX_LENGTH)
+    elif value is not None:
+        value = keyset.parse_time(value)
     return keyset.beyond(
         col(SORT_COLUMNS[query.sort]),
         col(ApiKey.id),

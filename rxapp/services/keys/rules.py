@@ -12,6 +12,7 @@ import re
 from sqlmodel import Session, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus
+from rxapp.services import moments
 from rxapp.services.errors import NotFoundError, ValidationError
 from rxapp.services.text import hidden_character
 
@@ -48,13 +49,9 @@ def check_rate_limit(value: int | None) -> int | None:
     return int(value)
 
 
-def check_future_end_date(expires_at: dt.datetime | None, now: dt.datetime) -> None:
-    if expires_at is None:
-        return
-    if expires_at.tzinfo is None:
-        raise ValidationError("End date must include a time zone.", field="expires_at")
-    if expires_at <= now:
-        raise ValidationError("End date must be in the future.", field="expires_at")
+def check_future_end_date(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """A new end date: aware, in the future, storable (see `moments`); returned in UTC."""
+    return moments.future_end(expires_at, now, field="expires_at")
 
 
 def effective_status(status: str, expires_at: dt.datetime | None, now: dt.datetime) -> str:
