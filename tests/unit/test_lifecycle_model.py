@@ -322,6 +322,7 @@ class KeyLifecycle(RuleBasedStateMachine):
             assert status == ("ACTIVE" if valid else code)
 
 
+@pytest.mark.slow
 def test_key_lifecycle_agrees_with_the_model(app_settings) -> None:
     run_state_machine_as_test(
         KeyLifecycle,
