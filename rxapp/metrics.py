@@ -80,7 +80,8 @@ KEYS_EXPIRED = Counter("apikeys_keys_expired", "Keys the expiry job marked EXPIR
 SIGN_INS = Counter("apikeys_sign_ins", "Sign-in attempts, by outcome.", ["outcome"])
 
 # The labelled child of each known code, looked up once (prometheus-client's labels() costs ~2 µs).
-_VERIFICATION_COUNTERS = {code: VERIFICATIONS.labels(code) for code in VERIFY_CODES}
+# Keyed `str | None`: a None code (a valid key) is looked up as it is, and is not found.
+_VERIFICATION_COUNTERS: dict[str | None, Counter] = {c: VERIFICATIONS.labels(c) for c in VERIFY_CODES}
 
 # Set by the request middleware (rxapp/logs.py) when a request reaches the app; copied into the
 # threadpool that runs sync routes, so record_verification() can time the whole request.
@@ -139,9 +140,9 @@ class ActiveSessionsCollector(Collector):
         import sqlalchemy as sa
 
         from rxapp.db import get_engine
-        from rxapp.models import UserSession, utc_now
+        from rxapp.models import UserSession, core_table, utc_now
 
-        table = UserSession.__table__  # type: ignore[attr-defined]
+        table = core_table(UserSession)
         gauge = GaugeMetricFamily("apikeys_active_sessions", "Browser sessions that have not expired.")
         try:
             with get_engine().connect() as connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import overload
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -14,11 +15,28 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@overload
+def as_utc(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+@overload
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None: ...
+
+
 def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
     """A stored moment as an aware UTC datetime (a naive one is taken to be UTC already)."""
     if moment is None:
         return None
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def core_table(model: type[SQLModel]) -> sa.Table:
+    """A table model's Core `Table`, for bulk statements without per-row ORM work. Typed here once:
+    SQLModel sets `__table__` when the class is made, and its type does not declare it."""
+    table = sa.inspect(model).local_table
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 class KeyStatus(StrEnum):

@@ -76,9 +76,10 @@ def _install_socket_hooks() -> None:
         _socket_sessions.pop(sid, None)
         return disconnect_original(self, sid)
 
+    # Patching Reflex's socket handler class on purpose: it has no hook for the router data.
     EventNamespace._build_static_router_data = build_static_router_data  # type: ignore[method-assign]
     EventNamespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
-    EventNamespace._apikeys_guarded = True  # type: ignore[attr-defined]
+    EventNamespace._apikeys_guarded = True
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,11 @@ def signed_in_user() -> Caller | None:
     return _event_user.get()
 
 
-def _user_owned_states() -> list[type]:
+def _user_owned_states() -> list[type[BaseState]]:
     from rxapp.state import AuthState
 
-    found: list[type] = []
-    pending: list[type] = [AuthState]
+    found: list[type[BaseState]] = []
+    pending: list[type[BaseState]] = [AuthState]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -132,7 +133,7 @@ def _user_owned_states() -> list[type]:
 class SessionGuard(Middleware):
     """Authorise each event against the socket's cookie before the handler (or hydration) runs."""
 
-    async def preprocess(self, app: Any, state: BaseState, event: Any) -> None:
+    async def preprocess(self, app: Any, state: BaseState, event: Any) -> StateUpdate | None:
         from rxapp.state import AuthState
 
         root = state._get_root_state()
@@ -156,7 +157,7 @@ class SessionGuard(Middleware):
             # Built for someone else, another workspace (or one the user has just lost), or for a
             # session that ended: forget all of it first.
             states = _user_owned_states()
-            kept: dict[type, dict[str, Any]] = {}
+            kept: dict[type[BaseState], dict[str, Any]] = {}
             if owner != 0 and auth._user_id == owner:  # same user, another workspace
                 for cls in states:
                     if getattr(cls, "per_user_not_per_workspace", False):  # e.g. their workspace list
@@ -171,9 +172,9 @@ class SessionGuard(Middleware):
             auth._user_id = owner
             auth._workspace_id = workspace_id
         # The tab's stored choice, corrected when it is not (or no longer) allowed.
-        kept = user.access.workspace_public_id if (user is not None and wanted) else ""
-        if auth.workspace != kept:
-            auth.workspace = kept
+        allowed = user.access.workspace_public_id if (user is not None and wanted) else ""
+        if auth.workspace != allowed:
+            auth.workspace = allowed
         if user is not None:
             role = user.access.role
             if auth.role != role:

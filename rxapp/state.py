@@ -159,6 +159,8 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
                 return rx.toast.error(error.message)
 
         wrapper = guarded
+    # Reflex reads the handler's arguments from its signature (inspect honours `__signature__`, a
+    # function attribute that `Callable` does not declare).
     wrapper.__signature__ = signature.replace(parameters=[parameters[0], *parameters[2:]])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k != "user"}
     return wrapper

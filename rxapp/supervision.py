@@ -25,5 +25,8 @@ def enable_worker_respawn() -> None:
         kwargs.setdefault("respawn_interval", 1.0)
         original(self, *args, **kwargs)
 
+    # A marker on our own function (read back above, so a second call patches nothing); mypy
+    # does not let a function take attributes.
     init_with_respawn._apikeys_respawn = True  # type: ignore[attr-defined]
+    # Monkeypatching Granian's server on purpose: Reflex gives no way to pass respawn_failed_workers.
     common.AbstractServer.__init__ = init_with_respawn  # type: ignore[method-assign]

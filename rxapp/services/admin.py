@@ -83,12 +83,12 @@ def list_users(session: Session) -> list[AdminUserRow]:
 def list_workspaces(session: Session) -> list[AdminWorkspaceRow]:
     keys = (
         select(ApiKey.workspace_id, func.count(col(ApiKey.id)).label("n"))
-        .group_by(ApiKey.workspace_id)
+        .group_by(col(ApiKey.workspace_id))
         .subquery()
     )
     members = (
         select(Membership.workspace_id, func.count(col(Membership.id)).label("n"))
-        .group_by(Membership.workspace_id)
+        .group_by(col(Membership.workspace_id))
         .subquery()
     )
     rows = session.exec(

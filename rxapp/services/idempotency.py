@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import IdempotencyRecord, utc_now
 from rxapp.services.errors import ConflictError, ValidationError
+from rxapp.services.versioning import rows_matched
 
 KEY_MAX_LENGTH = 255
 REUSED_CODE = "IDEMPOTENCY_KEY_REUSED"
@@ -99,4 +100,4 @@ def prune(session: Session, retention: dt.timedelta, now: dt.datetime | None = N
     a new resource. Without this the table grows with every create ever made."""
     cutoff = (now or utc_now()) - retention
     result = session.execute(sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(rows_matched(result) or 0)

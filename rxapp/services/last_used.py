@@ -11,9 +11,9 @@ import threading
 
 import sqlalchemy as sa
 
-from rxapp.models import ApiKey
+from rxapp.models import ApiKey, core_table
 
-_api_keys = ApiKey.__table__  # type: ignore[attr-defined]
+_api_keys = core_table(ApiKey)
 _FLUSH_STATEMENT = (
     sa.update(_api_keys)
     .where(

@@ -14,7 +14,7 @@ from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.text import hidden_character
-from rxapp.services.versioning import STALE_CODE, delete_row
+from rxapp.services.versioning import STALE_CODE, delete_row, rows_matched
 
 NAME_MAX_LENGTH = 80
 DESCRIPTION_MAX_LENGTH = 500
@@ -138,7 +138,7 @@ def list_profiles(session: Session, access: Access) -> list[BiasProfilePublic]:
     key_counts = (
         select(ApiKey.bias_profile_id, func.count(col(ApiKey.id)).label("key_count"))
         .where(ApiKey.workspace_id == workspace_id, col(ApiKey.bias_profile_id).is_not(None))
-        .group_by(ApiKey.bias_profile_id)
+        .group_by(col(ApiKey.bias_profile_id))
         .subquery()
     )
     rows = session.exec(
@@ -212,7 +212,7 @@ def update_profile(
             version=profile.version + 1,
         )
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     audit.record_for(
         session,

@@ -74,7 +74,7 @@ def roll_key(
     old_end = as_utc(old.expires_at)
     if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
         raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
-    lifetime = old_end - as_utc(old.created_at) if old_end else None  # type: ignore[operator]
+    lifetime = old_end - as_utc(old.created_at) if old_end else None
     created = key_service.create_key(
         session,
         access,

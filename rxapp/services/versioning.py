@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -10,6 +10,12 @@ from sqlmodel import Session, col
 from rxapp.services.errors import ConflictError
 
 STALE_CODE = "STALE"  # changed since the caller read it (pages offer "Reload", the API answers 412)
+
+
+def rows_matched(result: sa.Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. `Session.execute()` is typed to return a plain `Result`,
+    which has no `rowcount`; for these statements it returns a `CursorResult`, which has."""
+    return cast("sa.CursorResult[Any]", result).rowcount
 
 
 def delete_row(
@@ -22,5 +28,5 @@ def delete_row(
         session.execute(statement)
         return
     result = session.execute(statement.where(col(model.version) == expected_version))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         raise ConflictError(stale_message, code=STALE_CODE)

@@ -32,6 +32,7 @@ from rxapp.models import (
 from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.versioning import rows_matched
 from rxapp.settings import get_settings
 
 NAME_MAX_LENGTH = 80
@@ -248,10 +249,10 @@ def change_role(
         before = membership.role
         membership.role = role
         session.add(membership)
-        email = session.get(User, user_id).email  # type: ignore[union-attr]
+        email = session.get_one(User, user_id).email
         _audit(session, access, "member.role", "member", email, f"{before} -> {role}", client_address)
         session.flush()
-    email = session.get(User, user_id).email  # type: ignore[union-attr]
+    email = session.get_one(User, user_id).email
     return MemberPublic(user_id=user_id, email=email, role=membership.role, joined_at=membership.created_at)
 
 
@@ -264,7 +265,7 @@ def remove_member(session: Session, access: Access, user_id: int, *, client_addr
         raise ValidationError("You cannot leave your personal workspace.", code="PERSONAL")
     membership = _membership(session, access, user_id)
     _keep_an_owner(session, access, membership)
-    email = session.get(User, user_id).email  # type: ignore[union-attr]
+    email = session.get_one(User, user_id).email
     session.execute(sa.delete(Membership).where(col(Membership.id) == membership.id))
     _audit(session, access, "member.remove", "member", email, f"role={membership.role}", client_address)
     revoke_tokens_of(
@@ -462,7 +463,7 @@ def accept_invitation(
         .where(col(Invitation.id) == row.id, col(Invitation.used_at).is_(None))
         .values(used_at=now, used_by_id=user_id)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(spent) != 1:
         raise NotFoundError("This invitation link was just used.", code="INVITATION_INVALID")
     workspace = session.get(Workspace, row.workspace_id)
     assert workspace is not None
@@ -472,7 +473,7 @@ def accept_invitation(
     role = existing.role if existing else row.role
     if existing is None:
         session.add(Membership(workspace_id=row.workspace_id, user_id=user_id, role=row.role, created_at=now))
-    email = session.get(User, user_id).email  # type: ignore[union-attr]
+    email = session.get_one(User, user_id).email
     audit.record(
         session,
         action="invitation.accept",

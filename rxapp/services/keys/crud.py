@@ -25,7 +25,7 @@ from rxapp.services.keys.rules import (
     owned_profile,
     public,
 )
-from rxapp.services.versioning import STALE_CODE, delete_row
+from rxapp.services.versioning import STALE_CODE, delete_row, rows_matched
 from rxapp.settings import get_settings
 
 STALE_MESSAGE = "This key was changed somewhere else since you opened it. Reload and try again."
@@ -97,7 +97,8 @@ def default_name(session: Session, access: Access) -> str:
 
 
 def _default_name(session: Session, workspace_id: int) -> str:
-    taken = set(session.execute(sa.select(ApiKey.name).where(ApiKey.workspace_id == workspace_id)).scalars())
+    names = sa.select(col(ApiKey.name)).where(col(ApiKey.workspace_id) == workspace_id)
+    taken = set(session.execute(names).scalars())
     number = len(taken) + 1
     while f"Key {number}" in taken:
         number += 1
@@ -109,7 +110,7 @@ def get_key(session: Session, access: Access, key_id: str) -> ApiKeyPublic:
     key = owned_key(session, workspace_id, key_id)
     profile_name = None
     if key.bias_profile_id is not None:
-        profile_name = session.get(BiasProfile, key.bias_profile_id).name  # type: ignore[union-attr]
+        profile_name = session.get_one(BiasProfile, key.bias_profile_id).name
     return public(key, profile_name, utc_now())
 
 
@@ -218,7 +219,7 @@ def change_key(
     result = session.execute(
         sa.update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.version) == key.version).values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         raise ConflictError(STALE_MESSAGE, code=STALE_CODE)
     for action, detail in events:
         audit.record(
@@ -252,6 +253,7 @@ def delete_key(
     change committed between the caller's read and this delete is a STALE conflict, never lost."""
     workspace_id = require(access, Need.WRITE).workspace_id
     key = owned_key(session, workspace_id, key_id)
+    assert key.id is not None  # a stored row
     delete_row(session, ApiKey, key.id, expected_version, STALE_MESSAGE)
     audit.record_for(
         session,

@@ -7,13 +7,14 @@ A new way to pick an end date (a preset, a rule about dates) goes here; the page
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from rxapp.models import ApiKey, KeyStatus, utc_now
+from rxapp.models import ApiKey, KeyStatus, core_table, utc_now
 from rxapp.services import audit, moments
 from rxapp.services.errors import ValidationError
 
@@ -137,7 +138,7 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None, limit: int
     claimed first is skipped by the status condition, which every UPDATE re-checks.
     """
     now = now or utc_now()
-    keys = ApiKey.__table__  # type: ignore[attr-defined]  # Core: no ORM bookkeeping per row
+    keys = core_table(ApiKey)  # Core: no ORM bookkeeping per row
     due = (
         keys.c.status.in_([KeyStatus.ACTIVE.value, KeyStatus.INACTIVE.value]),
         keys.c.expires_at.is_not(None),
@@ -184,10 +185,10 @@ def _claim(session: Session, keys: sa.Table, conditions: tuple, now: dt.datetime
 _AUDIT_BATCH = 5_000  # row ids per INSERT ... SELECT (SQLite allows 32,766 bound values)
 
 
-def _audit_expired(session: Session, keys: sa.Table, row_ids: list[int], now: dt.datetime) -> None:
+def _audit_expired(session: Session, keys: sa.Table, row_ids: Sequence[int], now: dt.datetime) -> None:
     """One `key.expire` event per claimed key, copied by the database from the rows themselves:
     the values are bound once per statement, not once per row (which cost half the job's CPU)."""
-    events = audit.AuditEvent.__table__  # type: ignore[attr-defined]
+    events = core_table(audit.AuditEvent)
     session.execute(
         sa.insert(events).from_select(
             [

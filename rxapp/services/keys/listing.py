@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
@@ -24,12 +25,17 @@ from rxapp.services.text import storable
 PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MAX = 100
 SEARCH_MAX_LENGTH = 100
-SORT_COLUMNS = {
-    "name": ApiKey.name,
-    "created": ApiKey.created_at,
-    "last_used": ApiKey.last_used_at,
-    "expires": ApiKey.expires_at,
-}
+SortField = Literal["name", "created", "last_used", "expires"]
+# SQLModel types a model's fields as their values; read on the class they are mapped attributes.
+SORT_COLUMNS = cast(
+    "dict[SortField, InstrumentedAttribute[Any]]",
+    {
+        "name": ApiKey.name,
+        "created": ApiKey.created_at,
+        "last_used": ApiKey.last_used_at,
+        "expires": ApiKey.expires_at,
+    },
+)
 SORT_CHOICES = {"created": "Created", "name": "Name", "last_used": "Last used", "expires": "Expires"}
 NULLABLE_SORTS = ("last_used", "expires")  # a key never used, or without an end: listed last
 EXPIRING_SOON = dt.timedelta(days=7)
@@ -51,7 +57,6 @@ STATUS_CHOICES = {
     "EXPIRED": "Expired",
 }
 
-SortField = Literal["name", "created", "last_used", "expires"]
 ProfileFilter = ProfileScope | int
 
 
@@ -93,7 +98,7 @@ def profile_choice(value: str) -> int | None:
 
 
 def parse_sort(value: str) -> SortField:
-    return value if value in SORT_CHOICES else "created"  # type: ignore[return-value]
+    return next((sort for sort in SORT_COLUMNS if sort == value), "created")
 
 
 def is_expiring_soon(key: ApiKeyPublic, now: dt.datetime) -> bool:
@@ -124,7 +129,7 @@ def list_keys(
     query = query or KeyQuery()
     now = now or utc_now()
     page_size = min(max(query.page_size, 1), PAGE_SIZE_MAX)
-    conditions: list[Any] = [ApiKey.workspace_id == workspace_id]
+    conditions: list[Any] = [col(ApiKey.workspace_id) == workspace_id]
     search = query.search.strip()[:SEARCH_MAX_LENGTH]
     if search and not storable(search):  # no name or key ID holds a NUL; PostgreSQL refuses one
         conditions.append(sa.false())
@@ -143,18 +148,18 @@ def list_keys(
         conditions.append(sa.or_(name_matches, key_id_matches))
     not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
     if query.status == KeyStatus.EXPIRED:
-        conditions.append(sa.or_(ApiKey.status == KeyStatus.EXPIRED, sa.not_(not_past_end)))
+        conditions.append(sa.or_(col(ApiKey.status) == KeyStatus.EXPIRED, sa.not_(not_past_end)))
     elif query.status:
-        conditions.extend([ApiKey.status == query.status, not_past_end])
+        conditions.extend([col(ApiKey.status) == query.status, not_past_end])
     if query.bias_profile == ProfileScope.NONE:
         conditions.append(col(ApiKey.bias_profile_id).is_(None))
     elif isinstance(query.bias_profile, int):
-        conditions.append(ApiKey.bias_profile_id == query.bias_profile)
+        conditions.append(col(ApiKey.bias_profile_id) == query.bias_profile)
 
     total = session.exec(select(func.count(col(ApiKey.id))).where(*conditions)).one()
     last_page = max((total + page_size - 1) // page_size, 1)
     page = min(max(query.page, 1), last_page)
-    sort_column = col(SORT_COLUMNS[query.sort])
+    sort_column = SORT_COLUMNS[query.sort]
     order = sort_column.desc() if query.descending else sort_column.asc()
     if query.sort in NULLABLE_SORTS:
         order = order.nulls_last()
@@ -190,7 +195,7 @@ def _beyond(query: KeyQuery, after: KeyPosition) -> Any:
     elif value is not None:
         value = keyset.parse_time(value)
     return keyset.beyond(
-        col(SORT_COLUMNS[query.sort]),
+        SORT_COLUMNS[query.sort],
         col(ApiKey.id),
         value,
         after.row_id,
