@@ -319,7 +319,8 @@ def update_key(request: Request, token: Token, key_id: KeyId, body: KeyChangesIn
             token.access,
             token.actor,
             key_id,
-            body,
+            # the same fields, as given (unset stays unset: PATCH semantics)
+            key_service.KeyChanges.model_validate(body.model_dump(exclude_unset=True)),
             expected_version=expected,
             client_address=caller(request),
         )

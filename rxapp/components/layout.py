@@ -25,7 +25,7 @@ class NativeForm(Form):
 
     @classmethod
     def create(cls, *children, **props) -> rx.Component:
-        return BaseHTML.create.__func__(cls, *children, **props)  # type: ignore[attr-defined]
+        return BaseHTML.create.__func__(cls, *children, **props)  # classmethod function, our class
 
 
 native_form = NativeForm.create
