@@ -46,3 +46,10 @@ def check_pepper(session: Session, pepper: bytes) -> None:
             "This database's keys were made with a different pepper: use the server's "
             "APIKEYS_PEPPER (or its data/pepper file) here too."
         )
+
+
+def recorded_fingerprint(session: Session) -> str | None:
+    """The fingerprint this database recorded (None before first use); read-only, unlike
+    check_pepper, so the doctor can report a mismatch without recording anything."""
+    stored = session.get(AppMeta, PEPPER_FINGERPRINT)
+    return stored.value if stored is not None else None
