@@ -92,10 +92,11 @@ def parse(lines: Iterable[str]) -> Script:
     current: tuple[str, str, str] | None = None
     copying: str | None = None
     unrestricted = False
+    seen: set[tuple[str, str, str]] = set()
     for raw in lines:
-        line = raw.rstrip("\n")
+        line = raw.removesuffix("\n")
         if copying is not None:
-            if line == "\\.":
+            if line in ("\\.", "\\.\r"):  # psql ends COPY data at either
                 copying = None
             else:
                 script.counts[copying] += 1
@@ -113,8 +114,9 @@ def parse(lines: Iterable[str]) -> Script:
         match = HEADER.match(line)
         if match:
             current = (match.group(3), match.group(4), match.group(2))
-            if current in script.objects or current[2] in script.copies:
+            if current in seen:
                 script.problems.append(f"{label(current)} twice")
+            seen.add(current)
             if current[0] not in ("TABLE DATA", "SEQUENCE SET"):
                 script.objects[current] = []
             continue
@@ -209,7 +211,8 @@ def read_script(archive: Path, work: Path, database_url: str, *, name: str, show
 
 
 def lines_of(path: Path, replace: tuple[str, str] | None = None) -> Iterator[str]:
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    # Lines end at \n only, as psql reads them (no universal-newline translation of \r).
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
         for line in handle:
             yield line.replace(*replace) if replace else line
 

@@ -209,3 +209,22 @@ def test_a_backup_without_a_migration_revision_is_refused(
     before = target.snapshot()
     _refused(target.cli(PEPPER, "restore", str(file), "--force"), "0 migration revisions")
     assert target.snapshot() == before
+
+
+def test_the_script_reader_finds_sql_hidden_among_the_data() -> None:
+    """The pg_restore script is read the way psql reads it: a statement after the end of a COPY
+    block (`\\.`, or `\\.\\r`, which psql accepts too) is not data, nor is anything after the
+    script's closing `\\unrestrict` (which would lift psql's ban on meta-commands)."""
+    from rxapp import backup_pg
+
+    header = "-- Data for Name: users; Type: TABLE DATA; Schema: public; Owner: -\n"
+    copy = "COPY public.users (id, email) FROM stdin;\n"
+    clean = backup_pg.parse([header, copy, "1\ta@example.com\n", "\\.\n", "\n", "\\unrestrict k\n"])
+    assert clean.problems == [] and clean.counts == {"users": 1}
+    for end in ("\\.\n", "\\.\r\n"):
+        hidden = backup_pg.parse(
+            [header, copy, "1\ta@example.com\n", end, "UPDATE users SET is_admin = true;\n"]
+        )
+        assert hidden.problems == ["a statement that is not data in the data of table users"]
+    after = backup_pg.parse([header, copy, "\\.\n", "\\unrestrict k\n", "\\! sh\n"])
+    assert after.problems == ["a line after the end of the script"]
