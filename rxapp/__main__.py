@@ -293,8 +293,13 @@ def backup(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
     from rxapp.settings import get_settings
 
-    result = backups.backup(get_settings().database_url, Path(args.path))
-    print(f"Backed up the {result.backend} database to {result.path} ({result.detail}).", file=sys.stderr)
+    settings = get_settings()
+    result = backups.backup(settings.database_url, Path(args.path), settings.pepper)
+    print(
+        f"Backed up the {result.backend} database to {result.path} ({result.detail}); its signature "
+        f"(HMAC under the pepper) is {result.path}.sig: keep the two together.",
+        file=sys.stderr,
+    )
     print("The pepper is not in the backup: keep APIKEYS_PEPPER (or data/pepper) apart.", file=sys.stderr)
     return 0
 
@@ -303,8 +308,19 @@ def restore(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
     from rxapp.settings import get_settings
 
-    result = backups.restore(get_settings().database_url, Path(args.path), force=args.force)
-    print(f"Restored {result.path} ({result.detail}). Start with the pepper of the backup.", file=sys.stderr)
+    settings = get_settings()
+    result = backups.restore(
+        settings.database_url,
+        Path(args.path),
+        settings.pepper,
+        force=args.force,
+        allow_unsigned=args.allow_unsigned,
+    )
+    print(
+        f"Restored {result.path} ({result.detail}). Start the console with this pepper; "
+        "`scripts/run --prod` applies any newer migrations.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -427,13 +443,24 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")
     command.set_defaults(handler=expire_keys)
 
-    command = commands.add_parser("backup", help="online, consistent backup of the database to PATH")
+    command = commands.add_parser(
+        "backup", help="online, consistent backup of the database to PATH, signed in PATH.sig"
+    )
     command.add_argument("path")
     command.set_defaults(handler=backup)
 
-    command = commands.add_parser("restore", help="restore a backup into the configured database")
+    command = commands.add_parser(
+        "restore",
+        help="check a backup (schema against the migrations, pepper fingerprint, PATH.sig) and "
+        "restore it into the configured database",
+    )
     command.add_argument("path")
-    command.add_argument("--force", action="store_true", help="replace a database that holds data")
+    command.add_argument("--force", action="store_true", help="replace a database that holds users or keys")
+    command.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="restore a file that has no PATH.sig (you trust it; a wrong signature is still refused)",
+    )
     command.set_defaults(handler=restore)
 
     command = commands.add_parser("doctor", help="check the configuration, one line per check")
@@ -441,13 +468,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NO_PEPPER_CHECK = {doctor}
+# The doctor reports configuration problems itself; restore checks the backup's pepper fingerprint
+# and replaces the target, whose own fingerprint does not matter (and must not create its file).
+_NO_PEPPER_CHECK = {doctor, restore}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.handler not in _NO_PEPPER_CHECK:  # the doctor reports configuration problems itself
+        if args.handler not in _NO_PEPPER_CHECK:
             ensure_same_pepper()
         return args.handler(args)
     except ServiceError as error:

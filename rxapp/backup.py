@@ -5,24 +5,33 @@ console keeps serving (in WAL mode a reader never blocks the writer, so verifica
 flushes and edits go on; copying in several steps instead would restart on every write and might
 never finish under load). Restore uses the same API in the other direction, so it also works on a file that is
 open, but it refuses to replace a database that holds data unless told to (`--force`).
-PostgreSQL: `pg_dump`/`pg_restore` are the right tools; backup runs pg_dump when it is installed,
-restore prints the pg_restore command instead of guessing how the operator wants it done.
+PostgreSQL: `pg_dump --format=custom` makes the backup; restore checks the archive's script and
+runs it in one psql transaction (rxapp/backup_pg.py).
+
+Every backup gets FILE.sig, an HMAC of its bytes under the pepper, and restore trusts nothing in
+the file until it has passed rxapp/backup_checks.py: the schema the migrations make, this pepper's
+fingerprint, and that signature. Each check runs on a private copy, before the target is touched.
 
 The pepper is NOT in the database and must be backed up separately: without it no key verifies.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 import sqlite3
-import subprocess
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from rxapp import backup_checks as checks
+from rxapp import backup_pg
 from rxapp.services.errors import ServiceError
+from rxapp.services.instance import PEPPER_FINGERPRINT
 
 ALL_PAGES = -1
 
@@ -43,32 +52,40 @@ def _sqlite_path(database_url: str) -> Path | None:
     return Path(url.database)
 
 
-def _libpq_url(database_url: str) -> str:
-    """postgresql+psycopg://… → postgresql://… (what pg_dump understands)."""
-    url = make_url(database_url)
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _check_sqlite_file(path: Path) -> None:
+def _check_sqlite_file(path: Path, shown: Path) -> None:
     with open(path, "rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
-            raise ServiceError(f"{path} is not a SQLite database.")
+            raise checks.BackupRefusedError(
+                f"refused: {shown} is not a SQLite database. Nothing was restored.", code="BACKUP_FORMAT"
+            )
 
 
 def _copy(source: sqlite3.Connection, target: sqlite3.Connection) -> None:
     source.backup(target, pages=ALL_PAGES)
 
 
-def backup(database_url: str, destination: Path) -> BackupResult:
+def backup(database_url: str, destination: Path, pepper: bytes) -> BackupResult:
+    """Writes the backup, then FILE.sig (its HMAC under the pepper) beside it."""
     destination = destination.resolve()
-    if destination.exists():
-        raise ServiceError(
-            f"{destination} already exists; choose a new file name (backups are never overwritten)."
-        )
+    for path in (destination, checks.signature_path(destination)):
+        if path.exists():
+            raise ServiceError(
+                f"{path} already exists; choose a new file name (backups are never overwritten)."
+            )
     destination.parent.mkdir(parents=True, exist_ok=True)
     database = _sqlite_path(database_url)
-    if database is None:
-        return _pg_dump(database_url, destination)
+    result = (
+        _pg_dump(database_url, destination) if database is None else _sqlite_backup(database, destination)
+    )
+    try:
+        checks.sign(destination, pepper)
+    except BaseException:
+        destination.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _sqlite_backup(database: Path, destination: Path) -> BackupResult:
     if not database.exists():
         raise ServiceError(f"No database at {database}.")
     partial = destination.with_name(destination.name + ".partial")
@@ -96,25 +113,18 @@ def backup(database_url: str, destination: Path) -> BackupResult:
 
 
 def _pg_dump(database_url: str, destination: Path) -> BackupResult:
-    pg_dump = shutil.which("pg_dump")
-    command = f"pg_dump --format=custom --file={destination} '<database URL without +psycopg>'"
-    if pg_dump is None:
-        raise ServiceError(
-            "PostgreSQL is backed up with pg_dump, which is not installed here. Run, on a machine "
-            f"that has it (same major version as the server): {command}"
+    pg_dump = backup_pg.tool("pg_dump")
+    url, env = backup_pg.libpq(database_url)
+    # The archive holds every key digest: owner-only from its first byte.
+    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(descriptor)
+    try:
+        backup_pg.run(
+            [pg_dump, "--format=custom", f"--file={destination}", f"--dbname={url}"], env, "pg_dump"
         )
-    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
-    result = subprocess.run(  # noqa: S603 - fixed program, URL from the operator's own configuration
-        [pg_dump, "--format=custom", f"--file={destination}", f"--dbname={_libpq_url(database_url)}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    except BaseException:
         destination.unlink(missing_ok=True)
-        raise ServiceError(f"pg_dump failed: {result.stderr.strip()[:500]}")
-    os.chmod(destination, 0o600)
+        raise
     return BackupResult(destination, "postgresql", "pg_dump custom format")
 
 
@@ -129,26 +139,83 @@ def _holds_data(path: Path) -> bool:
         )
 
 
-def restore(database_url: str, source: Path, *, force: bool = False) -> BackupResult:
+def restore(
+    database_url: str, source: Path, pepper: bytes, *, force: bool = False, allow_unsigned: bool = False
+) -> BackupResult:
+    """Checks a private copy of the backup (schema, pepper fingerprint, signature), then restores
+    that copy. Any refusal is a BackupRefusedError and leaves the target as it was."""
     source = source.resolve()
     if not source.is_file():
         raise ServiceError(f"No backup file at {source}.")
     database = _sqlite_path(database_url)
     if database is None:
-        raise ServiceError(
-            "PostgreSQL is restored with pg_restore: stop the console, then run "
-            f"`pg_restore --clean --if-exists --no-owner --dbname='<database URL>' {source}`, "
-            "then `reflex db migrate` and start the console with the same APIKEYS_PEPPER."
+        for name in backup_pg.TOOLS:
+            backup_pg.tool(name)
+    signature = checks.read_signature(source)
+    with tempfile.TemporaryDirectory(prefix="apikeys-restore-") as folder:
+        work = Path(folder)
+        copy = work / "backup"
+        computed = checks.copy_with_mac(source, copy, pepper)
+        # The last check, run by each backend after the ones that name a more precise cause.
+        verdict = functools.partial(
+            checks.check_signature, source, signature, computed, allow_unsigned=allow_unsigned
         )
-    _check_sqlite_file(source)
-    if _holds_data(database) and not force:
+        if database is None:
+            try:
+                return _restore_postgres(database_url, source, copy, work, pepper, force, verdict)
+            except sa.exc.SQLAlchemyError as error:  # e.g. unreachable, or no right to CREATE SCHEMA
+                detail = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0][:200]
+                raise ServiceError(f"The configured database could not be used: {detail}") from error
+        return _restore_sqlite(database, source, copy, work, pepper, force, verdict)
+
+
+def _refuse_if_live(holds_data: bool, target: str, force: bool) -> None:
+    if holds_data and not force:
         raise ServiceError(
-            f"{database} already holds users or keys. Stop the console and pass --force to replace it "
+            f"{target} already holds users or keys. Stop the console and pass --force to replace it "
             "(take a backup of it first)."
         )
+
+
+def _read_sqlite(copy: Path, source: Path) -> tuple[dict[str, str], list[str], str]:
+    """The copy's schema, recorded revisions and integrity verdict (nothing of it is executed)."""
+    _check_sqlite_file(copy, source)
+    try:
+        with closing(checks.open_untrusted_sqlite(copy)) as connection:
+            integrity = connection.execute("PRAGMA quick_check").fetchone()[0]
+            schema = checks.describe_sqlite(connection)
+            revisions: list[str] = []
+            if "column alembic_version.version_num" in schema:
+                revisions = [row[0] for row in connection.execute("SELECT version_num FROM alembic_version")]
+    except sqlite3.DatabaseError as error:
+        raise checks.BackupRefusedError(
+            f"refused: {source} cannot be read as a SQLite database ({error}). Nothing was restored.",
+            code="BACKUP_FORMAT",
+        ) from error
+    return schema, revisions, integrity
+
+
+def _restore_sqlite(
+    database: Path, source: Path, copy: Path, work: Path, pepper: bytes, force: bool, verdict
+) -> BackupResult:
+    schema, revisions, integrity = _read_sqlite(copy, source)
+    if integrity != "ok":
+        raise checks.BackupRefusedError(
+            f"refused: {source} failed SQLite's integrity check ({integrity[:120]}). Nothing was restored.",
+            code="BACKUP_FORMAT",
+        )
+    revision = checks.check_revision(source, revisions)
+    checks.check_schema(source, revision, schema, checks.sqlite_reference(work, revision))
+    with closing(checks.open_untrusted_sqlite(copy)) as connection:  # the schema is the migrations' now
+        row = connection.execute(
+            "SELECT value FROM app_meta WHERE name = ?", (PEPPER_FINGERPRINT,)
+        ).fetchone()
+        keys = connection.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+    checks.check_fingerprint(source, row[0] if row else None, pepper)
+    state = verdict()
+    _refuse_if_live(_holds_data(database), str(database), force)
     database.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as origin:
-        keys = origin.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+    with closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as origin:
         target = sqlite3.connect(database, timeout=30)
         try:
             _copy(origin, target)
@@ -156,4 +223,25 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> BackupRe
         finally:
             target.close()
     os.chmod(database, 0o600)
-    return BackupResult(database, "sqlite", f"{keys} key(s) restored")
+    return BackupResult(database, "sqlite", f"{keys} key(s) restored; revision {revision}; {state}")
+
+
+def _restore_postgres(
+    database_url: str, source: Path, copy: Path, work: Path, pepper: bytes, force: bool, verdict
+) -> BackupResult:
+    path = backup_pg.read_script(copy, work, database_url, name="backup", shown=source)
+    script = backup_pg.parse(backup_pg.lines_of(path))
+    revisions = [value for value in backup_pg.column(script, "alembic_version", "version_num") if value]
+    revision = checks.check_revision(source, revisions)
+    actual, expected = backup_pg.compare(script, backup_pg.reference(database_url, revision, work))
+    checks.check_schema(source, revision, actual, expected, script.problems)
+    checks.check_fingerprint(source, backup_pg.fingerprint(script), pepper)
+    state = verdict()
+    _refuse_if_live(backup_pg.holds_data(database_url), "The configured database", force)
+    backup_pg.execute(database_url, path, script, work)
+    keys = script.counts.get("api_keys", 0)
+    return BackupResult(
+        Path(make_url(database_url).database or ""),
+        "postgresql",
+        f"{keys} key(s) restored; revision {revision}; {state}",
+    )

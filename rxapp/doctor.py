@@ -92,6 +92,39 @@ def check_migrations(current: settings_module.Settings) -> Check:
     return Check("migrations", FAIL, "database not at head: run `reflex db migrate` (scripts/run does)")
 
 
+def check_fingerprint(current: settings_module.Settings) -> Check:
+    """The database's pepper fingerprint against the configured pepper: a mismatch means no key
+    verifies (a restored backup or a moved database with another installation's pepper)."""
+    import hmac
+
+    import sqlalchemy as sa
+
+    from rxapp.db import make_engine, session_scope
+    from rxapp.services import instance
+
+    engine = make_engine(current.database_url)
+    try:
+        if not sa.inspect(engine).has_table("app_meta"):
+            return Check("fingerprint", OK, "none recorded yet (the database is not migrated)")
+        with session_scope(engine) as session:
+            recorded = instance.recorded_fingerprint(session)
+    except Exception as error:
+        return Check("fingerprint", FAIL, f"cannot read the pepper fingerprint: {type(error).__name__}")
+    finally:
+        engine.dispose()
+    mine = instance.pepper_fingerprint(current.pepper)
+    if recorded is None:
+        return Check("fingerprint", OK, f"none recorded yet; the first start records {mine[:8]}…")
+    if not hmac.compare_digest(recorded, mine):
+        return Check(
+            "fingerprint",
+            FAIL,
+            f"the database was made with another pepper (fingerprint {recorded[:8]}…, the configured "
+            f"pepper's is {mine[:8]}…): no key would verify; configure the pepper that made it",
+        )
+    return Check("fingerprint", OK, f"the database matches the configured pepper ({mine[:8]}…)")
+
+
 def check_redis(current: settings_module.Settings) -> Check:
     if not current.redis_url:
         return Check("redis", OK, "not configured (one worker, in-process state)")
@@ -162,6 +195,7 @@ def run_checks() -> list[Check]:
         check_origins,
         check_database,
         check_migrations,
+        check_fingerprint,
         check_redis,
         check_data_folder,
         check_clock,

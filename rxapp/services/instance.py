@@ -68,3 +68,10 @@ def hold_sign_up_lock(session: Session) -> None:
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def recorded_fingerprint(session: Session) -> str | None:
+    """The fingerprint this database recorded (None before first use); read-only, unlike
+    check_pepper, so the doctor can report a mismatch without recording anything."""
+    stored = session.get(AppMeta, PEPPER_FINGERPRINT)
+    return stored.value if stored is not None else None

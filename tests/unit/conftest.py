@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 import rxapp.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from rxapp import db, settings
 from rxapp.context import app_context
+from tests.unit.backends import backend  # noqa: F401  (fixture: both databases, for the CLI tests)
 from tests.unit.helpers import Person, make_fast_hasher, new_user
 
 _ENV_TO_CLEAR = (

@@ -1,4 +1,7 @@
-"""Backup under load and restore into a fresh data folder: every key still verifies, same pepper."""
+"""Backup under load and restore into a fresh data folder: every key still verifies, same pepper.
+
+The checks restore runs on its file (schema, pepper fingerprint, signature) are in
+test_restore_checks.py, on both backends."""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ import threading
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from rxapp import db
 from rxapp.services import keys as key_service
 from rxapp.services.last_used import LastUsedBuffer
-from tests.harness import run_cli
+from tests.harness import migrate, run_cli
 from tests.unit.helpers import new_user, utc_now
 
 
@@ -29,8 +32,8 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
     live = tmp_path / "live"
     live.mkdir()
     database = live / "console.db"
+    migrate(_env(live, pepper, database))  # restore compares the backup with what migrations make
     engine = db.make_engine(f"sqlite:///{database}")
-    SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         owner = new_user(session, "owner@example.com")
         secrets_before = []
@@ -85,7 +88,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
     engine.dispose()
     assert not errors, errors
     assert result.returncode == 0, result.stderr
-    assert "pepper is not in the backup" in result.stderr
+    assert "pepper is not in the backup" in result.stderr and Path(f"{backup_file}.sig").exists()
     assert during > 0 and written[0] > 0, "verifications and writes went on during the backup"
     assert backup_file.stat().st_mode & 0o077 == 0, "the backup holds key digests: owner-only"
     assert not Path(f"{backup_file}-wal").exists()
@@ -126,14 +129,8 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path, app_setting
     assert result.returncode == 1 and "not a SQLite database" in result.stderr
 
 
-def test_postgres_backup_points_to_pg_dump(app_settings) -> None:
-    from rxapp import backup
-    from rxapp.services.errors import ServiceError
+def test_postgres_tools_get_the_password_in_the_environment(app_settings) -> None:
+    from rxapp import backup_pg
 
-    try:
-        backup.restore("postgresql+psycopg://u@127.0.0.1:1/db", Path(__file__))
-    except ServiceError as error:
-        assert "pg_restore" in error.message
-    else:
-        raise AssertionError("restore into PostgreSQL must point to pg_restore")
-    assert backup._libpq_url("postgresql+psycopg://u:p@h:5/d") == "postgresql://u:p@h:5/d"
+    url, env = backup_pg.libpq("postgresql+psycopg://u:p@h:5/d")
+    assert url == "postgresql://u@h:5/d" and env["PGPASSWORD"] == "p"
