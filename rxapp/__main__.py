@@ -6,7 +6,10 @@ import argparse
 import datetime as dt
 import getpass
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rxapp.db import session_scope
 from rxapp.models import utc_now
@@ -330,141 +333,163 @@ def doctor(_args: argparse.Namespace) -> int:
     return checks.main()
 
 
+@dataclass(frozen=True)
+class Arg:
+    """One `add_argument` call: its flags and options."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any]
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Callable[[argparse.Namespace], int]
+    help: str
+    args: tuple[Arg, ...]
+
+
+EMAIL = arg("email")
+KEY_ID = arg("key_id")
+WORKSPACE = arg("--workspace", default="", help="workspace name (default: personal)")
+
+# Every command of the CLI, in `--help` order: one row each, arguments shared by name.
+COMMANDS = (
+    Command(
+        "create-user",
+        create_user,
+        "create a user (password from stdin when piped)",
+        (EMAIL, arg("--admin", action="store_true", help="make the user an instance admin")),
+    ),
+    Command("reset-password", reset_password, "set a new password (from stdin when piped)", (EMAIL,)),
+    Command("disable-user", disable_user, "refuse a user's sign-ins and end their sessions", (EMAIL,)),
+    Command("enable-user", enable_user, "let a disabled user sign in again", (EMAIL,)),
+    Command("create-workspace", create_workspace, "create a workspace owned by a user", (EMAIL, arg("name"))),
+    Command(
+        "remove-member",
+        remove_member,
+        "remove a member from a workspace (revokes their tokens there)",
+        (
+            arg("email", help="an owner of the workspace"),
+            arg("workspace", help="workspace name"),
+            arg("member", help="the member's email"),
+        ),
+    ),
+    Command(
+        "invite",
+        invite,
+        "print a single-use invitation link to a workspace",
+        (
+            arg("email", help="an owner of the workspace (the inviter)"),
+            arg("workspace", help="workspace name"),
+            arg("--role", default="member", choices=list(workspace_service.ROLES)),
+            arg("--days", type=float, default=workspace_service.INVITATION_DEFAULT_DAYS),
+            arg("--base-url", default="http://localhost:3000", help="the console's address"),
+        ),
+    ),
+    Command(
+        "create-profile",
+        create_profile,
+        "create a bias profile for a user",
+        (
+            EMAIL,
+            arg("name"),
+            arg("--description", default=""),
+            arg("--categories", default="", help="comma-separated, e.g. gender,age"),
+            arg("--sensitivity", type=float, default=0.5),
+            arg("--action", default="flag", choices=["flag", "block", "rewrite"]),
+            WORKSPACE,
+        ),
+    ),
+    Command(
+        "create-key",
+        create_key,
+        "create a key; prints only the secret on stdout",
+        (
+            EMAIL,
+            arg("name"),
+            arg("--profile", default="", help="bias profile name"),
+            arg("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)"),
+            arg("--rate-limit", type=int, default=None, help="calls per minute (default: none)"),
+            WORKSPACE,
+        ),
+    ),
+    Command(
+        "create-token",
+        create_token,
+        "create a management API token; prints only the token",
+        (
+            arg("email", help="its creator (an owner or member of the workspace)"),
+            arg("name"),
+            arg("--scopes", required=True, help=f"comma-separated, from {','.join(token_service.SCOPES)}"),
+            WORKSPACE,
+            arg("--expires-at", default="", help="ISO 8601 expiry (UTC if no offset)"),
+        ),
+    ),
+    Command(
+        "revoke-token",
+        revoke_token,
+        "revoke a management API token (its creator or an owner)",
+        (EMAIL, arg("token_id", help="tok_... (as listed on the Management tokens page)")),
+    ),
+    Command(
+        "roll-key",
+        roll_key,
+        "roll a key; prints only the new secret on stdout",
+        (EMAIL, KEY_ID, arg("--grace", default="24h", choices=list(rolling.GRACE_CHOICES)), WORKSPACE),
+    ),
+    Command(
+        "key-usage",
+        key_usage,
+        "calls of a key by outcome over a window",
+        (EMAIL, KEY_ID, arg("--window", default="24h", choices=list(usage.WINDOWS)), WORKSPACE),
+    ),
+    Command("list-keys", list_keys, "list a user's keys (masked)", (EMAIL, WORKSPACE)),
+    Command(
+        "set-key-status",
+        set_key_status,
+        "turn a key ACTIVE or INACTIVE",
+        (EMAIL, KEY_ID, arg("status", choices=["ACTIVE", "INACTIVE"]), WORKSPACE),
+    ),
+    Command("delete-key", delete_key, "delete a key permanently", (EMAIL, KEY_ID, WORKSPACE)),
+    Command("expire-keys", expire_keys, "mark due keys EXPIRED once (for cron)", ()),
+    Command(
+        "backup",
+        backup,
+        "online, consistent backup of the database to PATH, signed in PATH.sig",
+        (arg("path"),),
+    ),
+    Command(
+        "restore",
+        restore,
+        "check a backup (schema against the migrations, pepper fingerprint, PATH.sig) and "
+        "restore it into the configured database",
+        (
+            arg("path"),
+            arg("--force", action="store_true", help="replace a database that holds users or keys"),
+            arg(
+                "--allow-unsigned",
+                action="store_true",
+                help="restore a file that has no PATH.sig (you trust it; a wrong signature is still refused)",
+            ),
+        ),
+    ),
+    Command("doctor", doctor, "check the configuration, one line per check", ()),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rxapp", description="API key console operator CLI")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    command = commands.add_parser("create-user", help="create a user (password from stdin when piped)")
-    command.add_argument("email")
-    command.add_argument("--admin", action="store_true", help="make the user an instance admin")
-    command.set_defaults(handler=create_user)
-
-    command = commands.add_parser("reset-password", help="set a new password (from stdin when piped)")
-    command.add_argument("email")
-    command.set_defaults(handler=reset_password)
-
-    command = commands.add_parser("disable-user", help="refuse a user's sign-ins and end their sessions")
-    command.add_argument("email")
-    command.set_defaults(handler=disable_user)
-
-    command = commands.add_parser("enable-user", help="let a disabled user sign in again")
-    command.add_argument("email")
-    command.set_defaults(handler=enable_user)
-
-    command = commands.add_parser("create-workspace", help="create a workspace owned by a user")
-    command.add_argument("email")
-    command.add_argument("name")
-    command.set_defaults(handler=create_workspace)
-
-    command = commands.add_parser(
-        "remove-member", help="remove a member from a workspace (revokes their tokens there)"
-    )
-    command.add_argument("email", help="an owner of the workspace")
-    command.add_argument("workspace", help="workspace name")
-    command.add_argument("member", help="the member's email")
-    command.set_defaults(handler=remove_member)
-
-    command = commands.add_parser("invite", help="print a single-use invitation link to a workspace")
-    command.add_argument("email", help="an owner of the workspace (the inviter)")
-    command.add_argument("workspace", help="workspace name")
-    command.add_argument("--role", default="member", choices=list(workspace_service.ROLES))
-    command.add_argument("--days", type=float, default=workspace_service.INVITATION_DEFAULT_DAYS)
-    command.add_argument("--base-url", default="http://localhost:3000", help="the console's address")
-    command.set_defaults(handler=invite)
-
-    command = commands.add_parser("create-profile", help="create a bias profile for a user")
-    command.add_argument("email")
-    command.add_argument("name")
-    command.add_argument("--description", default="")
-    command.add_argument("--categories", default="", help="comma-separated, e.g. gender,age")
-    command.add_argument("--sensitivity", type=float, default=0.5)
-    command.add_argument("--action", default="flag", choices=["flag", "block", "rewrite"])
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=create_profile)
-
-    command = commands.add_parser("create-key", help="create a key; prints only the secret on stdout")
-    command.add_argument("email")
-    command.add_argument("name")
-    command.add_argument("--profile", default="", help="bias profile name")
-    command.add_argument("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)")
-    command.add_argument("--rate-limit", type=int, default=None, help="calls per minute (default: none)")
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=create_key)
-
-    command = commands.add_parser("create-token", help="create a management API token; prints only the token")
-    command.add_argument("email", help="its creator (an owner or member of the workspace)")
-    command.add_argument("name")
-    command.add_argument(
-        "--scopes", required=True, help=f"comma-separated, from {','.join(token_service.SCOPES)}"
-    )
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.add_argument("--expires-at", default="", help="ISO 8601 expiry (UTC if no offset)")
-    command.set_defaults(handler=create_token)
-
-    command = commands.add_parser(
-        "revoke-token", help="revoke a management API token (its creator or an owner)"
-    )
-    command.add_argument("email")
-    command.add_argument("token_id", help="tok_... (as listed on the Management tokens page)")
-    command.set_defaults(handler=revoke_token)
-
-    command = commands.add_parser("roll-key", help="roll a key; prints only the new secret on stdout")
-    command.add_argument("email")
-    command.add_argument("key_id")
-    command.add_argument("--grace", default="24h", choices=list(rolling.GRACE_CHOICES))
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=roll_key)
-
-    command = commands.add_parser("key-usage", help="calls of a key by outcome over a window")
-    command.add_argument("email")
-    command.add_argument("key_id")
-    command.add_argument("--window", default="24h", choices=list(usage.WINDOWS))
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=key_usage)
-
-    command = commands.add_parser("list-keys", help="list a user's keys (masked)")
-    command.add_argument("email")
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=list_keys)
-
-    command = commands.add_parser("set-key-status", help="turn a key ACTIVE or INACTIVE")
-    command.add_argument("email")
-    command.add_argument("key_id")
-    command.add_argument("status", choices=["ACTIVE", "INACTIVE"])
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=set_key_status)
-
-    command = commands.add_parser("delete-key", help="delete a key permanently")
-    command.add_argument("email")
-    command.add_argument("key_id")
-    command.add_argument("--workspace", default="", help="workspace name (default: personal)")
-    command.set_defaults(handler=delete_key)
-
-    command = commands.add_parser("expire-keys", help="mark due keys EXPIRED once (for cron)")
-    command.set_defaults(handler=expire_keys)
-
-    command = commands.add_parser(
-        "backup", help="online, consistent backup of the database to PATH, signed in PATH.sig"
-    )
-    command.add_argument("path")
-    command.set_defaults(handler=backup)
-
-    command = commands.add_parser(
-        "restore",
-        help="check a backup (schema against the migrations, pepper fingerprint, PATH.sig) and "
-        "restore it into the configured database",
-    )
-    command.add_argument("path")
-    command.add_argument("--force", action="store_true", help="replace a database that holds users or keys")
-    command.add_argument(
-        "--allow-unsigned",
-        action="store_true",
-        help="restore a file that has no PATH.sig (you trust it; a wrong signature is still refused)",
-    )
-    command.set_defaults(handler=restore)
-
-    command = commands.add_parser("doctor", help="check the configuration, one line per check")
-    command.set_defaults(handler=doctor)
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help)
+        for argument in command.args:
+            sub.add_argument(*argument.flags, **argument.options)
+        sub.set_defaults(handler=command.handler)
     return parser
 
 
