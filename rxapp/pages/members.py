@@ -20,9 +20,8 @@ from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 EXPIRY_CHOICES = {"1 day": 1.0, "7 days": 7.0, "30 days": 30.0}
 revealed_invite_link = one_time_value("revealed_invite_link")
@@ -126,7 +125,7 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def create_invitation(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             token, _ = await self.in_session(
                 workspace_service.create_invitation,
                 user.access,
@@ -134,8 +133,7 @@ class MembersState(AuthState):
                 days=EXPIRY_CHOICES[self.invite_expiry],
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return
         url = urlsplit(str(self.router.url)) if self.router.url is not None else None
         origin = f"{url.scheme}://{url.netloc}" if url and url.scheme and url.netloc else ""

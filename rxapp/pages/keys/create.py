@@ -17,9 +17,8 @@ from rxapp.models import utc_now
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 revealed_secret = one_time_value("revealed_secret")
 _FIELDS = ("name", "expires_at")
@@ -83,26 +82,26 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
             return
         self.creating = True
         try:
-            expires_at = key_service.end_date_for(
-                key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
-            )
-            created = await self.in_session(
-                key_service.create_key,
-                user.access,
-                user.email,
-                self.name,
-                bias_profile_id=key_service.profile_choice(self.profile),
-                expires_at=expires_at,
-                client_address=self.client_address(),
-            )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
-            control = _FIELD_CONTROLS.get(error.field or "")
+            with Refusal(self) as refused:
+                expires_at = key_service.end_date_for(
+                    key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
+                )
+                created = await self.in_session(
+                    key_service.create_key,
+                    user.access,
+                    user.email,
+                    self.name,
+                    bias_profile_id=key_service.profile_choice(self.profile),
+                    expires_at=expires_at,
+                    client_address=self.client_address(),
+                )
+        finally:
+            self.creating = False
+        if refused:
+            control = _FIELD_CONTROLS.get(refused.field)
             if control:
                 yield focus_element(control)
             return
-        finally:
-            self.creating = False
         # Committed above; only now does the secret reach the browser, once, as a client-side
         # value. `created` is dropped when this handler returns: the server keeps no copy.
         self.revealed_key_id = created.key.key_id

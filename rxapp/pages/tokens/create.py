@@ -12,9 +12,9 @@ from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
 from rxapp.components.secret_reveal import CopyTracked, one_time_value, secret_reveal
 from rxapp.pages.tokens.listing import TokensTableState
 from rxapp.services import tokens as token_service
-from rxapp.services.errors import ServiceError, ValidationError
+from rxapp.services.errors import ValidationError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 revealed_token = one_time_value("revealed_token")
 SCOPE_LABELS = {
@@ -74,7 +74,7 @@ class CreateTokenState(CopyTracked, AuthState):
     async def submit(self, user: Caller):
         if self.revealed_id:
             return
-        try:
+        with Refusal(self) as refused:
             created = await self.in_session(
                 token_service.create_token,
                 user.access,
@@ -84,8 +84,7 @@ class CreateTokenState(CopyTracked, AuthState):
                 expires_at=_expiry(self.expires),
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
+        if refused:
             return
         self.revealed_id, self.copied, self.error = created.token.token_id, False, ""
         yield revealed_token.push(created.secret)
