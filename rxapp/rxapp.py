@@ -9,12 +9,13 @@ from rxapp.api import api, serve_benchmark_noop
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
-from rxapp.pages import key_detail, keys, profiles, tokens
+from rxapp.pages import keys, profiles, tokens
 from rxapp.pages.account import AccountState, account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.admin import AdminState, admin_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.invitation import InvitationState, invitation_page
+from rxapp.pages.keys import detail as key_detail
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.pages.workspace_settings import WorkspaceSettingsState

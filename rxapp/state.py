@@ -42,6 +42,46 @@ def _record_denied(
         )
 
 
+class Refusal:
+    """THE way a page handler shows a service's refusal in its form (instead of an error toast):
+
+        with Refusal(self) as refused:
+            created = await self.in_session(service.create_thing, ...)
+        if refused:
+            return focus_element(CONTROLS[refused.field]) if refused.field in CONTROLS else None
+
+    A ServiceError raised in the block ends the block (nothing after the failing line runs) and is
+    kept here instead of reaching the guard: its machine-readable `code` and `field`, which the
+    page maps (never the message text), and its `message`. The message also lands in the state's
+    `message_var` ("" leaves the state alone) and the field in `field_var` when the state has that
+    var. Falsy until something was refused.
+
+    A block rather than a call wrapper, because what the handler hands the service can be refused
+    too (a typed end date, a change set); a plain class rather than an AuthState method, because
+    Reflex makes every public state method a handler the browser can call.
+    """
+
+    def __init__(self, state: Any, message_var: str = "error", field_var: str = "error_field") -> None:
+        self._state, self._message_var, self._field_var = state, message_var, field_var
+        self.code = self.field = self.message = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.code)
+
+    def __enter__(self) -> Refusal:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _trace: Any) -> bool:
+        if not isinstance(error, ServiceError):
+            return False
+        self.code, self.field, self.message = error.code, error.field, error.message
+        if self._message_var:  # "": the caller shows it its own way
+            setattr(self._state, self._message_var, error.message)
+            if self._field_var in self._state.base_vars:
+                setattr(self._state, self._field_var, error.field)
+        return True
+
+
 class AuthState(rx.State):
     user_email: str = ""
     signed_in: bool = False

@@ -14,9 +14,8 @@ from pydantic import BaseModel
 
 from rxapp import routes
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 class WorkspaceOption(BaseModel):
@@ -72,7 +71,7 @@ class WorkspaceSwitcherState(AuthState):
     @rx.event
     @requires_user
     async def create(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             created = await self.in_session(
                 workspace_service.create_workspace,
                 user.id,
@@ -80,8 +79,7 @@ class WorkspaceSwitcherState(AuthState):
                 self.new_name,
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return None
         self.creating = False
         self.workspace = created.public_id

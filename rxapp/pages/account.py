@@ -11,9 +11,9 @@ from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
 from rxapp.services import users as user_service
-from rxapp.services.errors import ServiceError, ThrottledError
+from rxapp.services.errors import ThrottledError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 class AccountState(AuthState):
@@ -31,7 +31,7 @@ class AccountState(AuthState):
             self.error = "The two new passwords do not match."
             return
 
-        try:
+        with Refusal(self, message_var="") as refused:
             await self.in_session(
                 user_service.change_password,
                 user.id,
@@ -39,20 +39,16 @@ class AccountState(AuthState):
                 form.get("new_password", ""),
                 client_address=self.client_address(),
             )
-        except ThrottledError as error:
+        if refused.code == ThrottledError.default_code:
             await self.in_session(
                 user_service.record_throttled, user.email, client_address=self.client_address()
             )
-            self.error = error.message
-            return
-        except user_service.PasswordCheckFailed as error:
+        elif refused.code == user_service.WRONG_PASSWORD_CODE:
             await self.in_session(
                 user_service.record_password_check_failure, user.id, client_address=self.client_address()
             )
-            self.error = error.message
-            return
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
+            self.error = refused.message
             return
         self.signed_in = False
         # The sign-in page fills in the account's email (assets/keep_email.js); JSON-quoted.

@@ -12,9 +12,9 @@ from rxapp import routes
 from rxapp.components.layout import auth_card
 from rxapp.db import session_scope
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import NotFoundError, ServiceError
+from rxapp.services.errors import NotFoundError
 from rxapp.session_guard import Caller, signed_in_user
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 def _preview(token: str) -> tuple[str, str] | None:
@@ -59,11 +59,11 @@ class InvitationState(AuthState):
                     session, user.id, self.token, client_address=self.client_address()
                 )
 
-        try:
+        with Refusal(self, message_var="") as refused:
             joined = await asyncio.to_thread(work)
-        except ServiceError as error:
+        if refused:
             self.valid = False
-            return rx.toast.error(error.message)
+            return rx.toast.error(refused.message)
         self.workspace = joined.public_id
         return [rx.redirect(routes.KEYS), rx.toast.success(f"You joined {joined.name} as {joined.role}")]
 

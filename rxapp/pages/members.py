@@ -12,20 +12,19 @@ from urllib.parse import urlsplit
 
 import reflex as rx
 from pydantic import BaseModel
-from reflex.experimental.client_state import ClientStateVar
 
 from rxapp import routes
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import row_button
+from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 EXPIRY_CHOICES = {"1 day": 1.0, "7 days": 7.0, "30 days": 30.0}
-revealed_invite_link = ClientStateVar.create("revealed_invite_link", "")
+revealed_invite_link = one_time_value("revealed_invite_link")
 
 
 class MemberRow(BaseModel):
@@ -126,7 +125,7 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def create_invitation(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             token, _ = await self.in_session(
                 workspace_service.create_invitation,
                 user.access,
@@ -134,8 +133,7 @@ class MembersState(AuthState):
                 days=EXPIRY_CHOICES[self.invite_expiry],
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return
         url = urlsplit(str(self.router.url)) if self.router.url is not None else None
         origin = f"{url.scheme}://{url.netloc}" if url and url.scheme and url.netloc else ""
@@ -215,29 +213,16 @@ def _invite_dialog() -> rx.Component:
                     direction="column",
                     gap="2",
                 ),
-                rx.flex(
-                    rx.text(
-                        "Send this link to the person you invite. It works once and is shown only now.",
-                        size="2",
-                    ),
-                    rx.flex(
-                        rx.input(
-                            value=revealed_invite_link.value, read_only=True, id="invite-link", width="100%"
-                        ),
-                        rx.icon_button(
-                            rx.icon("copy", size=18),
-                            on_click=[
-                                rx.set_clipboard(revealed_invite_link.value),
-                                rx.toast.success("Link copied"),
-                            ],
-                            id="copy-invite-link",
-                            aria_label="Copy link",
-                        ),
-                        gap="2",
-                    ),
-                    rx.flex(rx.dialog.close(rx.button("Done", id="invite-done")), justify="end"),
-                    direction="column",
-                    gap="3",
+                secret_reveal(
+                    revealed_invite_link,
+                    warning="Send this link to the person you invite. It works once and is shown only now.",
+                    label="Invitation link",
+                    field_id="invite-link",
+                    copy_id="copy-invite-link",
+                    copy_label="Copy link",
+                    copied_toast="Link copied",
+                    done_id="invite-done",
+                    on_done=state.set_inviting(False),
                 ),
             ),
         ),

@@ -13,9 +13,8 @@ from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 class WorkspaceSettingsState(DialogOpen, AuthState):
@@ -39,15 +38,14 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     @rx.event
     @requires_user
     async def rename(self, user: Caller):
-        try:
+        with Refusal(self, "rename_error") as refused:
             await self.in_session(
                 workspace_service.rename_workspace,
                 user.access,
                 self.new_name,
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.rename_error = error.message
+        if refused:
             return None
         self.rename_error = ""
         self.new_name = self.workspace_name = " ".join(self.new_name.split())
@@ -65,12 +63,11 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
         if user.access.workspace_public_id != self._public_id:
             self.error = "This tab switched to another workspace; nothing was deleted."
             return None
-        try:
+        with Refusal(self) as refused:
             await self.in_session(
                 workspace_service.delete_workspace, user.access, client_address=self.client_address()
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return None
         self.open = False
         self.workspace = ""  # back to the personal workspace

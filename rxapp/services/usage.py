@@ -158,6 +158,42 @@ def usage_totals(session: Session, key_row_ids: list[int], since: dt.datetime) -
     return {row[0]: dict(zip(OUTCOMES, (int(v or 0) for v in row[1:]), strict=True)) for row in rows}
 
 
+def _buckets(window: str, now: dt.datetime, zone: dt.tzinfo) -> list[dt.datetime | dt.date]:
+    """Hourly buckets (UTC hours, as stored) for 24 h, the reader's local days for 7 and 30 days,
+    oldest first."""
+    if window == "24h":
+        last = hour_of(now)
+        return [last - dt.timedelta(hours=offset) for offset in range(23, -1, -1)]
+    today = now.astimezone(zone).date()
+    days = 7 if window == "7d" else 30
+    return [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def chart_points(
+    points: list[UsagePoint], window: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> list[dict]:
+    """The key page's chart: every bucket of the window, zeros included, as rows for a stacked bar
+    chart (`label` plus a count per outcome). Labels and days are the reader's (`zone`); an hour
+    row counts on the local day it starts in. Rows outside the window are left out."""
+    buckets = _buckets(window, now, zone)
+    hourly = window == "24h"
+    totals: dict[dt.datetime | dt.date, dict[str, int]] = {
+        bucket: dict.fromkeys(OUTCOMES, 0) for bucket in buckets
+    }
+    for point in points:
+        bucket = point.hour if hourly else point.hour.astimezone(zone).date()
+        if bucket in totals:
+            for outcome in OUTCOMES:
+                totals[bucket][outcome] += getattr(point, outcome)
+
+    def label(bucket: dt.datetime | dt.date) -> str:
+        if isinstance(bucket, dt.datetime):
+            return bucket.astimezone(zone).strftime("%H:%M")
+        return bucket.strftime("%d %b")
+
+    return [{"label": label(bucket), **totals[bucket]} for bucket in buckets]
+
+
 def prune(session: Session, retention: dt.timedelta, now: dt.datetime | None = None) -> int:
     """Drop hourly rows older than the retention (run by the expiry job)."""
     cutoff = hour_of((now or utc_now()) - retention)

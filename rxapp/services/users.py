@@ -38,8 +38,13 @@ THROTTLED_MESSAGE = (
 )
 
 
+WRONG_PASSWORD_CODE = "WRONG_CURRENT_PASSWORD"  # noqa: S105 - an error code, not a password
+
+
 class PasswordCheckFailed(ValidationError):
     """A wrong current password on the account page: the caller records it as a failure."""
+
+    default_code = WRONG_PASSWORD_CODE
 
 
 _EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")

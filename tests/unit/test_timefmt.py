@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from rxapp.components.timefmt import exact_utc, iso
 from rxapp.models import ApiKeyPublic
-from rxapp.pages.key_detail import chart_points
 from rxapp.pages.keys.listing import key_row
-from rxapp.services import usage
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
@@ -49,29 +46,3 @@ def test_row_without_times_says_so_on_hover() -> None:
     row = key_row(_key(), NOW)
     assert (row.expires_at, row.expires_exact) == ("", "No end date")
     assert (row.last_used, row.last_used_exact) == ("Never", "Never used")
-
-
-def _point(hour: dt.datetime, valid: int) -> usage.UsagePoint:
-    return usage.UsagePoint(hour=hour, valid=valid, inactive=0, expired=0, rate_limited=0)
-
-
-def test_chart_hours_are_labelled_in_the_readers_zone() -> None:
-    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+5:30
-    points = [_point(dt.datetime(2026, 11, 27, 11, tzinfo=dt.UTC), 4)]
-    rows = chart_points(points, "24h", NOW, kolkata)
-    assert len(rows) == 24 and rows[-1]["label"] == "17:30"  # the 12:00 UTC hour
-    assert rows[-2] == {"label": "16:30", "valid": 4, "inactive": 0, "expired": 0, "rate_limited": 0}
-    assert chart_points(points, "24h", NOW)[-2]["label"] == "11:00"  # UTC when no zone is known
-
-
-def test_chart_days_are_the_readers_local_days() -> None:
-    new_york = ZoneInfo("America/New_York")  # 12:00 UTC on the 27th is 07:00 on the 27th there
-    points = [
-        _point(dt.datetime(2026, 11, 27, 3, tzinfo=dt.UTC), 1),  # 22:00 on the 26th in New York
-        _point(dt.datetime(2026, 11, 27, 6, tzinfo=dt.UTC), 2),  # 01:00 on the 27th in New York
-    ]
-    rows = chart_points(points, "7d", NOW, new_york)
-    assert [row["label"] for row in rows[-2:]] == ["26 Nov", "27 Nov"]
-    assert [row["valid"] for row in rows[-2:]] == [1, 2]
-    utc_rows = chart_points(points, "7d", NOW)  # in UTC both calls were on the 27th
-    assert [row["valid"] for row in utc_rows[-2:]] == [0, 3]

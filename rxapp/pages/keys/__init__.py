@@ -4,7 +4,8 @@ dialog = its own substate + its component, in one file):
 - `listing`: the table's state (rows, search, filters, sort, paging, refresh);
 - `table`: the table as seen (toolbar, rows, empty state, pagination);
 - `create`: Create New API Key and the one-time reveal;
-- `edit`, `delete`, `help`: one dialog each.
+- `edit`, `delete`, `help`: one dialog each;
+- `detail`: one key's own page (`/keys/<key_id>`), with the roll and reveal dialogs.
 
 A new dialog is a new module here with its own `AuthState` substate, added to `keys_content`.
 """

@@ -8,41 +8,25 @@ and hydrated). Closing, a reload or a new tab loses it for good.
 from __future__ import annotations
 
 import reflex as rx
-from reflex.experimental.client_state import ClientStateVar
-from reflex_base.event import EventHandler, no_args_event_spec
-from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.forms import (
-    LABEL_STYLE,
-    choice_select,
-    focus_element,
-    form_error,
-    invalid_if,
-    labelled_field,
-)
+from rxapp.components.forms import choice_select, focus_element, form_error, invalid_if, labelled_field
+from rxapp.components.secret_reveal import CopyTracked, discard_confirmation, one_time_value, secret_reveal
 from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
-revealed_secret = ClientStateVar.create("revealed_secret", "")
+revealed_secret = one_time_value("revealed_secret")
 _FIELDS = ("name", "expires_at")
 # the control that holds each field's value: where focus goes when that field is invalid
 _FIELD_CONTROLS = {"name": "create-name", "expires_at": "create-custom-date"}
 
 
-class _SecretField(TextFieldRoot):
-    """The read-only secret: selecting its text and copying it (Ctrl+C) counts as copied."""
-
-    on_copy: EventHandler[no_args_event_spec]
-
-
-class CreateKeyState(KeyFormFields, AuthState):
+class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
     open: bool = False
     expiry: str = key_service.ExpiryPreset.NEVER.value
     custom_date: str = ""
@@ -52,7 +36,6 @@ class CreateKeyState(KeyFormFields, AuthState):
     reveal_note: str = ""  # set when the reveal follows a roll: how long the old key keeps working
     reveal_until: str = ""  # ...until this instant (ISO; shown in the reader's zone)
     reveal_until_exact: str = ""
-    copied: bool = False
     confirm_discard_open: bool = False
 
     @rx.event
@@ -99,26 +82,26 @@ class CreateKeyState(KeyFormFields, AuthState):
             return
         self.creating = True
         try:
-            expires_at = key_service.end_date_for(
-                key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
-            )
-            created = await self.in_session(
-                key_service.create_key,
-                user.access,
-                user.email,
-                self.name,
-                bias_profile_id=key_service.profile_choice(self.profile),
-                expires_at=expires_at,
-                client_address=self.client_address(),
-            )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
-            control = _FIELD_CONTROLS.get(error.field or "")
+            with Refusal(self) as refused:
+                expires_at = key_service.end_date_for(
+                    key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
+                )
+                created = await self.in_session(
+                    key_service.create_key,
+                    user.access,
+                    user.email,
+                    self.name,
+                    bias_profile_id=key_service.profile_choice(self.profile),
+                    expires_at=expires_at,
+                    client_address=self.client_address(),
+                )
+        finally:
+            self.creating = False
+        if refused:
+            control = _FIELD_CONTROLS.get(refused.field)
             if control:
                 yield focus_element(control)
             return
-        finally:
-            self.creating = False
         # Committed above; only now does the secret reach the browser, once, as a client-side
         # value. `created` is dropped when this handler returns: the server keeps no copy.
         self.revealed_key_id = created.key.key_id
@@ -127,10 +110,6 @@ class CreateKeyState(KeyFormFields, AuthState):
         yield revealed_secret.push(created.secret)  # show it now; refresh the table afterwards
         del created
         await reload_table(self, user)
-
-    @rx.event
-    def mark_copied(self):
-        self.copied = True
 
     @rx.event
     def request_close(self):
@@ -230,96 +209,42 @@ def _form() -> rx.Component:
     )
 
 
-def _discard_confirmation() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Close without copying?"),
-            rx.alert_dialog.description(
-                "You have not copied this API key. Once you close this dialog it cannot be shown again."
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(  # focused when the alert opens; Escape is the same as Go back
-                    rx.button("Go back", variant="soft", color_scheme="gray", id="discard-cancel"),
-                ),
-                rx.button(
-                    "Close anyway",
-                    color_scheme="red",
-                    on_click=CreateKeyState.discard_reveal,
-                    id="discard-confirm",
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="4",
-            ),
-        ),
-        open=CreateKeyState.confirm_discard_open,
-        on_open_change=CreateKeyState.discard_alert_changed,
-    )
-
-
 def _reveal() -> rx.Component:
-    return rx.vstack(
-        rx.callout.root(  # root + icon, not rx.callout(): its text is a <p>, which cannot hold blocks
-            rx.callout.icon(rx.icon("shield-alert")),
-            rx.vstack(
-                rx.text("Store it securely. This key will not be shown again.", weight="bold", size="2"),
+    state = CreateKeyState
+    return rx.fragment(
+        secret_reveal(
+            revealed_secret,
+            rx.text("Key ID: ", rx.code(state.revealed_key_id), size="2"),
+            rx.cond(
+                state.reveal_note != "",
                 rx.text(
-                    "Copy the API key value by clicking on the Copy Icon, then put it in a secure "
-                    "environment variable or secret store. If you lose it, create a new key.",
+                    state.reveal_note,
+                    local_time(state.reveal_until, state.reveal_until_exact, fallback="now"),
+                    ": switch your services to the new key before then.",
                     size="2",
+                    id="reveal-note",
                 ),
-                spacing="1",
             ),
-            color_scheme="amber",
-            id="reveal-warning",
+            warning="Store it securely. This key will not be shown again.",
+            advice="Copy the API key value by clicking on the Copy Icon, then put it in a secure "
+            "environment variable or secret store. If you lose it, create a new key.",
+            warning_id="reveal-warning",
+            label="Your new API key",
+            field_id="new-key-secret",
+            copy_id="copy-new-key",
+            copy_label="Copy API key",
+            copied_toast="API key copied to the clipboard",
+            copied=state.copied,
+            on_copied=state.mark_copied,
+            done_id="create-done",
+            on_done=state.request_close,
         ),
-        rx.el.label("Your new API key", html_for="new-key-secret", **LABEL_STYLE),
-        rx.hstack(
-            _SecretField.create(
-                value=revealed_secret.value,
-                read_only=True,
-                on_copy=CreateKeyState.mark_copied,
-                id="new-key-secret",
-                width="100%",
-                font_family="monospace",
-                size="3",
-            ),
-            rx.tooltip(
-                rx.icon_button(
-                    rx.cond(CreateKeyState.copied, rx.icon("check", size=18), rx.icon("copy", size=18)),
-                    size="3",
-                    id="copy-new-key",
-                    auto_focus=True,
-                    aria_label="Copy API key",
-                    on_click=[
-                        rx.set_clipboard(revealed_secret.value),
-                        CreateKeyState.mark_copied,
-                        rx.toast.success("API key copied to the clipboard"),
-                    ],
-                ),
-                content="Copy",
-            ),
-            width="100%",
+        discard_confirmation(
+            "API key",
+            open=state.confirm_discard_open,
+            on_open_change=state.discard_alert_changed,
+            on_discard=state.discard_reveal,
         ),
-        rx.text("Key ID: ", rx.code(CreateKeyState.revealed_key_id), size="2"),
-        rx.cond(
-            CreateKeyState.reveal_note != "",
-            rx.text(
-                CreateKeyState.reveal_note,
-                local_time(CreateKeyState.reveal_until, CreateKeyState.reveal_until_exact, fallback="now"),
-                ": switch your services to the new key before then.",
-                size="2",
-                id="reveal-note",
-            ),
-        ),
-        rx.hstack(
-            rx.button("Done", on_click=CreateKeyState.request_close, id="create-done"),
-            justify="end",
-            width="100%",
-        ),
-        _discard_confirmation(),
-        spacing="3",
-        width="100%",
     )
 
 

@@ -15,9 +15,8 @@ from rxapp.models import ApiKeyPublic, KeyStatus
 from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 _FIELDS = ("name", "expires_at", "status", "bias_profile_id")
 _FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date"}
@@ -115,7 +114,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
     @rx.event
     @requires_user
     async def submit(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             updated = await self.in_session(
                 key_service.update_key,
                 user.access,
@@ -125,10 +124,9 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
                 expected_version=self._version,
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
-            self.stale = error.code == key_service.STALE_CODE
-            control = _FIELD_CONTROLS.get(error.field or "")
+        if refused:
+            self.stale = refused.code == key_service.STALE_CODE
+            control = _FIELD_CONTROLS.get(refused.field)
             return focus_element(control) if control else None
         self.open = False
         await reload_table(self, user)

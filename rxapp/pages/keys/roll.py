@@ -16,9 +16,8 @@ from rxapp.pages.keys.create import CreateKeyState, revealed_secret
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
 from rxapp.services import rolling
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 class RollKeyState(DialogOpen, AuthState):
@@ -49,19 +48,19 @@ class RollKeyState(DialogOpen, AuthState):
             return
         self.rolling = True
         try:
-            rolled = await self.in_session(
-                rolling.roll_key,
-                user.access,
-                user.email,
-                self.key_id,
-                rolling.parse_grace(self.grace),
-                client_address=self.client_address(),
-            )
-        except ServiceError as error:
-            self.error = error.message
-            return
+            with Refusal(self) as refused:
+                rolled = await self.in_session(
+                    rolling.roll_key,
+                    user.access,
+                    user.email,
+                    self.key_id,
+                    rolling.parse_grace(self.grace),
+                    client_address=self.client_address(),
+                )
         finally:
             self.rolling = False
+        if refused:
+            return
         self.open = False
         reveal = await self.get_state(CreateKeyState)
         reveal.reset()

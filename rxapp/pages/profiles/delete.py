@@ -7,9 +7,8 @@ import reflex as rx
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.pages.profiles.listing import reload_table
 from rxapp.services import profiles as profile_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 
 class DeleteProfileState(DialogOpen, AuthState):
@@ -26,7 +25,7 @@ class DeleteProfileState(DialogOpen, AuthState):
     @rx.event
     @requires_user
     async def confirm(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             await self.in_session(
                 profile_service.delete_profile,
                 user.access,
@@ -34,8 +33,7 @@ class DeleteProfileState(DialogOpen, AuthState):
                 self._profile_id,
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return None
         self.open = False
         await reload_table(self, user)

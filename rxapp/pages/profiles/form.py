@@ -16,9 +16,8 @@ from rxapp.components.forms import field_error, labelled_field
 from rxapp.models import BIAS_CATEGORIES
 from rxapp.pages.profiles.listing import ACTION_LABELS, reload_table
 from rxapp.services import profiles as profile_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 slider_value = ClientStateVar.create("profile_sensitivity", [50])
 DEFAULT_SENSITIVITY = 50  # percent
@@ -99,7 +98,7 @@ class ProfileFormState(DialogOpen, AuthState):
             action=self.action,
             client_address=self.client_address(),
         )
-        try:
+        with Refusal(self) as refused:
             if self.editing:
                 saved = await self.in_session(
                     profile_service.update_profile,
@@ -113,8 +112,7 @@ class ProfileFormState(DialogOpen, AuthState):
                 saved = await self.in_session(
                     profile_service.create_profile, user.access, user.email, **fields
                 )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
+        if refused:
             return None
         self.open = False
         await reload_table(self, user)

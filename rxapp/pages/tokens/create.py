@@ -6,17 +6,17 @@ from __future__ import annotations
 import datetime as dt
 
 import reflex as rx
-from reflex.experimental.client_state import ClientStateVar
 
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
+from rxapp.components.secret_reveal import CopyTracked, one_time_value, secret_reveal
 from rxapp.pages.tokens.listing import TokensTableState
 from rxapp.services import tokens as token_service
-from rxapp.services.errors import ServiceError, ValidationError
+from rxapp.services.errors import ValidationError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
-revealed_token = ClientStateVar.create("revealed_token", "")
+revealed_token = one_time_value("revealed_token")
 SCOPE_LABELS = {
     "keys:read": "Read keys",
     "keys:write": "Create, change, roll and delete keys",
@@ -38,7 +38,7 @@ def _expiry(value: str) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
 
 
-class CreateTokenState(AuthState):
+class CreateTokenState(CopyTracked, AuthState):
     open: bool = False
     name: str = ""
     scopes: list[str] = ["keys:read"]
@@ -46,7 +46,6 @@ class CreateTokenState(AuthState):
     error: str = ""
     error_field: str = ""
     revealed_id: str = ""
-    copied: bool = False
 
     @rx.event
     def start(self):
@@ -75,7 +74,7 @@ class CreateTokenState(AuthState):
     async def submit(self, user: Caller):
         if self.revealed_id:
             return
-        try:
+        with Refusal(self) as refused:
             created = await self.in_session(
                 token_service.create_token,
                 user.access,
@@ -85,18 +84,13 @@ class CreateTokenState(AuthState):
                 expires_at=_expiry(self.expires),
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error, self.error_field = error.message, error.field
+        if refused:
             return
         self.revealed_id, self.copied, self.error = created.token.token_id, False, ""
         yield revealed_token.push(created.secret)
         del created
         table = await self.get_state(TokensTableState)
         await table._reload(user)
-
-    @rx.event
-    def mark_copied(self):
-        self.copied = True
 
     @rx.event
     def close(self):
@@ -165,38 +159,20 @@ def _form() -> rx.Component:
 
 
 def _reveal() -> rx.Component:
-    return rx.vstack(
-        rx.callout(
-            "Store it securely. This token will not be shown again.",
-            icon="shield-alert",
-            color_scheme="amber",
-        ),
-        rx.hstack(
-            rx.input(
-                value=revealed_token.value,
-                read_only=True,
-                id="new-token-secret",
-                width="100%",
-                font_family="monospace",
-            ),
-            rx.icon_button(
-                rx.cond(CreateTokenState.copied, rx.icon("check", size=18), rx.icon("copy", size=18)),
-                id="copy-new-token",
-                aria_label="Copy token",
-                on_click=[
-                    rx.set_clipboard(revealed_token.value),
-                    CreateTokenState.mark_copied,
-                    rx.toast.success("Token copied to the clipboard"),
-                ],
-            ),
-            width="100%",
-        ),
-        rx.text("Token ID: ", rx.code(CreateTokenState.revealed_id), size="2"),
-        rx.hstack(
-            rx.button("Done", on_click=CreateTokenState.close, id="token-done"), justify="end", width="100%"
-        ),
-        spacing="3",
-        width="100%",
+    state = CreateTokenState
+    return secret_reveal(
+        revealed_token,
+        rx.text("Token ID: ", rx.code(state.revealed_id), size="2"),
+        warning="Store it securely. This token will not be shown again.",
+        label="Your new management token",
+        field_id="new-token-secret",
+        copy_id="copy-new-token",
+        copy_label="Copy token",
+        copied_toast="Token copied to the clipboard",
+        copied=state.copied,
+        on_copied=state.mark_copied,
+        done_id="token-done",
+        on_done=state.close,
     )
 
 

@@ -12,9 +12,8 @@ from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.models import utc_now
 from rxapp.services import tokens as token_service
-from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
-from rxapp.state import AuthState, requires_user
+from rxapp.state import AuthState, Refusal, requires_user
 
 HEADERS = ["Name", "Token", "Scopes", "Created by", "Expires", "Last used", "Status", ""]
 
@@ -81,7 +80,7 @@ class RevokeTokenState(AuthState):
     @rx.event
     @requires_user
     async def confirm(self, user: Caller):
-        try:
+        with Refusal(self) as refused:
             await self.in_session(
                 token_service.revoke_token,
                 user.access,
@@ -89,8 +88,7 @@ class RevokeTokenState(AuthState):
                 self.token_id,
                 client_address=self.client_address(),
             )
-        except ServiceError as error:
-            self.error = error.message
+        if refused:
             return
         self.open = False
         table = await self.get_state(TokensTableState)

@@ -48,41 +48,6 @@ class EventRow:
     when_exact: str = ""  # the same instant in UTC (hover title)
 
 
-def _buckets(window: str, now: dt.datetime, zone: dt.tzinfo) -> list[dt.datetime | dt.date]:
-    """Hourly buckets (UTC hours, as stored) for 24 h, the reader's local days for 7 and 30 days,
-    oldest first."""
-    if window == "24h":
-        last = usage.hour_of(now)
-        return [last - dt.timedelta(hours=offset) for offset in range(23, -1, -1)]
-    today = now.astimezone(zone).date()
-    days = 7 if window == "7d" else 30
-    return [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-
-
-def chart_points(
-    points: list[usage.UsagePoint], window: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
-) -> list[dict]:
-    """Every bucket of the window, zeros included, as rows for the recharts bar chart; labels
-    and days are the reader's (`zone`), an hour row counts on the local day it starts in."""
-    buckets = _buckets(window, now, zone)
-    hourly = window == "24h"
-    totals: dict[dt.datetime | dt.date, dict[str, int]] = {
-        bucket: dict.fromkeys(usage.OUTCOMES, 0) for bucket in buckets
-    }
-    for point in points:
-        bucket = point.hour if hourly else point.hour.astimezone(zone).date()
-        if bucket in totals:
-            for outcome in usage.OUTCOMES:
-                totals[bucket][outcome] += getattr(point, outcome)
-
-    def label(bucket: dt.datetime | dt.date) -> str:
-        if isinstance(bucket, dt.datetime):
-            return bucket.astimezone(zone).strftime("%H:%M")
-        return bucket.strftime("%d %b")
-
-    return [{"label": label(bucket), **totals[bucket]} for bucket in buckets]
-
-
 def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> tuple[str, dt.datetime | None, str]:
     """What the assistant says: text, then an instant the browser shows in local time (if any),
     then the rest of the sentence."""
@@ -177,7 +142,7 @@ class KeyDetailState(AuthState):
         self.last_used = relative(key.last_used_at, now)
         self.last_used_exact = exact_utc(key.last_used_at) or "Never used"
         zone = key_service.reader_zone(self.time_zone, self.zone_offset)
-        chart = chart_points(detail.series, window, now, zone)
+        chart = usage.chart_points(detail.series, window, now, zone)
         if chart != self.chart:
             self.chart = chart
         self.totals = detail.totals
