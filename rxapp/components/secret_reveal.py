@@ -38,7 +38,7 @@ class CopyTracked(rx.State, mixin=True):
 class _SecretField(TextFieldRoot):
     """The read-only field: selecting its text and copying it (Ctrl+C) fires `on_copy`."""
 
-    on_copy: EventHandler[no_args_event_spec]
+    on_copy: EventHandler[no_args_event_spec]  # type: ignore[type-arg,valid-type]  # Reflex's event-trigger syntax
 
 
 def _warning(headline: str, advice: str, warning_id: str) -> rx.Component:

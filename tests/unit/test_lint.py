@@ -24,3 +24,11 @@ def test_ruff(command: list[str]) -> None:
         print(result.stdout)
         print(result.stderr)
     assert result.returncode == 0, f"ruff {' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_mypy() -> None:
+    """The type checker is clean (config: pyproject.toml [tool.mypy])."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"mypy failed:\n{result.stdout}\n{result.stderr}"
