@@ -285,7 +285,7 @@ def expire_keys(_args: argparse.Namespace) -> int:
 
 def backup(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
-    from rxapp.settings import get_settings
+    from rxapp.context import get_settings
 
     result = backups.backup(get_settings().database_url, Path(args.path))
     print(f"Backed up the {result.backend} database to {result.path} ({result.detail}).", file=sys.stderr)
@@ -295,7 +295,7 @@ def backup(args: argparse.Namespace) -> int:
 
 def restore(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
-    from rxapp.settings import get_settings
+    from rxapp.context import get_settings
 
     result = backups.restore(get_settings().database_url, Path(args.path), force=args.force)
     print(f"Restored {result.path} ({result.detail}). Start with the pepper of the backup.", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Every setting in one place, read from environment variables with safe local defaults.
 
-Imported by rxconfig.py, so it must stay free of Reflex imports and cheap to load.
+Imported by rxconfig.py, so it must stay free of Reflex imports and cheap to load. A low module: it
+imports nothing from the app. The process's one instance is `rxapp.context.get_settings()`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from rxapp.context import app_context
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
@@ -200,8 +199,3 @@ def _log_format() -> str:
     if value not in {"text", "json"}:
         raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
     return value
-
-
-def get_settings() -> Settings:
-    """Loaded once per process and kept in the app context (rxapp/context.py; tests reset it there)."""
-    return app_context.settings

@@ -8,9 +8,6 @@ in how they render the `Decision` (see answers.py).
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -53,39 +50,6 @@ _INVALID = {
     "MALFORMED": Decision(200, "MALFORMED", verification=key_service.MALFORMED),
     "NOT_FOUND": Decision(200, "NOT_FOUND", verification=key_service.NOT_FOUND),
 }
-
-
-# ---------------------------------------------------------------- rate limiting
-
-
-class RateLimiter:
-    """Token bucket per client address, in process memory (per worker)."""
-
-    def __init__(self, per_minute: int, max_clients: int = 100_000) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(per_minute / 6.0, 1.0)  # ten seconds' worth of burst
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """0 when the call may proceed, else seconds to wait."""
-        if self.rate <= 0:
-            return 0
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(client, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
-            if tokens >= 1.0:
-                if len(self._buckets) >= self.max_clients and client not in self._buckets:
-                    self._buckets.clear()
-                self._buckets[client] = (tokens - 1.0, now)
-                return 0
-            self._buckets[client] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / self.rate))
-
-
-# The one limiter per worker is app_context.verify_limiter (rxapp/context.py).
 
 
 # ---------------------------------------------------------------- the calling client

@@ -16,6 +16,7 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from rxapp.context import get_settings
 from rxapp.models import (
     ApiKey,
     Invitation,
@@ -31,7 +32,6 @@ from rxapp.models import (
 from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
-from rxapp.settings import get_settings
 
 NAME_MAX_LENGTH = 80
 PERSONAL_NAME = "Personal"

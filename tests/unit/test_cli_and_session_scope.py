@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from rxapp import __main__ as cli
-from rxapp import db, settings
-from rxapp.context import app_context
+from rxapp import db
+from rxapp.context import app_context, get_settings
 from rxapp.models import ApiKey, AuditEvent
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -55,7 +55,7 @@ def test_cli_create_key_commits_before_printing_the_secret(cli_database, monkeyp
     def spying_print(*args, **kwargs) -> None:
         text = " ".join(str(arg) for arg in args)
         if kwargs.get("file") is None and key_format.is_well_formed(text, "bpk"):
-            digest = key_format.digest(text, settings.get_settings().pepper)
+            digest = key_format.digest(text, get_settings().pepper)
             with observer.connect() as connection:
                 found = connection.execute(sa.select(ApiKey.key_id).where(ApiKey.digest == digest)).first()
             checks.append(found is not None)

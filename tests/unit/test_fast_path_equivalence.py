@@ -23,6 +23,7 @@ from sqlmodel import Session
 from rxapp import api as api_module
 from rxapp.context import app_context
 from rxapp.hotpath import fast_path_middleware, rules
+from rxapp.limiters import RateLimiter
 from rxapp.models import ApiKey
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -53,7 +54,7 @@ class Keys:
 @pytest.fixture(autouse=True)
 def _open_limits() -> Iterator[None]:
     """No per-client limit and no trusted proxy, unless a test pins its own."""
-    with app_context.override(verify_limiter=rules.RateLimiter(0), proxy_hops=0):
+    with app_context.override(verify_limiter=RateLimiter(0), proxy_hops=0):
         yield
 
 
@@ -283,7 +284,7 @@ def test_rate_limit_and_trusted_proxy_hop_are_the_same(
     """Burst of one per client; with one trusted hop the client is X-Forwarded-For's last entry."""
     answers = []
     for client in clients:
-        with app_context.override(verify_limiter=rules.RateLimiter(per_minute=6), proxy_hops=1):
+        with app_context.override(verify_limiter=RateLimiter(per_minute=6), proxy_hops=1):
             first = client.request(
                 method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "1.1.1.1, 203.0.113.9"}
             )

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from rxapp import api as api_module
 from rxapp.context import app_context
 from rxapp.hotpath import rules
+from rxapp.limiters import RateLimiter
 from rxapp.models import ApiKey
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -153,7 +154,7 @@ def client(engine, monkeypatch):
     buffer = LastUsedBuffer()
     monkeypatch.setattr(rules, "get_engine", lambda: engine)
     monkeypatch.setattr(rules, "last_used_buffer", buffer)
-    with app_context.override(verify_limiter=rules.RateLimiter(0)), TestClient(api_module.api) as test_client:
+    with app_context.override(verify_limiter=RateLimiter(0)), TestClient(api_module.api) as test_client:
         yield test_client, buffer
 
 

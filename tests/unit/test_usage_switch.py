@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from rxapp import settings
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from rxapp.services.usage import UsageBuffer
 
 
@@ -31,7 +30,7 @@ def test_the_setting_is_off_unless_the_benchmark_asks(
     else:
         monkeypatch.setenv("APIKEYS_BENCH_USAGE_OFF", value)
     app_context.reset()
-    assert settings.get_settings().bench_usage_off is off
+    assert get_settings().bench_usage_off is off
 
 
 def test_counts_land_in_the_hour_of_each_call_across_hour_boundaries() -> None:

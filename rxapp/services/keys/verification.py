@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from rxapp.context import get_settings
 from rxapp.models import KeyStatus, utc_now
 from rxapp.services import key_format
 from rxapp.services.keys.rules import effective_status
-from rxapp.settings import get_settings
 
 VERIFY_SQL = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
