@@ -83,7 +83,7 @@ class AppContext:
 
     @cached_property
     def verify_lookup(self) -> tuple[Any, Any] | None:
-        """Filled in by services.key_lookup.current_lookup, which knows how to build one."""
+        """Filled in by services.key_lookup.lookup_for, which knows how to build one."""
         return None
 
     @cached_property
