@@ -6,7 +6,7 @@ import reflex as rx
 
 from rxapp import jobs, metrics, routes
 from rxapp.api import api, serve_benchmark_noop
-from rxapp.context import get_settings
+from rxapp.bench_switches import BenchSwitches
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
@@ -38,9 +38,10 @@ def index() -> rx.Component:
 
 
 configure_logging()
-if get_settings().bench_noop:
+bench = BenchSwitches()  # scripts/bench only; never set for a real console
+if bench.noop:
     serve_benchmark_noop(api)
-if get_settings().bench_usage_off:
+if bench.usage_off:
     usage_buffer.switch_off_for_benchmark()
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
 # Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LOW_MODULES = ("rxapp.settings", "rxapp.limiters")  # import nothing from the app
+LOW_MODULES = ("rxapp.settings", "rxapp.limiters", "rxapp.bench_switches")  # import nothing from the app
 _STRENGTH = {"module level": 0, "in a function": 1, "type checking only": 2}  # reported: the strongest
 
 
