@@ -17,8 +17,8 @@ from reflex.plugins.sitemap import SitemapPlugin
 from reflex_base.constants import StateManagerMode
 
 from rxapp import redaction, supervision
+from rxapp.context import get_settings
 from rxapp.metrics_dir import prepare_multiprocess_dir
-from rxapp.settings import get_settings
 
 # Structured logs: Reflex's and Granian's own lines become JSON too (rxapp/logs.py does ours).
 if os.environ.get("APIKEYS_LOG_FORMAT", "").strip().lower() == "json":

@@ -294,7 +294,7 @@ def expire_keys(_args: argparse.Namespace) -> int:
 
 def backup(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
-    from rxapp.settings import get_settings
+    from rxapp.context import get_settings
 
     settings = get_settings()
     result = backups.backup(settings.database_url, Path(args.path), settings.pepper)
@@ -309,7 +309,7 @@ def backup(args: argparse.Namespace) -> int:
 
 def restore(args: argparse.Namespace) -> int:
     from rxapp import backup as backups
-    from rxapp.settings import get_settings
+    from rxapp.context import get_settings
 
     settings = get_settings()
     result = backups.restore(

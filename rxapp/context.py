@@ -4,7 +4,7 @@
 (a plain attribute read afterwards, so the verify hot path pays nothing extra):
 
 - `settings`: `rxapp.settings.load_settings()` (environment variables).
-- `verify_limiter`: the per-client token bucket in front of verify (hotpath/rules.py).
+- `verify_limiter`: the per-client token bucket in front of verify (rxapp/limiters.py).
 - `key_limiter`: per-key limits, in Redis when configured, else in this worker's memory.
 - `management_limiter`: the per-token bucket in front of the management API (api/problems.py).
 - `proxy_hops`: Reflex's REFLEX_TRUSTED_PROXY_HOPS, shared by the API and the request logs.
@@ -15,7 +15,9 @@ Tests never patch module internals: `with app_context.override(verify_limiter=..
 pins members for the block, and `app_context.reset()` forgets everything built so far (for a
 changed environment), keeping whatever an active `override` pins.
 
-Imported by rxapp.settings (and so by rxconfig.py): no Reflex and no rxapp imports at load time.
+`get_settings()` is the settings member, for callers that need nothing else. Imported by
+rxconfig.py: at load time it imports only the two low modules below it (rxapp.settings and
+rxapp.limiters, which import nothing from the app), never Reflex.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from rxapp.limiters import MemoryKeyLimiter, RateLimiter, RedisKeyLimiter
+from rxapp.settings import Settings, load_settings
+
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
-
-    from rxapp.hotpath.rules import RateLimiter
-    from rxapp.settings import Settings
 
 
 class AppContext:
@@ -55,28 +57,20 @@ class AppContext:
 
     @cached_property
     def settings(self) -> Settings:
-        from rxapp.settings import load_settings
-
         return load_settings()
 
     @cached_property
     def verify_limiter(self) -> RateLimiter:
-        from rxapp.hotpath.rules import RateLimiter
-
         return RateLimiter(self.settings.verify_rate_limit_per_minute)
 
     @cached_property
     def management_limiter(self) -> RateLimiter:
         """Calls per minute per management token, in this worker (0 = off)."""
-        from rxapp.hotpath.rules import RateLimiter
-
         return RateLimiter(self.settings.management_rate_limit_per_minute)
 
     @cached_property
-    def key_limiter(self) -> Any:
+    def key_limiter(self) -> MemoryKeyLimiter | RedisKeyLimiter:
         """Built inside the worker's event loop on first use (the Redis client binds to it)."""
-        from rxapp.hotpath.key_limits import MemoryKeyLimiter, RedisKeyLimiter
-
         url = self.settings.redis_url
         return RedisKeyLimiter(url) if url else MemoryKeyLimiter()
 
@@ -89,7 +83,7 @@ class AppContext:
 
     @cached_property
     def verify_lookup(self) -> tuple[Any, Any] | None:
-        """Filled in by hotpath.rules.current_lookup, which knows how to build one."""
+        """Filled in by services.key_lookup.lookup_for, which knows how to build one."""
         return None
 
     @cached_property
@@ -136,3 +130,8 @@ class AppContext:
 
 
 app_context = AppContext()
+
+
+def get_settings() -> Settings:
+    """The process's settings, loaded once (app_context.settings; tests reset or pin them there)."""
+    return app_context.settings

@@ -9,7 +9,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from rxapp.settings import get_settings
+from rxapp.context import get_settings
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

@@ -14,13 +14,13 @@ import time
 import sqlalchemy as sa
 
 from rxapp import metrics
+from rxapp.context import get_settings
 from rxapp.db import get_engine, redoable_session_scope, session_scope
 from rxapp.models import utc_now
 from rxapp.services import idempotency, usage
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services.last_used import buffer as last_used_buffer
-from rxapp.settings import get_settings
 
 log = logging.getLogger("rxapp.jobs")
 

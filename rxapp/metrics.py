@@ -181,7 +181,7 @@ def authorized(header: str | None, token: str) -> bool:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    from rxapp.settings import get_settings
+    from rxapp.context import get_settings
 
     token = get_settings().metrics_token
     if not token:

@@ -6,6 +6,7 @@ import reflex as rx
 
 from rxapp import jobs, metrics, routes
 from rxapp.api import api, serve_benchmark_noop
+from rxapp.bench_switches import BenchSwitches
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
@@ -23,7 +24,6 @@ from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.services.usage import buffer as usage_buffer
 from rxapp.session_guard import SessionGuard
-from rxapp.settings import get_settings
 from rxapp.startup import ensure_same_pepper
 from rxapp.state import AuthState
 
@@ -39,9 +39,10 @@ def index() -> rx.Component:
 
 
 configure_logging()
-if get_settings().bench_noop:
+bench = BenchSwitches()  # scripts/bench only; never set for a real console
+if bench.noop:
     serve_benchmark_noop(api)
-if get_settings().bench_usage_off:
+if bench.usage_off:
     usage_buffer.switch_off_for_benchmark()
 api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
 # Verify/authorize are answered by the fast path ahead of Reflex's own stack (FastPathApp), and,
@@ -53,7 +54,7 @@ app = FastPathApp(
     api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
     security_middleware=security_middleware,
 )
-app.add_middleware(SessionGuard())  # before any handler or hydration sees a tab's state
+app.add_middleware(SessionGuard(AuthState))  # before any handler or hydration sees a tab's state
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)
 app.add_page(
     sign_in_page, route=routes.SIGN_IN, title="Sign in · Key Console", on_load=AuthPageState.load_sign_in

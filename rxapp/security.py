@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from rxapp.settings import get_settings
+from rxapp.context import get_settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

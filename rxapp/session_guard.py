@@ -118,11 +118,9 @@ def signed_in_user() -> Caller | None:
     return _event_user.get()
 
 
-def _user_owned_states() -> list[type[BaseState]]:
-    from rxapp.state import AuthState
-
+def _user_owned_states(auth_state: type[BaseState]) -> list[type[BaseState]]:
     found: list[type[BaseState]] = []
-    pending: list[type[BaseState]] = [AuthState]
+    pending: list[type[BaseState]] = [auth_state]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -131,11 +129,17 @@ def _user_owned_states() -> list[type[BaseState]]:
 
 
 class SessionGuard(Middleware):
-    """Authorise each event against the socket's cookie before the handler (or hydration) runs."""
+    """Authorise each event against the socket's cookie before the handler (or hydration) runs.
+
+    `auth_state` is the app's AuthState (rxapp/state.py): the state that records whose tab this is,
+    and the root of every user-owned substate. It is handed in, not imported, because rxapp.state
+    itself reads `signed_in_user()` from here.
+    """
+
+    def __init__(self, auth_state: type[BaseState]) -> None:
+        self.auth_state = auth_state
 
     async def preprocess(self, app: Any, state: BaseState, event: Any) -> StateUpdate | None:
-        from rxapp.state import AuthState
-
         root = state._get_root_state()
         socket_id = root.router_data.get(constants.RouteVar.SESSION_ID, "")
         if socket_id not in _socket_sessions:
@@ -145,7 +149,8 @@ class SessionGuard(Middleware):
             # redirect by client token, to the SAME tab's new page, bouncing it through sign-in.
             return StateUpdate()
         digest = _socket_sessions[socket_id]
-        auth = await root.get_state(AuthState)
+        # AuthState, handed in (importing it here would be a cycle): its fields are read by name
+        auth: Any = await root.get_state(self.auth_state)
         # A crafted hydration can store any JSON value there; only a string names a workspace.
         wanted = auth.workspace if isinstance(auth.workspace, str) else ""
         user = await asyncio.to_thread(_resolve, digest, wanted) if digest else None
@@ -156,7 +161,7 @@ class SessionGuard(Middleware):
         if auth._user_id != owner or auth._workspace_id != workspace_id or (owner == 0 and auth.signed_in):
             # Built for someone else, another workspace (or one the user has just lost), or for a
             # session that ended: forget all of it first.
-            states = _user_owned_states()
+            states = _user_owned_states(self.auth_state)
             kept: dict[type[BaseState], dict[str, Any]] = {}
             if owner != 0 and auth._user_id == owner:  # same user, another workspace
                 for cls in states:

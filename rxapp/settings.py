@@ -1,97 +1,256 @@
 """Every setting in one place, read from environment variables with safe local defaults.
 
-Imported by rxconfig.py, so it must stay free of Reflex imports and cheap to load.
+`Settings` declares each one with pydantic-settings: the variable it is read from, its default, its
+type and its refusals. Values are stripped and an empty variable counts as unset. `load_settings`
+reads them, then does what needs the disk: the database file kept private, the pepper. A refused
+value is one line (`ValueError`, or `InsecureConfigurationError` for an unsafe secret or origin),
+never pydantic's multi-line report, so `scripts/run --prod`, the CLI and the doctor print it as is.
+
+Imported by rxconfig.py, so it must stay free of Reflex imports and cheap to load. A low module: it
+imports nothing from the app. The process's one instance is `rxapp.context.get_settings()`.
+Switches only the benchmark sets are not settings: rxapp/bench_switches.py.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from rxapp.context import app_context
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+SIGNUP_POLICIES = ("open", "invite", "closed")
+PRODUCTION_NAMES = frozenset({"prod", "production"})
 
 
 class InsecureConfigurationError(RuntimeError):
     """Raised when production mode would run with a development secret."""
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+# ---------------------------------------------------------------- how a variable's text is read
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name)
-    if not raw:
-        return default
+def _variable(info: ValidationInfo) -> str:
+    assert info.field_name is not None
+    return str(Settings.model_fields[info.field_name].validation_alias)
+
+
+def _non_negative(value: Any, info: ValidationInfo) -> Any:
+    """A number, 0 or more (Python's float syntax: `1e3` and `2.5` too), or a one-line refusal."""
+    if not isinstance(value, str):
+        return value
     try:
-        value = float(raw)
-    except ValueError as error:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from error
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{_variable(info)} must be a number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{_variable(info)} must not be negative, got {value!r}")
+    return number
 
 
-def is_production() -> bool:
-    """Production is asked for explicitly, or implied by `reflex run --env prod`."""
-    return _env("APIKEYS_ENV").lower() in {"prod", "production"} or _env("REFLEX_ENV_MODE").lower() in {
-        "prod",
-        "production",
-    }
+def _whole(value: Any, info: ValidationInfo) -> Any:
+    """A count: a non-negative number, its fraction dropped (`inf` and `nan` are not counts)."""
+    number = _non_negative(value, info)
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise ValueError(f"{_variable(info)} must be a number, got {value!r}")
+        return int(number)
+    return number
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    database_url: str
-    redis_url: str | None
-    pepper: bytes = field(repr=False)
-    pepper_is_generated: bool
-    key_prefix: str
-    expiry_interval_seconds: float
-    last_used_flush_seconds: float
-    session_hours: float
-    allowed_origins: tuple[str, ...]
-    verify_rate_limit_per_minute: int
-    password_hash_concurrency: int
-    login_free_failures_per_client: int
-    production: bool
-    host: str = "127.0.0.1"
-    usage_retention_days: float = 90.0
-    trusted_proxy_hops: int = 0
+def _at_least_one(value: Any, info: ValidationInfo) -> Any:
+    """A count of at least 1 (0 would stop the thing it counts)."""
+    number = _whole(value, info)
+    return max(1, number) if isinstance(number, int) else number
+
+
+def _origins(value: Any) -> Any:
+    """Comma-separated, trailing slashes dropped: `https://a.example/, https://b.example`."""
+    if not isinstance(value, str):
+        return value
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+
+
+NonNegative = Annotated[float, BeforeValidator(_non_negative)]  # seconds, hours, days
+Count = Annotated[int, BeforeValidator(_whole)]
+AtLeastOne = Annotated[int, BeforeValidator(_at_least_one)]
+Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]  # not JSON: a plain list
+
+
+def _from(variable: str, default: Any, **extra: Any) -> Any:
+    """The field is read from exactly this variable (case-sensitive, no prefix), else `default`."""
+    return Field(default, validation_alias=variable, **extra)
+
+
+# ---------------------------------------------------------------- the settings
+
+
+class Settings(BaseSettings):
+    """Each field names the environment variable it comes from (see README, "Configuration")."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
+
+    data_dir: Path = _from("APIKEYS_DATA_DIR", PROJECT_ROOT / "data", validate_default=True)
+    # Empty: the SQLite file console.db in data_dir.
+    database_url: str = _from("DATABASE_URL", "", validate_default=True)
+    redis_url: str | None = _from("REDIS_URL", None)
+    # Production is asked for explicitly, or implied by `reflex run --env prod` (see `production`).
+    apikeys_env: str = _from("APIKEYS_ENV", "")
+    reflex_env_mode: str = _from("REFLEX_ENV_MODE", "")
+    # Keys every stored digest. Empty here: load_settings reads (or makes) data_dir/pepper.
+    pepper: bytes = _from("APIKEYS_PEPPER", b"", repr=False)
+    key_prefix: str = _from("APIKEYS_KEY_PREFIX", "bpk")
+    expiry_interval_seconds: NonNegative = _from("APIKEYS_EXPIRY_INTERVAL", 30.0)
+    last_used_flush_seconds: NonNegative = _from("APIKEYS_LAST_USED_FLUSH_INTERVAL", 1.0)
+    session_hours: NonNegative = _from("APIKEYS_SESSION_HOURS", 12.0)
+    allowed_origins: Origins = _from("APIKEYS_ALLOWED_ORIGINS", DEFAULT_ORIGINS, validate_default=True)
+    # Verify calls per minute per client address (per worker; 0 turns the limit off).
+    verify_rate_limit_per_minute: Count = _from("APIKEYS_VERIFY_RATE_LIMIT", 600_000)
+    password_hash_concurrency: AtLeastOne = _from("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4)
+    login_free_failures_per_client: AtLeastOne = _from("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20)
+    host: str = _from("APIKEYS_HOST", "127.0.0.1")
+    usage_retention_days: NonNegative = _from("APIKEYS_USAGE_RETENTION_DAYS", 90.0)
+    trusted_proxy_hops: Count = _from("REFLEX_TRUSTED_PROXY_HOPS", 0)
     # Management API calls per minute per token (per worker; 0 turns the limit off).
-    management_rate_limit_per_minute: int = 600
+    management_rate_limit_per_minute: Count = _from("APIKEYS_MANAGEMENT_RATE_LIMIT", 600)
     # How long an Idempotency-Key is remembered (hours); older records are pruned by the expiry job.
-    idempotency_retention_hours: float = 24.0
+    idempotency_retention_hours: NonNegative = _from("APIKEYS_IDEMPOTENCY_RETENTION_HOURS", 24.0)
     # Operations (issue 15): metrics bearer token (empty = /metrics off) and log format.
-    metrics_token: str = field(default="", repr=False)
-    log_format: str = "text"
+    metrics_token: str = _from("APIKEYS_METRICS_TOKEN", "", repr=False)
+    log_format: str = _from("APIKEYS_LOG_FORMAT", "text")
     # Who may create an account from the browser: open | invite | closed (see README, "Sign-up").
-    signup_policy: str = "invite"
-    # scripts/bench only: serve POST /api/v1/noop, the benchmark's ceiling (never in a real console).
-    bench_noop: bool = False
-    # scripts/bench only: usage counting switched off, to measure what counting costs verify.
-    bench_usage_off: bool = False
+    signup_policy: str = _from("APIKEYS_SIGNUP", "invite")
+
+    _pepper_from_file: bool = PrivateAttr(False)
+
+    @property
+    def production(self) -> bool:
+        return (
+            self.apikeys_env.lower() in PRODUCTION_NAMES or self.reflex_env_mode.lower() in PRODUCTION_NAMES
+        )
+
+    @property
+    def pepper_is_generated(self) -> bool:
+        """The pepper came from data_dir/pepper (made there on first start), not APIKEYS_PEPPER."""
+        return self._pepper_from_file
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stripped(cls, values: Any) -> Any:
+        """Surrounding whitespace never counts, and an empty variable is an unset one."""
+        if not isinstance(values, dict):
+            return values
+        return {
+            name: value.strip() if isinstance(value, str) else value
+            for name, value in values.items()
+            if not (isinstance(value, str) and not value.strip())
+        }
 
-def _load_pepper(data_dir: Path, production: bool) -> tuple[bytes, bool]:
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_in_data_dir(cls, value: str, info: ValidationInfo) -> str:
+        return value or f"sqlite:///{info.data['data_dir'] / 'console.db'}"
+
+    @field_validator("pepper")
+    @classmethod
+    def _long_pepper(cls, value: bytes) -> bytes:
+        if value and len(value.decode()) < 32:
+            raise InsecureConfigurationError("APIKEYS_PEPPER must be at least 32 characters long")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise InsecureConfigurationError("APIKEYS_METRICS_TOKEN must be at least 16 characters long")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"text", "json"}:
+            raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
+        return value
+
+    @field_validator("signup_policy")
+    @classmethod
+    def _known_signup_policy(cls, value: str) -> str:
+        """Default `invite`: a console that mints keys its operator's services accept must not let
+        any stranger who can reach it sign up. The first account on an empty instance is always allowed."""
+        value = value.lower()
+        if value not in SIGNUP_POLICIES:
+            raise ValueError(f"APIKEYS_SIGNUP must be one of open, invite, closed; got {value!r}")
+        return value
+
+
+# ---------------------------------------------------------------- loading, and what needs the disk
+
+
+def load_settings() -> Settings:
+    """The environment, checked; then the database file kept private and the pepper in hand."""
+    try:
+        settings = Settings()
+    except ValidationError as error:  # one line, as the hand-written parser said it
+        raise ValueError(_first_problem(error)) from None
+    _keep_database_private(settings)
+    if not settings.pepper:
+        settings = settings.model_copy(
+            update={"pepper": _pepper_file(settings.data_dir, settings.production)}
+        )
+        settings._pepper_from_file = True
+    if settings.production and "*" in settings.allowed_origins:
+        raise InsecureConfigurationError(
+            "Refusing to start in production with APIKEYS_ALLOWED_ORIGINS='*': list the console's origins."
+        )
+    return settings
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+
+
+def _keep_database_private(settings: Settings) -> None:
+    url = settings.database_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        database_path = Path(url.removeprefix("sqlite:///"))
+        if database_path.parent == settings.data_dir:
+            private_directory(settings.data_dir)
+        else:  # an operator's own folder: create it private, never re-mode an existing one
+            database_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_file(database_path)
+
+
+def _pepper_file(data_dir: Path, production: bool) -> bytes:
     """The pepper keys every stored digest; losing it invalidates all keys, so it lives on disk
     (data/pepper, 0600) unless APIKEYS_PEPPER is set, which always wins. Production never
     creates one silently: `scripts/run --prod` does, and says to back it up."""
-    configured = _env("APIKEYS_PEPPER")
-    if configured:
-        if len(configured) < 32:
-            raise InsecureConfigurationError("APIKEYS_PEPPER must be at least 32 characters long")
-        return configured.encode(), False
     pepper_file = data_dir / "pepper"
     if not pepper_file.exists():
         if production:
@@ -106,7 +265,7 @@ def _load_pepper(data_dir: Path, production: bool) -> tuple[bytes, bool]:
     pepper = pepper_file.read_text().strip()
     if len(pepper) < 32:
         raise InsecureConfigurationError(f"{pepper_file} must hold at least 32 characters")
-    return pepper.encode(), True
+    return pepper.encode()
 
 
 def private_directory(path: Path) -> None:
@@ -125,83 +284,3 @@ def private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)
-
-
-def load_settings() -> Settings:
-    data_dir = Path(_env("APIKEYS_DATA_DIR") or PROJECT_ROOT / "data").resolve()
-    database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'console.db'}"
-    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
-        database_path = Path(database_url.removeprefix("sqlite:///"))
-        if database_path.parent == data_dir:
-            private_directory(data_dir)
-        else:  # an operator's own folder: create it private, never re-mode an existing one
-            database_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        private_file(database_path)
-    production = is_production()
-    pepper, generated = _load_pepper(data_dir, production)
-    origins = tuple(
-        origin.strip().rstrip("/")
-        for origin in (_env("APIKEYS_ALLOWED_ORIGINS") or DEFAULT_ORIGINS).split(",")
-        if origin.strip()
-    )
-    if production and "*" in origins:
-        raise InsecureConfigurationError(
-            "Refusing to start in production with APIKEYS_ALLOWED_ORIGINS='*': list the console's origins."
-        )
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        redis_url=_env("REDIS_URL") or None,
-        pepper=pepper,
-        pepper_is_generated=generated,
-        key_prefix=_env("APIKEYS_KEY_PREFIX") or "bpk",
-        expiry_interval_seconds=_float("APIKEYS_EXPIRY_INTERVAL", 30.0),
-        last_used_flush_seconds=_float("APIKEYS_LAST_USED_FLUSH_INTERVAL", 1.0),
-        session_hours=_float("APIKEYS_SESSION_HOURS", 12.0),
-        allowed_origins=origins,
-        verify_rate_limit_per_minute=int(_float("APIKEYS_VERIFY_RATE_LIMIT", 600_000)),
-        password_hash_concurrency=max(1, int(_float("APIKEYS_PASSWORD_HASH_CONCURRENCY", 4))),
-        login_free_failures_per_client=max(1, int(_float("APIKEYS_LOGIN_FAILURES_PER_CLIENT", 20))),
-        production=production,
-        host=_env("APIKEYS_HOST") or "127.0.0.1",
-        usage_retention_days=_float("APIKEYS_USAGE_RETENTION_DAYS", 90.0),
-        trusted_proxy_hops=int(_float("REFLEX_TRUSTED_PROXY_HOPS", 0)),
-        management_rate_limit_per_minute=int(_float("APIKEYS_MANAGEMENT_RATE_LIMIT", 600)),
-        idempotency_retention_hours=_float("APIKEYS_IDEMPOTENCY_RETENTION_HOURS", 24.0),
-        metrics_token=_metrics_token(),
-        log_format=_log_format(),
-        bench_noop=_env("APIKEYS_BENCH_NOOP") == "1",
-        signup_policy=_signup_policy(),
-        bench_usage_off=_env("APIKEYS_BENCH_USAGE_OFF") == "1",
-    )
-
-
-SIGNUP_POLICIES = ("open", "invite", "closed")
-
-
-def _signup_policy() -> str:
-    """Default `invite`: a console that mints keys its operator's services accept must not let
-    any stranger who can reach it sign up. The first account on an empty instance is always allowed."""
-    value = (_env("APIKEYS_SIGNUP") or "invite").lower()
-    if value not in SIGNUP_POLICIES:
-        raise ValueError(f"APIKEYS_SIGNUP must be one of open, invite, closed; got {value!r}")
-    return value
-
-
-def _metrics_token() -> str:
-    token = _env("APIKEYS_METRICS_TOKEN")
-    if token and len(token) < 16:
-        raise InsecureConfigurationError("APIKEYS_METRICS_TOKEN must be at least 16 characters long")
-    return token
-
-
-def _log_format() -> str:
-    value = (_env("APIKEYS_LOG_FORMAT") or "text").lower()
-    if value not in {"text", "json"}:
-        raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
-    return value
-
-
-def get_settings() -> Settings:
-    """Loaded once per process and kept in the app context (rxapp/context.py; tests reset it there)."""
-    return app_context.settings

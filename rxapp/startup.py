@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from rxapp.context import get_settings
 from rxapp.db import get_engine, session_scope
 from rxapp.services import instance
-from rxapp.settings import get_settings
 
 
 def ensure_same_pepper() -> None:

@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from rxapp import metrics, routes
 from rxapp.api.errors import client_address, error_response
+from rxapp.context import get_settings
 from rxapp.db import session_scope
 from rxapp.security import is_allowed_origin
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ServiceError, ThrottledError
-from rxapp.settings import get_settings
 
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
 router = APIRouter()

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from rxapp import __version__, routes
+from rxapp.context import get_settings
 from rxapp.db import get_engine
-from rxapp.settings import get_settings
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rxapp import metrics, routes
 from rxapp.hotpath.answers import Answer, authorize_answer, verify_answer
-from rxapp.hotpath.rules import decide
+from rxapp.hotpath.pipeline import decide
 
 log = logging.getLogger("rxapp.hotpath")
 
@@ -34,7 +34,7 @@ def observe(endpoint: str, code: str, seconds: float) -> None:
 
 
 async def answer(scope: Any, shape: Shape, endpoint: str) -> Answer:
-    """Decide once, render in the caller's shape, report the outcome to `observe`.
+    """Decide once (the pipeline, pipeline.py), render in the caller's shape, report to `observe`.
 
     A failure (database down) fails closed: 500 with no internals, logged once here.
     """

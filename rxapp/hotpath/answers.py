@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
-from rxapp.hotpath.rules import Decision
+from rxapp.hotpath.request_rules import Decision
 from rxapp.services.keys import Verification
 
 # Upper bounds of the identity headers, from the model's limits: a profile name of 80 characters

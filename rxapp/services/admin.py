@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
+from rxapp.context import get_settings
 from rxapp.models import ApiKey, Membership, User, UserSession, Workspace
 from rxapp.services import audit, workspaces
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, NotFoundError
-from rxapp.settings import get_settings
 
 
 class AdminUserRow(BaseModel):

@@ -1,8 +1,17 @@
-"""Digest lookups for the verify hot path, below SQLAlchemy: no session, no ORM, no cache.
+"""The lookup of the verify pipeline: the `VerifyRow` for a digest, below the ORM, no cache.
+
+`lookup_for(engine)` picks the leanest lookup for the configured database, built once per worker
+(and per engine) and kept in app_context.verify_lookup:
+
+- SQLite (a file): `SqliteDigestLookup`, a plain read-only sqlite3 connection per thread;
+- PostgreSQL: `PostgresDigestLookup`, a few libpq connections driven by the event loop;
+- anything else (an in-memory SQLite): `SqlAlchemyLookup`, which also serves a connection a caller
+  already holds (the tests, through the same pipeline).
 
 Each lookup runs one indexed SELECT in autocommit mode, so it sees every committed change: a key
-turned INACTIVE or deleted fails on the very next call. Both run the one query
-(`VERIFY_SQL`) and return the one row type (`VerifyRow`) of services/keys/verification.py.
+turned INACTIVE or deleted fails on the very next call. All run the one query (`VERIFY_SQL`) and
+return the one row type (`VerifyRow`) of services/keys/verification.py, whose row rules judge it.
+A lookup is called with a digest; `is_async` says whether the call must be awaited.
 """
 
 from __future__ import annotations
@@ -12,9 +21,60 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
-from typing import Any
+from typing import Any, Protocol
 
+import sqlalchemy as sa
+
+from rxapp.context import app_context
 from rxapp.services.keys.verification import VERIFY_SQL, VerifyRow
+
+POSTGRES_POOL_SIZE = 4  # connections per worker; verification holds one for a single SELECT
+
+
+class Lookup(Protocol):
+    """What the pipeline calls with a digest: the row or None (an awaitable of that when `is_async`)."""
+
+    is_async: bool
+
+    def __call__(self, digest: str) -> Any: ...
+
+
+def lookup_for(engine: sa.Engine) -> Lookup:
+    """The leanest lookup for this engine's database, built once per worker (and per engine)."""
+    built = app_context.verify_lookup
+    if built is not None and built[0] is engine:
+        return built[1]
+    name, path = engine.dialect.name, engine.url.database
+    if name == "sqlite" and path not in (None, "", ":memory:"):
+        lookup: Lookup = SqliteDigestLookup(str(path))
+    elif name == "postgresql":
+        url = engine.url.render_as_string(hide_password=False)
+        lookup = PostgresDigestLookup(libpq_url(url), size=POSTGRES_POOL_SIZE)
+    else:
+        lookup = SqlAlchemyLookup(engine)
+    app_context.verify_lookup = (engine, lookup)
+    return lookup
+
+
+class SqlAlchemyLookup:
+    """Any database, through SQLAlchemy: an engine (one connection checkout per call), or a
+    connection the caller holds (it then sees that connection's own uncommitted writes too)."""
+
+    is_async = False
+    STATEMENT = sa.text(VERIFY_SQL.format(placeholder=":digest"))
+
+    def __init__(self, bind: sa.Engine | sa.Connection) -> None:
+        self.bind = bind
+
+    def __call__(self, digest: str) -> VerifyRow | None:
+        if isinstance(self.bind, sa.Connection):
+            return self._fetch(self.bind, digest)
+        with self.bind.connect() as connection:
+            return self._fetch(connection, digest)
+
+    def _fetch(self, connection: sa.Connection, digest: str) -> VerifyRow | None:
+        row = connection.execute(self.STATEMENT, {"digest": digest}).first()
+        return VerifyRow(*row) if row is not None else None
 
 
 class SqliteDigestLookup:
@@ -180,13 +240,13 @@ class PostgresDigestLookup:
         expires_at = _text(values[3])
         return VerifyRow(
             int(values[0]),
-            _text(values[1]),
-            _text(values[2]),
+            _text(values[1]) or "",  # key_id and status are NOT NULL
+            _text(values[2]) or "",
             dt.datetime.fromisoformat(expires_at) if expires_at else None,
             int(values[4]) if values[4] is not None else None,
             _text(values[5]),
             _text(values[6]),
-            _text(values[7]),  # JSON text; decide parses it
+            _text(values[7]),  # JSON text; decide_row parses it
             float(values[8]) if values[8] is not None else None,
             _text(values[9]),
             int(values[10]) if values[10] is not None else None,
@@ -202,7 +262,5 @@ class PostgresDigestLookup:
 
 def libpq_url(sqlalchemy_url: str) -> str:
     """`postgresql+psycopg://…` (SQLAlchemy) → `postgresql://…` (libpq), password kept."""
-    import sqlalchemy as sa
-
     url = sa.engine.make_url(sqlalchemy_url).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)

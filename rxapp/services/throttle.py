@@ -24,9 +24,9 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from rxapp.context import get_settings
 from rxapp.models import LoginFailure, User
 from rxapp.services import audit
-from rxapp.settings import get_settings
 
 WINDOW = dt.timedelta(minutes=15)
 ACCOUNT_FREE_FAILURES = 5  # from browsers this account never signed in with

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from rxapp.context import get_settings
 from rxapp.models import ManagementToken, ManagementTokenPublic, User, Workspace, as_utc, utc_now
 from rxapp.services import audit, key_format, moments
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ForbiddenError, NotFoundError, ServiceError, ValidationError
 from rxapp.services.keys.rules import clean_name, iso
-from rxapp.settings import get_settings
 
 TOKEN_PREFIX = "bpm"  # noqa: S105 (a visible prefix, not a secret)
 SCOPES = (

@@ -21,11 +21,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
 from rxapp.services import audit, instance, throttle, workspaces
 from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
-from rxapp.settings import get_settings
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024

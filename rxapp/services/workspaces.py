@@ -16,6 +16,7 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from rxapp.context import get_settings
 from rxapp.models import (
     ApiKey,
     Invitation,
@@ -33,7 +34,6 @@ from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.versioning import rows_matched
-from rxapp.settings import get_settings
 
 NAME_MAX_LENGTH = 80
 PERSONAL_NAME = "Personal"

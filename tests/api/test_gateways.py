@@ -28,6 +28,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from rxapp.limiters import RateLimiter
 from rxapp.services.key_format import generate_secret
 from tests.api.conftest import key_row, utc_in, wait_for
 from tests.conftest import ROOT, Console, free_port
@@ -289,7 +290,7 @@ def tight_console(tmp_path_factory) -> Iterator[int]:
 
     from rxapp import api as api_module
     from rxapp.context import app_context
-    from rxapp.hotpath import fast_path_middleware, rules
+    from rxapp.hotpath import fast_path_middleware
 
     saved = {name: os.environ.get(name) for name in ("APIKEYS_DATA_DIR", "APIKEYS_PEPPER", "APIKEYS_ENV")}
     os.environ.update(
@@ -297,7 +298,7 @@ def tight_console(tmp_path_factory) -> Iterator[int]:
     )
     os.environ.pop("APIKEYS_ENV", None)
     app_context.reset()
-    pinned = app_context.override(verify_limiter=rules.RateLimiter(per_minute=1), proxy_hops=1)
+    pinned = app_context.override(verify_limiter=RateLimiter(per_minute=1), proxy_hops=1)
     pinned.__enter__()
     port = free_port()
     config = uvicorn.Config(fast_path_middleware(api_module.api), host="127.0.0.1", port=port, lifespan="off")
@@ -324,10 +325,9 @@ def test_rate_limited_caller_gets_429_with_retry_after(
     name: str, tight_console: int, upstream: Upstream, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rxapp.context import app_context
-    from rxapp.hotpath import rules
 
     with (
-        app_context.override(verify_limiter=rules.RateLimiter(per_minute=1)),  # a fresh bucket per gateway
+        app_context.override(verify_limiter=RateLimiter(per_minute=1)),  # a fresh bucket per gateway
         GATEWAYS[name](tight_console, upstream.port, tmp_path / name) as gateway,
     ):
         first, _ = _call(gateway, upstream, Authorization="Bearer garbage")

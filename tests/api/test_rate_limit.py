@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from rxapp import api as api_module
 from rxapp.context import app_context
-from rxapp.hotpath import rules
+from rxapp.limiters import RateLimiter
 
 
 @pytest.fixture()
@@ -20,7 +20,7 @@ def limited_client(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("APIKEYS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APIKEYS_PEPPER", secrets.token_urlsafe(40))
     app_context.reset()
-    with app_context.override(verify_limiter=rules.RateLimiter(per_minute=60)):  # burst of 10
+    with app_context.override(verify_limiter=RateLimiter(per_minute=60)):  # burst of 10
         yield TestClient(api_module.api)
     app_context.reset()
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel
 
 import rxapp.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from rxapp import db, settings
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from tests.unit.backends import backend  # noqa: F401  (fixture: both databases, for the CLI tests)
 from tests.unit.helpers import Person, make_fast_hasher, new_user
 
@@ -44,7 +44,7 @@ def app_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pepper: str) -
     monkeypatch.setenv("APIKEYS_PEPPER", pepper)
     app_context.reset()
     with app_context.override(password_hasher=make_fast_hasher()):
-        yield settings.get_settings()
+        yield get_settings()
     app_context.reset()
 
 

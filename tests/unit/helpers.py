@@ -9,12 +9,16 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlmodel import Session
 
+from rxapp.hotpath.pipeline import check_key
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
+from rxapp.services.key_lookup import Lookup, SqlAlchemyLookup
+from rxapp.services.keys import Verification
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -74,3 +78,18 @@ def run_async(coroutine):
     if errors:
         raise errors[0]
     return result[0] if result else None
+
+
+def verify_key(source: sa.Connection | Lookup, secret: str, now: dt.datetime | None = None) -> Verification:
+    """The verify pipeline's key stage (`rxapp.hotpath.pipeline.check_key`, the one the hot path
+    runs) through a SQLAlchemy connection (it sees the connection's own writes) or a synchronous
+    lookup. Such a lookup never waits, so the coroutine is done at its first step: no event loop."""
+    lookup = SqlAlchemyLookup(source) if isinstance(source, sa.Connection) else source
+    assert not lookup.is_async, "await check_key(lookup, ...) for an asynchronous lookup"
+    step = check_key(lookup, secret, now)
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    step.close()
+    raise AssertionError("check_key waited on a synchronous lookup")

@@ -17,7 +17,7 @@ from rxapp import db
 from rxapp.services import keys as key_service
 from rxapp.services.last_used import LastUsedBuffer
 from tests.harness import migrate, run_cli
-from tests.unit.helpers import new_user, utc_now
+from tests.unit.helpers import new_user, utc_now, verify_key
 
 
 def _env(data_dir: Path, pepper: str, database: Path | None = None) -> dict[str, str]:
@@ -54,7 +54,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
             while not stop.is_set():
                 for secret in secrets_before[::7]:
                     with engine.connect() as connection:
-                        outcome = key_service.verify_secret(connection, secret, utc_now())
+                        outcome = verify_key(connection, secret, utc_now())
                     assert outcome.valid, outcome.code
                     buffer.record(outcome.key_row_id, utc_now())
                     verified[0] += 1
@@ -103,7 +103,7 @@ def test_backup_under_load_restores_with_every_key_working(tmp_path: Path, app_s
     engine = db.make_engine(f"sqlite:///{restored_db}")
     try:
         with engine.connect() as connection:
-            outcomes = [key_service.verify_secret(connection, secret, utc_now()) for secret in secrets_before]
+            outcomes = [verify_key(connection, secret, utc_now()) for secret in secrets_before]
             assert all(outcome.valid for outcome in outcomes), [o.code for o in outcomes if not o.valid]
             used = connection.execute(
                 sa.text("SELECT count(*) FROM api_keys WHERE last_used_at IS NOT NULL")

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from rxapp import db
 from rxapp.context import app_context
-from rxapp.hotpath import rules
+from rxapp.limiters import RateLimiter
 from rxapp.models import ApiKey, KeyUsageHour
 from rxapp.services import keys as key_service
 from rxapp.services import last_used, usage
@@ -38,7 +38,7 @@ def valid_secret(app_settings: Settings) -> Iterator[str]:
         session.commit()
     usage.buffer.drain()  # nothing left over from another test in these process-wide buffers
     last_used.buffer.flush(engine)
-    with app_context.override(verify_limiter=rules.RateLimiter(0)):  # as the benchmark's consoles
+    with app_context.override(verify_limiter=RateLimiter(0)):  # as the benchmark's consoles
         yield created.secret
     engine.dispose()
     db.get_engine.cache_clear()

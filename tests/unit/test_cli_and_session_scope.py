@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from rxapp import __main__ as cli
-from rxapp import db, settings
-from rxapp.context import app_context
+from rxapp import db
+from rxapp.context import app_context, get_settings
 from rxapp.models import ApiKey, AuditEvent
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
-from tests.unit.helpers import PASSWORD, new_user
+from tests.unit.helpers import PASSWORD, new_user, verify_key
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_cli_create_key_commits_before_printing_the_secret(cli_database, monkeyp
     def spying_print(*args, **kwargs) -> None:
         text = " ".join(str(arg) for arg in args)
         if kwargs.get("file") is None and key_format.is_well_formed(text, "bpk"):
-            digest = key_format.digest(text, settings.get_settings().pepper)
+            digest = key_format.digest(text, get_settings().pepper)
             with observer.connect() as connection:
                 found = connection.execute(sa.select(ApiKey.key_id).where(ApiKey.digest == digest)).first()
             checks.append(found is not None)
@@ -82,7 +82,7 @@ def test_cli_create_key_commits_before_printing_the_secret(cli_database, monkeyp
     assert key_format.is_well_formed(secret, "bpk")
     assert secret not in out.err
     with db.get_engine().connect() as connection:
-        outcome = key_service.verify_secret(connection, secret)
+        outcome = verify_key(connection, secret)
     assert outcome.valid
     assert outcome.bias_profile is not None and outcome.bias_profile["name"] == "Strict"
     assert outcome.expires_at is not None and outcome.expires_at.year == 2999
@@ -97,14 +97,14 @@ def test_cli_status_delete_and_errors(cli_database, monkeypatch, capsys) -> None
 
     assert _run("set-key-status", "ops@example.com", key_id, "INACTIVE", monkeypatch=monkeypatch) == 0
     with db.get_engine().connect() as connection:
-        assert key_service.verify_secret(connection, secret).code == "INACTIVE"
+        assert verify_key(connection, secret).code == "INACTIVE"
     assert _run("list-keys", "ops@example.com", monkeypatch=monkeypatch) == 0
     listing = capsys.readouterr().out
     assert key_id in listing and "INACTIVE" in listing and secret not in listing
 
     assert _run("delete-key", "ops@example.com", key_id, monkeypatch=monkeypatch) == 0
     with db.get_engine().connect() as connection:
-        assert key_service.verify_secret(connection, secret).code == "NOT_FOUND"
+        assert verify_key(connection, secret).code == "NOT_FOUND"
     capsys.readouterr()
     assert _run("delete-key", "ops@example.com", key_id, monkeypatch=monkeypatch) == 1
     assert "not found" in capsys.readouterr().err.lower()
@@ -129,7 +129,7 @@ def test_session_scope_commits_on_success(engine) -> None:
         person = new_user(session, "scope@example.com")
         created = key_service.create_key(session, person.access, person.actor, "svc")
     with engine.connect() as connection:
-        assert key_service.verify_secret(connection, created.secret).valid
+        assert verify_key(connection, created.secret).valid
 
 
 def test_session_scope_rolls_back_on_error(engine) -> None:
@@ -139,6 +139,6 @@ def test_session_scope_rolls_back_on_error(engine) -> None:
         created = key_service.create_key(session, person.access, person.actor, "svc")
         raise RuntimeError("boom after create")
     with engine.connect() as connection:
-        assert key_service.verify_secret(connection, created.secret).code == "NOT_FOUND"
+        assert verify_key(connection, created.secret).code == "NOT_FOUND"
     with Session(engine) as session:
         assert session.exec(select(AuditEvent).where(AuditEvent.action == "key.create")).all() == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rxapp.context import AppContext
-from rxapp.hotpath.rules import RateLimiter
+from rxapp.limiters import RateLimiter
 
 RXAPP = Path(__file__).resolve().parents[2] / "rxapp"
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from rxapp.context import app_context
 from rxapp.db import make_engine
-from rxapp.services import keys as key_service
+from tests.unit.helpers import verify_key
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 50
@@ -76,7 +76,7 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(
 
         engine = make_engine(database_url)
         with engine.connect() as connection:
-            failures = [s for s in shown if not key_service.verify_secret(connection, s).valid]
+            failures = [s for s in shown if not verify_key(connection, s).valid]
         engine.dispose()
         assert len(shown) >= KILLS
         assert failures == [], f"{len(failures)} of {len(shown)} shown keys were lost"

@@ -22,7 +22,8 @@ from sqlmodel import Session
 
 from rxapp import api as api_module
 from rxapp.context import app_context
-from rxapp.hotpath import fast_path_middleware, rules
+from rxapp.hotpath import fast_path_middleware, pipeline
+from rxapp.limiters import RateLimiter
 from rxapp.models import ApiKey
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -53,13 +54,13 @@ class Keys:
 @pytest.fixture(autouse=True)
 def _open_limits() -> Iterator[None]:
     """No per-client limit and no trusted proxy, unless a test pins its own."""
-    with app_context.override(verify_limiter=rules.RateLimiter(0), proxy_hops=0):
+    with app_context.override(verify_limiter=RateLimiter(0), proxy_hops=0):
         yield
 
 
 @pytest.fixture
 def keys(engine: sa.Engine, session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch) -> Keys:
-    monkeypatch.setattr(rules, "get_engine", lambda: engine)
+    monkeypatch.setattr(pipeline, "get_engine", lambda: engine)
     profile = profile_service.create_profile(
         session,
         alice.access,
@@ -283,7 +284,7 @@ def test_rate_limit_and_trusted_proxy_hop_are_the_same(
     """Burst of one per client; with one trusted hop the client is X-Forwarded-For's last entry."""
     answers = []
     for client in clients:
-        with app_context.override(verify_limiter=rules.RateLimiter(per_minute=6), proxy_hops=1):
+        with app_context.override(verify_limiter=RateLimiter(per_minute=6), proxy_hops=1):
             first = client.request(
                 method, path, headers={**_bearer(keys.valid), "X-Forwarded-For": "1.1.1.1, 203.0.113.9"}
             )
@@ -306,7 +307,7 @@ def test_last_used_is_recorded_only_for_valid_keys_on_both_paths(
 ) -> None:
     for client in clients:
         buffer = LastUsedBuffer()
-        monkeypatch.setattr(rules, "last_used_buffer", buffer)
+        monkeypatch.setattr(pipeline, "last_used_buffer", buffer)
         for secret in (keys.inactive, keys.expired, keys.deleted):
             client.request(method, path, headers=_bearer(secret))
         assert buffer.pending() == 0
@@ -335,10 +336,10 @@ def test_revocation_is_seen_at_once_by_both_paths(
 def test_a_database_failure_is_the_same_500_on_both_paths(
     keys: Keys, clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken() -> object:
+    def broken(engine: sa.Engine) -> object:
         raise sa.exc.OperationalError("SELECT", {}, Exception("database is gone"))
 
-    monkeypatch.setattr(rules, "current_lookup", broken)
+    monkeypatch.setattr(pipeline, "lookup_for", broken)
     for method, path in ENDPOINTS:
         answer = _both(clients, method, path, headers=_bearer(keys.valid))
         assert answer.status_code == 500

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from rxapp import settings as settings_module
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from rxapp.security import is_allowed_origin
 from rxapp.services import instance
 from rxapp.services import keys as key_service
@@ -91,7 +90,7 @@ def test_data_folder_and_database_are_private(tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv("REFLEX_ENV_MODE", raising=False)
     app_context.reset()
     try:
-        settings_module.get_settings()
+        get_settings()
     finally:
         app_context.reset()
     assert stat.S_IMODE(data.stat().st_mode) == 0o700

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from rxapp.hotpath.key_limits import MemoryKeyLimiter, RedisKeyLimiter
+from rxapp.limiters import MemoryKeyLimiter, RedisKeyLimiter
 from tests.unit.helpers import run_async
 
 

@@ -15,7 +15,7 @@ from rxapp.services import key_format
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
-from tests.unit.helpers import Person, utc_now
+from tests.unit.helpers import Person, utc_now, verify_key
 
 
 def _create(session: Session, person: Person, name: str = "service", **kwargs):
@@ -25,7 +25,7 @@ def _create(session: Session, person: Person, name: str = "service", **kwargs):
 
 
 def _verify(session: Session, secret: str, now: dt.datetime | None = None) -> key_service.Verification:
-    return key_service.verify_secret(session.connection(), secret, now=now)
+    return verify_key(session.connection(), secret, now=now)
 
 
 def _set_status(session: Session, person: Person, key_id: str, status: str, **kwargs):
@@ -227,7 +227,7 @@ def test_malformed_secret_is_rejected_without_touching_the_database(engine, alic
         try:
             secret = key_format.generate_secret("bpk")
             typo = secret[:-1] + ("x" if secret[-1] != "x" else "y")
-            assert key_service.verify_secret(connection, typo).code == "MALFORMED"
+            assert verify_key(connection, typo).code == "MALFORMED"
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
     assert statements == []
@@ -259,24 +259,24 @@ def test_expired_key_fails_with_real_clock(session: Session, alice: Person) -> N
 def test_inactive_takes_effect_on_the_very_next_verification(engine, session: Session, alice: Person) -> None:
     created = _create(session, alice)
     with engine.connect() as other:  # a separate connection, like the API's
-        assert key_service.verify_secret(other, created.secret).valid
+        assert verify_key(other, created.secret).valid
         _set_status(session, alice, created.key.key_id, "INACTIVE")
         other.rollback()
-        outcome = key_service.verify_secret(other, created.secret)
+        outcome = verify_key(other, created.secret)
         assert (outcome.valid, outcome.code) == (False, "INACTIVE")
         _set_status(session, alice, created.key.key_id, "ACTIVE")
         other.rollback()
-        assert key_service.verify_secret(other, created.secret).valid
+        assert verify_key(other, created.secret).valid
 
 
 def test_delete_takes_effect_on_the_very_next_verification(engine, session: Session, alice: Person) -> None:
     created = _create(session, alice)
     with engine.connect() as other:
-        assert key_service.verify_secret(other, created.secret).valid
+        assert verify_key(other, created.secret).valid
         key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
         session.commit()
         other.rollback()
-        assert key_service.verify_secret(other, created.secret).code == "NOT_FOUND"
+        assert verify_key(other, created.secret).code == "NOT_FOUND"
 
 
 def test_deletion_removes_the_row_and_leaves_only_an_audit_event(session: Session, alice: Person) -> None:
@@ -311,8 +311,8 @@ def test_verify_does_not_write(engine, session: Session, alice: Person) -> None:
     try:
         with engine.connect() as connection:
             for _ in range(20):
-                assert key_service.verify_secret(connection, created.secret).valid
-            key_service.verify_secret(connection, key_format.generate_secret("bpk"))
+                assert verify_key(connection, created.secret).valid
+            verify_key(connection, key_format.generate_secret("bpk"))
     finally:
         sa.event.remove(engine, "before_cursor_execute", spy)
     assert writes == []

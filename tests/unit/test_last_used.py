@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 
 from rxapp import api as api_module
 from rxapp.context import app_context
-from rxapp.hotpath import rules
+from rxapp.hotpath import pipeline
+from rxapp.limiters import RateLimiter
 from rxapp.models import ApiKey
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
@@ -151,9 +152,9 @@ def test_failed_flush_merges_with_newer_records(engine, session: Session, alice:
 def client(engine, monkeypatch):
     """The verify route over the test database, with its own buffer and rate limiter."""
     buffer = LastUsedBuffer()
-    monkeypatch.setattr(rules, "get_engine", lambda: engine)
-    monkeypatch.setattr(rules, "last_used_buffer", buffer)
-    with app_context.override(verify_limiter=rules.RateLimiter(0)), TestClient(api_module.api) as test_client:
+    monkeypatch.setattr(pipeline, "get_engine", lambda: engine)
+    monkeypatch.setattr(pipeline, "last_used_buffer", buffer)
+    with app_context.override(verify_limiter=RateLimiter(0)), TestClient(api_module.api) as test_client:
         yield test_client, buffer
 
 

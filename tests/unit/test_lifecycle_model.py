@@ -36,6 +36,7 @@ from rxapp.services import key_format
 from rxapp.services import keys as key_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from tests.unit.helpers import verify_key
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 NAMES = st.sampled_from(["svc", "billing", "Reports API", "ünï", "x" * 100])
@@ -281,7 +282,7 @@ class KeyLifecycle(RuleBasedStateMachine):
 
     @rule(key=keys)
     def verify(self, key: ModelKey) -> None:
-        outcome = key_service.verify_secret(self.session.connection(), key.secret, now=self.clock)
+        outcome = verify_key(self.session.connection(), key.secret, now=self.clock)
         assert (outcome.valid, outcome.code) == key.expected(self.clock)
         if outcome.valid:
             assert outcome.key_id == key.key_id
@@ -289,16 +290,14 @@ class KeyLifecycle(RuleBasedStateMachine):
     @rule()
     def verify_unknown_and_garbage(self) -> None:
         connection = self.session.connection()
-        assert key_service.verify_secret(
-            connection, key_format.generate_secret("bpk"), now=self.clock
-        ).code == ("NOT_FOUND")
-        assert key_service.verify_secret(connection, "bpk_not-a-key", now=self.clock).code == "MALFORMED"
+        assert verify_key(connection, key_format.generate_secret("bpk"), now=self.clock).code == ("NOT_FOUND")
+        assert verify_key(connection, "bpk_not-a-key", now=self.clock).code == "MALFORMED"
 
     @invariant()
     def every_key_verifies_as_the_model_says(self) -> None:
         connection = self.session.connection()
         for key in self.model:
-            outcome = key_service.verify_secret(connection, key.secret, now=self.clock)
+            outcome = verify_key(connection, key.secret, now=self.clock)
             assert (outcome.valid, outcome.code) == key.expected(self.clock), key
 
     @invariant()

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from rxapp import api as api_module
 from rxapp import db
 from rxapp.context import app_context
-from rxapp.hotpath.rules import RateLimiter
+from rxapp.limiters import RateLimiter
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import tokens as token_service

@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from rxapp.context import get_settings
 from rxapp.models import AuditEvent, IdempotencyRecord, ManagementToken
 from rxapp.services import admin, idempotency, key_format
 from rxapp.services import tokens as token_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
 from rxapp.services.errors import ForbiddenError, ValidationError
-from rxapp.settings import get_settings
 from tests.unit.helpers import Person, utc_now
 
 

@@ -9,7 +9,7 @@ from rxapp.services import audit
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import NotFoundError
-from tests.unit.helpers import Person
+from tests.unit.helpers import Person, verify_key
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_other_users_key_is_indistinguishable_from_a_missing_key(
         assert _message(lambda call=call: call(key_id)) == _message(lambda call=call: call(missing))
         session.rollback()
     assert _snapshot(session, alice) == before
-    assert key_service.verify_secret(session.connection(), alice_data["secret"]).valid
+    assert verify_key(session.connection(), alice_data["secret"]).valid
 
 
 def test_cannot_attach_another_users_profile(

@@ -18,11 +18,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from rxapp.hotpath.pipeline import check_key
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.key_lookup import PostgresDigestLookup, libpq_url
-from tests.unit.helpers import new_user, run_async
+from tests.unit.helpers import new_user, run_async, verify_key
 
 URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -75,20 +76,16 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
     async def scenario() -> None:
         lookup = PostgresDigestLookup(conninfo, size=2)
         for created in (plain, rich):
-            fast = await key_service.verify_with_async(lookup, created.secret)
+            fast = await check_key(lookup, created.secret)
             with engine.connect() as connection:
-                assert fast == key_service.verify_secret(connection, created.secret)
+                assert fast == verify_key(connection, created.secret)
             assert fast.valid
             assert (fast.workspace_id, fast.workspace_name) == (alice.access.workspace_public_id, "Personal")
-        assert (await key_service.verify_with_async(lookup, rich.secret)).expires_at == end
-        assert (
-            await key_service.verify_with_async(lookup, key_format.generate_secret("bpk"))
-        ).code == "NOT_FOUND"
-        assert (await key_service.verify_with_async(lookup, "bpk_garbage")).code == "MALFORMED"
+        assert (await check_key(lookup, rich.secret)).expires_at == end
+        assert (await check_key(lookup, key_format.generate_secret("bpk"))).code == "NOT_FOUND"
+        assert (await check_key(lookup, "bpk_garbage")).code == "MALFORMED"
         # 16 callers on 2 connections: every answer right, none mixed up.
-        answers = await asyncio.gather(
-            *(key_service.verify_with_async(lookup, (plain, rich)[i % 2].secret) for i in range(16))
-        )
+        answers = await asyncio.gather(*(check_key(lookup, (plain, rich)[i % 2].secret) for i in range(16)))
         assert [a.key_id for a in answers] == [(plain, rich)[i % 2].key.key_id for i in range(16)]
 
         with Session(engine) as session:
@@ -100,11 +97,11 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
                 key_service.parse_changes({"status": "INACTIVE"}),
             )
             session.commit()
-        assert (await key_service.verify_with_async(lookup, plain.secret)).code == "INACTIVE"
+        assert (await check_key(lookup, plain.secret)).code == "INACTIVE"
         with Session(engine) as session:
             key_service.delete_key(session, alice.access, alice.actor, plain.key.key_id)
             session.commit()
-        assert (await key_service.verify_with_async(lookup, plain.secret)).code == "NOT_FOUND"
+        assert (await check_key(lookup, plain.secret)).code == "NOT_FOUND"
 
         # The server drops every connection of the pool: the next call reconnects and answers.
         with engine.begin() as connection:
@@ -116,7 +113,7 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
             ).all()
         assert len(terminated) == 2
         await asyncio.sleep(0.2)
-        assert (await key_service.verify_with_async(lookup, rich.secret)).valid
+        assert (await check_key(lookup, rich.secret)).valid
         await lookup.close()
 
     run_async(scenario())
@@ -131,13 +128,13 @@ def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
 
     async def scenario() -> None:
         lookup = PostgresDigestLookup(conninfo, size=1)
-        task = asyncio.create_task(key_service.verify_with_async(lookup, created.secret))
+        task = asyncio.create_task(check_key(lookup, created.secret))
         await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         for _ in range(3):
-            assert (await key_service.verify_with_async(lookup, created.secret)).key_id == created.key.key_id
+            assert (await check_key(lookup, created.secret)).key_id == created.key.key_id
         await lookup.close()
 
     run_async(scenario())

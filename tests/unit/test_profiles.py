@@ -12,7 +12,7 @@ from rxapp.models import BIAS_CATEGORIES
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
-from tests.unit.helpers import Person, utc_now
+from tests.unit.helpers import Person, utc_now, verify_key
 
 
 def _create(session: Session, person: Person, name: str = "Default", **kwargs):
@@ -235,7 +235,7 @@ def test_profile_changes_show_up_in_the_next_verification(session: Session, alic
     session.commit()
     _update(session, alice, profile.id, name="Live", categories=["gender"], sensitivity=0.8, action="block")
     session.commit()
-    outcome = key_service.verify_secret(session.connection(), created.secret)
+    outcome = verify_key(session.connection(), created.secret)
     assert outcome.bias_profile is not None
     assert (outcome.bias_profile["categories"], outcome.bias_profile["sensitivity"]) == (["gender"], 0.8)
     assert outcome.bias_profile["action"] == "block"

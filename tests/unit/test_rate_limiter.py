@@ -1,11 +1,11 @@
-"""The verify route's token bucket (rxapp.hotpath.rules.RateLimiter)."""
+"""The token bucket in front of verify and the management API (rxapp.limiters.RateLimiter)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rxapp.hotpath import rules as rules_module
-from rxapp.hotpath.rules import RateLimiter
+from rxapp import limiters as limiters_module
+from rxapp.limiters import RateLimiter
 
 
 class _Clock:
@@ -19,7 +19,7 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch) -> _Clock:
     fake = _Clock()
-    monkeypatch.setattr(rules_module.time, "monotonic", fake)
+    monkeypatch.setattr(limiters_module.time, "monotonic", fake)
     return fake
 
 

@@ -45,7 +45,7 @@ def _signed_in_tab() -> SimpleNamespace:
 
 
 def _judge(root: _Root) -> StateUpdate | None:
-    return run_async(session_guard.SessionGuard().preprocess(None, root, None))
+    return run_async(session_guard.SessionGuard(AuthState).preprocess(None, root, None))
 
 
 def test_an_event_whose_socket_has_closed_is_dropped_unjudged() -> None:

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel, select
 
 from rxapp import api as api_module
-from rxapp import db, settings
+from rxapp import db
 from rxapp.__main__ import main as cli
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from rxapp.models import AuditEvent
 from rxapp.pages import auth as auth_page
 from rxapp.services import users as user_service
@@ -47,7 +47,7 @@ def _error(response) -> str:
 
 
 def test_default_policy_first_account_then_invitation_only(client: TestClient) -> None:
-    assert settings.get_settings().signup_policy == "invite"
+    assert get_settings().signup_policy == "invite"
     first = _sign_up(client, "first@example.com")
     assert _error(first) == "" and "apikeys_session" in first.headers.get("set-cookie", "")
     assert _error(_sign_up(client, "stranger@example.com")) == "signup_invite_only"
@@ -96,7 +96,7 @@ def test_the_sign_up_page_explains_the_invite_policy_instead_of_a_form(client: T
     it instead of the form): nothing on an empty instance or with a pending invitation, the
     invite-only explanation otherwise. The shared e2e console runs `open`, so this is checked here
     rather than in a second browser console."""
-    assert settings.get_settings().signup_policy == "invite"
+    assert get_settings().signup_policy == "invite"
     assert auth_page.POLICY_EXPLANATIONS.get(auth_page._signup_refusal(""), "") == ""  # first account
     assert _error(_sign_up(client, "first@example.com")) == ""
     explanation = auth_page.POLICY_EXPLANATIONS.get(auth_page._signup_refusal(""), "")

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from rxapp.hotpath.answers import authorize_answer, verify_answer
-from rxapp.hotpath.rules import Decision
+from rxapp.hotpath.request_rules import Decision
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.key_lookup import SqliteDigestLookup
-from tests.unit.helpers import Person
+from tests.unit.helpers import Person, verify_key
 
 
 def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
@@ -40,7 +40,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     )
     session.commit()
 
-    outcome = key_service.verify_with(lookup, created.secret)
+    outcome = verify_key(lookup, created.secret)
     assert outcome.valid and outcome.key_id == created.key.key_id
     assert outcome.workspace_id == alice.access.workspace_public_id and outcome.workspace_name == "Personal"
     assert outcome.bias_profile == {
@@ -53,7 +53,7 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
     }
     assert outcome.expires_at == created.key.expires_at
     with engine.connect() as connection:
-        assert key_service.verify_secret(connection, created.secret) == outcome
+        assert verify_key(connection, created.secret) == outcome
 
     key_service.update_key(
         session,
@@ -63,15 +63,15 @@ def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
         key_service.parse_changes({"status": "INACTIVE"}),
     )
     session.commit()
-    assert key_service.verify_with(lookup, created.secret).code == "INACTIVE"
+    assert verify_key(lookup, created.secret).code == "INACTIVE"
 
     later = utc_now() + dt.timedelta(days=2)
-    assert key_service.verify_with(lookup, created.secret, now=later).code == "EXPIRED"
+    assert verify_key(lookup, created.secret, now=later).code == "EXPIRED"
 
     key_service.delete_key(session, alice.access, alice.actor, created.key.key_id)
     session.commit()
-    assert key_service.verify_with(lookup, created.secret).code == "NOT_FOUND"
-    assert key_service.verify_with(lookup, "bpk_garbage").code == "MALFORMED"
+    assert verify_key(lookup, created.secret).code == "NOT_FOUND"
+    assert verify_key(lookup, "bpk_garbage").code == "MALFORMED"
 
 
 def test_remembered_answers_follow_every_change_of_the_row(
@@ -88,8 +88,8 @@ def test_remembered_answers_follow_every_change_of_the_row(
         session, alice.access, alice.actor, "svc", bias_profile_id=profile.id, expires_at=ends
     )
     session.commit()
-    first = key_service.verify_with(lookup, created.secret)
-    assert first.valid and key_service.verify_with(lookup, created.secret) is first  # remembered
+    first = verify_key(lookup, created.secret)
+    assert first.valid and verify_key(lookup, created.secret) is first  # remembered
     assert dict(authorize_answer(Decision(200, "", verification=first)).headers)[b"x-bias-profile"] == b"p"
 
     profile_service.update_profile(
@@ -104,7 +104,7 @@ def test_remembered_answers_follow_every_change_of_the_row(
         action="block",
     )
     session.commit()
-    edited = key_service.verify_with(lookup, created.secret)
+    edited = verify_key(lookup, created.secret)
     assert edited.bias_profile is not None
     assert (edited.bias_profile["name"], edited.bias_profile["categories"]) == ("p2", ["gender"])
     assert (edited.bias_profile["sensitivity"], edited.bias_profile["action"]) == (0.9, "block")
@@ -116,7 +116,7 @@ def test_remembered_answers_follow_every_change_of_the_row(
         changes = key_service.parse_changes({"status": status})
         key_service.update_key(session, alice.access, alice.actor, created.key.key_id, changes)
         session.commit()
-        assert key_service.verify_with(lookup, created.secret).valid is valid
+        assert verify_key(lookup, created.secret).valid is valid
 
-    assert key_service.verify_with(lookup, created.secret, now=ends - dt.timedelta(seconds=1)).valid
-    assert key_service.verify_with(lookup, created.secret, now=ends).code == "EXPIRED"
+    assert verify_key(lookup, created.secret, now=ends - dt.timedelta(seconds=1)).valid
+    assert verify_key(lookup, created.secret, now=ends).code == "EXPIRED"

@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from rxapp import settings
-from rxapp.context import app_context
+from rxapp.bench_switches import BenchSwitches
 from rxapp.services.usage import UsageBuffer
 
 
@@ -23,15 +22,14 @@ def test_counting_is_on_by_default_and_the_switch_makes_it_a_no_op() -> None:
 
 
 @pytest.mark.parametrize(("value", "off"), [(None, False), ("0", False), ("1", True)])
-def test_the_setting_is_off_unless_the_benchmark_asks(
+def test_the_switch_is_off_unless_the_benchmark_asks(
     app_settings, monkeypatch: pytest.MonkeyPatch, value: str | None, off: bool
 ) -> None:
     if value is None:
         monkeypatch.delenv("APIKEYS_BENCH_USAGE_OFF", raising=False)
     else:
         monkeypatch.setenv("APIKEYS_BENCH_USAGE_OFF", value)
-    app_context.reset()
-    assert settings.get_settings().bench_usage_off is off
+    assert BenchSwitches().usage_off is off
 
 
 def test_counts_land_in_the_hour_of_each_call_across_hour_boundaries() -> None:

@@ -9,11 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from rxapp.context import app_context
+from rxapp.context import app_context, get_settings
 from rxapp.models import AuditEvent, LoginFailure, User, UserSession
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
-from rxapp.settings import get_settings
 from tests.unit.helpers import PASSWORD, Person, make_fast_hasher, new_user, utc
 
 T0 = utc(2030, 1, 1, 12)

@@ -18,7 +18,7 @@ from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.access import Access
 from rxapp.services.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from tests.unit.helpers import PASSWORD, Person, new_user, utc_now
+from tests.unit.helpers import PASSWORD, Person, new_user, utc_now, verify_key
 
 
 def _team(session: Session, owner: Person, name: str = "Checkout") -> Access:
@@ -96,7 +96,7 @@ def test_a_shared_key_outlives_its_creator_and_is_seen_by_every_member(
     )
     workspace_service.remove_member(session, team, bob.id)
     session.commit()
-    assert key_service.verify_secret(session.connection(), created.secret).code == "INACTIVE"
+    assert verify_key(session.connection(), created.secret).code == "INACTIVE"
     assert key_service.get_key(session, team, created.key.key_id).status == "INACTIVE"
     with pytest.raises(NotFoundError):
         workspace_service.resolve(session, bob.id, team.workspace_public_id)

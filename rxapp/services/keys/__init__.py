@@ -3,7 +3,7 @@
 - `rules`: what a key is (name hygiene, effective status, ownership checks, the public shape);
 - `crud`: create (the one place a secret is born), read, update, delete;
 - `listing`: the table's query (search, filters, sort, paging) and its flags;
-- `verification`: the hot path's rules and its one row definition;
+- `verification`: verify's row rules (`decide_row`) and its one row definition;
 - `expiry`: end-date presets and the expiry job.
 
 Callers import the names below (`from rxapp.services import keys as key_service`).
@@ -67,12 +67,8 @@ from rxapp.services.keys.verification import (
     VERIFY_SQL,
     Verification,
     VerifyRow,
-    decide,
+    decide_row,
     digest_for,
-    fetch_row,
-    verify_secret,
-    verify_with,
-    verify_with_async,
 )
 
 __all__ = [
@@ -104,7 +100,7 @@ __all__ = [
     "count_keys",
     "create_key",
     "date_field",
-    "decide",
+    "decide_row",
     "default_name",
     "delete_key",
     "digest_for",
@@ -112,7 +108,6 @@ __all__ = [
     "end_date_for",
     "end_of_local_day",
     "expire_due_keys",
-    "fetch_row",
     "get_key",
     "is_expiring_soon",
     "is_unused",
@@ -128,7 +123,4 @@ __all__ = [
     "profile_choice",
     "reader_zone",
     "update_key",
-    "verify_secret",
-    "verify_with",
-    "verify_with_async",
 ]

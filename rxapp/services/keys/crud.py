@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, col
 
+from rxapp.context import get_settings
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus, utc_now
 from rxapp.services import audit, key_format
 from rxapp.services.access import Access, Need, require
@@ -26,7 +27,6 @@ from rxapp.services.keys.rules import (
     public,
 )
 from rxapp.services.versioning import STALE_CODE, delete_row, rows_matched
-from rxapp.settings import get_settings
 
 STALE_MESSAGE = "This key was changed somewhere else since you opened it. Reload and try again."
 

@@ -1,25 +1,24 @@
-"""Verification: is this secret a good key right now, and which profile goes with it?
+"""The row rules of verification: is this key row a good key right now, and which profile goes
+with it?
 
 The one definition of the verify row lives here: `VERIFY_SQL` (one query, with the placeholder
-style of each driver) and `VerifyRow` (its named shape). The SQLAlchemy fallback below, the
-SQLite and the PostgreSQL lookups (services/key_lookup.py) all run this query and hand `decide`
-this row. Format and checksum are checked first, so garbage never costs a database round trip.
+style of each driver) and `VerifyRow` (its named shape). Every lookup (services/key_lookup.py) runs
+this query and hands `decide_row` this row. `digest_for` checks format and checksum first (no
+database work), so garbage never costs a round trip. The pipeline that runs them in order, the
+one the hot path and the tests call, is rxapp/hotpath/pipeline.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import sqlalchemy as sa
-
+from rxapp.context import get_settings
 from rxapp.models import KeyStatus, utc_now
 from rxapp.services import key_format
 from rxapp.services.keys.rules import effective_status
-from rxapp.settings import get_settings
 
 VERIFY_SQL = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
@@ -27,12 +26,11 @@ VERIFY_SQL = (
     " JOIN workspaces AS w ON w.id = k.workspace_id"
     " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
 )
-_VERIFY_STATEMENT = sa.text(VERIFY_SQL.format(placeholder=":digest"))
 
 
 class VerifyRow(NamedTuple):
     """What `VERIFY_SQL` returns. `expires_at` may be an aware datetime, a naive UTC one or
-    SQLite's UTC text; `categories` a list or its JSON text (drivers differ; `decide` copes)."""
+    SQLite's UTC text; `categories` a list or its JSON text (drivers differ; `decide_row` copes)."""
 
     id: int
     key_id: str
@@ -67,17 +65,6 @@ MALFORMED = Verification(valid=False, code="MALFORMED")
 NOT_FOUND = Verification(valid=False, code="NOT_FOUND")
 
 
-def fetch_row(connection: sa.Connection, digest: str) -> VerifyRow | None:
-    """The row `decide` takes, through SQLAlchemy (the fallback when no leaner lookup applies)."""
-    row = connection.execute(_VERIFY_STATEMENT, {"digest": digest}).first()
-    return VerifyRow(*row) if row is not None else None
-
-
-def verify_secret(connection: sa.Connection, secret: str, now: dt.datetime | None = None) -> Verification:
-    """Format and checksum first (no database work), then one indexed lookup; rules at call time."""
-    return verify_with(lambda digest: fetch_row(connection, digest), secret, now)
-
-
 def digest_for(secret: str) -> str | None:
     """The lookup digest of a well-formed secret, or None: shape and checksum cost no database work."""
     settings = get_settings()
@@ -94,7 +81,7 @@ def _aware(expires_at: dt.datetime | str | None) -> dt.datetime | None:
     return (expires_at.replace(tzinfo=dt.UTC) if expires_at.tzinfo is None else expires_at).astimezone(dt.UTC)
 
 
-def decide(row: tuple | None, now: dt.datetime | None = None) -> Verification:
+def decide_row(row: tuple | None, now: dt.datetime | None = None) -> Verification:
     """The rules at call time, given the `VerifyRow` fetched for a digest (None: no such key).
 
     The row is fetched fresh on every call; only what follows from its exact contents (the parsed
@@ -160,23 +147,3 @@ def _derive(found: VerifyRow) -> _Derived:
         workspace_name=found.workspace_name,
     )
     return _Derived(expires_at, valid)
-
-
-def verify_with(
-    fetch: Callable[[str], tuple | None], secret: str, now: dt.datetime | None = None
-) -> Verification:
-    """The verification rules, given a way to fetch the row for a digest (see `decide`)."""
-    digest = digest_for(secret)
-    if digest is None:
-        return MALFORMED
-    return decide(fetch(digest), now)
-
-
-async def verify_with_async(
-    fetch: Callable[[str], Awaitable[tuple | None]], secret: str, now: dt.datetime | None = None
-) -> Verification:
-    """`verify_with` for an awaitable lookup (PostgreSQL on the event loop); same rules."""
-    digest = digest_for(secret)
-    if digest is None:
-        return MALFORMED
-    return decide(await fetch(digest), now)

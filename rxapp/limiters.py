@@ -1,14 +1,18 @@
-"""Per-key rate limits: an optional number of calls per minute, set on the key.
+"""The limiters: how many calls a client, a token or a key may make per minute.
 
-A sliding-window estimate (the current minute's count plus the previous minute's, weighted by how
-much of it still lies inside the last 60 s), the scheme Cloudflare and Redis' own documentation
-describe: smooth at minute boundaries, two counters per key, no per-call history.
+- `RateLimiter`: a token bucket per client address (verify's per-client limit) or per management
+  token, in this worker's memory.
+- `MemoryKeyLimiter` / `RedisKeyLimiter`: per-key limits, an optional number of calls per minute
+  set on the key. A sliding-window estimate (the current minute's count plus the previous
+  minute's, weighted by how much of it still lies inside the last 60 s), the scheme Cloudflare and
+  Redis' own documentation describe: smooth at minute boundaries, two counters per key, no
+  per-call history. With Redis configured the counters live there (one pipelined round trip: INCR
+  this minute, GET the last), so the limit holds across every worker; without, in this worker's
+  memory. Keys without a limit never reach them: they pay nothing.
 
-- With Redis configured, the counters live there (one pipelined round trip: INCR this minute, GET
-  the last), so the limit holds across every worker.
-- Without Redis, they live in this worker's memory, so the limit holds per worker.
-Keys without a limit never reach this module: they pay nothing. The worker's one limiter is
-app_context.key_limiter (rxapp/context.py), built on first use inside the worker's event loop.
+The worker's instances are app_context members (rxapp/context.py: `verify_limiter`,
+`management_limiter`, `key_limiter`). A low module: it imports nothing from the app, so the
+context can build limiters without depending on the hot path.
 """
 
 from __future__ import annotations
@@ -17,6 +21,36 @@ import math
 import threading
 import time
 from typing import Any
+
+
+class RateLimiter:
+    """Token bucket per client address (or per token), in process memory (per worker)."""
+
+    def __init__(self, per_minute: int, max_clients: int = 100_000) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(per_minute / 6.0, 1.0)  # ten seconds' worth of burst
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """0 when the call may proceed, else seconds to wait."""
+        if self.rate <= 0:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
+            if tokens >= 1.0:
+                if len(self._buckets) >= self.max_clients and client not in self._buckets:
+                    self._buckets.clear()
+                self._buckets[client] = (tokens - 1.0, now)
+                return 0
+            self._buckets[client] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / self.rate))
+
+
+# ---------------------------------------------------------------- per-key limits
 
 WINDOW_SECONDS = 60
 _MAX_KEYS_IN_MEMORY = 100_000

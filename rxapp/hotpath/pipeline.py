@@ -1,0 +1,69 @@
+"""The verify pipeline: one request in, one `Decision` out. The fast path and its FastAPI twin both
+get here through `answer` (rxapp/hotpath/__init__.py); the tests call `check_key`, its key stage.
+
+1. the request rules (`decide_request`, request_rules.py): key in the URL, per-client rate limit,
+   credential headers; a refusal ends the request here;
+2. the key (`check_key`): format and checksum (`digest_for`, no database work), one indexed lookup
+   by digest (`lookup_for`, services/key_lookup.py), the row rules at call time (`decide_row`,
+   services/keys/verification.py: status, end date, profile);
+3. what a known key's call costs: its own rate limit when it has one, its usage count, Last Used.
+
+Verify and authorize only differ in how they render the Decision (answers.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rxapp.context import app_context
+from rxapp.db import get_engine
+from rxapp.hotpath.request_rules import Decision, decide_request
+from rxapp.models import utc_now
+from rxapp.services.key_lookup import Lookup, lookup_for
+from rxapp.services.keys import MALFORMED, NOT_FOUND, Verification, decide_row, digest_for
+from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.services.usage import buffer as usage_buffer
+
+_UNKNOWN = {
+    "MALFORMED": Decision(200, "MALFORMED", verification=MALFORMED),
+    "NOT_FOUND": Decision(200, "NOT_FOUND", verification=NOT_FOUND),
+}
+
+
+async def decide(scope: Any) -> Decision:
+    """Every verify rule, in order, for one HTTP request scope. Never reads the body."""
+    secret = decide_request(scope)
+    if isinstance(secret, Decision):
+        return secret
+    now = utc_now()
+    outcome = await check_key(lookup_for(get_engine()), secret, now)
+    if outcome.key_row_id is None:  # MALFORMED or NOT_FOUND: no key to count against
+        return _UNKNOWN[outcome.code]
+    if not outcome.valid:  # INACTIVE or EXPIRED: a known key, counted in its usage
+        usage_buffer.count(outcome.key_row_id, outcome.code, now)
+        return Decision(200, outcome.code, verification=outcome)
+    if outcome.rate_limit is not None:  # only keys with a limit pay for the check
+        wait = await app_context.key_limiter.retry_after(outcome.key_row_id, outcome.rate_limit)
+        if wait:
+            usage_buffer.count(outcome.key_row_id, "RATE_LIMITED", now)
+            limited = Verification(
+                valid=False, code="RATE_LIMITED", key_row_id=outcome.key_row_id, key_id=outcome.key_id
+            )
+            return Decision(200, "RATE_LIMITED", "This key's rate limit is reached.", wait, limited)
+    last_used_buffer.record(outcome.key_row_id, now)
+    usage_buffer.count(outcome.key_row_id, "", now)
+    return Decision(200, "", verification=outcome)
+
+
+async def check_key(lookup: Lookup, secret: str, now: dt.datetime | None = None) -> Verification:
+    """Is this secret a good key at `now`? Format and checksum, one lookup, the row rules.
+
+    No side effects: nothing is counted or recorded (that is `decide`'s third step). A synchronous
+    lookup (SQLite) is called on the event loop, as it costs less than a hop to a thread.
+    """
+    digest = digest_for(secret)
+    if digest is None:
+        return MALFORMED
+    row = await lookup(digest) if lookup.is_async else lookup(digest)
+    return decide_row(row, now)
