@@ -6,11 +6,9 @@ import argparse
 import datetime as dt
 import getpass
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.db import session_scope
 from rxapp.models import utc_now
 from rxapp.services import admin, moments, rolling, usage
@@ -332,30 +330,6 @@ def doctor(_args: argparse.Namespace) -> int:
 
     return checks.main()
 
-
-@dataclass(frozen=True)
-class Arg:
-    """One `add_argument` call: its flags and options."""
-
-    flags: tuple[str, ...]
-    options: dict[str, Any]
-
-
-def arg(*flags: str, **options: Any) -> Arg:
-    return Arg(flags, options)
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    handler: Callable[[argparse.Namespace], int]
-    help: str
-    args: tuple[Arg, ...]
-
-
-EMAIL = arg("email")
-KEY_ID = arg("key_id")
-WORKSPACE = arg("--workspace", default="", help="workspace name (default: personal)")
 
 # Every command of the CLI, in `--help` order: one row each, arguments shared by name.
 COMMANDS = (

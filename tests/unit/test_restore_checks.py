@@ -17,9 +17,8 @@ import pytest
 
 from rxapp import backup_checks
 from rxapp.db import make_engine
-from rxapp.services import keys as key_service
 from tests.unit.backends import PASSWORD, Backend, Database
-from tests.unit.helpers import utc_now
+from tests.unit.helpers import utc_now, verify_key
 
 PEPPER = secrets.token_urlsafe(40)
 OTHER_PEPPER = secrets.token_urlsafe(40)
@@ -123,7 +122,7 @@ def _keys_verify(database: Database, keys: tuple[str, ...]) -> bool:
     engine = make_engine(database.url)
     try:
         with engine.connect() as connection:
-            return all(key_service.verify_secret(connection, key, utc_now()).valid for key in keys)
+            return all(verify_key(connection, key, utc_now()).valid for key in keys)
     finally:
         engine.dispose()
 
