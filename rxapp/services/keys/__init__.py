@@ -13,6 +13,7 @@ from rxapp.services.keys.crud import (
     STALE_CODE,
     CreatedKey,
     KeyChanges,
+    SettableStatus,
     change_key,
     create_key,
     default_name,
@@ -39,6 +40,8 @@ from rxapp.services.keys.expiry import (
 )
 from rxapp.services.keys.listing import (
     ALL_STATUSES,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
     SEARCH_MAX_LENGTH,
     SORT_CHOICES,
     STATUS_CHOICES,
@@ -83,6 +86,8 @@ __all__ = [
     "MALFORMED",
     "NAME_MAX_LENGTH",
     "NOT_FOUND",
+    "PAGE_SIZE_DEFAULT",
+    "PAGE_SIZE_MAX",
     "PAST_END_DATE",
     "RATE_LIMIT_MAX",
     "SEARCH_MAX_LENGTH",
@@ -96,6 +101,7 @@ __all__ = [
     "KeyPosition",
     "KeyQuery",
     "ProfileScope",
+    "SettableStatus",
     "Verification",
     "VerifyRow",
     "change_key",
