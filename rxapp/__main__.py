@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rxapp.db import session_scope
-from rxapp.models import utc_now
+from rxapp.models import ProfileAction, utc_now
 from rxapp.services import admin, moments, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
@@ -378,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--description", default="")
     command.add_argument("--categories", default="", help="comma-separated, e.g. gender,age")
     command.add_argument("--sensitivity", type=float, default=0.5)
-    command.add_argument("--action", default="flag", choices=["flag", "block", "rewrite"])
+    command.add_argument(
+        "--action", default=ProfileAction.FLAG.value, choices=[action.value for action in ProfileAction]
+    )
     command.add_argument("--workspace", default="", help="workspace name (default: personal)")
     command.set_defaults(handler=create_profile)
 

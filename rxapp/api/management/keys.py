@@ -34,10 +34,8 @@ KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["key_mfrg
 USAGE_HOURS_MAX = 24 * 90
 if TYPE_CHECKING:
     Grace = str
-    SortBy = str
 else:  # the services' choices, as Literals (see `one_of`)
     Grace = one_of(rolling.GRACE_CHOICES)
-    SortBy = one_of(key_service.SORT_CHOICES)
 _KEY_LINKS = {
     "GetKey": {"operationId": "getKey", "parameters": {"key_id": "$response.body#/key_id"}},
     "UpdateKey": {"operationId": "updateKey", "parameters": {"key_id": "$response.body#/key_id"}},
@@ -127,7 +125,7 @@ def list_keys(
     search: Annotated[str, Query(max_length=key_service.SEARCH_MAX_LENGTH)] = "",
     status: KeyStatus | None = None,
     bias_profile: Annotated[str, Query(pattern=r"^(all|none|[0-9]{1,9})$")] = "all",
-    sort: SortBy = "created",
+    sort: key_service.SortField = "created",
     order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=key_service.PAGE_SIZE_MAX)] = key_service.PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
