@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.db import session_scope
-from rxapp.models import utc_now
+from rxapp.models import ProfileAction, utc_now
 from rxapp.services import admin, moments, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
@@ -375,7 +375,7 @@ COMMANDS = (
             arg("--description", default=""),
             arg("--categories", default="", help="comma-separated, e.g. gender,age"),
             arg("--sensitivity", type=float, default=0.5),
-            arg("--action", default="flag", choices=["flag", "block", "rewrite"]),
+            arg("--action", default=ProfileAction.FLAG.value, choices=[action.value for action in ProfileAction]),
             WORKSPACE,
         ),
     ),

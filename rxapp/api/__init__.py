@@ -4,8 +4,8 @@
   limiter and the request rules);
 - `auth_forms`: the browser's sign-in, sign-up and sign-out form posts;
 - `health`: /health;
-- `management`, `management_profiles`: keys, profiles, usage and audit for automation, with a
-  management token (conventions in `problems`);
+- `management`: a package: keys, profiles, usage and audit for automation, with a management
+  token (conventions in `problems` and `management.common`);
 - `errors`: the JSON error shape and the caller's address.
 
 Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs live in jobs.py.
@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, docs, health, management, management_profiles, verify
+from rxapp.api import auth_forms, docs, health, management, verify
 from rxapp.api.errors import error_response
 from rxapp.api.problems import Problem, is_management_path, problem_response
 
@@ -74,7 +74,6 @@ api.include_router(verify.router)
 api.include_router(health.router)
 api.include_router(auth_forms.router)
 api.include_router(management.router)
-api.include_router(management_profiles.router)
 api.include_router(docs.router)
 
 

@@ -14,6 +14,7 @@ from rxapp.services.access import Access, Need, require
 from rxapp.services.text import storable
 
 SYSTEM_ACTOR = "system"
+TARGET_ID_MAX_LENGTH = 100  # the column's length: longer ids are cut when written, so never match
 
 
 def record(
@@ -36,7 +37,7 @@ def record(
             actor=actor[:254],
             action=action,
             target_type=target_type,
-            target_id=target_id[:100],
+            target_id=target_id[:TARGET_ID_MAX_LENGTH],
             detail=detail[:1000],
             client_address=client_address[:64],
             created_at=when or utc_now(),

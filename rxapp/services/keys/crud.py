@@ -114,6 +114,9 @@ def get_key(session: Session, access: Access, key_id: str) -> ApiKeyPublic:
     return public(key, profile_name, utc_now())
 
 
+SettableStatus = Literal["ACTIVE", "INACTIVE"]  # what an owner may set; EXPIRED comes with the end date
+
+
 class KeyChanges(BaseModel):
     """What an owner may change. Unknown fields (owner, digest, Last Used...) are rejected."""
 
@@ -121,7 +124,7 @@ class KeyChanges(BaseModel):
 
     name: str | None = None
     bias_profile_id: int | None = None
-    status: Literal["ACTIVE", "INACTIVE"] | None = None
+    status: SettableStatus | None = None
     expires_at: dt.datetime | None = None
     rate_limit_per_minute: int | None = None
 

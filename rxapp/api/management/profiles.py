@@ -1,36 +1,41 @@
-"""The management API's Bias Profiles and audit trail routes (keys are in `management`)."""
+"""The management API's Bias Profiles (keys are in `keys`, the audit trail in `audit`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rxapp import routes
-from rxapp.api.management import (
+from rxapp.api.management.common import (
     IdempotencyKey,
     Token,
-    _created,
-    _decode_position,
-    _encode_cursor,
-    _json,
-    _responses,
+    created,
+    json_answer,
+    make_router,
+    one_of,
+    responses,
 )
 from rxapp.api.problems import DB_INT_MAX, caller, check_version, if_match, need, service_call
-from rxapp.models import AuditEventPublic, BiasProfilePublic
-from rxapp.services import audit
+from rxapp.models import BiasProfilePublic, ProfileAction
 from rxapp.services import profiles as profile_service
 
-router = APIRouter(prefix=routes.API_PREFIX, tags=["management"])
+router = make_router()
 _PROFILE_LINKS = {
     "GetProfile": {"operationId": "getProfile", "parameters": {"profile_id": "$response.body#/id"}},
     "UpdateProfile": {"operationId": "updateProfile", "parameters": {"profile_id": "$response.body#/id"}},
     "DeleteProfile": {"operationId": "deleteProfile", "parameters": {"profile_id": "$response.body#/id"}},
 }
-AUDIT_PAGE_SIZE = 50
 ProfileId = Annotated[int, Path(ge=1, le=DB_INT_MAX, examples=[1])]  # bounded: the database's integer
+if TYPE_CHECKING:
+    Action = str
+else:  # models.ProfileAction's values, as a Literal (see `one_of`): an inline enum in the schema
+    Action = one_of(action.value for action in ProfileAction)
+NAME_MAX = profile_service.NAME_MAX_LENGTH
+DESCRIPTION_MAX = profile_service.DESCRIPTION_MAX_LENGTH
+CATEGORIES_MAX = 20  # items a client may send; repeats are allowed (the service keeps each once)
 
 
 class ProfileIn(BaseModel):
@@ -43,27 +48,21 @@ class ProfileIn(BaseModel):
         },
     )
 
-    name: str = Field(max_length=80)
-    description: str = Field(default="", max_length=500)
-    categories: list[str] = Field(default_factory=list, max_length=20)
+    name: str = Field(max_length=NAME_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    categories: list[str] = Field(default_factory=list, max_length=CATEGORIES_MAX)
     sensitivity: float = Field(default=0.5, ge=0, le=1)
-    action: Literal["flag", "block", "rewrite"] = "flag"
+    action: Action = ProfileAction.FLAG.value
 
 
 class ProfileChangesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"sensitivity": 0.9}]})
 
-    name: str | None = Field(default=None, max_length=80)
-    description: str | None = Field(default=None, max_length=500)
-    categories: list[str] | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    categories: list[str] | None = Field(default=None, max_length=CATEGORIES_MAX)
     sensitivity: float | None = Field(default=None, ge=0, le=1)
-    action: Literal["flag", "block", "rewrite"] | None = None
-
-
-class AuditOut(BaseModel):
-    data: list[AuditEventPublic]
-    total: int
-    next_cursor: str | None
+    action: Action | None = None
 
 
 class ProfileListOut(BaseModel):
@@ -74,13 +73,13 @@ class ProfileListOut(BaseModel):
     "/profiles",
     operation_id="listProfiles",
     response_model=ProfileListOut,
-    responses=_responses(200, ProfileListOut),
+    responses=responses(200, ProfileListOut),
 )
 def list_profiles(token: Token) -> JSONResponse:
     need(token, "profiles:read")
     with service_call() as session:
         rows = profile_service.list_profiles(session, token.access)
-    return _json(ProfileListOut(data=rows))
+    return json_answer(ProfileListOut(data=rows))
 
 
 @router.post(
@@ -89,7 +88,7 @@ def list_profiles(token: Token) -> JSONResponse:
     status_code=201,
     response_model=BiasProfilePublic,
     responses={
-        **_responses(201, BiasProfilePublic, _PROFILE_LINKS, 409),
+        **responses(201, BiasProfilePublic, _PROFILE_LINKS, 409),
         200: {"model": BiasProfilePublic, "links": _PROFILE_LINKS, "description": "Idempotent replay"},
     },
 )
@@ -111,33 +110,33 @@ def create_profile(
             client_address=caller(request),
         )
         location = f"{routes.API_PREFIX}/profiles/{profile.id}"
-        return str(profile.id), _json(profile, 201, profile.version, Location=location)
+        return str(profile.id), json_answer(profile, 201, profile.version, Location=location)
 
     def replay(session: Any, profile_id: str) -> JSONResponse:
         profile = profile_service.get_profile(session, token.access, int(profile_id))
-        return _json(profile, 200, profile.version)
+        return json_answer(profile, 200, profile.version)
 
-    return _created(request, token, idempotency_key, body, make, replay)
+    return created(request, token, idempotency_key, body, make, replay)
 
 
 @router.get(
     "/profiles/{profile_id}",
     operation_id="getProfile",
     response_model=BiasProfilePublic,
-    responses=_responses(200, BiasProfilePublic),
+    responses=responses(200, BiasProfilePublic),
 )
 def get_profile(token: Token, profile_id: ProfileId) -> JSONResponse:
     need(token, "profiles:read")
     with service_call() as session:
         profile = profile_service.get_profile(session, token.access, profile_id)
-    return _json(profile, version=profile.version)
+    return json_answer(profile, version=profile.version)
 
 
 @router.patch(
     "/profiles/{profile_id}",
     operation_id="updateProfile",
     response_model=BiasProfilePublic,
-    responses=_responses(200, BiasProfilePublic, None, 409, 412),
+    responses=responses(200, BiasProfilePublic, None, 409, 412),
 )
 def update_profile(
     request: Request, token: Token, profile_id: ProfileId, body: ProfileChangesIn
@@ -162,14 +161,14 @@ def update_profile(
             expected_version=current.version,
             client_address=caller(request),
         )
-    return _json(profile, version=profile.version)
+    return json_answer(profile, version=profile.version)
 
 
 @router.delete(
     "/profiles/{profile_id}",
     operation_id="deleteProfile",
     status_code=204,
-    responses=_responses(204, None, None, 409, 412),
+    responses=responses(204, None, None, 409, 412),
 )
 def delete_profile(request: Request, token: Token, profile_id: ProfileId) -> Response:
     """Refused (409) while keys use the profile."""
@@ -185,30 +184,3 @@ def delete_profile(request: Request, token: Token, profile_id: ProfileId) -> Res
             client_address=caller(request),
         )
     return Response(status_code=204)
-
-
-@router.get("/audit", operation_id="listAudit", response_model=AuditOut, responses=_responses(200, AuditOut))
-def list_audit(
-    token: Token,
-    target_id: Annotated[str, Query(max_length=100)] = "",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> JSONResponse:
-    """The workspace's activity, newest first (the console's Activity page)."""
-    need(token, "audit:read")
-    fingerprint = f"audit|{target_id}"
-    after = _decode_position(cursor, fingerprint)
-    with service_call() as session:
-        rows, total, following = audit.events_after(
-            session,
-            token.access,
-            target_id=target_id,
-            after=after,
-            page_size=AUDIT_PAGE_SIZE,
-        )
-    return _json(
-        AuditOut(
-            data=rows,
-            total=total,
-            next_cursor=_encode_cursor(following, fingerprint) if following else None,
-        )
-    )

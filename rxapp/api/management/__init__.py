@@ -1,0 +1,23 @@
+"""The management API: keys, Bias Profiles, usage and the audit trail over REST, for automation
+(CI, Terraform, onboarding code), authenticated with a management token (`Authorization: Bearer
+bpm_...`). Every route calls the same services as the console.
+
+- `common`: the token dependency, problem responses, JSON/ETag answers, cursors, Idempotency-Key;
+- `keys`: keys (list, create, get, update, delete, roll) and a key's usage;
+- `profiles`: Bias Profiles;
+- `audit`: the audit trail.
+
+Problem details (RFC 9457), scopes and If-Match live in `rxapp.api.problems`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from rxapp.api.management import audit, keys, profiles
+
+router = APIRouter()
+for _module in (keys, profiles, audit):  # the schema lists paths in this order
+    router.include_router(_module.router)
+
+__all__ = ["router"]
