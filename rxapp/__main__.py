@@ -375,7 +375,7 @@ COMMANDS = (
             arg("--description", default=""),
             arg("--categories", default="", help="comma-separated, e.g. gender,age"),
             arg("--sensitivity", type=float, default=0.5),
-            arg("--action", default=ProfileAction.FLAG.value, choices=[action.value for action in ProfileAction]),
+            arg("--action", default=ProfileAction.FLAG.value, choices=[a.value for a in ProfileAction]),
             WORKSPACE,
         ),
     ),
