@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from rxapp import client_address, metrics
+from rxapp import metrics
+from rxapp.client_address import scope_client_address
 from rxapp.context import app_context
 from rxapp.redaction import redact
 
@@ -122,11 +123,6 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def scope_client(scope: Scope) -> str:
-    """Behind REFLEX_TRUSTED_PROXY_HOPS proxies (app_context.proxy_hops, as the API uses)."""
-    return client_address.scope_client_address(scope, app_context.proxy_hops)
-
-
 def accepted_request_id(incoming: str) -> str:
     """The caller's X-Request-ID when it is a plain id, else a new one.
 
@@ -146,7 +142,11 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         rid = accepted_request_id(_header(scope, REQUEST_ID_HEADER))
-        tokens = (request_id.set(rid), client.set(scope_client(scope)), metrics.request_started.set(started))
+        tokens = (
+            request_id.set(rid),
+            client.set(scope_client_address(scope)),
+            metrics.request_started.set(started),
+        )
         path = scope.get("path", "")
         status = 500
 

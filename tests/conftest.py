@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.harness import (
     ROOT,  # noqa: F401 - tests import it from here
@@ -63,6 +64,15 @@ class Console:
 
     def create_key(self, email: str, name: str = "service", *extra: str) -> str:
         return self.cli("create-key", email, name, *extra).stdout.strip()
+
+    def rows(self, sql: str, **params: object) -> list[sa.Row]:
+        """Read the console's database directly (what a test checks behind the API's back)."""
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(sa.text(sql), params).all())
+        finally:
+            engine.dispose()
 
     def verify(self, secret: str, **headers: str) -> httpx.Response:
         return httpx.post(

@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from rxapp.hotpath.request_rules import scope_client_address
+from rxapp.client_address import scope_client_address
 
 
 class ErrorOut(BaseModel):

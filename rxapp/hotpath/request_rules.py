@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from rxapp import client_address
+from rxapp.client_address import client_address_from
 from rxapp.context import app_context
 from rxapp.services.keys import Verification
 
@@ -84,19 +84,7 @@ def query_carries_key(query_string: bytes) -> bool:
     return False
 
 
-# ---------------------------------------------------------------- 2. the calling client (its rate limit)
-
-
-def client_address_from(peer: Any, forwarded_for: str | None) -> str:
-    """rxapp.client_address with this console's trusted hop count (REFLEX_TRUSTED_PROXY_HOPS)."""
-    return client_address.client_address_from(peer, forwarded_for, app_context.proxy_hops)
-
-
-def scope_client_address(scope: Any) -> str:
-    return client_address.scope_client_address(scope, app_context.proxy_hops)
-
-
-# ---------------------------------------------------------------- 3. the credential headers
+# ---------------------------------------------------------------- 2. the credential headers
 
 
 def credential(authorization: str | None, x_api_key: str | None) -> str | Decision:

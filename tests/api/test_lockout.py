@@ -6,7 +6,6 @@ import threading
 import time
 
 import httpx
-import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, Console
 
@@ -59,18 +58,10 @@ def test_the_real_user_keeps_signing_in_while_an_attacker_hammers_the_account(co
     assert len(refused) > len(attacker_answers) // 2
     assert all("wait=" not in answer for answer in attacker_answers)
 
-    engine = sa.create_engine(console.database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text(
-                    "SELECT occurrences FROM audit_events "
-                    "WHERE action = 'user.sign_in_throttled' AND target_id = :email"
-                ),
-                {"email": email},
-            ).all()
-    finally:
-        engine.dispose()
+    rows = console.rows(
+        "SELECT occurrences FROM audit_events WHERE action = 'user.sign_in_throttled' AND target_id = :email",
+        email=email,
+    )
     # One event for the window, counting every refusal (the stranger's included), not a row each.
     assert len(rows) == 1
     assert rows[0][0] == len(refused) + 1

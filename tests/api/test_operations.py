@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from rxapp import __version__
@@ -219,16 +218,9 @@ def test_refused_sign_ups_are_counted_not_written_one_row_each(console: Console)
             answer = client.post("/api/v1/auth/sign-up", data=form)
             assert answer.status_code == 303 and "error=invitation_invalid" in answer.headers["location"]
     elapsed = time.monotonic() - started
-    engine = sa.create_engine(console.database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text(
-                    "SELECT occurrences FROM audit_events "
-                    "WHERE action = 'user.sign_up_refused' AND client_address = :address"
-                ),
-                {"address": address},
-            ).all()
-    finally:
-        engine.dispose()
+    rows = console.rows(
+        "SELECT occurrences FROM audit_events "
+        "WHERE action = 'user.sign_up_refused' AND client_address = :address",
+        address=address,
+    )
     assert [row[0] for row in rows] == [150], (rows, elapsed)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
 from rxapp import __version__
@@ -179,18 +178,11 @@ def test_seed_walk_through_nginx_with_tls(nginx: Proxy, browser: Browser, consol
     assert redirect.status_code == 301 and redirect.headers["location"] == "https://localhost/keys"
     assert httpx.get(f"{base}/metrics", verify=tls, timeout=10).status_code == 404
 
-    engine = sa.create_engine(console.database_url)
-    try:
-        with engine.connect() as connection:
-            addresses = connection.execute(
-                sa.text(
-                    "SELECT action, client_address FROM audit_events WHERE actor = :email "
-                    "AND action IN ('user.sign_up', 'key.create')"
-                ),
-                {"email": email},
-            ).all()
-    finally:
-        engine.dispose()
+    addresses = console.rows(
+        "SELECT action, client_address FROM audit_events WHERE actor = :email "
+        "AND action IN ('user.sign_up', 'key.create')",
+        email=email,
+    )
     assert {action for action, _ in addresses} == {"user.sign_up", "key.create"}, addresses
     # the browser's address (localhost: 127.0.0.1 or ::1), never nginx's own 127.0.0.3
     assert all(address in {"127.0.0.1", "::1"} for _, address in addresses), addresses

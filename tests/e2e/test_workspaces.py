@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 
-import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from rxapp.pages.keys.create import CreateKeyState
@@ -22,12 +21,8 @@ T = 20_000
 
 
 def _scalar(console: Console, sql: str, **params):
-    engine = sa.create_engine(console.database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(sa.text(sql), params).scalar()
-    finally:
-        engine.dispose()
+    rows = console.rows(sql, **params)
+    return rows[0][0] if rows else None
 
 
 def _team(console: Console, owner: str, name: str) -> None:
