@@ -12,19 +12,10 @@ import uuid
 
 import httpx
 
-from tests.api.conftest import utc_in, wait_for
+from tests.api.conftest import ALL_SCOPES, management_token, utc_in, wait_for
 from tests.conftest import Console
 
-ALL = "keys:read,keys:write,profiles:read,profiles:write,usage:read,audit:read"
 READ_ONLY = "keys:read,profiles:read,usage:read,audit:read"
-
-
-def _token(console: Console, email: str, scopes: str = ALL, *extra: str) -> str:
-    token = console.cli(
-        "create-token", email, f"ci-{uuid.uuid4().hex[:6]}", "--scopes", scopes, *extra
-    ).stdout
-    assert token.count("\n") == 1 and token.startswith("bpm_")  # only the token on stdout
-    return token.strip()
 
 
 def _client(console: Console, token: str) -> httpx.Client:
@@ -43,7 +34,7 @@ def _problem(response: httpx.Response, status: int, code: str) -> None:
 
 def test_create_list_roll_usage_delete_with_only_http(console: Console) -> None:
     email = console.new_user()
-    with _client(console, _token(console, email)) as api:
+    with _client(console, management_token(console, email)) as api:
         created = api.post("/keys", json={"name": "checkout"})
         assert created.status_code == 201, created.text
         key = created.json()
@@ -77,7 +68,7 @@ def test_paging_follows_the_cursor(console: Console) -> None:
     email = console.new_user()
     for number in range(5):
         console.create_key(email, f"paged-{number}")
-    with _client(console, _token(console, email, "keys:read,keys:write")) as api:
+    with _client(console, management_token(console, email, "keys:read,keys:write")) as api:
         seen: list[str] = []
         cursor = None
         while True:
@@ -113,10 +104,10 @@ def _tampered(cursor: str) -> str:
 def test_a_read_only_token_is_refused_every_write(console: Console) -> None:
     email = console.new_user()
     secret = console.create_key(email, "kept")
-    with _client(console, _token(console, email)) as full:
+    with _client(console, management_token(console, email)) as full:
         key_id = full.get("/keys").json()["data"][0]["key_id"]
         profile_id = full.post("/profiles", json={"name": "p"}).json()["id"]
-    with _client(console, _token(console, email, READ_ONLY)) as api:
+    with _client(console, management_token(console, email, READ_ONLY)) as api:
         for response in (
             api.post("/keys", json={"name": "x"}),
             api.patch(f"/keys/{key_id}", json={"name": "x"}),
@@ -133,10 +124,10 @@ def test_a_read_only_token_is_refused_every_write(console: Console) -> None:
 
 def test_a_token_of_workspace_a_sees_nothing_of_b(console: Console) -> None:
     alice, bob = console.new_user(), console.new_user()
-    with _client(console, _token(console, bob)) as bobs:
+    with _client(console, management_token(console, bob)) as bobs:
         key_id = bobs.post("/keys", json={"name": "bobs"}).json()["key_id"]
         profile_id = bobs.post("/profiles", json={"name": "bobs"}).json()["id"]
-    with _client(console, _token(console, alice)) as api:
+    with _client(console, management_token(console, alice)) as api:
         assert api.get("/keys").json()["total"] == 0
         assert api.get("/profiles").json()["data"] == []
         assert key_id not in api.get("/audit").text
@@ -156,7 +147,7 @@ def test_a_token_of_workspace_a_sees_nothing_of_b(console: Console) -> None:
 
 def test_if_match_refuses_a_stale_write(console: Console) -> None:
     email = console.new_user()
-    with _client(console, _token(console, email)) as api:
+    with _client(console, management_token(console, email)) as api:
         created = api.post("/keys", json={"name": "v"})
         key_id, first_etag = created.json()["key_id"], created.headers["etag"]
         changed = api.patch(f"/keys/{key_id}", json={"name": "v2"}, headers={"If-Match": first_etag})
@@ -173,7 +164,7 @@ def test_if_match_refuses_a_stale_write(console: Console) -> None:
 
 def test_concurrent_retries_with_one_idempotency_key_make_one_key(console: Console) -> None:
     email = console.new_user()
-    token = _token(console, email)
+    token = management_token(console, email)
     idem = uuid.uuid4().hex
 
     def create(_: int) -> httpx.Response:
@@ -200,7 +191,7 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_key(console: Conso
 
 def test_revoked_and_expired_tokens_get_401(console: Console) -> None:
     email = console.new_user()
-    token = _token(console, email)
+    token = management_token(console, email)
     with _client(console, token) as api:
         assert api.get("/keys").status_code == 200
         tokens_listed = console.cli("revoke-token", email, "tok_doesnotexist000000", check=False)
@@ -209,7 +200,7 @@ def test_revoked_and_expired_tokens_get_401(console: Console) -> None:
     console.cli("revoke-token", email, token_id)
     with _client(console, token) as api:
         _problem(api.get("/keys"), 401, "UNAUTHORIZED")
-    short = _token(console, email, ALL, "--expires-at", utc_in(15).isoformat())
+    short = management_token(console, email, ALL_SCOPES, "--expires-at", utc_in(15).isoformat())
     with _client(console, short) as api:
         assert api.get("/keys").status_code == 200
         wait_for(lambda: api.get("/keys").status_code == 401, timeout=40, what="token expiry")
@@ -232,7 +223,7 @@ def _token_id(console: Console, email: str, token: str) -> str:
 
 def test_no_token_or_key_secret_in_logs_audit_or_errors(console: Console) -> None:
     email = console.new_user()
-    token = _token(console, email)
+    token = management_token(console, email)
     with _client(console, token) as api:
         secret = api.post("/keys", json={"name": "swept"}).json()["secret"]
         key_id = api.get("/keys").json()["data"][0]["key_id"]

@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +20,9 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
+from tests.api.conftest import management_token
 from tests.conftest import Console
 
-ALL = "keys:read,keys:write,profiles:read,profiles:write,usage:read,audit:read"
 SORTS = ("name", "created", "last_used", "expires")
 NULLABLE_SORTS = ("last_used", "expires")
 CURSOR_MAX = 200  # the query parameter's documented maxLength
@@ -37,10 +36,6 @@ FUZZ = hypothesis.settings(
     derandomize=True,
     suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
 )
-
-
-def _token(console: Console, email: str) -> str:
-    return console.cli("create-token", email, f"fz-{uuid.uuid4().hex[:6]}", "--scopes", ALL).stdout.strip()
 
 
 def _encode(obj: Any) -> str:
@@ -107,7 +102,7 @@ class Caller:
 
 def _caller(console: Console, email: str, tokens: int = 1) -> Caller:
     with concurrent.futures.ThreadPoolExecutor(tokens) as pool:
-        made = list(pool.map(lambda _: _token(console, email), range(tokens)))
+        made = list(pool.map(lambda _: management_token(console, email), range(tokens)))
     return Caller(f"{console.base_url}/api/v1", made)
 
 

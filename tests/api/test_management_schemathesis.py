@@ -4,7 +4,6 @@ OpenAPI links (create a key, then get, patch, roll, usage, delete it; the same f
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import hypothesis
@@ -13,11 +12,10 @@ from schemathesis import GenerationMode
 from schemathesis.core.control import SkipTest
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.api.conftest import assert_no_traceback
+from tests.api.conftest import assert_no_traceback, management_token
 from tests.conftest import Console
 
 MANAGEMENT = r"^/api/v1/(keys|profiles|audit)"
-ALL_SCOPES = "keys:read,keys:write,profiles:read,profiles:write,usage:read,audit:read"
 # A schema cannot say which names, dates or cursors the services accept (a past end date, a
 # control character, a cursor of another query): those 422s are correct, so this check is off.
 NOT_EXPRESSIBLE = [positive_data_acceptance]
@@ -42,8 +40,7 @@ def _schema(console: Console) -> schemathesis.BaseSchema:
 
 def _headers(console: Console) -> dict[str, str]:
     email = console.new_user()
-    token = console.cli("create-token", email, f"fuzz-{uuid.uuid4().hex[:6]}", "--scopes", ALL_SCOPES).stdout
-    return {"Authorization": f"Bearer {token.strip()}"}
+    return {"Authorization": f"Bearer {management_token(console, email)}"}
 
 
 def test_every_management_operation_conforms_to_its_schema(console: Console) -> None:

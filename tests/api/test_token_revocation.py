@@ -11,15 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.api.conftest import ALL_SCOPES, management_token
 from tests.conftest import PASSWORD, Console
-
-ALL = "keys:read,keys:write,profiles:read,profiles:write,usage:read,audit:read"
-
-
-def _token(console: Console, email: str, *extra: str) -> str:
-    return console.cli(
-        "create-token", email, f"ci-{uuid.uuid4().hex[:6]}", "--scopes", ALL, *extra
-    ).stdout.strip()
 
 
 def _status(console: Console, token: str) -> int:
@@ -45,8 +38,8 @@ def test_removal_revokes_the_members_tokens_there_for_good(console: Console) -> 
     console.cli("create-workspace", owner, team)
     member = f"member-{uuid.uuid4().hex[:10]}@example.com"
     _join(console, member, owner, team)
-    in_team = _token(console, member, "--workspace", team)
-    personal = _token(console, member)
+    in_team = management_token(console, member, ALL_SCOPES, "--workspace", team)
+    personal = management_token(console, member)
     assert _status(console, in_team) == 200
 
     console.cli("remove-member", owner, team, member)
@@ -55,7 +48,7 @@ def test_removal_revokes_the_members_tokens_there_for_good(console: Console) -> 
     assert _status(console, in_team) == 401
     assert _status(console, personal) == 200  # only that workspace's tokens
 
-    owner_token = _token(console, owner, "--workspace", team)
+    owner_token = management_token(console, owner, ALL_SCOPES, "--workspace", team)
     events = httpx.get(
         f"{console.base_url}/api/v1/audit",
         headers={"Authorization": f"Bearer {owner_token}"},
@@ -67,13 +60,13 @@ def test_removal_revokes_the_members_tokens_there_for_good(console: Console) -> 
 
 def test_disabling_revokes_the_users_tokens_for_good(console: Console) -> None:
     email = console.new_user()
-    token = _token(console, email)
+    token = management_token(console, email)
     assert _status(console, token) == 200
     console.cli("disable-user", email)
     assert _status(console, token) == 401
     console.cli("enable-user", email)
     assert _status(console, token) == 401
-    fresh = _token(console, email)  # a new token after re-enabling works
+    fresh = management_token(console, email)  # a new token after re-enabling works
     events = httpx.get(
         f"{console.base_url}/api/v1/audit", headers={"Authorization": f"Bearer {fresh}"}, timeout=30
     ).json()["data"]
