@@ -22,3 +22,19 @@
   var start = function () { new MutationObserver(watch).observe(document.body, { childList: true, subtree: true }); };
   if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
 })();
+
+// The skip link moves keyboard focus to the page's main content itself: left to the browser, the
+// client-side router takes the fragment link as a navigation and focus stays on the link.
+(function () {
+  if (window.__skipLink) return;
+  window.__skipLink = true;
+  document.addEventListener('click', function (event) {
+    var link = event.target.closest && event.target.closest('a.skip-link');
+    if (!link) return;
+    var main = document.getElementById('main-content');
+    if (!main) return;
+    event.preventDefault();
+    event.stopPropagation();
+    main.focus();
+  }, true);
+})();

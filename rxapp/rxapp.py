@@ -50,9 +50,15 @@ api.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"
 # inside the security middleware (headers, body cap) like every other route.
 app = FastPathApp(
     stylesheets=["/responsive.css"],
-    head_components=[rx.script(src="/focus_return.js"), rx.script(src="/keep_email.js")],
+    head_components=[
+        rx.script(src="/focus_return.js"),
+        rx.script(src="/keep_email.js"),
+        rx.script(src="/slider_names.js"),
+    ],
     api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
     security_middleware=security_middleware,
+    # plain toasts with a coloured icon: sonner's rich colours (green text on pale green) fail WCAG AA
+    toaster=rx.toast.provider(rich_colors=False),
 )
 app.add_middleware(SessionGuard(AuthState))  # before any handler or hydration sees a tab's state
 app.add_page(index, route=routes.HOME, title="Key Console", on_load=AuthState.redirect_home)

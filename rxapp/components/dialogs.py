@@ -61,7 +61,9 @@ def confirm_delete_dialog(
             else rx.fragment(),
             dialog_footer(
                 cancel_id,
-                rx.button("Delete", color_scheme="red", on_click=on_confirm, id=confirm_id),
+                rx.button(
+                    "Delete", color_scheme="red", high_contrast=True, on_click=on_confirm, id=confirm_id
+                ),
                 alert=True,
                 margin_top="4",
             ),

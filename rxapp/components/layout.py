@@ -136,9 +136,15 @@ def protected_page(content: rx.Component) -> rx.Component:
         rx.cond(
             AuthState.signed_in,
             rx.fragment(
+                # The first Tab stop: past the navigation straight to the page (WCAG 2.4.1).
+                rx.el.a(
+                    "Skip to main content", href="#main-content", id="skip-to-content", class_name="skip-link"
+                ),
                 navbar(),
                 rx.el.main(
                     content,
+                    id="main-content",
+                    tab_index=-1,  # focusable by the skip link, not a Tab stop of its own
                     class_name="page-main",
                 ),
                 rx.el.footer(

@@ -49,6 +49,7 @@ def _warning(headline: str, advice: str, warning_id: str) -> rx.Component:
         rx.callout.icon(rx.icon("shield-alert")),
         rx.vstack(*lines, spacing="1"),
         color_scheme="amber",
+        high_contrast=True,  # amber-11 text on amber-3 falls short of WCAG AA (axe)
         **({"id": warning_id} if warning_id else {}),
     )
 
@@ -127,7 +128,13 @@ def discard_confirmation(what: str, *, open: Any, on_open_change: Any, on_discar
                 rx.alert_dialog.cancel(  # focused when the alert opens; Escape is the same as Go back
                     rx.button("Go back", variant="soft", color_scheme="gray", id="discard-cancel"),
                 ),
-                rx.button("Close anyway", color_scheme="red", on_click=on_discard, id="discard-confirm"),
+                rx.button(
+                    "Close anyway",
+                    color_scheme="red",
+                    high_contrast=True,
+                    on_click=on_discard,
+                    id="discard-confirm",
+                ),
                 justify="end",
                 spacing="3",
                 margin_top="4",

@@ -159,7 +159,11 @@ def sign_in_page() -> rx.Component:
             method="post",
             width="100%",
         ),
-        rx.text("No account yet? ", rx.link("Create one", href=routes.SIGN_UP, id="to-sign-up"), size="2"),
+        rx.text(
+            "No account yet? ",
+            rx.link("Create one", href=routes.SIGN_UP, id="to-sign-up", underline="always"),
+            size="2",
+        ),
     )
 
 
@@ -173,7 +177,9 @@ def sign_up_page() -> rx.Component:
             _sign_up_form(),
         ),
         rx.text(
-            "Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in"), size="2"
+            "Already have an account? ",
+            rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in", underline="always"),
+            size="2",
         ),
     )
 

@@ -154,6 +154,7 @@ def _member_row(row: MemberRow) -> rx.Component:
                     value=row.role,
                     on_change=lambda role: state.change_role(row.user_id, role),
                     id=f"member-role-{row.user_id}",
+                    custom_attrs={"aria-label": "Role of " + row.email},  # the trigger's accessible name
                     size="1",
                 ),
                 rx.text(row.role, id=f"member-role-{row.user_id}"),
@@ -195,6 +196,7 @@ def _invite_dialog() -> rx.Component:
                         value=state.invite_role,
                         on_change=state.set_invite_role,
                         id="invite-role",
+                        custom_attrs={"aria-label": "Role"},
                     ),
                     rx.text("Link expires after", size="2", weight="medium"),
                     rx.select(
@@ -202,6 +204,7 @@ def _invite_dialog() -> rx.Component:
                         value=state.invite_expiry,
                         on_change=state.set_invite_expiry,
                         id="invite-expiry",
+                        custom_attrs={"aria-label": "Link expires after"},
                     ),
                     rx.cond(state.error != "", rx.text(state.error, color_scheme="red", size="2")),
                     rx.flex(

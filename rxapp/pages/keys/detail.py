@@ -209,7 +209,7 @@ class KeyDetailState(AuthState):
 
 def _fact(label: str, value: rx.Component | rx.Var | str, fact_id: str) -> rx.Component:
     return rx.vstack(
-        rx.text(label, size="1", color=rx.color("gray", 10)),
+        rx.text(label, size="1", color=rx.color("gray", 11)),  # gray-10 fails WCAG AA contrast
         rx.box(value, id=fact_id),
         spacing="1",
         min_width="9rem",
@@ -283,13 +283,17 @@ def _rotation() -> rx.Component:
             state.rolled_from != "",
             rx.text(
                 "Rolled from ",
-                rx.link(state.rolled_from, href="/keys/" + state.rolled_from),
+                rx.link(state.rolled_from, href="/keys/" + state.rolled_from, underline="always"),
                 id="rolled-from",
             ),
         ),
         rx.cond(
             state.rolled_to != "",
-            rx.text("Rolled to ", rx.link(state.rolled_to, href="/keys/" + state.rolled_to), id="rolled-to"),
+            rx.text(
+                "Rolled to ",
+                rx.link(state.rolled_to, href="/keys/" + state.rolled_to, underline="always"),
+                id="rolled-to",
+            ),
         ),
         rx.cond(
             state.assistant != "",

@@ -208,7 +208,12 @@ def profile_select(value: rx.Var, on_change: rx.EventHandler, select_id: str) ->
         KeysTableState.profile_options.length() == 0,
         rx.text(
             "No Bias Profiles yet. ",
-            rx.link("Create one on the Profiles page", href=routes.PROFILES, id=f"{select_id}-hint-link"),
+            rx.link(
+                "Create one on the Profiles page",
+                href=routes.PROFILES,
+                id=f"{select_id}-hint-link",
+                underline="always",
+            ),
             ".",
             size="1",
             color=rx.color("gray", 11),

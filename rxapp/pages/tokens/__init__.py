@@ -27,7 +27,9 @@ def tokens_content() -> rx.Component:
         ),
         rx.text(
             "API reference: ",
-            rx.link("/api/docs", href=routes.API_DOCS, is_external=True, id="api-docs-link"),
+            rx.link(
+                "/api/docs", href=routes.API_DOCS, is_external=True, id="api-docs-link", underline="always"
+            ),
             size="2",
         ),
         tokens_table(),

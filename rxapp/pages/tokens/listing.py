@@ -143,7 +143,13 @@ def revoke_dialog() -> rx.Component:
             rx.cond(state.error != "", rx.text(state.error, color_scheme="red", size="2")),
             dialog_footer(
                 "revoke-cancel",
-                rx.button("Revoke", color_scheme="red", on_click=state.confirm, id="revoke-confirm"),
+                rx.button(
+                    "Revoke",
+                    color_scheme="red",
+                    high_contrast=True,
+                    on_click=state.confirm,
+                    id="revoke-confirm",
+                ),
                 alert=True,
                 margin_top="4",
             ),
