@@ -68,9 +68,11 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def load(self, user: Caller):
-        self.inviting, self.invite_shown = False, False  # a reload never reopens a reveal
         await self._reload(user)
-        return revealed_invite_link.push("")
+        if self.invite_shown:  # a reload never reopens a reveal (the link itself died with the page)
+            self.inviting, self.invite_shown = False, False
+            return revealed_invite_link.push("")
+        return None
 
     @rx.event
     @requires_user
