@@ -151,7 +151,7 @@ def verdict(
     quiet_from = max(old_last, new_first) if old_last is not None else new_first
     safe_from = quiet_from + QUIET_PERIOD
     overlapped = old_last is not None and old_last >= new_first
-    if overlapped and (new_last is None or new_last <= old_last):
+    if overlapped and (new_last is None or new_last <= quiet_from):
         return "both_in_use", safe_from  # the latest call went to the old key
     if now < safe_from:
         return ("both_in_use" if overlapped else "settling"), safe_from
