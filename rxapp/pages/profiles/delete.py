@@ -15,8 +15,10 @@ from rxapp.state import AuthState, Refusal, requires_user
 def in_use_text(key_count: int) -> str:
     if key_count <= 0:
         return ""
-    uses, them = ("API key uses", "it") if key_count == 1 else ("API keys use", "them")
-    return f"{key_count} {uses} it; move {them} to another profile first (edit the key's Bias Profile)."
+    uses, them, keys = (
+        ("API key uses", "it", "the key's") if key_count == 1 else ("API keys use", "them", "each key's")
+    )
+    return f"{key_count} {uses} it; move {them} to another profile first (edit {keys} Bias Profile)."
 
 
 class DeleteProfileState(DialogOpen, AuthState):
