@@ -44,10 +44,18 @@ def confirm_delete_dialog(
     body: rx.Component | None = None,
     error: Any = None,
     error_id: str = "",
+    confirm_label: str = "Delete",
+    confirm_shown: Any = True,
     **content_props: Any,
 ) -> rx.Component:
     """ "Delete X?" with an optional warning `body`, the refusal `error` (a state var, shown when not
-    empty, as a red callout with `error_id`), Cancel and a red Delete."""
+    empty, as a red callout with `error_id`), Cancel and a red Delete (`confirm_label`). When
+    `confirm_shown` (a state var) is false the red button is left out: the `body` says why, so
+    there is no button that only fails once clicked."""
+    # high contrast: white on the solid red falls short of WCAG AA (axe)
+    confirm = rx.button(
+        confirm_label, color_scheme="red", high_contrast=True, on_click=on_confirm, id=confirm_id
+    )
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
@@ -61,9 +69,7 @@ def confirm_delete_dialog(
             else rx.fragment(),
             dialog_footer(
                 cancel_id,
-                rx.button(
-                    "Delete", color_scheme="red", high_contrast=True, on_click=on_confirm, id=confirm_id
-                ),
+                confirm if confirm_shown is True else rx.cond(confirm_shown, confirm),
                 alert=True,
                 margin_top="4",
             ),

@@ -42,12 +42,12 @@ def primary_action(label: str, on_click: Any, button_id: str) -> rx.Component:
     )
 
 
-def empty_state(icon: str, heading: str, text: str, *actions: rx.Component, box_id: str) -> rx.Component:
+def empty_state(icon: str, heading: str, text: Any, *actions: rx.Component, box_id: str) -> rx.Component:
     return rx.center(
         rx.vstack(
             rx.icon(icon, size=40, color=rx.color("gray", 9)),
             rx.heading(heading, size="4"),
-            rx.text(text, color=MUTED),
+            rx.text(text, color=MUTED, id=box_id + "-text"),
             *actions,
             align="center",
             spacing="3",
@@ -58,6 +58,12 @@ def empty_state(icon: str, heading: str, text: str, *actions: rx.Component, box_
         width="100%",
         id=box_id,
     )
+
+
+def for_role(can_create: Any, creator_text: str, viewer_text: str) -> Any:
+    """An empty state's sentence: an invitation to create for those who may, and for viewers what
+    they can do instead (nothing here only fails once clicked)."""
+    return rx.cond(can_create, creator_text, viewer_text)
 
 
 def pagination(

@@ -49,9 +49,11 @@ class MembersState(AuthState):
     invite_expiry: str = "7 days"
     invite_shown: bool = False  # the link itself is client-side only: see revealed_invite_link
     error: str = ""
+    leave_note: str = ""  # why "Leave" is not offered to the reader (personal workspace, only owner)
 
     async def _reload(self, user: Caller) -> None:
         members = await self.in_session(workspace_service.list_members, user.access)
+        self.leave_note = workspace_service.leave_refusal(user.access, members)
         self.members = [
             MemberRow(user_id=m.user_id, email=m.email, role=m.role, is_me=m.user_id == user.id)
             for m in members
@@ -164,11 +166,15 @@ def _member_row(row: MemberRow) -> rx.Component:
         ),
         rx.table.cell(
             rx.cond(
-                AuthState.can_manage | row.is_me,
-                row_button(
-                    rx.cond(row.is_me, "Leave", "Remove"),
-                    state.remove(row.user_id),
-                    f"member-remove-{row.user_id}",
+                row.is_me & (state.leave_note != ""),
+                rx.text(state.leave_note, size="1", color_scheme="gray", id="member-leave-note"),
+                rx.cond(
+                    AuthState.can_manage | row.is_me,
+                    row_button(
+                        rx.cond(row.is_me, "Leave", "Remove"),
+                        state.remove(row.user_id),
+                        f"member-remove-{row.user_id}",
+                    ),
                 ),
             )
         ),

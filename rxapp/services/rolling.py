@@ -27,9 +27,13 @@ GRACE_CHOICES: dict[str, dt.timedelta] = {
     "7d": dt.timedelta(days=7),
 }
 GRACE_LABELS = {"0": "Immediately", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
-# After an overlap (a rolling deploy calls both keys for a while), the old key counts as retired
-# once it has been silent this long while the new key is in use.
+# "Safe to expire" needs the old key silent this long after the new key's first use. A call one
+# second before the switch says nothing about the replicas, workers and cron jobs that have not
+# restarted yet: a rolling deploy takes minutes, and a job every 5 minutes gets three chances to
+# show itself. Last Used reaches the database within a second (write-behind), so the flush lag is
+# negligible. Callers rarer than this (hourly, daily) are what the grace period is for.
 QUIET_PERIOD = dt.timedelta(minutes=15)
+QUIET_PERIOD_LABEL = f"{int(QUIET_PERIOD.total_seconds() // 60)} minutes"
 
 
 def parse_grace(value: str) -> dt.timedelta:
@@ -121,13 +125,37 @@ def links(session: Session, access: Access, key_id: str) -> RollLinks:
 class RotationStatus:
     """Where a rotation stands, for a key in its grace period that has been rolled to another."""
 
-    state: str  # "new_unused" | "both_in_use" | "safe_to_expire"
+    state: str  # "new_unused" | "both_in_use" | "settling" | "safe_to_expire"
     old_key_id: str
     new_key_id: str
     old_last_used_at: dt.datetime | None
     new_first_used_at: dt.datetime | None
     old_expires_at: dt.datetime | None
     new_last_used_at: dt.datetime | None = None
+    safe_from: dt.datetime | None = None  # when the quiet period ends if the old key stays silent
+
+
+def verdict(
+    old_last: dt.datetime | None,
+    new_first: dt.datetime | None,
+    new_last: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime | None]:
+    """The assistant's rule, on Last Used times alone: (state, safe_from).
+
+    Safe only once the old key has been silent for QUIET_PERIOD counted from the later of its last
+    call and the new key's first use, and the last call of the two went to the new key (after an
+    overlap, the new key was called again since the old key's last call)."""
+    if new_first is None:
+        return "new_unused", None
+    quiet_from = max(old_last, new_first) if old_last is not None else new_first
+    safe_from = quiet_from + QUIET_PERIOD
+    overlapped = old_last is not None and old_last >= new_first
+    if overlapped and (new_last is None or new_last <= quiet_from):
+        return "both_in_use", safe_from  # the latest call went to the old key
+    if now < safe_from:
+        return ("both_in_use" if overlapped else "settling"), safe_from
+    return "safe_to_expire", safe_from
 
 
 def rotation_status(
@@ -145,15 +173,10 @@ def rotation_status(
         return None
     old_last, new_first = as_utc(old.last_used_at), as_utc(successor.first_used_at)
     new_last = as_utc(successor.last_used_at)
-    if new_first is None:
-        state = "new_unused"
-    elif old_last is None or old_last < new_first:
-        state = "safe_to_expire"  # nothing called the old key since the new one's first use
-    elif new_last is not None and new_last > old_last and now - old_last >= QUIET_PERIOD:
-        state = "safe_to_expire"  # an overlap, then the old key went quiet while the new one works
-    else:
-        state = "both_in_use"
-    return RotationStatus(state, old.key_id, successor.key_id, old_last, new_first, old_end, new_last)
+    state, safe_from = verdict(old_last, new_first, new_last, now)
+    return RotationStatus(
+        state, old.key_id, successor.key_id, old_last, new_first, old_end, new_last, safe_from
+    )
 
 
 def expire_now(

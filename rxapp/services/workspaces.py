@@ -278,6 +278,16 @@ def remove_member(session: Session, access: Access, user_id: int, *, client_addr
     )
 
 
+def leave_refusal(access: Access, members: list[MemberPublic]) -> str:
+    """Why the caller may not leave (remove_member's refusals, said before any click), or ""."""
+    if access.personal:
+        return "Your personal workspace: it cannot be left."
+    owners = [m.user_id for m in members if m.role == Role.OWNER.value]
+    if owners == [access.user_id]:
+        return "You are the only owner: make someone else owner before leaving."
+    return ""
+
+
 def revoke_tokens_of(
     session: Session,
     user_id: int,

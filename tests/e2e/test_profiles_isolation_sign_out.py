@@ -71,15 +71,15 @@ def test_bias_profile_lifecycle(page: Page, console: Console) -> None:
     edit_key_profile(page, key_id, "hiring-strict")
     expect(page.locator(f"#profile-{key_id}")).to_have_text("hiring-strict", timeout=T)
 
-    # A profile in use cannot be deleted, and the dialog says why.
+    # A profile in use cannot be deleted, and the dialog says why before any click (no Delete).
     page.click("#nav-profiles")
     expect(page.locator(f"#profile-keys-{profile_id}")).to_have_text("1", timeout=T)
     page.click(f"#delete-profile-{profile_id}")
     expect(page.get_by_role("alertdialog")).to_contain_text("hiring-strict", timeout=T)
-    page.click("#profile-delete-confirm")
-    error = page.locator("#profile-delete-error")
-    expect(error).to_contain_text("1 API key uses the profile 'hiring-strict'", timeout=T)
-    expect(error).to_contain_text("Move it to another profile")
+    expect(page.locator("#profile-delete-in-use")).to_contain_text(
+        "1 API key uses it; move it to another profile first", timeout=T
+    )
+    expect(page.locator("#profile-delete-confirm")).to_have_count(0)
     page.click("#profile-delete-cancel")
     expect(profile_row(page, "hiring-strict")).to_be_visible()
 

@@ -1,4 +1,5 @@
-"""Roll a key with a grace period, watch the rotation assistant, see the calls on the detail page."""
+"""Roll a key with a grace period, watch the rotation assistant, see the calls on the detail page.
+The quiet period and Expire now's confirmation: tests/e2e/test_before_the_click.py."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def test_roll_switch_expire_with_the_assistant_and_the_chart(page: Page, console
     page.wait_for_url(re.compile(rf".*/keys/{old_id}/?$"))
     expect(page.locator("#detail-name")).to_have_text("checkout-service", timeout=T)
     expect(page.locator("#rolled-to")).to_be_visible(timeout=T)
-    # The new key's first call came after the old key's last one: the switch is done.
-    expect(page.locator("#rotation-assistant")).to_contain_text("safe to expire now", timeout=T)
+    # The new key's first call came after the old key's last one, seconds ago: not safe yet, the
+    # old key must stay quiet for the quiet period first (tests/e2e/test_before_the_click.py).
+    expect(page.locator("#rotation-assistant")).to_contain_text("safe once it has been quiet for", timeout=T)
+    expect(page.locator("#expire-now")).to_have_count(0)
     # The calls just made show up on the chart's totals
     expect(page.locator("#usage-total-valid")).to_contain_text("2", timeout=T)
 
@@ -52,7 +55,7 @@ def test_roll_switch_expire_with_the_assistant_and_the_chart(page: Page, console
     expect(page.locator("#rotation-assistant")).to_contain_text("Both keys are in use", timeout=T)
     expect(page.locator("#usage-total-valid")).to_contain_text("3", timeout=T)
 
-    # Roll the current key once more, switch cleanly, and retire the old one with "Expire now"
+    # Roll the current key once more and switch cleanly: the assistant names the quiet period
     new_id = next(key for key in key_ids(console, email) if key != old_id)
     page.goto(f"{console.base_url}/keys")
     expect(page.locator(f"#roll-{new_id}")).to_be_visible(timeout=T)
@@ -65,11 +68,9 @@ def test_roll_switch_expire_with_the_assistant_and_the_chart(page: Page, console
     page.click("#create-done")
     assert console.verify(newest).json()["valid"] is True  # the service switched
     page.goto(f"{console.base_url}/keys/{new_id}")
-    expect(page.locator("#rotation-assistant")).to_contain_text("safe to expire now", timeout=T)
-    page.click("#expire-now")
-    expect(page.get_by_text(f"{new_id} is expired")).to_be_visible(timeout=T)
-    assert console.verify(new_secret).json()["code"] == "EXPIRED"  # on the very next call
-    assert console.verify(newest).json()["valid"] is True
+    expect(page.locator("#rotation-assistant")).to_contain_text("safe once it has been quiet for", timeout=T)
+    expect(page.locator("#rotation-quiet-rule")).to_contain_text("15 minutes")
+    assert console.verify(new_secret).json()["valid"] is True  # still in its grace period
 
 
 def test_an_expired_key_cannot_be_rolled_and_a_foreign_detail_page_is_not_found(

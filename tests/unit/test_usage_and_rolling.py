@@ -193,17 +193,23 @@ def test_the_assistant_follows_real_usage(engine: sa.Engine, session: Session, a
     )
     session.commit()
     call(_row(session, again.new.key.key_id), T0 + dt.timedelta(minutes=3))
+    # quiet since the switch at :03, but not yet for the quiet period: not safe before :18
     status = rolling.rotation_status(
         session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10)
     )
+    assert status is not None and status.state == "settling"
+    assert status.safe_from == T0 + dt.timedelta(minutes=3) + rolling.QUIET_PERIOD
+    status = rolling.rotation_status(
+        session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=18)
+    )
     assert status is not None and status.state == "safe_to_expire"
     rolling.expire_now(
-        session, alice.access, alice.actor, quiet.key.key_id, now=T0 + dt.timedelta(minutes=10)
+        session, alice.access, alice.actor, quiet.key.key_id, now=T0 + dt.timedelta(minutes=18)
     )
     session.commit()
     assert _row(session, quiet.key.key_id).status == KeyStatus.EXPIRED
     assert (
-        rolling.rotation_status(session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=11))
+        rolling.rotation_status(session, alice.access, quiet.key.key_id, now=T0 + dt.timedelta(minutes=19))
         is None
     )
 
@@ -225,3 +231,29 @@ def test_after_an_overlap_the_old_key_is_safe_once_it_has_been_quiet(
     assert early is not None and early.state == "both_in_use"
     later = rolling.rotation_status(session, alice.access, old.key.key_id, now=T0 + dt.timedelta(minutes=21))
     assert later is not None and later.state == "safe_to_expire"
+
+
+def test_safe_to_expire_needs_a_quiet_period_after_the_new_keys_first_use() -> None:
+    """The verdict on fake times: issue 22 item 4 (the old key called a second before the new one's
+    first use was called "safe" at once)."""
+    quiet, second, minute = rolling.QUIET_PERIOD, dt.timedelta(seconds=1), dt.timedelta(minutes=1)
+    assert quiet >= dt.timedelta(minutes=10)  # longer than a rolling deploy and a 5-minute job's two runs
+    new_first = T0
+
+    def verdict(old_last, new_last, at):
+        return rolling.verdict(old_last, new_first, new_last, at)
+
+    assert rolling.verdict(T0, None, None, T0 + dt.timedelta(days=1)) == ("new_unused", None)
+    # the old key called a second before the switch: settling until the quiet period has passed
+    assert verdict(T0 - second, T0, T0 + second) == ("settling", T0 + quiet)
+    assert verdict(T0 - second, T0, T0 + quiet - second)[0] == "settling"
+    assert verdict(T0 - second, T0, T0 + quiet) == ("safe_to_expire", T0 + quiet)
+    # never called at all: the period still counts from the new key's first use
+    assert verdict(None, T0, T0 + quiet - second)[0] == "settling"
+    assert verdict(None, T0, T0 + quiet)[0] == "safe_to_expire"
+    # the old key called a second after the new one: the quiet period starts again from that call
+    old_last = T0 + second
+    assert verdict(old_last, T0, T0 + 2 * second) == ("both_in_use", old_last + quiet)
+    assert verdict(old_last, T0, old_last + 2 * quiet)[0] == "both_in_use"  # old key had the last word
+    assert verdict(old_last, T0 + minute, old_last + quiet - second)[0] == "both_in_use"
+    assert verdict(old_last, T0 + minute, old_last + quiet) == ("safe_to_expire", old_last + quiet)

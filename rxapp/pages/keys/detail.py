@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.components.badges import status_badge
+from rxapp.components.dialogs import confirm_delete_dialog
 from rxapp.components.layout import protected_page
 from rxapp.components.timefmt import (
     BROWSER_ZONE_SCRIPT,
@@ -50,23 +51,27 @@ class EventRow:
 
 def assistant_text(status: rolling.RotationStatus, now: dt.datetime) -> tuple[str, dt.datetime | None, str]:
     """What the assistant says: text, then an instant the browser shows in local time (if any),
-    then the rest of the sentence."""
+    then the rest of the sentence. Every verdict but "new_unused" names the quiet period."""
+    quiet = rolling.QUIET_PERIOD_LABEL
     if status.state == "new_unused":
         return f"The new key {status.new_key_id} has not been used yet.", None, ""
+    old_last = status.old_last_used_at
+    last = f"Old key last called {relative(old_last, now)}" if old_last else "No call on the old key yet"
+    wait = f"; safe once it has been quiet for {quiet} after the new key's first use (from "
     if status.state == "both_in_use":
-        last = relative(status.old_last_used_at, now)
-        return f"Both keys are in use: something still calls the old key (last call {last}).", None, ""
-    old_last, new_first = status.old_last_used_at, status.new_first_used_at
-    if old_last and new_first and old_last >= new_first:
-        quiet = relative(old_last, now).removesuffix(" ago")
         return (
-            f"No call on the old key for {quiet} while the new key is in use: safe to expire now.",
-            None,
-            "",
+            f"Both keys are in use: something still calls the old key. {last}{wait}",
+            status.safe_from,
+            ", if no call comes).",
         )
-    if new_first is None:
-        return "No call on the old key since the new key's first use: safe to expire now.", None, ""
-    return "No call on the old key since the new key's first use at ", new_first, ": safe to expire now."
+    if status.state == "settling":
+        return f"{last}{wait}", status.safe_from, ")."
+    silent = f" for {relative(old_last, now).removesuffix(' ago')}" if old_last else ""
+    return (
+        f"No call on the old key{silent} (at least {quiet}, counted from the new key's first use at ",
+        status.new_first_used_at,
+        "): safe to expire now.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +110,7 @@ class KeyDetailState(AuthState):
     assistant_after: str = ""
     assistant_state: str = ""
     assistant_old_key: str = ""
+    expire_confirm: bool = False  # the "Expire now" confirmation dialog is open
     events: list[EventRow] = []
 
     def _key_from_url(self) -> str:
@@ -197,9 +203,17 @@ class KeyDetailState(AuthState):
         await self._reload(user)
 
     @rx.event
+    def set_expire_confirm(self, is_open: bool):
+        self.expire_confirm = is_open
+
+    @rx.event
     @requires_user
     async def expire_old_key(self, user: Caller):
+        """Confirmed in the dialog; the service checks the role again."""
+        self.expire_confirm = False
         old = self.assistant_old_key
+        if not old:
+            return None
         await self.in_session(
             rolling.expire_now, user.access, user.email, old, client_address=self.client_address()
         )
@@ -307,13 +321,19 @@ def _rotation() -> rx.Component:
                     ),
                     state.assistant_after,
                 ),
+                rx.callout.text(
+                    f"Safe to expire means: no call on the old key for {rolling.QUIET_PERIOD_LABEL}"
+                    " after the new key's first use. Last Used reaches the console within seconds.",
+                    size="1",
+                    id="rotation-quiet-rule",
+                ),
                 rx.cond(
                     (state.assistant_state == "safe_to_expire") & AuthState.can_write,
                     rx.button(
                         "Expire now",
                         color_scheme="red",
                         variant="soft",
-                        on_click=state.expire_old_key,
+                        on_click=state.set_expire_confirm(True),
                         id="expire-now",
                         margin_top="2",
                     ),
@@ -324,6 +344,25 @@ def _rotation() -> rx.Component:
             ),
         ),
         width="100%",
+    )
+
+
+def _expire_dialog() -> rx.Component:
+    state = KeyDetailState
+    return confirm_delete_dialog(
+        title="Expire the old key now?",
+        description=rx.text(
+            rx.text.strong(state.assistant_old_key),
+            " answers EXPIRED from its next call on. Anything still using it stops working."
+            " This cannot be undone.",
+        ),
+        on_confirm=state.expire_old_key,
+        open=state.expire_confirm,
+        on_open_change=state.set_expire_confirm,
+        confirm_id="expire-now-confirm",
+        cancel_id="expire-now-cancel",
+        confirm_label="Expire now",
+        id="expire-now-dialog",
     )
 
 
@@ -383,6 +422,7 @@ def key_detail_content() -> rx.Component:
             _events(),
             roll_dialog(),
             create_dialog(),
+            _expire_dialog(),
             rx.moment(interval=REFRESH_MILLISECONDS, on_change=state.refresh, display="none"),
             spacing="5",
             width="100%",

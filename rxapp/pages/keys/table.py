@@ -7,7 +7,7 @@ import reflex as rx
 from rxapp.components.badges import status_badge
 from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
-from rxapp.components.page import MUTED, data_table, empty_state, pagination, search_box
+from rxapp.components.page import MUTED, data_table, empty_state, for_role, pagination, search_box
 from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.components.timefmt import local_time, with_utc_title
 from rxapp.pages.keys.create import CreateKeyState
@@ -210,7 +210,12 @@ def no_keys_yet() -> rx.Component:
     return empty_state(
         "key-round",
         "No API keys yet",
-        "Create a key for each application that calls the service.",
+        for_role(
+            AuthState.can_write,
+            "Create a key for each application that calls the service.",
+            "You have the viewer role here: keys are created by the workspace's owners and members."
+            " Ask one of them to create a key; it will show up here.",
+        ),
         rx.cond(
             AuthState.can_write,
             rx.button(

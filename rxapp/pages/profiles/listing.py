@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.clipped import clipped_text
-from rxapp.components.page import data_table, empty_state
+from rxapp.components.page import data_table, empty_state, for_role
 from rxapp.components.row_actions import edit_delete_buttons
 from rxapp.models import BIAS_CATEGORIES, BiasProfilePublic
 from rxapp.services import profiles as profile_service
@@ -95,7 +95,12 @@ def profiles_table(on_edit, on_delete) -> rx.Component:
         empty_state(
             "sliders-horizontal",
             "No bias profiles yet",
-            "Create a profile, then attach it to keys.",
+            for_role(
+                AuthState.can_write,
+                "Create a profile, then attach it to keys.",
+                "You have the viewer role here: Bias Profiles are created by the workspace's owners and"
+                " members. Ask one of them if the keys need one.",
+            ),
             box_id="profiles-empty",
         ),
     )

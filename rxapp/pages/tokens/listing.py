@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.page import data_table, empty_state
+from rxapp.components.page import data_table, empty_state, for_role
 from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc
 from rxapp.models import utc_now
@@ -126,7 +126,12 @@ def tokens_table() -> rx.Component:
         empty_state(
             "key-square",
             "No management tokens yet",
-            "Create one to let a CI pipeline or a script manage this workspace's keys over the REST API.",
+            for_role(
+                TokensTableState.can_create,
+                "Create one to let a CI pipeline or a script manage this workspace's keys over the REST API.",
+                "You have the viewer role here: tokens are created by the workspace's owners and members."
+                " Ask one of them if a script needs one.",
+            ),
             box_id="tokens-empty",
         ),
     )
