@@ -147,9 +147,9 @@ def last_four(search: str, prefix: str) -> str | None:
     return None
 
 
-def _search_conditions(session: Session, search: str) -> Any:
+def _search_conditions(session: Session, workspace_id: int, search: str) -> Any:
     """A whole secret matches its own key by digest (the unique digest index); other text matches
-    names and key IDs as a substring, and the last four shown in the table (case-sensitive)."""
+    names and key IDs as a substring, and, shaped like them, the last four shown in the table."""
     settings = get_settings()
     found_digest = digest_for(search)
     if found_digest is not None:
@@ -169,13 +169,14 @@ def _search_conditions(session: Session, search: str) -> Any:
     tail = last_four(search, settings.key_prefix)
     if tail is None:
         return sa.or_(name_matches, key_id_matches)
-    # The masked form ends with the secret's last four; = compares case-sensitively on both.
-    shown_tail = (
-        sa.func.substr(col(ApiKey.masked), -LAST_FOUR)
-        if sqlite
-        else sa.func.right(col(ApiKey.masked), LAST_FOUR)
-    )
-    return sa.or_(name_matches, key_id_matches, shown_tail == tail)
+    # The masked form is the prefix, the dots and the last four: one seek in ix_api_keys_ws_masked
+    # (= compares case-sensitively on both databases), kept apart so the name/key ID scan above
+    # still reads only its covering index.
+    shown = col(ApiKey.masked) == f"{settings.key_prefix}_{key_format.MASK_DOTS}{tail}"
+    if tail != search:  # copied with its dots or prefix: no name or key ID holds that
+        return shown
+    by_tail = select(ApiKey.id).where(ApiKey.workspace_id == workspace_id, shown)
+    return sa.or_(name_matches, key_id_matches, col(ApiKey.id).in_(by_tail))
 
 
 def _escape_like(text: str) -> str:
@@ -201,7 +202,7 @@ def list_keys(
     if search and not storable(search):  # no name or key ID holds a NUL; PostgreSQL refuses one
         conditions.append(sa.false())
     elif search:
-        conditions.append(_search_conditions(session, search))
+        conditions.append(_search_conditions(session, workspace_id, search))
     if query.key_id is not None:
         conditions.append(col(ApiKey.key_id) == query.key_id)
     not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
