@@ -194,6 +194,8 @@ class ApiKey(SQLModel, table=True):
         sa.Index("ix_api_keys_ws_created", "workspace_id", "created_at"),
         sa.Index("ix_api_keys_ws_name_key", "workspace_id", "name", "key_id"),
         sa.Index("ix_api_keys_ws_last_used", "workspace_id", "last_used_at"),
+        # The last four shown in the table: masked is the prefix, dots and those four (a seek).
+        sa.Index("ix_api_keys_ws_masked", "workspace_id", "masked"),
         sa.Index("ix_api_keys_status_expires", "status", "expires_at"),
     )
 

@@ -385,12 +385,17 @@ def build_list_database(path: Path, size: int) -> tuple[int, dict[str, Any]]:
 def bench_list(mode: Mode, results: Results, work_dir: Path) -> None:
     from sqlmodel import Session
 
+    from rxapp.services import key_format
     from rxapp.services import keys as key_service
     from rxapp.services import workspaces as workspace_service
 
     queries = {
         "default (created desc, page 1)": key_service.KeyQuery(),
         "search 'checkout'": key_service.KeyQuery(search="checkout"),
+        # Finding a key from the key: the last four as copied from the table (an index seek) and a
+        # whole secret (a digest lookup; a well-formed one that no key has).
+        "search last four '•…'": key_service.KeyQuery(search="•" + _unique_strings(7, b"list")[0][-4:]),
+        "search whole secret": key_service.KeyQuery(search=key_format.generate_secret("bpk")),
         "status ACTIVE": key_service.KeyQuery(status="ACTIVE"),
         "sort by last used": key_service.KeyQuery(sort="last_used"),
         "deep page (page 200)": key_service.KeyQuery(page=200),

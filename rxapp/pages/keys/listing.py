@@ -97,6 +97,9 @@ class KeysTableState(AuthState):
     page: int = 1
     page_count: int = 1
     search: str = ""
+    # A whole secret pasted into the search: only the key it resolved to is kept ("" for none).
+    found_by_secret: bool = False
+    secret_key_id: str = ""
     status_filter: str = key_service.ALL_STATUSES
     profile_filter: str = key_service.ProfileScope.ALL.value
     sort: str = "created"
@@ -106,6 +109,7 @@ class KeysTableState(AuthState):
     def _query(self) -> key_service.KeyQuery:
         return key_service.KeyQuery(
             search=self.search,
+            key_id=self.secret_key_id if self.found_by_secret else None,
             status=key_service.parse_status_filter(self.status_filter),
             bias_profile=key_service.parse_profile_filter(self.profile_filter),
             sort=key_service.parse_sort(self.sort),
@@ -156,7 +160,18 @@ class KeysTableState(AuthState):
     @rx.event
     @requires_user
     async def set_search(self, user: Caller, value: str):
-        self.search = value[:SEARCH_MAX_LENGTH]
+        """A whole secret pasted here is digested by the service and then dropped: the field shows
+        the key ID it resolved to (or is emptied), so the secret is in no state, URL or page."""
+        text = value[:SEARCH_MAX_LENGTH]
+        match = await self.in_session(key_service.find_by_secret, user.access, text)
+        if match is None:
+            self.found_by_secret, self.secret_key_id, self.search = False, "", text
+        else:
+            shown = match.key_id or ""
+            if shown == self.search:  # unchanged, the browser's field would keep the secret
+                self.search = " "
+                yield
+            self.found_by_secret, self.secret_key_id, self.search = True, shown, shown
         await self._first_page(user)
 
     @rx.event

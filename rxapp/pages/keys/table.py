@@ -38,7 +38,7 @@ def toolbar() -> rx.Component:
         search_box(
             state.search,
             state.set_search,
-            placeholder="Search by name or key ID",
+            placeholder="Search by name, key ID, last four or whole key",
             input_id="search-keys",
             label="Search keys",
             width="280px",
@@ -170,10 +170,29 @@ def key_row(row: KeyRow) -> rx.Component:
     )
 
 
+def secret_search_note() -> rx.Component:
+    """Says a pasted whole key was looked up (by its digest) and not kept."""
+    state = KeysTableState
+    return rx.cond(
+        state.found_by_secret,
+        rx.text(
+            rx.cond(
+                state.secret_key_id != "",
+                "Found by its secret: " + state.secret_key_id + " (the secret was not stored)",
+                "No key in this workspace has that secret (the secret was not stored)",
+            ),
+            size="2",
+            color=MUTED,
+            id="secret-search-note",
+        ),
+    )
+
+
 def keys_table() -> rx.Component:
     state = KeysTableState
     return rx.vstack(
         toolbar(),
+        secret_search_note(),
         data_table(HEADERS, state.rows, key_row, "keys-table"),
         rx.cond(
             state.total == 0,

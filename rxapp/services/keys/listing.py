@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col, func, select
 
+from rxapp.context import get_settings
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
-from rxapp.services import keyset
+from rxapp.services import key_format, keyset
 from rxapp.services.access import Access, Need, require
 from rxapp.services.keys.rules import NAME_MAX_LENGTH, public
+from rxapp.services.keys.verification import digest_for
 from rxapp.services.text import storable
 
 PAGE_SIZE_DEFAULT = 25
@@ -73,6 +75,7 @@ class KeyQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     search: str = ""
+    key_id: str | None = None  # exactly this key (the page's "found by its secret"); "" finds none
     status: KeyStatus | None = None  # None: every status
     bias_profile: ProfileFilter = ProfileScope.ALL
     sort: SortField = "created"
@@ -111,6 +114,71 @@ def is_unused(key: ApiKeyPublic, now: dt.datetime) -> bool:
     return key.status != KeyStatus.EXPIRED and now - last_activity >= UNUSED_FOR
 
 
+LAST_FOUR = 4
+_MASK_DECORATION = "•…·*. "  # what may stand before the last four when copied from the table
+
+
+class SecretMatch(NamedTuple):
+    """A whole secret searched for: the workspace's key with that secret, or None (no key of this
+    workspace has it: another workspace's key is not told apart from no key at all)."""
+
+    key_id: str | None
+
+
+def find_by_secret(session: Session, access: Access, text: str) -> SecretMatch | None:
+    """None when `text` is not a whole, well-formed secret of this console (search it as text).
+    The secret is only digested here, never stored or returned: the caller keeps the key ID."""
+    workspace_id = require(access, Need.READ).workspace_id
+    found_digest = digest_for(text.strip())
+    if found_digest is None:
+        return None
+    key_id = session.exec(
+        select(ApiKey.key_id).where(ApiKey.digest == found_digest, ApiKey.workspace_id == workspace_id)
+    ).first()
+    return SecretMatch(key_id)
+
+
+def last_four(search: str, prefix: str) -> str | None:
+    """The last four characters of a masked key, when `search` is shaped like them: `a1B9`,
+    `•a1B9`, `…a1B9` or the whole masked form `bpk_••••••••a1B9`; otherwise None."""
+    tail = search.removeprefix(f"{prefix}_").lstrip(_MASK_DECORATION)
+    if len(tail) == LAST_FOUR and set(tail) <= set(key_format.BASE62):
+        return tail
+    return None
+
+
+def _search_conditions(session: Session, workspace_id: int, search: str) -> Any:
+    """A whole secret matches its own key by digest (the unique digest index); other text matches
+    names and key IDs as a substring, and, shaped like them, the last four shown in the table."""
+    settings = get_settings()
+    found_digest = digest_for(search)
+    if found_digest is not None:
+        return col(ApiKey.digest) == found_digest
+    pattern = f"%{_escape_like(search)}%"
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # SQLite's LIKE already ignores ASCII case; lower() per row would double the scan cost.
+        # Key IDs are lower-case ASCII, so a plain substring test (instr, no wildcards to
+        # escape) finds the same rows as LIKE at less than half its cost: the count scans
+        # every one of the owner's index entries, and this halves it at 100,000 keys.
+        name_matches = col(ApiKey.name).like(pattern, escape="\\")
+        key_id_matches = sa.func.instr(col(ApiKey.key_id), search.lower()) > 0
+    else:
+        name_matches = col(ApiKey.name).ilike(pattern, escape="\\")
+        key_id_matches = col(ApiKey.key_id).like(f"%{_escape_like(search.lower())}%", escape="\\")
+    tail = last_four(search, settings.key_prefix)
+    if tail is None:
+        return sa.or_(name_matches, key_id_matches)
+    # The masked form is the prefix, the dots and the last four: one seek in ix_api_keys_ws_masked
+    # (= compares case-sensitively on both databases), kept apart so the name/key ID scan above
+    # still reads only its covering index.
+    shown = col(ApiKey.masked) == f"{settings.key_prefix}_{key_format.MASK_DOTS}{tail}"
+    if tail != search:  # copied with its dots or prefix: no name or key ID holds that
+        return shown
+    by_tail = select(ApiKey.id).where(ApiKey.workspace_id == workspace_id, shown)
+    return sa.or_(name_matches, key_id_matches, col(ApiKey.id).in_(by_tail))
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -134,18 +202,9 @@ def list_keys(
     if search and not storable(search):  # no name or key ID holds a NUL; PostgreSQL refuses one
         conditions.append(sa.false())
     elif search:
-        pattern = f"%{_escape_like(search)}%"
-        if session.get_bind().dialect.name == "sqlite":
-            # SQLite's LIKE already ignores ASCII case; lower() per row would double the scan cost.
-            # Key IDs are lower-case ASCII, so a plain substring test (instr, no wildcards to
-            # escape) finds the same rows as LIKE at less than half its cost: the count scans
-            # every one of the owner's index entries, and this halves it at 100,000 keys.
-            name_matches = col(ApiKey.name).like(pattern, escape="\\")
-            key_id_matches = sa.func.instr(col(ApiKey.key_id), search.lower()) > 0
-        else:
-            name_matches = col(ApiKey.name).ilike(pattern, escape="\\")
-            key_id_matches = col(ApiKey.key_id).like(f"%{_escape_like(search.lower())}%", escape="\\")
-        conditions.append(sa.or_(name_matches, key_id_matches))
+        conditions.append(_search_conditions(session, workspace_id, search))
+    if query.key_id is not None:
+        conditions.append(col(ApiKey.key_id) == query.key_id)
     not_past_end = sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now)
     if query.status == KeyStatus.EXPIRED:
         conditions.append(sa.or_(col(ApiKey.status) == KeyStatus.EXPIRED, sa.not_(not_past_end)))
