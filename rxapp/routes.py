@@ -63,6 +63,13 @@ def key_detail(key_id: str) -> str:
     return f"{KEYS}/{key_id}"
 
 
+JOINED_PARAM = "joined"  # /keys?joined=<workspace public id>: where joining lands (a notice says so)
+
+
+def joined_keys(public_id: str) -> str:
+    return f"{KEYS}?{urlencode({JOINED_PARAM: public_id})}"
+
+
 def invitation_path(token: str) -> str:
     """The link an owner hands out (the token is shown once; only its HMAC is stored)."""
     return f"{INVITATION}?token={token}"

@@ -137,16 +137,19 @@ def sign_up(
     if password != confirm_password:
         return _redirect(origin, routes.SIGN_UP, error="mismatch")
     device = request.cookies.get(routes.DEVICE_COOKIE, "")
+    landing = ""
     try:
         with session_scope() as session:
             signed = user_service.register(
                 session, email, password, client_address=address, device_cookie=device, invitation=invitation
             )
             if signed is not None and invitation:
-                # Signed up (or in) through an invitation link: join in the same transaction.
-                workspace_service.accept_invitation(
+                # Signed up (or in) through an invitation link: join in the same transaction, and
+                # land in that workspace (the keys page switches the tab and says so).
+                joined = workspace_service.accept_invitation(
                     session, signed.user.id, invitation, client_address=address
                 )
+                landing = routes.joined_keys(joined.public_id)
     except ThrottledError:
         return _throttled(origin, routes.SIGN_UP, email, address)
     except ServiceError as error:
@@ -156,7 +159,7 @@ def sign_up(
         return _redirect(origin, routes.SIGN_UP, error=sign_up_error_code(error))
     if signed is None:  # an existing account and not its password: say no more than that
         return _redirect(origin, routes.SIGN_UP, error="not_created")
-    return _signed_in(request, origin, signed, address)
+    return _signed_in(request, origin, signed, address, landing)
 
 
 SIGN_UP_ERROR_CODES = {"email_invalid", "password_short", "password_long", "password_common"}

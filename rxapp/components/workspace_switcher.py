@@ -13,6 +13,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from rxapp import routes
+from rxapp.components.dialogs import dialog_footer, form_dialog
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -70,7 +71,10 @@ class WorkspaceSwitcherState(AuthState):
 
     @rx.event
     @requires_user
-    async def create(self, user: Caller):
+    async def create(self, user: Caller, form_data: dict):
+        """The Create button and Enter in the name field: the form's submit, with the name as typed."""
+        if isinstance(form_data.get("name"), str):
+            self.new_name = form_data["name"][:200]
         with Refusal(self) as refused:
             created = await self.in_session(
                 workspace_service.create_workspace,
@@ -82,6 +86,9 @@ class WorkspaceSwitcherState(AuthState):
         if refused:
             return None
         self.creating = False
+        # The list first: the select shows a blank trigger while its value is not among its
+        # items, and on the same page it is not mounted (nor loaded) again after the redirect.
+        await self._fill(user)
         self.workspace = created.public_id
         return [rx.redirect(routes.KEYS), rx.toast.success(f"Created workspace {created.name}")]
 
@@ -110,32 +117,33 @@ def workspace_switcher() -> rx.Component:
             title="New workspace",
             on_click=state.set_creating(True),
         ),
-        rx.dialog.root(
-            rx.dialog.content(
-                rx.dialog.title("New workspace"),
-                rx.dialog.description("You become its owner; invite others from Members.", size="2"),
-                rx.input(
-                    value=state.new_name,
-                    on_change=state.set_new_name,
-                    placeholder="e.g. Checkout team",
-                    id="new-workspace-name",
-                    max_length=workspace_service.NAME_MAX_LENGTH,
-                    margin_top="12px",
-                ),
-                rx.cond(
-                    state.error != "",
-                    rx.text(state.error, color_scheme="red", size="2", id="new-workspace-error"),
-                ),
-                rx.flex(
-                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                    rx.button("Create", on_click=state.create, id="new-workspace-submit"),
-                    gap="3",
-                    justify="end",
-                    margin_top="16px",
-                ),
+        form_dialog(
+            "New workspace",
+            "You become its owner; invite others from Members.",
+            rx.input(
+                value=state.new_name,
+                on_change=state.set_new_name,
+                name="name",
+                placeholder="e.g. Checkout team",
+                id="new-workspace-name",
+                max_length=workspace_service.NAME_MAX_LENGTH,
+                width="100%",
+            ),
+            rx.cond(
+                state.error != "",
+                rx.text(state.error, color_scheme="red", size="2", id="new-workspace-error"),
+            ),
+            dialog_footer(
+                "new-workspace-cancel",
+                rx.button("Create", type="submit", id="new-workspace-submit"),
+                width="100%",
             ),
             open=state.creating,
             on_open_change=state.set_creating,
+            on_submit=state.create,
+            no_validate=True,
+            spacing="3",
+            max_width="440px",
         ),
         gap="2",
         align="center",

@@ -64,8 +64,8 @@ class InvitationState(AuthState):
         if refused:
             self.valid = False
             return rx.toast.error(refused.message)
-        self.workspace = joined.public_id
-        return [rx.redirect(routes.KEYS), rx.toast.success(f"You joined {joined.name} as {joined.role}")]
+        self.workspace = joined.public_id  # the keys page's notice says which, as what
+        return rx.redirect(routes.joined_keys(joined.public_id))
 
 
 def invitation_page() -> rx.Component:

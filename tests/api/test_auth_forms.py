@@ -122,6 +122,28 @@ def test_sign_up_redirects_and_sets_a_safe_session_cookie(console: Console) -> N
     assert _signed_in_email(console, token) == email
 
 
+def test_signing_up_or_in_through_an_invitation_lands_in_that_workspace(console: Console) -> None:
+    """Issue 22 item 1: the answer names the joined workspace (the keys page switches the tab to it
+    and says "You joined ..."), for a new account and for an existing one with its password."""
+    owner = console.new_user()
+    team = f"Team {uuid.uuid4().hex[:6]}"
+    console.cli("create-workspace", owner, team)
+    public_id = console.rows("SELECT public_id FROM workspaces WHERE name = :name", name=team)[0][0]
+    existing = console.new_user()
+    for email in (_new_email(), existing):
+        link = console.cli("invite", owner, team, "--role", "viewer").stdout.strip()
+        form = {
+            "email": email,
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+            "invitation": link.rsplit("token=", 1)[1],
+        }
+        response = _post(console, "sign-up", form, Origin=console.base_url)
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == f"{console.base_url}/keys?joined={public_id}"
+        assert _session_cookie(response) is not None
+
+
 def test_sign_up_accepts_a_same_origin_referer_without_origin(console: Console) -> None:
     response = _sign_up(console, _new_email(), Referer=f"{console.base_url}/sign-up")
     assert response.status_code == 303

@@ -77,8 +77,9 @@ def test_an_invitation_from_the_members_dialog_signs_up_a_viewer(browser: Browse
     guest.fill("#sign-up-password", PASSWORD)
     guest.fill("#sign-up-confirm", PASSWORD)
     guest.click("#sign-up-submit")
-    guest.wait_for_url(re.compile(r".*/keys/?$"), timeout=T)
-    choose(guest, "#workspace-switcher", "Readers (viewer)")
+    guest.wait_for_url(re.compile(r".*/keys/?\?joined="), timeout=T)
+    expect(guest.locator("#joined-notice")).to_contain_text("You joined Readers as viewer", timeout=T)
+    expect(guest.locator("#workspace-switcher")).to_have_text("Readers (viewer)", timeout=T)
     guest.click("#nav-members")
     expect(guest.locator("#my-role")).to_have_text("viewer", timeout=T)
     # a viewer sees no owner controls

@@ -30,7 +30,7 @@ def _team(console: Console, owner: str, name: str) -> None:
 
 
 def _join_with_link(page: Page, console: Console, owner: str, team: str, role: str) -> str:
-    """Open an invitation link in a fresh browser, sign up through it, switch to the workspace."""
+    """Open an invitation link in a fresh browser and sign up through it: the tab lands in the team."""
     link = console.cli("invite", owner, team, "--role", role, "--base-url", console.base_url).stdout.strip()
     page.goto(link)
     expect(page.locator("#invitation-workspace")).to_have_text(team, timeout=T)
@@ -42,8 +42,10 @@ def _join_with_link(page: Page, console: Console, owner: str, team: str, role: s
     page.fill("#sign-up-password", PASSWORD)
     page.fill("#sign-up-confirm", PASSWORD)
     page.click("#sign-up-submit")
-    page.wait_for_url(re.compile(r".*/keys/?$"), timeout=T)
-    _switch(page, f"{team} ({role})")
+    # joining lands in the team's workspace and says so
+    page.wait_for_url(re.compile(r".*/keys/?\?joined="), timeout=T)
+    expect(page.locator("#joined-notice")).to_contain_text(f"You joined {team} as {role}", timeout=T)
+    expect(page.locator("#workspace-switcher")).to_have_text(f"{team} ({role})", timeout=T)
     return email
 
 

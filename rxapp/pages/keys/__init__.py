@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.joined_notice import JoinedNoticeState, joined_notice
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header, primary_action
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
@@ -25,7 +26,8 @@ from rxapp.pages.keys.roll import roll_dialog
 from rxapp.pages.keys.table import keys_table, no_keys_yet, refresh_timer
 
 # Every page load forgets a reveal (a reload or a new tab never shows a secret again), then loads.
-ON_LOAD = [CreateKeyState.forget_reveal, KeysTableState.load]
+# After joining a workspace, the first event switches the tab to it (components/joined_notice.py).
+ON_LOAD = [JoinedNoticeState.arrive, CreateKeyState.forget_reveal, KeysTableState.load]
 
 
 def keys_content() -> rx.Component:
@@ -36,6 +38,7 @@ def keys_content() -> rx.Component:
             help_dialog(),
             primary_action("Create New API Key", CreateKeyState.start, "create-key-button"),
         ),
+        joined_notice(),
         rx.cond(KeysTableState.has_any_key, keys_table(), no_keys_yet()),
         create_dialog(),
         edit_dialog(),
