@@ -105,7 +105,8 @@ def test_no_critical_or_serious_violation_on_any_page_or_dialog(
     audit.dialog("delete profile", "[id^='delete-profile-']", "#profile-delete-cancel")
 
     audit.visit("/activity", "#activity-filter")
-    console.cli("create-workspace", email, "A11y team")
+    team_id = console.cli("create-workspace", email, "A11y team").stdout.strip()
+    audit.visit(f"/keys?joined={team_id}", "#joined-notice")  # the notice after joining a team
     audit.visit("/members", "#members-table")
     choose(page, "#workspace-switcher", "A11y team (owner)")
     expect(page.locator("#workspace-switcher")).to_have_text("A11y team (owner)", timeout=T)

@@ -162,12 +162,9 @@ def _join_as_viewer(page: Page, console: Console, owner: str, team: str) -> None
     page.fill("#sign-up-password", PASSWORD)
     page.fill("#sign-up-confirm", PASSWORD)
     page.click("#sign-up-submit")
-    page.wait_for_url(re.compile(r".*/keys/?$"), timeout=T)
+    page.wait_for_url(re.compile(r".*/keys/?\?joined="), timeout=T)
     expect(page.locator("#signed-in-email")).to_have_text(email, timeout=T)
-    if not page.locator("#workspace-switcher").is_visible():  # a phone: behind the menu button
-        page.click("#nav-toggle")
-    page.click("#workspace-switcher")
-    page.get_by_role("option", name=f"{team} (viewer)", exact=True).click()
+    # joining lands in the team's workspace (issue 22 item 1)
     expect(page.locator("#workspace-switcher")).to_have_text(f"{team} (viewer)", timeout=T)
 
 

@@ -64,7 +64,12 @@ def delete_profile_dialog() -> rx.Component:
         body=rx.cond(
             state.in_use != "",
             rx.callout(
-                state.in_use, icon="info", color_scheme="amber", margin_top="3", id="profile-delete-in-use"
+                state.in_use,
+                icon="info",
+                color_scheme="amber",
+                high_contrast=True,  # amber text on amber falls short of WCAG AA (axe)
+                margin_top="3",
+                id="profile-delete-in-use",
             ),
         ),
         confirm_shown=state.in_use == "",
