@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, as_utc, utc_now
+from rxapp.services import audit, moments
 from rxapp.services import keys as key_service
-from rxapp.services import moments
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
@@ -93,6 +93,19 @@ def roll_key(
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id
     session.add(new_row)
+    # both trails tell the roll: the new key's says where it came from (the key page links it)
+    audit.record(
+        session,
+        action="key.roll",
+        actor=actor,
+        owner_id=new_row.owner_id,
+        workspace_id=new_row.workspace_id,
+        target_type="key",
+        target_id=new_row.key_id,
+        detail=f"rolled from {old.key_id}",
+        client_address=client_address,
+        when=now,
+    )
     grace_end = now + grace
     end = min(old_end, grace_end) if old_end else grace_end
     changes: dict[str, object] = {"expires_at": end}
