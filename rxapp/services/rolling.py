@@ -45,6 +45,15 @@ def parse_grace(value: str) -> dt.timedelta:
         ) from None
 
 
+EXPIRED_REFUSAL = "An expired key cannot be rolled. Create a new key instead."
+
+
+def roll_refusal(status: str) -> str:
+    """Why a key in this (effective) status cannot be rolled, or "" when it can. Pages show it
+    beside a disabled Roll button; `roll_key` refuses with the same words."""
+    return EXPIRED_REFUSAL if status == KeyStatus.EXPIRED else ""
+
+
 def _owned(session: Session, workspace_id: int, key_id: str) -> ApiKey:
     key = session.exec(
         select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.workspace_id == workspace_id)
@@ -76,8 +85,9 @@ def roll_key(
     now = now or utc_now()
     old = _owned(session, workspace_id, key_id)
     old_end = as_utc(old.expires_at)
-    if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
-        raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
+    refusal = roll_refusal(key_service.effective_status(old.status, old_end, now))
+    if refusal:
+        raise ConflictError(refusal, code="KEY_EXPIRED")
     lifetime = old_end - as_utc(old.created_at) if old_end else None
     created = key_service.create_key(
         session,
