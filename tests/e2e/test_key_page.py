@@ -34,6 +34,10 @@ def device(request: pytest.FixtureRequest, browser: Browser):
 
 
 def _no_violations(page: Page, where: str) -> None:
+    """Audit a still screen: no toast over it (mid-fade its text is judged at a fraction of its
+    opacity) and no dialog still animating open."""
+    expect(page.locator("[data-sonner-toast]")).to_have_count(0, timeout=T)
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
     found = serious_violations(page)
     assert found == [], (where, found)
 
@@ -139,6 +143,8 @@ def test_a_roll_from_the_key_page_is_on_both_trails_with_links(device: Page, con
     page.click("#create-done")
     expect(page.locator("#create-dialog")).to_have_count(0)
     new_id = next(key for key in key_ids(console, email) if key != old_id)
+    expect(page.locator("#rotation-assistant")).to_be_visible()
+    _no_violations(page, "the old key's page with the rotation assistant")
 
     # the old key's trail names the new key, as a link
     old_trail = page.locator("#key-events")

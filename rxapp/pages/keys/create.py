@@ -41,6 +41,7 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
     reveal_until: str = ""  # ...until this instant (ISO; shown in the reader's zone)
     reveal_until_exact: str = ""
     confirm_discard_open: bool = False
+    _sent_rate_limit: str = ""  # the rate limit as sent with the last create (backend only)
 
     @rx.event
     @requires_user
@@ -66,9 +67,10 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
             self.error = self.error_field = ""
 
     @rx.event
-    def rate_limit_edited(self, _value: str):
-        """Typing after a refused rate limit clears its error (the value travels with create)."""
-        if self.error_field == RATE_LIMIT_FIELD:
+    def rate_limit_edited(self, value: str):
+        """Typing after a refused rate limit clears its error (the value travels with create, as
+        the name does); a late edit event that still says the refused value changes nothing."""
+        if self.error_field == RATE_LIMIT_FIELD and value[:20] != self._sent_rate_limit:
             self.error = self.error_field = ""
 
     @rx.event
@@ -97,7 +99,8 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
                     key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
                 )
                 typed_limit = form_data.get("rate_limit")
-                rate_limit = key_service.parse_rate_limit(typed_limit if isinstance(typed_limit, str) else "")
+                self._sent_rate_limit = typed_limit[:20] if isinstance(typed_limit, str) else ""
+                rate_limit = key_service.parse_rate_limit(self._sent_rate_limit)
                 created = await self.in_session(
                     key_service.create_key,
                     user.access,

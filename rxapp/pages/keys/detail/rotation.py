@@ -61,6 +61,7 @@ def rotation() -> rx.Component:
                     ),
                 ),
                 color_scheme=rx.cond(state.assistant_state == "safe_to_expire", "green", "blue"),
+                high_contrast=True,  # blue/green text on its own tint falls short of WCAG AA (axe)
                 id="rotation-assistant",
                 width="100%",
             ),
