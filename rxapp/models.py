@@ -364,6 +364,7 @@ class ApiKeyPublic(_Public):
     last_used_at: dt.datetime | None
     bias_profile_id: int | None
     bias_profile_name: str | None
+    rate_limit_per_minute: int | None = None  # calls per minute; None: no limit
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import re
 
 import reflex as rx
 
@@ -13,35 +11,12 @@ from rxapp.components.page import MUTED, data_table, page_header, pagination, se
 from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.services import audit
 from rxapp.services.access import Access
+from rxapp.services.audit_text import event_summary  # one wording for every audit trail
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
 PAGE_SIZE = 50
 HEADERS = ["Time", "Event", "Target", "Detail", "Actor", "Client"]
-
-
-_PAIR = re.compile(r"""(\w+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
-
-
-def readable_detail(detail: str) -> str:
-    """`name='x' rate_limit_per_minute=5` becomes `Name: x · Rate limit per minute: 5`; any other
-    detail is shown as it is. Plain text: the page renders it as text, never as HTML."""
-    pairs = list(_PAIR.finditer(detail))
-    if not pairs or " ".join(m.group(0) for m in pairs) != detail.strip():
-        return detail
-    parts = []
-    for match in pairs:
-        key, value = match.group(1), match.group(2)
-        if value[:1] in "'\"":
-            try:
-                value = str(ast.literal_eval(value))
-            except (ValueError, SyntaxError):
-                value = value[1:-1]
-        label = key.replace("_", " ").capitalize()
-        if key == "categories":
-            value = value.replace(",", ", ")
-        parts.append(f"{label}: {'none' if value == 'None' else value}")
-    return " · ".join(parts)
 
 
 @dataclasses.dataclass
@@ -79,11 +54,7 @@ class ActivityState(AuthState):
                 actor=event.actor,
                 action=event.action,
                 target=f"{event.target_type} {event.target_id}".strip(),
-                detail=(
-                    f"{readable_detail(event.detail)} (×{event.occurrences})"
-                    if event.occurrences > 1
-                    else readable_detail(event.detail)
-                ),
+                detail=event_summary(event.detail, event.occurrences),
                 client_address=event.client_address,
             )
             for event in events

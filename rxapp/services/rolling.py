@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyStatus, as_utc, utc_now
+from rxapp.services import audit, moments
 from rxapp.services import keys as key_service
-from rxapp.services import moments
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 
@@ -43,6 +43,15 @@ def parse_grace(value: str) -> dt.timedelta:
         raise ValidationError(
             "Choose how long the old key keeps working: 0, 1h, 24h or 7d.", field="grace", code="BAD_GRACE"
         ) from None
+
+
+EXPIRED_REFUSAL = "An expired key cannot be rolled. Create a new key instead."
+
+
+def roll_refusal(status: str) -> str:
+    """Why a key in this (effective) status cannot be rolled, or "" when it can. Pages show it
+    beside a disabled Roll button; `roll_key` refuses with the same words."""
+    return EXPIRED_REFUSAL if status == KeyStatus.EXPIRED else ""
 
 
 def _owned(session: Session, workspace_id: int, key_id: str) -> ApiKey:
@@ -76,8 +85,9 @@ def roll_key(
     now = now or utc_now()
     old = _owned(session, workspace_id, key_id)
     old_end = as_utc(old.expires_at)
-    if key_service.effective_status(old.status, old_end, now) == KeyStatus.EXPIRED:
-        raise ConflictError("An expired key cannot be rolled. Create a new key instead.", code="KEY_EXPIRED")
+    refusal = roll_refusal(key_service.effective_status(old.status, old_end, now))
+    if refusal:
+        raise ConflictError(refusal, code="KEY_EXPIRED")
     lifetime = old_end - as_utc(old.created_at) if old_end else None
     created = key_service.create_key(
         session,
@@ -93,6 +103,19 @@ def roll_key(
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id
     session.add(new_row)
+    # both trails tell the roll: the new key's says where it came from (the key page links it)
+    audit.record(
+        session,
+        action="key.roll",
+        actor=actor,
+        owner_id=new_row.owner_id,
+        workspace_id=new_row.workspace_id,
+        target_type="key",
+        target_id=new_row.key_id,
+        detail=f"rolled from {old.key_id}",
+        client_address=client_address,
+        when=now,
+    )
     grace_end = now + grace
     end = min(old_end, grace_end) if old_end else grace_end
     changes: dict[str, object] = {"expires_at": end}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rxapp.pages.activity import readable_detail
+from rxapp.services.audit_text import LinkedDetail, event_summary, linked_detail, readable_detail
 
 
 def test_key_value_detail_becomes_labelled_text() -> None:
@@ -17,3 +17,17 @@ def test_key_value_detail_becomes_labelled_text() -> None:
 def test_other_detail_is_shown_as_it_is() -> None:
     for detail in ["ACTIVE -> INACTIVE", "current password incorrect", "", "<b>x</b>"]:
         assert readable_detail(detail) == detail
+
+
+def test_a_repeated_event_carries_its_count() -> None:
+    assert event_summary("name='x'", 3) == "Name: x (×3)"
+    assert event_summary("name='x'") == "Name: x"
+
+
+def test_a_roll_detail_names_the_other_key_for_a_link() -> None:
+    """Issue 22 item 5: the key page links the other key of a roll, on both trails."""
+    assert linked_detail("rolled from key_abc") == LinkedDetail("Rolled from ", "key_abc", "")
+    assert linked_detail("rolled to key_new; old key ends 2026-12-01T00:00:00+00:00") == LinkedDetail(
+        "Rolled to ", "key_new", "; old key ends 2026-12-01T00:00:00+00:00"
+    )
+    assert linked_detail("name='x' profile=None") == LinkedDetail("Name: x · Profile: none", "", "")

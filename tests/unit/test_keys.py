@@ -135,13 +135,34 @@ def test_create_key_with_an_invalid_name_writes_nothing(session: Session, alice:
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "key.create")).all() == []
 
 
-def test_a_blank_name_gets_the_next_free_default(session: Session, alice: Person) -> None:
-    """The seed creates a key without naming it: "Key N", never a name already taken."""
+def test_a_blank_name_gets_the_first_free_default(session: Session, alice: Person) -> None:
+    """The seed creates a key without naming it: "Key N", the first N not taken (issue 22 item 10:
+    with Key 1 and Key 3, Key 2; not the count plus one)."""
     first = key_service.create_key(session, alice.access, alice.actor, "   ")
     assert first.key.name == "Key 1"
     key_service.create_key(session, alice.access, alice.actor, "Key 3")
+    assert key_service.default_name(session, alice.access) == "Key 2"
+    assert key_service.create_key(session, alice.access, alice.actor, "").key.name == "Key 2"
     assert key_service.default_name(session, alice.access) == "Key 4"
-    assert key_service.create_key(session, alice.access, alice.actor, "").key.name == "Key 4"
+    key_service.create_key(session, alice.access, alice.actor, "checkout")
+    assert key_service.default_name(session, alice.access) == "Key 4"
+
+
+def test_a_typed_rate_limit_is_a_whole_number_in_range_or_blank() -> None:
+    assert key_service.parse_rate_limit("") is None
+    assert key_service.parse_rate_limit("  ") is None
+    assert key_service.parse_rate_limit(" 120 ") == 120
+    assert key_service.parse_rate_limit("1,000") == 1000
+    for text in ["0", "-5", "1.5", "abc", "1e3", str(key_service.RATE_LIMIT_MAX + 1), "9" * 40]:
+        with pytest.raises(ValidationError) as error:
+            key_service.parse_rate_limit(text)
+        assert (error.value.field, error.value.code) == ("rate_limit_per_minute", "BAD_RATE_LIMIT")
+
+
+def test_the_public_shape_carries_the_rate_limit(session: Session, alice: Person) -> None:
+    created = key_service.create_key(session, alice.access, alice.actor, "limited", rate_limit_per_minute=30)
+    assert created.key.rate_limit_per_minute == 30
+    assert key_service.get_key(session, alice.access, created.key.key_id).rate_limit_per_minute == 30
 
 
 # ---------------------------------------------------------------- the secret is never stored

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from rxapp.models import ApiKey, AuditEvent, KeyStatus, KeyUsageHour
+from rxapp.services import audit, rolling, usage
 from rxapp.services import keys as key_service
-from rxapp.services import rolling, usage
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.last_used import LastUsedBuffer
 from tests.unit.helpers import Person, utc
@@ -122,6 +122,16 @@ def test_roll_keeps_the_purpose_links_the_keys_and_ends_the_old_one_after_the_gr
     assert rolling.links(session, alice.access, before.key_id) == rolling.RollLinks(None, new.key_id)
     assert rolling.links(session, alice.access, new.key_id) == rolling.RollLinks(before.key_id, None)
     assert "key.roll" in session.exec(select(AuditEvent.action)).all()
+    # both trails tell the roll (issue 22 item 5): the old key's names the new, the new key's the old
+    rolls = session.exec(
+        select(AuditEvent.target_id, AuditEvent.detail).where(AuditEvent.action == "key.roll")
+    ).all()
+    assert {target for target, _ in rolls} == {before.key_id, new.key_id}
+    trail = dict(rolls)
+    assert trail[before.key_id].startswith(f"rolled to {new.key_id};")
+    assert trail[new.key_id] == f"rolled from {before.key_id}"
+    new_trail, _ = audit.list_events(session, alice.access, target_id=new.key_id)
+    assert [event.action for event in new_trail][:1] == ["key.roll"]
 
 
 def test_roll_rules(session: Session, alice: Person, bob: Person) -> None:

@@ -14,16 +14,20 @@ from rxapp.components.forms import choice_select, focus_element, form_error, inv
 from rxapp.components.secret_reveal import CopyTracked, discard_confirmation, one_time_value, secret_reveal
 from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
-from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
+from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
 revealed_secret = one_time_value("revealed_secret")
-_FIELDS = ("name", "expires_at")
+_FIELDS = ("name", "expires_at", RATE_LIMIT_FIELD)
 # the control that holds each field's value: where focus goes when that field is invalid
-_FIELD_CONTROLS = {"name": "create-name", "expires_at": "create-custom-date"}
+_FIELD_CONTROLS = {
+    "name": "create-name",
+    "expires_at": "create-custom-date",
+    RATE_LIMIT_FIELD: "create-rate-limit",
+}
 
 
 class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
@@ -37,6 +41,7 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
     reveal_until: str = ""  # ...until this instant (ISO; shown in the reader's zone)
     reveal_until_exact: str = ""
     confirm_discard_open: bool = False
+    _sent_rate_limit: str = ""  # the rate limit as sent with the last create (backend only)
 
     @rx.event
     @requires_user
@@ -59,6 +64,13 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
         to create: the name travels with the create event itself (`submit_form`), so a pending edit
         costs the click no round trip. An edit that still says the refused name changes nothing."""
         if self.error_field == "name" and value[:200] != self.name:
+            self.error = self.error_field = ""
+
+    @rx.event
+    def rate_limit_edited(self, value: str):
+        """Typing after a refused rate limit clears its error (the value travels with create, as
+        the name does); a late edit event that still says the refused value changes nothing."""
+        if self.error_field == RATE_LIMIT_FIELD and value[:20] != self._sent_rate_limit:
             self.error = self.error_field = ""
 
     @rx.event
@@ -86,6 +98,9 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
                 expires_at = key_service.end_date_for(
                     key_service.parse_preset(self.expiry), self.custom_date, utc_now(), self.zone()
                 )
+                typed_limit = form_data.get("rate_limit")
+                self._sent_rate_limit = typed_limit[:20] if isinstance(typed_limit, str) else ""
+                rate_limit = key_service.parse_rate_limit(self._sent_rate_limit)
                 created = await self.in_session(
                     key_service.create_key,
                     user.access,
@@ -93,6 +108,7 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
                     self.name,
                     bias_profile_id=key_service.profile_choice(self.profile),
                     expires_at=expires_at,
+                    rate_limit_per_minute=rate_limit,
                     client_address=self.client_address(),
                 )
         finally:
@@ -193,6 +209,7 @@ def _form() -> rx.Component:
             error_field=state.error_field,
             field="expires_at",
         ),
+        rate_limit_field(state, "create-rate-limit", on_change=state.rate_limit_edited.debounce(300)),
         form_error(state.error, state.error_field, _FIELDS),
         dialog_footer(
             "create-cancel",

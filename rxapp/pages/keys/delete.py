@@ -1,9 +1,11 @@
-"""Delete API key: a warning (permanent, services stop at once), then the row is gone."""
+"""Delete API key: a warning (permanent, services stop at once), then the row is gone. Opened from
+the key's own page (`start_from_key_page`), the deletion returns to the keys list."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
@@ -14,12 +16,22 @@ from rxapp.state import AuthState, requires_user
 class DeleteKeyState(DialogOpen, AuthState):
     key_id: str = ""
     key_name: str = ""
+    from_key_page: bool = False  # opened on the key's page: after deleting, back to the list
 
     @rx.event
     @requires_user
     async def start(self, user: Caller, key_id: str):
+        await self._open(user, key_id, from_key_page=False)
+
+    @rx.event
+    @requires_user
+    async def start_from_key_page(self, user: Caller, key_id: str):
+        await self._open(user, key_id, from_key_page=True)
+
+    async def _open(self, user: Caller, key_id: str, *, from_key_page: bool) -> None:
         key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
         self.key_id, self.key_name, self.open = key.key_id, key.name, True
+        self.from_key_page = from_key_page
 
     @rx.event
     @requires_user
@@ -29,7 +41,11 @@ class DeleteKeyState(DialogOpen, AuthState):
             key_service.delete_key, user.access, user.email, self.key_id, client_address=self.client_address()
         )
         await reload_table(self, user)
-        return rx.toast.success(f"Deleted {self.key_name}")
+        done = rx.toast.success(f"Deleted {self.key_name}")
+        if self.from_key_page:
+            self.from_key_page = False
+            return [rx.redirect(routes.KEYS), done]
+        return done
 
 
 def _warning() -> rx.Component:

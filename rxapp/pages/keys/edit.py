@@ -1,4 +1,4 @@
-"""Update API Key: name, Bias Profile, status (ACTIVE/INACTIVE) and end date, with a stale-edit
+"""Update API Key: name, Bias Profile, status (ACTIVE/INACTIVE), end date and rate limit, with a stale-edit
 check (the version read when the dialog opened)."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from rxapp.components.badges import status_badge
 from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import ApiKeyPublic, KeyStatus
-from rxapp.pages.keys.key_form import KeyFormFields, end_date_input
+from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
-_FIELDS = ("name", "expires_at", "status", "bias_profile_id")
-_FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date"}
+_FIELDS = ("name", "expires_at", "status", "bias_profile_id", RATE_LIMIT_FIELD)
+_FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date", RATE_LIMIT_FIELD: "edit-rate-limit"}
 
 
 class EditKeyState(KeyFormFields, DialogOpen, AuthState):
@@ -27,6 +27,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
     status: str = KeyStatus.ACTIVE.value
     expired: bool = False
     end_date: str = ""
+    rate_limit: str = ""  # as typed: blank for no limit
     stale: bool = False  # the key changed elsewhere: the dialog offers "Reload"
     _version: int = 0
     _original_end: str = ""
@@ -64,6 +65,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
         self._expires_at = key.expires_at.isoformat() if key.expires_at else ""
         self.end_date = self._original_end = key_service.date_field(key.expires_at, self.zone())
         self.end_preview = self.end_preview_exact = ""
+        self.rate_limit = str(key.rate_limit_per_minute) if key.rate_limit_per_minute else ""
         self._version = key.version
 
     def _zone_known(self) -> None:
@@ -87,6 +89,12 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
             self.error = self.error_field = ""
 
     @rx.event
+    def set_rate_limit(self, value: str):
+        self.rate_limit = value[:20]
+        if self.error_field == RATE_LIMIT_FIELD:
+            self.error = self.error_field = ""
+
+    @rx.event
     def clear_end_date(self):
         self.end_date = ""
         self.end_preview = self.end_preview_exact = ""
@@ -96,12 +104,16 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
         """Enter in a field saves, as the Save button does (with the name as typed)."""
         if isinstance(form_data.get("name"), str):
             self.name = form_data["name"][:200]
+        if isinstance(form_data.get("rate_limit"), str):
+            self.rate_limit = form_data["rate_limit"][:20]
         return EditKeyState.submit
 
     def _changes(self) -> dict[str, Any]:
         changes: dict[str, Any] = {
             "name": self.name,
             "bias_profile_id": key_service.profile_choice(self.profile),
+            # blank is no limit; a bad value is refused next to the field (BAD_RATE_LIMIT)
+            RATE_LIMIT_FIELD: key_service.parse_rate_limit(self.rate_limit),
         }
         if self.expired:  # an expired key keeps its status and end date (the service says so too)
             return changes
@@ -220,6 +232,7 @@ def edit_dialog() -> rx.Component:
         ),
         _status_field(),
         rx.cond(~state.expired, _end_date_field()),
+        rate_limit_field(state, "edit-rate-limit", value=state.rate_limit, on_change=state.set_rate_limit),
         form_error(state.error, state.error_field, _FIELDS),
         rx.cond(
             state.stale,

@@ -1,4 +1,5 @@
-"""What the create and edit dialogs share: the name and profile handlers, and the end-date picker.
+"""What the create and edit dialogs share: the name and profile handlers, the end-date picker and
+the rate limit field.
 
 A custom end date means the end of that day in the reader's time zone, so the dialog asks the
 browser for its zone (IANA name and UTC offset) and its own today when it opens. The picker offers
@@ -11,7 +12,7 @@ import datetime as dt
 
 import reflex as rx
 
-from rxapp.components.forms import invalid_if
+from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, local_time
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
@@ -97,4 +98,39 @@ def end_date_input(state: type[KeyFormFields], value, on_change, control_id: str
         ),
         spacing="1",
         width="100%",
+    )
+
+
+RATE_LIMIT_FIELD = "rate_limit_per_minute"  # the service error's field
+
+
+def rate_limit_field(state: type[KeyFormFields], control_id: str, **input_props) -> rx.Component:
+    """Calls per minute this key may make: blank for no limit. The service checks the value and its
+    error shows next to the field (BAD_RATE_LIMIT)."""
+    return labelled_field(
+        "Rate limit (calls per minute, optional)",
+        rx.vstack(
+            rx.input(
+                id=control_id,
+                name="rate_limit",
+                input_mode="numeric",
+                placeholder="No limit",
+                width="100%",
+                aria_invalid=invalid_if(state.error_field, RATE_LIMIT_FIELD),
+                aria_describedby=control_id + "-hint",
+                **input_props,
+            ),
+            rx.text(
+                "Empty means no limit; a call over the limit answers RATE_LIMITED.",
+                size="1",
+                color=rx.color("gray", 11),
+                id=control_id + "-hint",
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        html_for=control_id,
+        error=state.error,
+        error_field=state.error_field,
+        field=RATE_LIMIT_FIELD,
     )

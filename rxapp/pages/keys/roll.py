@@ -11,7 +11,6 @@ import reflex as rx
 from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import choice_select, form_error, labelled_field
 from rxapp.components.timefmt import exact_utc, iso
-from rxapp.models import KeyStatus
 from rxapp.pages.keys.create import CreateKeyState, revealed_secret
 from rxapp.pages.keys.listing import reload_table
 from rxapp.services import keys as key_service
@@ -31,8 +30,9 @@ class RollKeyState(DialogOpen, AuthState):
     @requires_user
     async def start(self, user: Caller, key_id: str):
         key = await self.in_session(key_service.get_key, user.access, key_id)  # not found: a toast
-        if key.status == KeyStatus.EXPIRED:
-            return rx.toast.error("An expired key cannot be rolled. Create a new key instead.")
+        refusal = rolling.roll_refusal(key.status)
+        if refusal:
+            return rx.toast.error(refusal)
         self.key_id, self.key_name, self.grace, self.error = key.key_id, key.name, "24h", ""
         self.open = True
         return None

@@ -67,6 +67,7 @@ from rxapp.services.keys.rules import (
     check_rate_limit,
     clean_name,
     effective_status,
+    parse_rate_limit,
 )
 from rxapp.services.keys.verification import (
     MALFORMED,
@@ -132,6 +133,7 @@ __all__ = [
     "parse_date",
     "parse_preset",
     "parse_profile_filter",
+    "parse_rate_limit",
     "parse_sort",
     "parse_status_filter",
     "profile_choice",

@@ -92,14 +92,15 @@ def create_key(
 
 
 def default_name(session: Session, access: Access) -> str:
-    """A name is optional (the seed creates a key in three clicks): "Key N", first N not taken."""
+    """A name is optional (the seed creates a key in three clicks): "Key N", the first N not taken
+    (with Key 1 and Key 3 in the workspace, Key 2)."""
     return _default_name(session, require(access, Need.READ).workspace_id)
 
 
 def _default_name(session: Session, workspace_id: int) -> str:
     names = sa.select(col(ApiKey.name)).where(col(ApiKey.workspace_id) == workspace_id)
     taken = set(session.execute(names).scalars())
-    number = len(taken) + 1
+    number = 1
     while f"Key {number}" in taken:
         number += 1
     return f"Key {number}"

@@ -49,6 +49,22 @@ def check_rate_limit(value: int | None) -> int | None:
     return int(value)
 
 
+def parse_rate_limit(text: str) -> int | None:
+    """The rate limit as typed in a dialog: blank means none; anything but a whole number in range
+    is refused next to the field (BAD_RATE_LIMIT)."""
+    cleaned = (text or "").strip().replace(",", "").replace("_", "")
+    if not cleaned:
+        return None
+    if not cleaned.isdecimal() or len(cleaned) > 12:
+        raise ValidationError(
+            f"Rate limit must be a whole number of calls per minute (1 to {RATE_LIMIT_MAX:,}), "
+            "or empty for none.",
+            field="rate_limit_per_minute",
+            code="BAD_RATE_LIMIT",
+        )
+    return check_rate_limit(int(cleaned))
+
+
 def check_future_end_date(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
     """A new end date: aware, in the future, storable (see `moments`); returned in UTC."""
     return moments.future_end(expires_at, now, field="expires_at")
@@ -95,6 +111,7 @@ def public(key: ApiKey, profile_name: str | None, now: dt.datetime) -> ApiKeyPub
         last_used_at=key.last_used_at,
         bias_profile_id=key.bias_profile_id,
         bias_profile_name=profile_name,
+        rate_limit_per_minute=key.rate_limit_per_minute,
         created_at=key.created_at,
         updated_at=key.updated_at,
         version=key.version,

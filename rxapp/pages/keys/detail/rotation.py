@@ -1,0 +1,89 @@
+"""The roll chain (rolled from / rolled to) and the rotation assistant with its Expire now."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp import routes
+from rxapp.components.dialogs import confirm_delete_dialog
+from rxapp.components.timefmt import local_time
+from rxapp.pages.keys.detail.state import KeyDetailState
+from rxapp.services import rolling
+from rxapp.state import AuthState
+
+
+def rotation() -> rx.Component:
+    state = KeyDetailState
+    return rx.vstack(
+        rx.cond(
+            state.rolled_from != "",
+            rx.text(
+                "Rolled from ",
+                rx.link(state.rolled_from, href=routes.KEYS + "/" + state.rolled_from, underline="always"),
+                id="rolled-from",
+            ),
+        ),
+        rx.cond(
+            state.rolled_to != "",
+            rx.text(
+                "Rolled to ",
+                rx.link(state.rolled_to, href=routes.KEYS + "/" + state.rolled_to, underline="always"),
+                id="rolled-to",
+            ),
+        ),
+        rx.cond(
+            state.assistant != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("refresh-cw")),
+                rx.callout.text(
+                    state.assistant,
+                    rx.cond(
+                        state.assistant_at != "",
+                        local_time(state.assistant_at, state.assistant_at_exact, time_format="HH:mm"),
+                    ),
+                    state.assistant_after,
+                ),
+                rx.callout.text(
+                    f"Safe to expire means: no call on the old key for {rolling.QUIET_PERIOD_LABEL}"
+                    " after the new key's first use. Last Used reaches the console within seconds.",
+                    size="1",
+                    id="rotation-quiet-rule",
+                ),
+                rx.cond(
+                    (state.assistant_state == "safe_to_expire") & AuthState.can_write,
+                    rx.button(
+                        "Expire now",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=state.set_expire_confirm(True),
+                        id="expire-now",
+                        margin_top="2",
+                    ),
+                ),
+                color_scheme=rx.cond(state.assistant_state == "safe_to_expire", "green", "blue"),
+                high_contrast=True,  # blue/green text on its own tint falls short of WCAG AA (axe)
+                id="rotation-assistant",
+                width="100%",
+            ),
+        ),
+        width="100%",
+    )
+
+
+def expire_dialog() -> rx.Component:
+    state = KeyDetailState
+    return confirm_delete_dialog(
+        title="Expire the old key now?",
+        description=rx.text(
+            rx.text.strong(state.assistant_old_key),
+            " answers EXPIRED from its next call on. Anything still using it stops working."
+            " This cannot be undone.",
+        ),
+        on_confirm=state.expire_old_key,
+        open=state.expire_confirm,
+        on_open_change=state.set_expire_confirm,
+        confirm_id="expire-now-confirm",
+        cancel_id="expire-now-cancel",
+        confirm_label="Expire now",
+        id="expire-now-dialog",
+    )
