@@ -78,6 +78,7 @@ def end_date_input(state: type[KeyFormFields], value, on_change, control_id: str
             value=value,
             on_change=on_change,
             id=control_id,
+            name=control_id,  # a form submits named controls only (an id alone is deprecated)
             min=state.today,
             aria_invalid=invalid_if(state.error_field, "expires_at"),
             aria_describedby=control_id + "-preview",
