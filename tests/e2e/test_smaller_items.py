@@ -59,6 +59,10 @@ def _local(instant: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _switch_to(page: Page, workspace: str) -> None:
+    """The switcher sits behind the menu button on a phone."""
+    toggle = page.locator("#nav-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
     choose(page, "#workspace-switcher", f"{workspace} (owner)")
     expect(page.locator("#workspace-switcher")).to_have_text(f"{workspace} (owner)", timeout=T)
 
