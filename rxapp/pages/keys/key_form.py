@@ -95,6 +95,13 @@ def end_date_input(state: type[KeyFormFields], value, on_change, control_id: str
                 color=rx.color("gray", 11),
                 id=control_id + "-preview",
             ),
+            # said before a day is picked too: the same meaning as a token's expiry date
+            rx.text(
+                "Ends at the end of that day, your time",
+                size="1",
+                color=rx.color("gray", 11),
+                id=control_id + "-preview",
+            ),
         ),
         spacing="1",
         width="100%",
