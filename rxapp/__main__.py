@@ -50,8 +50,16 @@ def _acting(session, args: argparse.Namespace) -> tuple[Access, str]:
     return access, user.email + CLI_ACTOR_SUFFIX
 
 
+EXPIRES_HELP = "YYYY-MM-DD (the end of that day, your time) or ISO 8601 (UTC if no offset)"
+
+
 def _parse_time(value: str) -> dt.datetime:
-    """`--expires-at` text (UTC if no offset); the service checks its range (rxapp/services/moments)."""
+    """`--expires-at` text: a bare date (YYYY-MM-DD) is the end of that day in this shell's time
+    zone, as an end date is everywhere (keys and tokens alike); a date and time is taken as given
+    (UTC if no offset). The service checks its range (rxapp/services/moments)."""
+    if moments.is_bare_date(value):
+        zone = dt.datetime.now().astimezone().tzinfo or dt.UTC
+        return moments.local_end_date(value, zone, utc_now(), label="--expires-at")
     return moments.parse(value, field="expires_at", label="--expires-at")
 
 
@@ -116,7 +124,7 @@ def invite(args: argparse.Namespace) -> int:
         user = _user(session, args.email)
         access = workspace_service.resolve_by_name(session, user.id, args.workspace)
         token, invitation = workspace_service.create_invitation(
-            session, access, args.role, days=args.days, client_address="cli"
+            session, access, args.role, days=args.days, note=args.note, client_address="cli"
         )
     print(f"{args.base_url.rstrip('/')}{routes.invitation_path(token)}")
     print(
@@ -362,6 +370,7 @@ COMMANDS = (
             arg("workspace", help="workspace name"),
             arg("--role", default="member", choices=list(workspace_service.ROLES)),
             arg("--days", type=float, default=workspace_service.INVITATION_DEFAULT_DAYS),
+            arg("--for", dest="note", default="", help="whom it is for (an email or a few words)"),
             arg("--base-url", default="http://localhost:3000", help="the console's address"),
         ),
     ),
@@ -387,7 +396,7 @@ COMMANDS = (
             EMAIL,
             arg("name"),
             arg("--profile", default="", help="bias profile name"),
-            arg("--expires-at", default="", help="ISO 8601 end date (UTC if no offset)"),
+            arg("--expires-at", default="", help=EXPIRES_HELP),
             arg("--rate-limit", type=int, default=None, help="calls per minute (default: none)"),
             WORKSPACE,
         ),
@@ -401,7 +410,7 @@ COMMANDS = (
             arg("name"),
             arg("--scopes", required=True, help=f"comma-separated, from {','.join(token_service.SCOPES)}"),
             WORKSPACE,
-            arg("--expires-at", default="", help="ISO 8601 expiry (UTC if no offset)"),
+            arg("--expires-at", default="", help=EXPIRES_HELP),
         ),
     ),
     Command(

@@ -159,6 +159,8 @@ class Invitation(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
     token_digest: str = Field(max_length=64, unique=True, index=True)
     role: str = Field(default=Role.MEMBER.value, max_length=16)
+    # whom it is for, as the owner wrote it (an email or a few words; optional, never checked)
+    note: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
     created_by: str = Field(default="", max_length=254)
     created_at: dt.datetime = Field(default_factory=utc_now)
     expires_at: dt.datetime
@@ -339,6 +341,7 @@ class MemberPublic(_Public):
 class InvitationPublic(_Public):
     id: int
     role: str
+    note: str = ""
     created_by: str
     created_at: dt.datetime
     expires_at: dt.datetime

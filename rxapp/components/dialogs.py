@@ -46,15 +46,22 @@ def confirm_delete_dialog(
     error_id: str = "",
     confirm_label: str = "Delete",
     confirm_shown: Any = True,
+    confirm_disabled: Any = False,
     **content_props: Any,
 ) -> rx.Component:
     """ "Delete X?" with an optional warning `body`, the refusal `error` (a state var, shown when not
     empty, as a red callout with `error_id`), Cancel and a red Delete (`confirm_label`). When
     `confirm_shown` (a state var) is false the red button is left out: the `body` says why, so
-    there is no button that only fails once clicked."""
+    there is no button that only fails once clicked. `confirm_disabled` (a state var) holds the
+    button back until the `body` is filled in (e.g. the name typed to confirm)."""
     # high contrast: white on the solid red falls short of WCAG AA (axe)
     confirm = rx.button(
-        confirm_label, color_scheme="red", high_contrast=True, on_click=on_confirm, id=confirm_id
+        confirm_label,
+        color_scheme="red",
+        high_contrast=True,
+        on_click=on_confirm,
+        id=confirm_id,
+        disabled=confirm_disabled,
     )
     return rx.alert_dialog.root(
         rx.alert_dialog.content(

@@ -66,6 +66,82 @@ def for_role(can_create: Any, creator_text: str, viewer_text: str) -> Any:
     return rx.cond(can_create, creator_text, viewer_text)
 
 
+PAGE_SIZES = (25, 50, 100)  # the page-size choices every paginated table offers
+PHONE_TARGET = rx.breakpoints(initial="44px", sm="32px")  # thumb-sized on a phone
+
+
+def page_number(value: Any) -> int:
+    """A page number typed or picked in the browser: a positive int, 1 for anything odd (the page's
+    state then clamps it to the last page)."""
+    try:
+        return max(int(float(str(value).strip())), 1)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
+def page_size_choice(value: Any, default: int = PAGE_SIZES[0]) -> int:
+    """One of PAGE_SIZES (anything else falls back to `default`)."""
+    try:
+        size = int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+    return size if size in PAGE_SIZES else default
+
+
+def _page_jump(page: Any, page_count: Any, go_to_page: Callable[[Any], Any]) -> rx.Component:
+    """ "Go to page [ ] Go": type a page number, Enter (or Go) jumps there in one step.
+
+    The field is uncontrolled (the browser keeps what is typed, so a slow round trip loses no
+    keystroke) and keyed by the page, so it empties once the server has settled on the new page.
+    """
+    return rx.form(
+        rx.hstack(
+            rx.el.label("Go to page", html_for="pagination-page-input", font_size="var(--font-size-2)"),
+            rx.input(
+                type="number",
+                name="page",
+                key=page.to_string(),
+                min=1,
+                max=page_count,
+                placeholder=page.to_string(),
+                id="pagination-page-input",  # 44 px tall on a phone: assets/responsive.css
+                width="76px",
+            ),
+            rx.button(
+                "Go",
+                type="submit",
+                variant="soft",
+                color_scheme="gray",
+                id="pagination-page-go",
+                min_height=PHONE_TARGET,
+            ),
+            align="center",
+            spacing="2",
+        ),
+        on_submit=lambda form: go_to_page(form.to(dict)["page"]),
+        reset_on_submit=True,
+        id="pagination-page-form",
+    )
+
+
+def _page_size_picker(page_size: Any, set_page_size: Callable[[Any], Any]) -> rx.Component:
+    return rx.hstack(
+        rx.text("Per page", size="2", as_="label", html_for="pagination-page-size", white_space="nowrap"),
+        rx.select.root(
+            rx.select.trigger(
+                id="pagination-page-size",
+                aria_label="Rows per page",
+                min_height=PHONE_TARGET,
+            ),
+            rx.select.content(*[rx.select.item(str(size), value=str(size)) for size in PAGE_SIZES]),
+            value=page_size.to_string(),
+            on_change=set_page_size,
+        ),
+        align="center",
+        spacing="2",
+    )
+
+
 def pagination(
     total: rx.Component,
     page: Any,
@@ -75,11 +151,19 @@ def pagination(
     prev_id: str,
     next_id: str,
     indicator_id: str | None = None,
+    page_size: Any = None,
+    set_page_size: Callable[[Any], Any] | None = None,
 ) -> rx.Component:
-    """`total` text on the left; Previous, "Page n of m", Next on the right. On a narrow screen the
-    three controls move below the total together rather than overflow it."""
+    """`total` text and the page-size choice on the left; Previous, "Page n of m", Next and a
+    "Go to page" field (any page in one step) on the right. On a narrow screen the controls wrap
+    below the total rather than overflow it."""
+    size_picker = (
+        _page_size_picker(page_size, set_page_size)
+        if page_size is not None and set_page_size is not None
+        else rx.fragment()
+    )
     return rx.hstack(
-        rx.box(total, white_space="nowrap"),
+        rx.hstack(rx.box(total, white_space="nowrap"), size_picker, align="center", spacing="4", wrap="wrap"),
         rx.spacer(),
         rx.hstack(
             rx.button(
@@ -90,6 +174,7 @@ def pagination(
                 disabled=page <= 1,
                 on_click=go_to_page(page - 1),
                 id=prev_id,
+                min_height=PHONE_TARGET,
             ),
             rx.text("Page ", page, " of ", page_count, size="2", id=indicator_id, white_space="nowrap"),
             rx.button(
@@ -100,14 +185,18 @@ def pagination(
                 disabled=page >= page_count,
                 on_click=go_to_page(page + 1),
                 id=next_id,
+                min_height=PHONE_TARGET,
             ),
+            _page_jump(page, page_count, go_to_page),
             align="center",
             spacing="3",
+            wrap="wrap",
         ),
         width="100%",
         align="center",
         spacing="3",
         flex_wrap="wrap",
+        id="pagination",
     )
 
 

@@ -7,7 +7,15 @@ import dataclasses
 import reflex as rx
 
 from rxapp.components.layout import protected_page
-from rxapp.components.page import MUTED, data_table, page_header, pagination, search_box
+from rxapp.components.page import (
+    MUTED,
+    data_table,
+    page_header,
+    page_number,
+    page_size_choice,
+    pagination,
+    search_box,
+)
 from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.services import audit
 from rxapp.services.access import Access
@@ -35,6 +43,7 @@ class ActivityState(AuthState):
     target_filter: str = ""
     page: int = 1
     page_count: int = 1
+    page_size: int = PAGE_SIZE
     total: int = 0
 
     async def _reload(self, access: Access) -> None:
@@ -43,10 +52,10 @@ class ActivityState(AuthState):
             access,
             target_id=self.target_filter.strip(),
             page=self.page,
-            page_size=PAGE_SIZE,
+            page_size=self.page_size,
         )
         self.total = total
-        self.page_count = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        self.page_count = max((total + self.page_size - 1) // self.page_size, 1)
         self.events = [
             EventRow(
                 when=iso(event.created_at),
@@ -76,8 +85,15 @@ class ActivityState(AuthState):
 
     @rx.event
     @requires_user
-    async def go_to_page(self, user: Caller, page: int):
-        self.page = max(1, min(int(page), self.page_count))
+    async def go_to_page(self, user: Caller, page: int | str):
+        self.page = min(page_number(page), self.page_count)
+        await self._reload(user.access)
+
+    @rx.event
+    @requires_user
+    async def set_page_size(self, user: Caller, value: str):
+        self.page_size = page_size_choice(value, PAGE_SIZE)
+        self.page = 1
         await self._reload(user.access)
 
 
@@ -117,6 +133,9 @@ def activity_content() -> rx.Component:
             state.go_to_page,
             prev_id="activity-prev",
             next_id="activity-next",
+            indicator_id="activity-page-indicator",
+            page_size=state.page_size,
+            set_page_size=state.set_page_size,
         ),
         spacing="4",
         width="100%",

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import row_button
-from rxapp.components.timefmt import exact_utc
+from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.services import admin
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
@@ -17,11 +17,14 @@ from rxapp.state import AuthState, requires_user
 class UserRow(BaseModel):
     id: int
     email: str
-    created: str
+    created: str  # ISO instants: the browser shows them in the reader's zone
+    created_exact: str  # the same instants in UTC (hover titles)
     last_sign_in: str
+    last_sign_in_exact: str
     workspaces: str
     disabled: bool
     is_admin: bool
+    is_me: bool  # no Disable on the admin's own row (the service refuses it: SELF_DISABLE)
 
 
 class WorkspaceRow(BaseModel):
@@ -47,16 +50,21 @@ class AdminState(AuthState):
             UserRow(
                 id=u.id,
                 email=u.email,
-                created=exact_utc(u.created_at),
-                last_sign_in=exact_utc(u.last_sign_in_at) if u.last_sign_in_at else "Never",
+                created=iso(u.created_at),
+                created_exact=exact_utc(u.created_at),
+                last_sign_in=iso(u.last_sign_in_at),
+                last_sign_in_exact=exact_utc(u.last_sign_in_at) or "Never signed in",
                 workspaces=", ".join(u.workspaces),
                 disabled=u.disabled,
                 is_admin=u.is_admin,
+                is_me=u.id == user.id,
             )
             for u in users
         ]
         self.workspaces = [
-            WorkspaceRow(public_id=w.public_id, name=w.name, members=w.members, key_count=w.keys)
+            WorkspaceRow(
+                public_id=w.public_id, name=admin.workspace_label(w), members=w.members, key_count=w.keys
+            )
             for w in workspaces
         ]
 
@@ -82,19 +90,28 @@ class AdminState(AuthState):
 def _user_row(row: UserRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.email, rx.cond(row.is_admin, rx.badge("admin", margin_left="6px"))),
-        rx.table.cell(row.created),
-        rx.table.cell(row.last_sign_in),
+        rx.table.cell(local_time(row.created, row.created_exact, white_space="nowrap")),
+        rx.table.cell(
+            local_time(row.last_sign_in, row.last_sign_in_exact, white_space="nowrap"),
+            id=f"admin-last-sign-in-{row.id}",
+        ),
         rx.table.cell(row.workspaces),
         rx.table.cell(
             rx.cond(
-                row.disabled,
-                row_button(
-                    "Enable",
-                    AdminState.set_disabled(row.email, False),
-                    f"admin-enable-{row.id}",
-                    danger=False,
+                row.is_me,
+                rx.text("You", size="1", color_scheme="gray", id=f"admin-self-{row.id}"),
+                rx.cond(
+                    row.disabled,
+                    row_button(
+                        "Enable",
+                        AdminState.set_disabled(row.email, False),
+                        f"admin-enable-{row.id}",
+                        danger=False,
+                    ),
+                    row_button(
+                        "Disable", AdminState.set_disabled(row.email, True), f"admin-disable-{row.id}"
+                    ),
                 ),
-                row_button("Disable", AdminState.set_disabled(row.email, True), f"admin-disable-{row.id}"),
             )
         ),
     )

@@ -14,10 +14,11 @@ import reflex as rx
 from pydantic import BaseModel
 
 from rxapp import routes
+from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
-from rxapp.components.timefmt import exact_utc
+from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
@@ -37,8 +38,12 @@ class MemberRow(BaseModel):
 class InvitationRow(BaseModel):
     id: int
     role: str
+    note: str  # whom it is for ("" when the owner left "For" empty)
     created_by: str
+    created: str  # ISO instants: the browser shows them in the reader's zone
+    created_exact: str  # the same instants in UTC (hover titles)
     expires: str
+    expires_exact: str
 
 
 class MembersState(AuthState):
@@ -47,6 +52,8 @@ class MembersState(AuthState):
     inviting: bool = False
     invite_role: str = "member"
     invite_expiry: str = "7 days"
+    invite_note: str = ""  # "For": whom the invitation is for
+    error_field: str = ""
     invite_shown: bool = False  # the link itself is client-side only: see revealed_invite_link
     error: str = ""
     leave_note: str = ""  # why "Leave" is not offered to the reader (personal workspace, only owner)
@@ -61,7 +68,16 @@ class MembersState(AuthState):
         if user.access.can_manage:
             pending = await self.in_session(workspace_service.list_invitations, user.access)
             self.invitations = [
-                InvitationRow(id=i.id, role=i.role, created_by=i.created_by, expires=exact_utc(i.expires_at))
+                InvitationRow(
+                    id=i.id,
+                    role=i.role,
+                    note=i.note,
+                    created_by=i.created_by,
+                    created=iso(i.created_at),
+                    created_exact=exact_utc(i.created_at),
+                    expires=iso(i.expires_at),
+                    expires_exact=exact_utc(i.expires_at),
+                )
                 for i in pending
             ]
         else:
@@ -115,8 +131,16 @@ class MembersState(AuthState):
 
     @rx.event
     def set_inviting(self, is_open: bool):
-        self.inviting, self.invite_shown, self.error = is_open, False, ""
+        self.inviting, self.invite_shown, self.error, self.error_field = is_open, False, "", ""
+        if is_open:
+            self.invite_note = ""
         return revealed_invite_link.push("")
+
+    @rx.event
+    def set_invite_note(self, value: str):
+        self.invite_note = value[: workspace_service.INVITATION_NOTE_MAX_LENGTH + 1]
+        if self.error_field == "note":
+            self.error = self.error_field = ""
 
     @rx.event
     def set_invite_role(self, value: str):
@@ -135,6 +159,7 @@ class MembersState(AuthState):
                 user.access,
                 self.invite_role,
                 days=EXPIRY_CHOICES[self.invite_expiry],
+                note=self.invite_note,
                 client_address=self.client_address(),
             )
         if refused:
@@ -183,9 +208,18 @@ def _member_row(row: MemberRow) -> rx.Component:
 
 def _invitation_row(row: InvitationRow) -> rx.Component:
     return rx.table.row(
+        rx.table.cell(
+            rx.cond(row.note != "", row.note, rx.text("(not said)", as_="span", color_scheme="gray")),
+            id=f"invitation-for-{row.id}",
+            overflow_wrap="anywhere",
+        ),
         rx.table.cell(row.role),
-        rx.table.cell(row.created_by),
-        rx.table.cell(row.expires),
+        rx.table.cell(
+            row.created_by,
+            " · ",
+            local_time(row.created, row.created_exact, element_id=f"invitation-created-{row.id}"),
+        ),
+        rx.table.cell(local_time(row.expires, row.expires_exact, element_id=f"invitation-expires-{row.id}")),
         rx.table.cell(row_button("Revoke", MembersState.revoke(row.id), f"invitation-revoke-{row.id}")),
     )
 
@@ -198,6 +232,28 @@ def _invite_dialog() -> rx.Component:
             rx.cond(
                 ~state.invite_shown,
                 rx.flex(
+                    labelled_field(
+                        "For (optional)",
+                        rx.input(
+                            value=state.invite_note,
+                            on_change=state.set_invite_note,
+                            placeholder="Their email, or a few words",
+                            id="invite-note",
+                            max_length=workspace_service.INVITATION_NOTE_MAX_LENGTH,
+                            aria_invalid=invalid_if(state.error_field, "note"),
+                            width="100%",
+                        ),
+                        html_for="invite-note",
+                        error=state.error,
+                        error_field=state.error_field,
+                        field="note",
+                    ),
+                    rx.text(
+                        "Shown in Pending invitations so you know who each link is for;"
+                        " whoever opens the link joins.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
                     rx.text("Role", size="2", weight="medium"),
                     rx.select(
                         list(workspace_service.ROLES),
@@ -214,7 +270,10 @@ def _invite_dialog() -> rx.Component:
                         id="invite-expiry",
                         custom_attrs={"aria-label": "Link expires after"},
                     ),
-                    rx.cond(state.error != "", rx.text(state.error, color_scheme="red", size="2")),
+                    rx.cond(
+                        (state.error != "") & (state.error_field != "note"),
+                        rx.text(state.error, color_scheme="red", size="2"),
+                    ),
                     rx.flex(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
                         rx.button("Create link", on_click=state.create_invitation, id="invite-submit"),
@@ -282,9 +341,10 @@ def members_page() -> rx.Component:
                         rx.table.root(
                             rx.table.header(
                                 rx.table.row(
+                                    rx.table.column_header_cell("For"),
                                     rx.table.column_header_cell("Role"),
-                                    rx.table.column_header_cell("Created by"),
-                                    rx.table.column_header_cell("Expires"),
+                                    rx.table.column_header_cell("Created"),
+                                    rx.table.column_header_cell("Expires (your time)"),
                                     rx.table.column_header_cell(""),
                                 )
                             ),

@@ -11,6 +11,7 @@ import reflex as rx
 
 from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
+from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
@@ -22,7 +23,9 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     new_name: str = ""
     rename_error: str = ""
     name: str = ""  # the workspace the delete dialog names
+    typed_name: str = ""  # what the owner typed to confirm the delete
     error: str = ""
+    error_field: str = ""
     _public_id: str = ""
 
     @rx.event
@@ -55,23 +58,59 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     @requires_user
     async def start(self, user: Caller):
         self._public_id, self.name = user.access.workspace_public_id, user.access.workspace_name
-        self.error, self.open = "", True
+        self.typed_name, self.error, self.error_field, self.open = "", "", "", True
+
+    @rx.event
+    def set_typed_name(self, value: str):
+        self.typed_name = value[: workspace_service.NAME_MAX_LENGTH + 1]
+        if self.error_field == "confirm_name":
+            self.error = self.error_field = ""
+
+    @rx.var
+    def name_typed(self) -> bool:
+        """Delete is enabled once the typed name is the workspace's."""
+        return workspace_service.name_matches(self.typed_name, self.name)
 
     @rx.event
     @requires_user
     async def confirm(self, user: Caller):
         if user.access.workspace_public_id != self._public_id:
-            self.error = "This tab switched to another workspace; nothing was deleted."
+            self.error, self.error_field = "This tab switched to another workspace; nothing was deleted.", ""
             return None
         with Refusal(self) as refused:
             await self.in_session(
-                workspace_service.delete_workspace, user.access, client_address=self.client_address()
+                workspace_service.delete_workspace,
+                user.access,
+                confirm_name=self.typed_name,
+                client_address=self.client_address(),
             )
         if refused:
             return None
         self.open = False
         self.workspace = ""  # back to the personal workspace
         return [rx.redirect(routes.KEYS), rx.toast.success(f"Deleted workspace {self.name}")]
+
+
+def _confirm_name_field() -> rx.Component:
+    state = WorkspaceSettingsState
+    return rx.box(
+        labelled_field(
+            "Type the workspace's name to confirm",
+            rx.input(
+                value=state.typed_name,
+                on_change=state.set_typed_name,
+                id="workspace-delete-confirm-name",
+                auto_complete="off",
+                aria_invalid=invalid_if(state.error_field, "confirm_name"),
+                width="100%",
+            ),
+            html_for="workspace-delete-confirm-name",
+            error=state.error,
+            error_field=state.error_field,
+            field="confirm_name",
+        ),
+        margin_top="3",
+    )
 
 
 def workspace_settings() -> rx.Component:
@@ -120,8 +159,10 @@ def workspace_settings() -> rx.Component:
                     " with all its API keys and Bias Profiles? Its keys stop verifying at once and"
                     " its members lose access. This cannot be undone.",
                 ),
-                error=state.error,
+                body=_confirm_name_field(),
+                error=rx.cond(state.error_field == "confirm_name", "", state.error),
                 error_id="workspace-delete-error",
+                confirm_disabled=~state.name_typed,
                 on_confirm=state.confirm,
                 open=state.open,
                 on_open_change=state.set_open,

@@ -13,10 +13,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from rxapp.context import get_settings
-from rxapp.models import ApiKey, Membership, User, UserSession, Workspace
-from rxapp.services import audit, workspaces
+from rxapp.models import ApiKey, Membership, Role, User, UserSession, Workspace
+from rxapp.services import audit
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, NotFoundError
+from rxapp.services.token_revocation import revoke_tokens_of
+
+SELF_DISABLE = "SELF_DISABLE"  # the refusal's code: an admin cannot lock themself out
 
 
 class AdminUserRow(BaseModel):
@@ -39,6 +42,7 @@ class AdminWorkspaceRow(BaseModel):
     personal: bool
     members: int
     keys: int
+    owner_email: str = ""  # a personal workspace's owner: what tells "Personal" ones apart
 
 
 def require_admin(session: Session, user_id: int) -> None:
@@ -97,10 +101,32 @@ def list_workspaces(session: Session) -> list[AdminWorkspaceRow]:
         .join(keys, keys.c.workspace_id == Workspace.id, isouter=True)
         .order_by(col(Workspace.name), col(Workspace.id))
     ).all()
+    personal_ids = [w.id for w, _, _ in rows if w.personal]
+    owners: dict[int, str] = {}
+    if personal_ids:
+        for workspace_id, email in session.exec(
+            select(Membership.workspace_id, User.email)
+            .join(User, col(User.id) == col(Membership.user_id))
+            .where(col(Membership.workspace_id).in_(personal_ids), Membership.role == Role.OWNER.value)
+            .order_by(col(Membership.id))
+        ).all():
+            owners.setdefault(workspace_id, email)
     return [
-        AdminWorkspaceRow(public_id=w.public_id, name=w.name, personal=w.personal, members=m, keys=k)
+        AdminWorkspaceRow(
+            public_id=w.public_id,
+            name=w.name,
+            personal=w.personal,
+            members=m,
+            keys=k,
+            owner_email=owners.get(w.id or 0, "") if w.personal else "",
+        )
         for w, m, k in rows
     ]
+
+
+def workspace_label(row: AdminWorkspaceRow) -> str:
+    """How the admin tells workspaces apart: every user has one called "Personal"."""
+    return f"{row.name} ({row.owner_email})" if row.personal and row.owner_email else row.name
 
 
 def set_disabled(
@@ -109,13 +135,13 @@ def set_disabled(
     """Disabling ends every session of the account at once (its open tabs are signed out on
     their next event) and refuses its sign-ins."""
     user = _user(session, email)
-    if disabled and user.email == actor:
-        raise ForbiddenError("You cannot disable your own account.")
+    if disabled and user.email == actor.strip().lower():
+        raise ForbiddenError("You cannot disable your own account.", code=SELF_DISABLE)
     user.disabled = disabled
     session.add(user)
     if disabled:
         session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
-        workspaces.revoke_tokens_of(
+        revoke_tokens_of(
             session, user.id or 0, actor=actor, reason="account disabled", client_address=client_address
         )
     audit.record(

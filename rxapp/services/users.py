@@ -377,8 +377,13 @@ def token_digest(token: str) -> str:
 def start_session(
     session: Session, user_id: int, *, client_address: str = "", now: dt.datetime | None = None
 ) -> str:
-    """A fresh random token for every sign-in; only its digest is stored."""
+    """A fresh random token for every sign-in; only its digest is stored. Every session is a
+    sign-in (a password sign-in, or the one that follows sign-up), so it is the account's last."""
     now = now or utc_now()
+    user = session.get(User, user_id)
+    if user is not None:
+        user.last_sign_in_at = now
+        session.add(user)
     token = secrets.token_urlsafe(32)
     session.add(
         UserSession(

@@ -21,7 +21,6 @@ from rxapp.models import (
     ApiKey,
     Invitation,
     InvitationPublic,
-    ManagementToken,
     MemberPublic,
     Membership,
     Role,
@@ -33,6 +32,7 @@ from rxapp.models import (
 from rxapp.services import audit
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.token_revocation import revoke_tokens_of
 from rxapp.services.versioning import rows_matched
 
 NAME_MAX_LENGTH = 80
@@ -161,11 +161,29 @@ def rename_workspace(session: Session, access: Access, name: str, *, client_addr
     )
 
 
-def delete_workspace(session: Session, access: Access, *, client_address: str = "") -> None:
-    """Owners only; keys and profiles go with it (verify fails at once). Personal ones stay."""
+NAME_MISMATCH = "NAME_MISMATCH"
+
+
+def name_matches(typed: str, name: str) -> bool:
+    """The name typed to confirm a deletion is the workspace's (outer and repeated spaces aside)."""
+    return " ".join((typed or "").split()) == " ".join(name.split())
+
+
+def delete_workspace(
+    session: Session, access: Access, *, confirm_name: str | None = None, client_address: str = ""
+) -> None:
+    """Owners only; keys and profiles go with it (verify fails at once). Personal ones stay.
+
+    `confirm_name`, when given (the console always gives it), must be the workspace's name."""
     require(access, Need.MANAGE)
     if access.personal:
         raise ValidationError("A personal workspace cannot be deleted.", code="PERSONAL")
+    if confirm_name is not None and not name_matches(confirm_name, access.workspace_name):
+        raise ValidationError(
+            f"Type the workspace's name, {access.workspace_name}, to delete it.",
+            field="confirm_name",
+            code=NAME_MISMATCH,
+        )
     session.execute(sa.delete(ApiKey).where(col(ApiKey.workspace_id) == access.workspace_id))
     session.execute(sa.delete(Workspace).where(col(Workspace.id) == access.workspace_id))
     audit.record(
@@ -288,49 +306,6 @@ def leave_refusal(access: Access, members: list[MemberPublic]) -> str:
     return ""
 
 
-def revoke_tokens_of(
-    session: Session,
-    user_id: int,
-    *,
-    actor: str,
-    reason: str,
-    workspace_id: int | None = None,
-    client_address: str = "",
-) -> int:
-    """Revoke, for good, the live management tokens a person created (in one workspace, or all).
-
-    A token's rights are resolved per request from its creator's membership, so removal stops it
-    at once; but re-inviting (or re-enabling) the person would bring it back. Removal and
-    disabling therefore end it here, each revocation audited in the token's workspace trail.
-    """
-    live = select(ManagementToken).where(
-        col(ManagementToken.creator_id) == user_id, col(ManagementToken.revoked_at).is_(None)
-    )
-    if workspace_id is not None:
-        live = live.where(col(ManagementToken.workspace_id) == workspace_id)
-    tokens = session.exec(live).all()
-    now = utc_now()
-    for token in tokens:
-        session.execute(
-            sa.update(ManagementToken)
-            .where(col(ManagementToken.id) == token.id, col(ManagementToken.revoked_at).is_(None))
-            .values(revoked_at=now)
-        )
-        audit.record(
-            session,
-            action="token.revoke",
-            actor=actor,
-            owner_id=user_id,
-            workspace_id=token.workspace_id,
-            target_type="token",
-            target_id=token.token_id,
-            detail=f"name={token.name!r} ({reason})",
-            client_address=client_address,
-            when=now,
-        )
-    return len(tokens)
-
-
 # ---------------------------------------------------------------- invitations
 
 
@@ -340,18 +315,35 @@ def invitation_digest(token: str) -> str:
     return hmac.new(pepper, b"invitation:" + token.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
+INVITATION_NOTE_MAX_LENGTH = 120
+
+
+def invitation_note(text: str) -> str:
+    """Whom an invitation is for: one line, spaces collapsed, at most 120 characters."""
+    note = " ".join((text or "").split())
+    if len(note) > INVITATION_NOTE_MAX_LENGTH:
+        raise ValidationError(
+            f'Keep "For" to {INVITATION_NOTE_MAX_LENGTH} characters.', field="note", code="NOTE_TOO_LONG"
+        )
+    return note
+
+
 def create_invitation(
     session: Session,
     access: Access,
     role: str = Role.MEMBER.value,
     *,
     days: float = INVITATION_DEFAULT_DAYS,
+    note: str = "",
     client_address: str = "",
     now: dt.datetime | None = None,
 ) -> tuple[str, InvitationPublic]:
-    """A fresh single-use token (returned once; only its HMAC is stored)."""
+    """A fresh single-use token (returned once; only its HMAC is stored). `note` says whom it is
+    for (an email or a few words), so the pending list tells invitations apart; it is not checked
+    against who opens the link."""
     require(access, Need.MANAGE)
     role = _check_role(role)
+    note = invitation_note(note)
     if not INVITATION_MIN_DAYS <= days <= INVITATION_MAX_DAYS:  # NaN fails both
         raise ValidationError(
             f"Choose an expiry between 1 hour and {INVITATION_MAX_DAYS} days.", field="days"
@@ -362,6 +354,7 @@ def create_invitation(
         workspace_id=access.workspace_id,
         token_digest=invitation_digest(token),
         role=role,
+        note=note,
         created_by=access.email,
         created_at=now,
         expires_at=now + dt.timedelta(days=days),
@@ -374,7 +367,7 @@ def create_invitation(
         "invitation.create",
         "invitation",
         str(invitation.id),
-        f"role={role} days={days:g}",
+        f"role={role} days={days:g}" + (f" for={note!r}" if note else ""),
         client_address,
     )
     return token, _invitation_public(invitation)
@@ -384,6 +377,7 @@ def _invitation_public(invitation: Invitation) -> InvitationPublic:
     return InvitationPublic(
         id=invitation.id or 0,
         role=invitation.role,
+        note=invitation.note,
         created_by=invitation.created_by,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,

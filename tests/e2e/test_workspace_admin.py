@@ -36,6 +36,8 @@ def test_an_owner_renames_then_deletes_a_workspace_and_its_keys_stop_verifying(
     page.click("#workspace-delete-open")
     expect(page.locator("#workspace-delete-name")).to_have_text("Sunset team", timeout=T)
     expect(page.get_by_role("alertdialog")).to_contain_text("stop verifying")
+    expect(page.locator("#workspace-delete-confirm")).to_be_disabled()  # until the name is typed
+    page.fill("#workspace-delete-confirm-name", "Sunset team")
     page.click("#workspace-delete-confirm")
     page.wait_for_url(re.compile(r".*/keys/?$"), timeout=T)
     expect(page.locator("#workspace-switcher")).to_have_text("Personal (owner)", timeout=T)

@@ -79,6 +79,7 @@ def end_date_input(state: type[KeyFormFields], value, on_change, control_id: str
             value=value,
             on_change=on_change,
             id=control_id,
+            name=control_id,  # a form submits named controls only (an id alone is deprecated)
             min=state.today,
             aria_invalid=invalid_if(state.error_field, "expires_at"),
             aria_describedby=control_id + "-preview",
@@ -91,6 +92,13 @@ def end_date_input(state: type[KeyFormFields], value, on_change, control_id: str
                 "Ends ",
                 local_time(state.end_preview, state.end_preview_exact, element_id=control_id + "-end"),
                 " your time (the end of that day)",
+                size="1",
+                color=rx.color("gray", 11),
+                id=control_id + "-preview",
+            ),
+            # said before a day is picked too: the same meaning as a token's expiry date
+            rx.text(
+                "Ends at the end of that day, your time",
                 size="1",
                 color=rx.color("gray", 11),
                 id=control_id + "-preview",

@@ -13,6 +13,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
+from rxapp.components.page import page_number, page_size_choice
 from rxapp.components.timefmt import exact_utc, iso, relative
 from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, utc_now
 from rxapp.services import keys as key_service
@@ -96,6 +97,7 @@ class KeysTableState(AuthState):
     has_any_key: bool = True
     page: int = 1
     page_count: int = 1
+    page_size: int = key_service.PAGE_SIZE_DEFAULT
     search: str = ""
     # A whole secret pasted into the search: only the key it resolved to is kept ("" for none).
     found_by_secret: bool = False
@@ -115,6 +117,7 @@ class KeysTableState(AuthState):
             sort=key_service.parse_sort(self.sort),
             descending=self.descending,
             page=self.page,
+            page_size=self.page_size,
         )
 
     async def reload(self, access: Access, with_profiles: bool = False) -> None:
@@ -201,9 +204,16 @@ class KeysTableState(AuthState):
 
     @rx.event
     @requires_user
-    async def go_to_page(self, user: Caller, page: int):
-        self.page = max(1, min(int(page), self.page_count))
+    async def go_to_page(self, user: Caller, page: int | str):
+        """Previous/Next, or a page number typed into "Go to page" (clamped to the last page)."""
+        self.page = min(page_number(page), self.page_count)
         await self.reload(user.access)
+
+    @rx.event
+    @requires_user
+    async def set_page_size(self, user: Caller, value: str):
+        self.page_size = page_size_choice(value, key_service.PAGE_SIZE_DEFAULT)
+        await self._first_page(user)
 
     async def _first_page(self, user: Caller) -> None:
         self.page = 1

@@ -212,6 +212,8 @@ def keys_table() -> rx.Component:
             prev_id="page-prev",
             next_id="page-next",
             indicator_id="page-indicator",
+            page_size=state.page_size,
+            set_page_size=state.set_page_size,
         ),
         spacing="3",
         width="100%",

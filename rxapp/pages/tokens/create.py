@@ -10,9 +10,12 @@ import reflex as rx
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
 from rxapp.components.secret_reveal import CopyTracked, one_time_value, secret_reveal
+from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, local_time
+from rxapp.models import utc_now
 from rxapp.pages.tokens.listing import TokensTableState
+from rxapp.services import moments
 from rxapp.services import tokens as token_service
-from rxapp.services.errors import ValidationError
+from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
@@ -27,17 +30,6 @@ SCOPE_LABELS = {
 }
 
 
-def _expiry(value: str) -> dt.datetime | None:
-    """A date from the date input: the token works until the end of that day (UTC)."""
-    if not value:
-        return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("Enter a valid date.", field="expires_at") from None
-    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
-
-
 class CreateTokenState(CopyTracked, AuthState):
     open: bool = False
     name: str = ""
@@ -46,11 +38,38 @@ class CreateTokenState(CopyTracked, AuthState):
     error: str = ""
     error_field: str = ""
     revealed_id: str = ""
+    # An expiry date means the end of that day in the reader's zone, as a key's end date does:
+    # the dialog asks the browser for its zone (IANA name, UTC offset) and its today on opening.
+    time_zone: str = ""
+    zone_offset: int = 0
+    today: str = ""
+    expires_preview: str = ""  # the last second the token works (ISO), shown in local time
+    expires_preview_exact: str = ""
 
     @rx.event
     def start(self):
         self.reset()
         self.open = True
+        return rx.call_script(BROWSER_ZONE_SCRIPT, callback=CreateTokenState.set_browser_zone)
+
+    @rx.event
+    def set_browser_zone(self, values: list):
+        self.time_zone, self.zone_offset, self.today = browser_zone(values)
+        self._preview()
+
+    def _end(self) -> dt.datetime | None:
+        """The picked day as an instant: its end in the reader's zone (ValidationError if past)."""
+        if not self.expires:
+            return None
+        zone = moments.reader_zone(self.time_zone, self.zone_offset)
+        return moments.local_end_date(self.expires, zone, utc_now(), label="Expiry")
+
+    def _preview(self) -> None:
+        try:
+            end = self._end()
+        except ServiceError:
+            end = None
+        self.expires_preview, self.expires_preview_exact = iso(end), exact_utc(end)
 
     @rx.event
     def forget_reveal(self):
@@ -62,7 +81,10 @@ class CreateTokenState(CopyTracked, AuthState):
 
     @rx.event
     def set_expires(self, value: str):
-        self.expires = value
+        self.expires = value[:10]
+        if self.error_field == "expires_at":
+            self.error = self.error_field = ""
+        self._preview()
 
     @rx.event
     def toggle_scope(self, scope: str, checked: bool):
@@ -81,7 +103,7 @@ class CreateTokenState(CopyTracked, AuthState):
                 user.email,
                 self.name,
                 list(self.scopes),
-                expires_at=_expiry(self.expires),
+                expires_at=self._end(),
                 client_address=self.client_address(),
             )
         if refused:
@@ -136,12 +158,31 @@ def _form() -> rx.Component:
             margin="0",
         ),
         labelled_field(
-            "Expires (optional, end of day UTC)",
-            rx.input(
-                type="date",
-                value=state.expires,
-                on_change=state.set_expires,
-                id="token-expires",
+            "Expires (optional): works through the end of that day, your time",
+            rx.vstack(
+                rx.input(
+                    type="date",
+                    value=state.expires,
+                    on_change=state.set_expires,
+                    id="token-expires",
+                    min=state.today,
+                    aria_describedby="token-expires-preview",
+                    width="100%",
+                ),
+                rx.cond(
+                    state.expires_preview != "",
+                    rx.text(
+                        "Works until ",
+                        local_time(
+                            state.expires_preview, state.expires_preview_exact, element_id="token-expires-end"
+                        ),
+                        " your time (the end of that day)",
+                        size="1",
+                        color=rx.color("gray", 11),
+                        id="token-expires-preview",
+                    ),
+                ),
+                spacing="1",
                 width="100%",
             ),
             html_for="token-expires",

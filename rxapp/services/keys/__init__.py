@@ -24,19 +24,14 @@ from rxapp.services.keys.crud import (
     update_key,
 )
 from rxapp.services.keys.expiry import (
-    BAD_END_DATE,
     EXPIRY_CHUNK,
     EXPIRY_PRESETS,
-    PAST_END_DATE,
     ExpiryPreset,
     date_field,
     end_date_for,
-    end_of_local_day,
     expire_due_keys,
-    local_end_date,
     parse_date,
     parse_preset,
-    reader_zone,
 )
 from rxapp.services.keys.listing import (
     ALL_STATUSES,
@@ -77,6 +72,13 @@ from rxapp.services.keys.verification import (
     VerifyRow,
     decide_row,
     digest_for,
+)
+from rxapp.services.moments import (  # end dates mean the same for keys and tokens
+    BAD_END_DATE,
+    PAST_END_DATE,
+    end_of_local_day,
+    local_end_date,
+    reader_zone,
 )
 
 __all__ = [

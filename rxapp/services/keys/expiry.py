@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -54,60 +53,6 @@ def parse_date(value: str) -> dt.datetime | None:
         return None
 
 
-PAST_END_DATE = "PAST_END_DATE"
-BAD_END_DATE = "BAD_END_DATE"
-_ZONE_MAX_LENGTH = 64
-_OFFSET_MAX_MINUTES = 14 * 60
-
-
-def reader_zone(zone: str | None, offset_minutes: int | None = None) -> dt.tzinfo:
-    """The browser's zone: its IANA name, else its UTC offset (minutes east), else UTC.
-
-    Both come from the browser, so anything odd (unknown name, absurd offset) falls back
-    rather than failing: the worst case is the day ending in UTC, as it did before.
-    """
-    name = (zone or "").strip()
-    if name and len(name) <= _ZONE_MAX_LENGTH:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    if offset_minutes is not None and abs(int(offset_minutes)) <= _OFFSET_MAX_MINUTES:
-        return dt.timezone(dt.timedelta(minutes=int(offset_minutes)))
-    return dt.UTC
-
-
-def end_of_local_day(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
-    """The last second of `day` in `zone`, as UTC: one second before the next local midnight.
-
-    Going through the next midnight (not 23:59:59 on the day itself) keeps DST days right:
-    a 23- or 25-hour day still ends exactly when the local calendar turns over.
-    """
-    next_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    return next_midnight.astimezone(dt.UTC) - dt.timedelta(seconds=1)
-
-
-def local_end_date(value: str, zone: dt.tzinfo, now: dt.datetime) -> dt.datetime:
-    """A picked YYYY-MM-DD date: the end of that day in the reader's zone; today or later only."""
-    try:
-        day = dt.datetime.strptime((value or "").strip(), "%Y-%m-%d").date()
-    except ValueError:
-        raise ValidationError("Enter a valid end date.", field="expires_at", code=BAD_END_DATE) from None
-    if day < now.astimezone(zone).date():
-        raise ValidationError("End date must be today or later.", field="expires_at", code=PAST_END_DATE)
-    try:
-        end = end_of_local_day(day, zone)
-    except OverflowError:  # 9999-12-31 west of UTC ends in year 10000
-        end = None
-    if end is None or end > moments.LATEST:
-        raise ValidationError(
-            "End date is too far in the future.",
-            field="expires_at",
-            code=moments.OUT_OF_RANGE,
-        )
-    return end
-
-
 def end_date_for(
     preset: ExpiryPreset, custom_date: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
 ) -> dt.datetime | None:
@@ -118,7 +63,7 @@ def end_date_for(
     if preset == ExpiryPreset.CUSTOM:
         if not (custom_date or "").strip():
             raise ValidationError("Choose the end date.", field="expires_at")
-        return local_end_date(custom_date, zone, now)
+        return moments.local_end_date(custom_date, zone, now)
     return now + dt.timedelta(days=int(preset.value))
 
 
