@@ -17,6 +17,7 @@ from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.dialogs import confirm_delete_dialog
 from rxapp.components.layout import protected_page
+from rxapp.components.page import data_table
 from rxapp.components.timefmt import (
     BROWSER_ZONE_SCRIPT,
     browser_zone,
@@ -369,26 +370,18 @@ def _expire_dialog() -> rx.Component:
 def _events() -> rx.Component:
     return rx.vstack(
         rx.heading("Activity", size="4"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Time", "Actor", "Action", "Detail")])
+        data_table(
+            ("Time", "Actor", "Action", "Detail"),
+            KeyDetailState.events,
+            lambda event: rx.table.row(
+                rx.table.cell(local_time(event.when, event.when_exact, white_space="nowrap")),
+                rx.table.cell(event.actor),
+                rx.table.cell(rx.code(event.action, variant="ghost")),
+                rx.table.cell(rx.text(event.detail, size="1")),
             ),
-            rx.table.body(
-                rx.foreach(
-                    KeyDetailState.events,
-                    lambda event: rx.table.row(
-                        rx.table.cell(local_time(event.when, event.when_exact, white_space="nowrap")),
-                        rx.table.cell(event.actor),
-                        rx.table.cell(rx.code(event.action, variant="ghost")),
-                        rx.table.cell(rx.text(event.detail, size="1")),
-                    ),
-                )
-            ),
-            width="100%",
-            id="key-events",
+            "key-events",
         ),
         width="100%",
-        overflow_x="auto",
     )
 
 
