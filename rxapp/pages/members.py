@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from rxapp import routes
 from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.layout import protected_page
+from rxapp.components.page import data_table
 from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc, iso, local_time
@@ -320,37 +321,18 @@ def members_page() -> rx.Component:
                 align="center",
             ),
             rx.text("Your role: ", rx.text.strong(AuthState.role, id="my-role"), size="2"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Email"),
-                        rx.table.column_header_cell("Role"),
-                        rx.table.column_header_cell(""),
-                    )
-                ),
-                rx.table.body(rx.foreach(state.members, _member_row)),
-                id="members-table",
-                width="100%",
-            ),
+            data_table(("Email", "Role", ""), state.members, _member_row, "members-table"),
             rx.cond(
                 AuthState.can_manage,
                 rx.flex(
                     rx.heading("Pending invitations", size="4"),
                     rx.cond(
                         state.invitations.length() > 0,
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("For"),
-                                    rx.table.column_header_cell("Role"),
-                                    rx.table.column_header_cell("Created"),
-                                    rx.table.column_header_cell("Expires (your time)"),
-                                    rx.table.column_header_cell(""),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(state.invitations, _invitation_row)),
-                            id="invitations-table",
-                            width="100%",
+                        data_table(
+                            ("For", "Role", "Created", "Expires (your time)", ""),
+                            state.invitations,
+                            _invitation_row,
+                            "invitations-table",
                         ),
                         rx.text("None.", size="2", color_scheme="gray", id="no-invitations"),
                     ),

@@ -8,7 +8,7 @@ from rxapp.components.badges import status_badge
 from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
 from rxapp.components.page import MUTED, data_table, empty_state, for_role, pagination, search_box
-from rxapp.components.row_actions import edit_delete_buttons
+from rxapp.components.row_actions import MenuAction, actions_menu, edit_delete_buttons
 from rxapp.components.timefmt import local_time, with_utc_title
 from rxapp.pages.keys.create import CreateKeyState
 from rxapp.pages.keys.delete import DeleteKeyState
@@ -124,7 +124,7 @@ def key_row(row: KeyRow) -> rx.Component:
             ),
             id="last-used-" + row.key_id,
         ),
-        rx.table.cell(row.profile, id="profile-" + row.key_id),
+        rx.table.cell(clipped_text(row.profile, size="2"), id="profile-" + row.key_id),
         rx.table.cell(
             local_time(
                 row.expires_at,
@@ -163,7 +163,34 @@ def key_row(row: KeyRow) -> rx.Component:
                         content="Roll key",
                     ),
                 ),
+                rx.cond(
+                    AuthState.can_write,
+                    actions_menu(
+                        row.name,
+                        "actions-" + row.key_id,
+                        [
+                            MenuAction(
+                                "Edit", "pencil", EditKeyState.start(row.key_id), "menu-edit-" + row.key_id
+                            ),
+                            MenuAction(
+                                "Roll key…",
+                                "rotate-cw",
+                                RollKeyState.start(row.key_id),
+                                "menu-roll-" + row.key_id,
+                                disabled=row.status == "EXPIRED",
+                            ),
+                            MenuAction(
+                                "Delete",
+                                "trash-2",
+                                DeleteKeyState.start(row.key_id),
+                                "menu-delete-" + row.key_id,
+                                danger=True,
+                            ),
+                        ],
+                    ),
+                ),
                 spacing="3",
+                class_name="row-actions",
             )
         ),
         id="row-" + row.key_id,
