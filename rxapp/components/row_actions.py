@@ -58,9 +58,11 @@ class MenuAction:
         *,
         danger: bool = False,
         disabled: Any = False,
+        reason: Any = "",
     ) -> None:
         self.label, self.icon, self.on_select, self.item_id = label, icon, on_select, item_id
-        self.danger, self.disabled = danger, disabled
+        # `reason`: why the action is unavailable, shown under its words (a disabled item says why)
+        self.danger, self.disabled, self.reason = danger, disabled, reason
 
 
 def actions_menu(name: Any, trigger_id: Any, actions: list[MenuAction]) -> rx.Component:
@@ -82,7 +84,17 @@ def actions_menu(name: Any, trigger_id: Any, actions: list[MenuAction]) -> rx.Co
             *[
                 rx.menu.item(
                     rx.hstack(
-                        rx.icon(action.icon, size=16), rx.text(action.label), spacing="2", align="center"
+                        rx.icon(action.icon, size=16),
+                        rx.vstack(
+                            rx.text(action.label),
+                            rx.cond(
+                                action.reason != "",
+                                rx.text(action.reason, size="1", color_scheme="gray", white_space="normal"),
+                            ),
+                            spacing="0",
+                        ),
+                        spacing="2",
+                        align="center",
                     ),
                     on_select=action.on_select,
                     id=action.item_id,

@@ -16,6 +16,7 @@ from rxapp.pages.keys.edit import EditKeyState
 from rxapp.pages.keys.listing import KeyRow, KeysTableState
 from rxapp.pages.keys.roll import RollKeyState
 from rxapp.services import keys as key_service
+from rxapp.services import rolling
 from rxapp.state import AuthState
 
 HEADERS = [
@@ -155,12 +156,16 @@ def key_row(row: KeyRow) -> rx.Component:
                             rx.icon("rotate-cw", size=16),
                             variant="ghost",
                             size="2",
-                            aria_label="Roll " + row.name,
+                            aria_label=rx.cond(
+                                row.status == "EXPIRED",
+                                "Roll " + row.name + ": " + rolling.EXPIRED_REFUSAL,
+                                "Roll " + row.name,
+                            ),
                             id="roll-" + row.key_id,
                             on_click=RollKeyState.start(row.key_id),
                             disabled=row.status == "EXPIRED",
                         ),
-                        content="Roll key",
+                        content=rx.cond(row.status == "EXPIRED", rolling.EXPIRED_REFUSAL, "Roll key"),
                     ),
                 ),
                 rx.cond(
@@ -178,6 +183,7 @@ def key_row(row: KeyRow) -> rx.Component:
                                 RollKeyState.start(row.key_id),
                                 "menu-roll-" + row.key_id,
                                 disabled=row.status == "EXPIRED",
+                                reason=rx.cond(row.status == "EXPIRED", rolling.EXPIRED_REFUSAL, ""),
                             ),
                             MenuAction(
                                 "Delete",
