@@ -228,7 +228,7 @@ class ApiKey(SQLModel, table=True):
     # Programmable keys (services/programs.py). `program` is None for a key without any of these
     # features, which is all verify checks before taking today's path; otherwise the JSON of its
     # permissions, meta, IP allowlist, named limits, identity and whether it has credits.
-    program: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    program: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     credits_remaining: int | None = Field(default=None)  # spent by one conditional UPDATE per call
     refill_amount: int | None = Field(default=None)  # the balance each refill *sets*
     refill_interval: str | None = Field(default=None, max_length=8)  # "day" or "month"
@@ -249,8 +249,8 @@ class Identity(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
     external_id: str = Field(max_length=255)
-    meta: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    ratelimits: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    meta: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    ratelimits: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     created_at: dt.datetime = Field(default_factory=utc_now)
     updated_at: dt.datetime = Field(default_factory=utc_now)
 

@@ -86,6 +86,7 @@ _VERIFY_BODY: dict[str, Any] = {
                     "cost": {
                         "type": "integer",
                         "minimum": 0,
+                        "maximum": 2_000_000_000,
                         "default": 1,
                         "description": "Credits this call spends (0: check without spending).",
                     },
@@ -105,7 +106,12 @@ _VERIFY_BODY: dict[str, Any] = {
                             "required": ["name"],
                             "properties": {
                                 "name": {"type": "string"},
-                                "cost": {"type": "integer", "minimum": 0, "default": 1},
+                                "cost": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 2_000_000_000,
+                                    "default": 1,
+                                },
                             },
                         },
                     },

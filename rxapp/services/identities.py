@@ -13,6 +13,7 @@ from rxapp.models import ApiKey, Identity, IdentityPublic, Permission, Permissio
 from rxapp.services import audit, programs
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.text import hidden_character, storable
 
 _UNSET: Any = object()
 
@@ -57,7 +58,7 @@ def find_identity(session: Session, workspace_id: int, external_id: str) -> Iden
 
 
 def _owned_identity(session: Session, workspace_id: int, external_id: str) -> Identity:
-    identity = find_identity(session, workspace_id, external_id)
+    identity = find_identity(session, workspace_id, external_id) if storable(external_id) else None
     if identity is None:
         raise NotFoundError(
             "Identity not found.", field="identity", target_type="identity", target_id=external_id[:100]
@@ -199,9 +200,13 @@ def _permission_public(session: Session, permission: Permission) -> PermissionPu
 
 
 def _owned_permission(session: Session, workspace_id: int, name: str) -> Permission:
-    found = session.exec(
-        select(Permission).where(Permission.workspace_id == workspace_id, Permission.name == name)
-    ).first()
+    found = (
+        None
+        if not storable(name)
+        else session.exec(
+            select(Permission).where(Permission.workspace_id == workspace_id, Permission.name == name)
+        ).first()
+    )
     if found is None:
         raise NotFoundError("Permission not found.", target_type="permission", target_id=name[:100])
     return found
@@ -248,6 +253,8 @@ def _description(description: str) -> str:
     description = (description or "").strip()
     if len(description) > 500:
         raise ValidationError("A description is at most 500 characters.", field="description")
+    if hidden_character(description, multiline=True) or not storable(description):
+        raise ValidationError("A description has no control or invisible characters.", field="description")
     return description
 
 

@@ -207,7 +207,15 @@ def check_meta(value: Any, field: str = "meta") -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise ValidationError("Metadata is a JSON object.", field=field, code="BAD_META")
-    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > META_MAX_BYTES:
+    bad = "Metadata is a JSON object of text, numbers, lists and objects (no NUL character)."
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise ValidationError(bad, field=field, code="BAD_META") from None
+    if "\\u0000" in text:  # no database text holds NUL
+        raise ValidationError(bad, field=field, code="BAD_META")
+    if size > META_MAX_BYTES:
         raise ValidationError(
             f"Metadata is at most {META_MAX_BYTES} bytes of JSON.", field=field, code="BAD_META"
         )
