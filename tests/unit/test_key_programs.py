@@ -136,3 +136,29 @@ def test_concurrent_spends_are_exact(session: Session, alice: Person, engine: sa
         results = list(pool.map(lambda _: lookup.spend(row_id, 1), range(200)))
     spent = [r for r in results if r is not None]
     assert sorted(spent) == list(range(50)) and lookup.credits(row_id) == 0
+
+
+def test_rolling_copies_the_fields_and_moves_the_balance(session: Session, alice: Person) -> None:
+    from rxapp.services import rolling
+
+    made = key_service.create_key(
+        session,
+        alice.access,
+        alice.actor,
+        "roll",
+        program={
+            "credits": 40,
+            "refill": {"amount": 100, "interval": "day"},
+            "permissions": ["a.b"],
+            "meta": {"m": 1},
+            "ratelimits": [{"name": "r", "limit": 5, "duration": 1000}],
+            "identity": "acme",
+        },
+    )
+    session.commit()
+    rolled = rolling.roll_key(session, alice.access, alice.actor, made.key.key_id, dt.timedelta(hours=1))
+    session.commit()
+    new = key_service.get_key(session, alice.access, rolled.new.key.key_id)
+    assert (new.credits, new.permissions, new.meta, new.identity) == (40, ["a.b"], {"m": 1}, "acme")
+    assert new.ratelimits == made.key.ratelimits and new.refill == made.key.refill
+    assert _row(session, made.key.key_id).credits_remaining == 0  # moved, never doubled
