@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,37 @@ from rxapp.services import keys as key_service
 from rxapp.services.errors import ValidationError
 from rxapp.services.key_lookup import SqliteDigestLookup
 from rxapp.services.keys.refill import period_start, refill_due_keys
+from tests.unit.backends import PG_URL, pg_reachable
 from tests.unit.helpers import Person, utc, verify_key
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, app_settings, tmp_path):  # both databases (conftest's is SQLite)
+    from sqlmodel import SQLModel
+
+    from rxapp import db
+
+    if request.param == "sqlite":
+        made = db.make_engine(f"sqlite:///{tmp_path}/t.db")
+        SQLModel.metadata.create_all(made)
+        yield made
+        made.dispose()
+        return
+    if not pg_reachable():
+        pytest.skip("PostgreSQL not reachable (TEST_POSTGRES_URL)")
+    name = f"t_programs_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    made = db.make_engine(sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        SQLModel.metadata.create_all(made)
+        yield made
+    finally:
+        made.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _row(session: Session, key_id: str) -> ApiKey:
@@ -127,6 +158,8 @@ def test_refill_sets_the_balance_once_per_period(session: Session, alice: Person
 
 
 def test_concurrent_spends_are_exact(session: Session, alice: Person, engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's spend runs on the libpq pool: tests/api/test_programmable_keys.py")
     made = key_service.create_key(session, alice.access, alice.actor, "c", program={"credits": 50})
     session.commit()
     row_id = _row(session, made.key.key_id).id
