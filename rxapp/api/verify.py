@@ -91,13 +91,13 @@ _VERIFY_BODY: dict[str, Any] = {
                         "description": "Credits this call spends (0: check without spending).",
                     },
                     "permissions": {
-                        "type": "string",
+                        "type": ["string", "null"],
                         "maxLength": 1000,
                         "description": "A permission query: names with AND, OR and parentheses, "
                         "e.g. `documents.read AND (documents.write OR admin)`.",
                     },
                     "ratelimits": {
-                        "type": "array",
+                        "type": ["array", "null"],
                         "description": "The named limits to apply (default: all of the key's and its "
                         "identity's, cost 1 each).",
                         "items": {

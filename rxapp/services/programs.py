@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
 from rxapp.services.errors import ValidationError
 from rxapp.services.permission_query import NAME as PERMISSION_NAME
 
@@ -211,7 +213,8 @@ def check_meta(value: Any, field: str = "meta") -> dict[str, Any] | None:
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         size = len(text.encode())
-    except (ValueError, TypeError, UnicodeEncodeError):
+        orjson.dumps(value)  # what verify renders it with: integers within 64 bits
+    except (ValueError, TypeError, UnicodeEncodeError, orjson.JSONEncodeError):
         raise ValidationError(bad, field=field, code="BAD_META") from None
     if "\\u0000" in text:  # no database text holds NUL
         raise ValidationError(bad, field=field, code="BAD_META")
