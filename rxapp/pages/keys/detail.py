@@ -174,6 +174,9 @@ class KeyDetailState(AuthState):
     async def load(self, user: Caller):
         self.reset()
         self.key_id = self._key_from_url()
+        if self.workspace_missing:  # a workspace not theirs (or none): the same "not found"
+            self.found = False
+            return None
         try:
             await self._reload(user)
         except NotFoundError:
@@ -297,7 +300,11 @@ def _rotation() -> rx.Component:
             state.rolled_from != "",
             rx.text(
                 "Rolled from ",
-                rx.link(state.rolled_from, href="/keys/" + state.rolled_from, underline="always"),
+                rx.link(
+                    state.rolled_from,
+                    href=routes.key_detail(AuthState.current_workspace, state.rolled_from),
+                    underline="always",
+                ),
                 id="rolled-from",
             ),
         ),
@@ -305,7 +312,11 @@ def _rotation() -> rx.Component:
             state.rolled_to != "",
             rx.text(
                 "Rolled to ",
-                rx.link(state.rolled_to, href="/keys/" + state.rolled_to, underline="always"),
+                rx.link(
+                    state.rolled_to,
+                    href=routes.key_detail(AuthState.current_workspace, state.rolled_to),
+                    underline="always",
+                ),
                 id="rolled-to",
             ),
         ),
@@ -392,12 +403,16 @@ def _events() -> rx.Component:
     )
 
 
+def _keys_href() -> rx.Var:
+    return routes.in_workspace(AuthState.current_workspace, routes.KEYS)
+
+
 def key_detail_content() -> rx.Component:
     state = KeyDetailState
     return rx.cond(
         state.found,
         rx.vstack(
-            rx.link("← API Keys", href=routes.KEYS, size="2", id="back-to-keys"),
+            rx.link("← API Keys", href=_keys_href(), size="2", id="back-to-keys"),
             rx.hstack(
                 rx.heading(state.name, size="6", id="detail-name", word_break="break-all"),
                 rx.code(state.key_id, variant="ghost"),
@@ -430,14 +445,14 @@ def key_detail_content() -> rx.Component:
         rx.vstack(
             rx.heading("API key not found", size="5"),
             rx.text("It was deleted, or it is not yours."),
-            rx.link("Back to API Keys", href=routes.KEYS, id="back-to-keys"),
+            rx.link("Back to API Keys", href=_keys_href(), id="back-to-keys"),
             id="key-not-found",
         ),
     )
 
 
 def key_detail_page() -> rx.Component:
-    return protected_page(key_detail_content())
+    return protected_page(key_detail_content(), workspace_gate=False)
 
 
 ON_LOAD = [CreateKeyState.forget_reveal, KeyDetailState.load]
