@@ -5,11 +5,17 @@ workspace for a member only."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
+from reflex_base import constants
 from sqlmodel import Session
 
-from rxapp import routes
-from tests.unit.helpers import new_user
+from rxapp import routes, session_guard
+from rxapp.services.access import Access
+from rxapp.state import AuthState
+from tests.unit.helpers import new_user, run_async
 
 WS = "ws_abcdefghijklmnop"
 
@@ -143,3 +149,83 @@ def test_an_old_key_link_finds_the_keys_workspace_for_members_only(session: Sess
     assert links.member_workspace(session, mate.id, created.public_id) == created.public_id
     assert links.member_workspace(session, stranger.id, created.public_id) == ""
     assert links.member_workspace(session, stranger.id, "ws_nosuchworkspace00") == ""
+
+
+class _Root:
+    """The root state as SessionGuard reads it: the socket, the page's address, and AuthState."""
+
+    def __init__(self, address: str, auth: Any) -> None:
+        self.router_data = {constants.RouteVar.SESSION_ID: "links-socket", constants.RouteVar.ORIGIN: address}
+        self.auth = auth
+
+    def _get_root_state(self) -> _Root:
+        return self
+
+    async def get_state(self, cls: type) -> Any:
+        return self.auth if cls is AuthState else SimpleNamespace(reset=lambda: None)
+
+
+def _tab(stored: str) -> SimpleNamespace:
+    tab = SimpleNamespace(
+        _user_id=7,
+        _workspace_id=1,
+        signed_in=True,
+        user_email="a@example.com",
+        workspace=stored,
+        workspace_name="Personal",
+        current_workspace="ws_personal",
+        role="owner",
+        is_admin=False,
+        workspace_missing=False,
+    )
+    tab.reset = lambda: None
+    return tab
+
+
+MEMBER_OF = {"ws_personal": 1, "ws_team": 2}  # user 7's workspaces -> row ids
+
+
+def _fake_resolve(digest: str, *wanted: str) -> session_guard.Caller:
+    """_resolve's rule over MEMBER_OF: the first wanted workspace the user is in, else personal."""
+    public_id = next((w for w in wanted if w in MEMBER_OF), "ws_personal")
+    access = Access(7, "a@example.com", MEMBER_OF[public_id], public_id, public_id, "owner")
+    return session_guard.Caller(id=7, email="a@example.com", is_admin=False, access=access)
+
+
+@pytest.fixture()
+def judge(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(session_guard._socket_sessions, "links-socket", "digest")
+    monkeypatch.setattr(session_guard, "_resolve", _fake_resolve)
+
+    def run(address: str, stored: str) -> SimpleNamespace:
+        tab = _tab(stored)
+        assert (
+            run_async(session_guard.SessionGuard(AuthState).preprocess(None, _Root(address, tab), None))
+            is None
+        )
+        return tab
+
+    return run
+
+
+def test_the_address_workspace_wins_and_becomes_the_tabs(judge) -> None:
+    tab = judge("/w/ws_team/keys/key_abc", "")
+    assert tab.current_workspace == "ws_team" and tab.workspace == "ws_team" and not tab.workspace_missing
+    tab = judge("/w/ws_team/profiles?x=1", "ws_personal")
+    assert tab.current_workspace == "ws_team" and tab.workspace == "ws_team"
+
+
+def test_an_address_naming_a_workspace_one_may_not_see_reads_as_missing(judge) -> None:
+    for address in ("/w/ws_foreign/keys/key_abc", "/w/ws_nosuchthing/members"):
+        tab = judge(address, "ws_team")
+        # the tab stays in its stored workspace, and the page says "not found"
+        assert tab.current_workspace == "ws_team" and tab.workspace == "ws_team" and tab.workspace_missing
+        tab = judge(address, "")
+        assert tab.current_workspace == "ws_personal" and tab.workspace == "" and tab.workspace_missing
+
+
+def test_an_address_without_a_workspace_uses_the_stored_one(judge) -> None:
+    tab = judge("/account", "ws_team")
+    assert tab.current_workspace == "ws_team" and not tab.workspace_missing
+    tab = judge("/keys", "")
+    assert tab.current_workspace == "ws_personal" and tab.workspace == "" and not tab.workspace_missing
