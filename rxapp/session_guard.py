@@ -199,7 +199,11 @@ class SessionGuard(Middleware):
         # corrected when it is not (or no longer) allowed.
         chosen = bool(wanted) or (bool(in_address) and not missing)
         allowed = user.access.workspace_public_id if (user is not None and chosen) else ""
-        if auth.workspace != allowed:
+        # While a page loads (its on_load events), written again even when unchanged: the browser
+        # does not store what the hydration's own deltas carry, so an address's workspace set
+        # then would be forgotten by the next page without a workspace in its address.
+        loading = not getattr(root, "is_hydrated", True)
+        if auth.workspace != allowed or (loading and allowed):
             auth.workspace = allowed
         if getattr(auth, "workspace_missing", False) != missing:
             auth.workspace_missing = missing

@@ -162,7 +162,9 @@ class _Root:
         return self
 
     async def get_state(self, cls: type) -> Any:
-        return self.auth if cls is AuthState else SimpleNamespace(reset=lambda: None)
+        if cls is AuthState:
+            return self.auth
+        return SimpleNamespace(reset=lambda: None, **dict.fromkeys(cls.base_vars))
 
 
 def _tab(stored: str) -> SimpleNamespace:
