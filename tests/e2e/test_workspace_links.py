@@ -163,6 +163,8 @@ def test_a_teammate_opens_a_shared_link_and_a_stranger_reads_not_found(
     stranger.goto(f"{console.base_url}/w/{team.public_id}/keys")
     team_page = _not_found_text(stranger, "#workspace-not-found")
     expect(stranger.locator(f"#row-{team.key_id}")).to_have_count(0)
+    if device == "desktop":
+        assert serious_violations(stranger) == []
     for path in (f"/w/{random_ws}/keys", f"/w/{random_ws}/members", f"/w/{team.public_id}/members"):
         stranger.goto(console.base_url + path)
         expect(stranger.locator("#workspace-not-found")).to_have_text(team_page, timeout=T)
