@@ -17,6 +17,8 @@ from rxapp.pages.admin import AdminState, admin_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.invitation import InvitationState, invitation_page
 from rxapp.pages.keys import detail as key_detail
+from rxapp.pages.legacy import ON_LOAD as LEGACY_ON_LOAD
+from rxapp.pages.legacy import legacy_page
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.pages.workspace_settings import WorkspaceSettingsState
@@ -68,23 +70,25 @@ app.add_page(
 app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up
 )
-app.add_page(keys.keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
+app.add_page(keys.keys_page, route=routes.W_KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
 app.add_page(
     key_detail.key_detail_page,
-    route=routes.KEY_DETAIL,
+    route=routes.W_KEY_DETAIL,
     title="API key · Key Console",
     on_load=key_detail.ON_LOAD,
 )
 app.add_page(
     profiles.profiles_page,
-    route=routes.PROFILES,
+    route=routes.W_PROFILES,
     title="Bias Profiles · Key Console",
     on_load=profiles.ON_LOAD,
 )
-app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
+app.add_page(
+    activity_page, route=routes.W_ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load
+)
 app.add_page(
     members_page,
-    route=routes.MEMBERS,
+    route=routes.W_MEMBERS,
     title="Members · Key Console",
     on_load=[MembersState.load, WorkspaceSettingsState.load],
 )
@@ -94,8 +98,11 @@ app.add_page(
 )
 app.add_page(not_found_page, route="404", title="Page not found · Key Console")
 app.add_page(
-    tokens.tokens_page, route=routes.TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
+    tokens.tokens_page, route=routes.W_TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
 )
+# The old addresses without the workspace forward to the same page in one (rxapp/pages/legacy.py).
+for legacy_route in routes.LEGACY_ROUTES:
+    app.add_page(legacy_page, route=legacy_route, title="Key Console", on_load=LEGACY_ON_LOAD)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
@@ -100,7 +101,9 @@ def key_row(row: KeyRow) -> rx.Component:
         rx.table.cell(rx.code(row.key_id, variant="ghost", size="2")),
         rx.table.cell(
             rx.link(
-                clipped_text(row.name, weight="medium"), href="/keys/" + row.key_id, id="link-" + row.key_id
+                clipped_text(row.name, weight="medium"),
+                href=routes.key_detail(AuthState.current_workspace, row.key_id),
+                id="link-" + row.key_id,
             ),
             rx.cond(
                 row.rolling_note != "",
