@@ -104,9 +104,7 @@ def test_a_key_link_opens_in_a_tab_set_to_another_workspace_and_switches_it(
     expect(page.locator("#detail-name")).to_have_text(team.key_name, timeout=T)
     expect(page.locator("#key-not-found")).to_have_count(0)
     _switcher_says(page, device, f"{team.name} (owner)")  # the tab is in the link's workspace now
-    if device == "desktop":  # the key page, reached by its shareable address
-        # (on a phone its Activity table's scroll box is another change's: issue 22 item 8)
-        assert serious_violations(page) == []
+    assert serious_violations(page) == []  # the key page, reached by its shareable address
 
     # the key page's links stay in that workspace
     expect(page.locator("#back-to-keys")).to_have_attribute("href", f"/w/{team.public_id}/keys")
@@ -163,8 +161,7 @@ def test_a_teammate_opens_a_shared_link_and_a_stranger_reads_not_found(
     stranger.goto(f"{console.base_url}/w/{team.public_id}/keys")
     team_page = _not_found_text(stranger, "#workspace-not-found")
     expect(stranger.locator(f"#row-{team.key_id}")).to_have_count(0)
-    if device == "desktop":
-        assert serious_violations(stranger) == []
+    assert serious_violations(stranger) == []
     for path in (f"/w/{random_ws}/keys", f"/w/{random_ws}/members", f"/w/{team.public_id}/members"):
         stranger.goto(console.base_url + path)
         expect(stranger.locator("#workspace-not-found")).to_have_text(team_page, timeout=T)
