@@ -31,7 +31,7 @@ from rxapp.context import get_settings
 from rxapp.models import RecoveryCode, User, UserTotp, as_utc, utc_now
 from rxapp.services import audit, throttle
 from rxapp.services import users as user_service
-from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
+from rxapp.services.errors import ConflictError, NotFoundError, ThrottledError, ValidationError
 
 ISSUER = "API key console"
 RECOVERY_CODE_COUNT = 10
@@ -306,11 +306,11 @@ def _remove(session: Session, user_id: int) -> None:
     session.execute(sa.delete(UserTotp).where(col(UserTotp.user_id) == user_id))
 
 
-def reset(session: Session, email: str, *, actor: str = "cli") -> bool:
+def reset(session: Session, email: str, *, actor: str = "operator (cli)") -> None:
     """The operator's `reset-2fa EMAIL`: two-factor off for a user who lost every factor (audited)."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
-        return False
+        raise NotFoundError(f"No user with the email {email!r}.", field="email")
     _remove(session, user.id or 0)
     audit.record(
         session,
@@ -320,8 +320,8 @@ def reset(session: Session, email: str, *, actor: str = "cli") -> bool:
         target_type="user",
         target_id=user.email,
         detail="two-factor turned off by the operator",
+        client_address="cli",
     )
-    return True
 
 
 def check_code(session: Session, user_id: int, code: str, now: dt.datetime | None = None) -> bool:

@@ -4,16 +4,21 @@ valid, wrong, replayed and recovery codes, throttling, the sealed secret, sudo m
 from __future__ import annotations
 
 import datetime as dt
+import io
+import sys
 
 import pyotp
 import pytest
 from sqlmodel import Session, select
 
+from rxapp import __main__ as cli
+from rxapp import db
 from rxapp.models import AuditEvent, UserSession, UserTotp
 from rxapp.services import reauth, two_factor
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, ThrottledError, ValidationError
 from tests.unit.helpers import PASSWORD, Person, utc
+from tests.unit.test_cli_and_session_scope import cli_database  # noqa: F401  (fixture)
 
 T0 = utc(2030, 1, 1, 12)
 
@@ -174,7 +179,7 @@ def test_turning_off_needs_a_code_and_the_operator_can_reset(session: Session, a
     assert signed is not None and not signed.second_factor
 
     _turn_on(session, alice, T0 + dt.timedelta(minutes=10))
-    assert two_factor.reset(session, alice.email)
+    two_factor.reset(session, alice.email)
     session.commit()
     assert not two_factor.is_enabled(session, alice.id)
     actions = session.exec(select(AuditEvent.action)).all()
@@ -214,3 +219,23 @@ def test_sudo_mode_takes_a_code_when_two_factor_is_on(session: Session, alice: P
     row = session.exec(select(UserSession).where(UserSession.token_digest == digest)).one()
     assert row.authenticated_at is not None
     reauth.require_recent(session, digest, later)
+
+
+def test_the_reset_2fa_command(cli_database, monkeypatch, capsys) -> None:  # noqa: F811
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    assert cli.main(["create-user", "lost@example.com"]) == 0
+    with db.session_scope() as session:
+        user = user_service.find_user(session, "lost@example.com")
+        assert user is not None
+        setup = two_factor.begin_setup(session, user.id)
+        two_factor.confirm_setup(session, user.id, pyotp.TOTP(setup.secret).now())
+    assert cli.main(["reset-2fa", "lost@example.com"]) == 0
+    with db.session_scope() as session:
+        assert not two_factor.is_enabled(session, user.id)
+        signed = user_service.authenticate(session, "lost@example.com", PASSWORD)
+        assert signed is not None and not signed.second_factor
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "user.two_factor_reset")).all()
+        assert len(events) == 1 and events[0].actor == "operator (cli)"
+    capsys.readouterr()
+    assert cli.main(["reset-2fa", "nobody@example.com"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")

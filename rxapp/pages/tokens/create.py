@@ -9,8 +9,10 @@ import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
 from rxapp.components.secret_reveal import CopyTracked, one_time_value, secret_reveal
 from rxapp.pages.tokens.listing import TokensTableState
+from rxapp.services import reauth
 from rxapp.services import tokens as token_service
 from rxapp.services.errors import ValidationError
 from rxapp.session_guard import Caller
@@ -75,6 +77,7 @@ class CreateTokenState(CopyTracked, AuthState):
         if self.revealed_id:
             return
         with Refusal(self) as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
             created = await self.in_session(
                 token_service.create_token,
                 user.access,
@@ -84,6 +87,10 @@ class CreateTokenState(CopyTracked, AuthState):
                 expires_at=_expiry(self.expires),
                 client_address=self.client_address(),
             )
+        if refused.code == REAUTH_REQUIRED:
+            self.error = ""
+            await ask_to_reauthenticate(self, "token-submit")
+            return
         if refused:
             return
         self.revealed_id, self.copied, self.error = created.token.token_id, False, ""
