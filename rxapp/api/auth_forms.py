@@ -208,7 +208,7 @@ def sign_up(
             signed = user_service.register(
                 session, email, password, client_address=address, device_cookie=device, invitation=invitation
             )
-            if signed is not None and invitation:
+            if signed is not None and invitation and not signed.second_factor:
                 # Signed up (or in) through an invitation link: join in the same transaction, and
                 # land in that workspace (the keys page switches the tab and says so).
                 joined = workspace_service.accept_invitation(

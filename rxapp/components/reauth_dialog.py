@@ -1,14 +1,18 @@
 """The one confirm-identity dialog ("sudo mode", services/reauth.py).
 
 A page handler whose service call is refused with REAUTH_REQUIRED calls `ask_to_reauthenticate`
-with the id of the button that started the action. The dialog asks for the password (or an
-authenticator code when two-factor is on); once the service accepts it, the dialog closes and
-clicks that button again, so the action is retried with what the person had typed.
+with the id of the button that started the action, or (for a control that is not a button, such
+as a role select) the name of a retry registered with `register_retry` and its arguments. The
+dialog asks for the password (or an authenticator code when two-factor is on); once the service
+accepts it, the dialog closes and clicks that button again (so the action is retried with what the
+person had typed), or sends the registered event with the same arguments.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
@@ -21,11 +25,20 @@ from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
 REAUTH_REQUIRED = reauth.REAUTH_REQUIRED
+# name -> the event handler to send again after the identity is confirmed (filled by the pages)
+_RETRIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_retry(name: str, handler: Callable[..., Any]) -> None:
+    _RETRIES[name] = handler
 
 
 class ReauthState(DialogOpen, AuthState):
     error: str = ""
-    _retry_id: str = ""  # set by the page handler only (a backend var: the browser cannot)
+    # set by the page handler only (backend vars: the browser cannot)
+    _retry_id: str = ""
+    _retry_name: str = ""
+    _retry_args: list[str | int] = []  # noqa: RUF012  (Reflex copies state defaults)
 
     @rx.event
     @requires_user
@@ -48,6 +61,9 @@ class ReauthState(DialogOpen, AuthState):
             self.error = refused.message
             return focus_element("reauth-password")
         retry, self.open, self.error, self._retry_id = self._retry_id, False, "", ""
+        name, args, self._retry_name, self._retry_args = self._retry_name, self._retry_args, "", []
+        if name in _RETRIES:
+            return _RETRIES[name](*args)
         if retry:
             # after the dialog has closed (and given focus back), the action runs again
             return rx.call_script(
@@ -56,10 +72,13 @@ class ReauthState(DialogOpen, AuthState):
         return None
 
 
-async def ask_to_reauthenticate(state: AuthState, retry_id: str) -> None:
+async def ask_to_reauthenticate(
+    state: AuthState, retry_id: str = "", *, retry: str = "", args: tuple[str | int, ...] = ()
+) -> None:
     """Open the dialog from a page handler whose service answered REAUTH_REQUIRED."""
     dialog = await state.get_state(ReauthState)
     dialog.open, dialog.error, dialog._retry_id = True, "", retry_id
+    dialog._retry_name, dialog._retry_args = retry, list(args)
 
 
 def reauth_dialog() -> rx.Component:

@@ -162,6 +162,7 @@ def _code_step() -> rx.Component:
                     id="sign-in-code",
                     required=True,
                     auto_complete="one-time-code",
+                    auto_focus=True,
                     max_length=20,
                     width="100%",
                     size="3",

@@ -15,10 +15,12 @@ from pydantic import BaseModel
 
 from rxapp import routes
 from rxapp.components.layout import protected_page
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate, register_retry
 from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc
 from rxapp.pages.workspace_settings import workspace_settings
+from rxapp.services import reauth
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -79,6 +81,12 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def change_role(self, user: Caller, user_id: int, role: str):
+        with Refusal(self, message_var="") as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
+        if refused:
+            await ask_to_reauthenticate(self, retry="members.change_role", args=(int(user_id), str(role)))
+            await self._reload(user)  # the select shows the role it still has
+            return None
         await self.in_session(
             workspace_service.change_role,
             user.access,
@@ -130,6 +138,7 @@ class MembersState(AuthState):
     @requires_user
     async def create_invitation(self, user: Caller):
         with Refusal(self) as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
             token, _ = await self.in_session(
                 workspace_service.create_invitation,
                 user.access,
@@ -137,6 +146,10 @@ class MembersState(AuthState):
                 days=EXPIRY_CHOICES[self.invite_expiry],
                 client_address=self.client_address(),
             )
+        if refused.code == REAUTH_REQUIRED:
+            self.error = ""
+            await ask_to_reauthenticate(self, "invite-submit")
+            return
         if refused:
             return
         url = urlsplit(str(self.router.url)) if self.router.url is not None else None
@@ -144,6 +157,9 @@ class MembersState(AuthState):
         self.invite_shown = True
         await self._reload(user)
         return revealed_invite_link.push(origin + routes.invitation_path(token))
+
+
+register_retry("members.change_role", MembersState.change_role)
 
 
 def _member_row(row: MemberRow) -> rx.Component:

@@ -233,10 +233,17 @@ def _audit(session: Session, user: User, action: str, detail: str = "", client_a
     )
 
 
+def _device(session: Session, device_cookie: str, email: str, now: dt.datetime) -> str:
+    """The browser's trusted-device nonce for this account, "" when it has none or lost the trust
+    by failing too often itself (as in users.authenticate)."""
+    device = throttle.trusted_device(device_cookie, email)
+    return device if device and throttle.device_is_trusted(session, device, now) else ""
+
+
 def _throttle_check(session: Session, user: User, device: str, client_address: str, now: dt.datetime) -> None:
-    if device and throttle.device_is_trusted(session, device, now):
-        return
-    wait = throttle.stranger_wait(session, user.email, "" if device else client_address, now)
+    if device:
+        return  # a trusted browser: judged on its own failures (see _device)
+    wait = throttle.stranger_wait(session, user.email, client_address, now)
     if wait:
         raise ThrottledError(user_service.THROTTLED_MESSAGE, retry_after_seconds=wait)
 
@@ -261,8 +268,10 @@ def record_code_failure(
     user = session.get(User, user_id)
     if user is None:
         return
-    device = throttle.trusted_device(device_cookie, user.email)
-    throttle.record_failure(session, user.email, client_address, device, now or utc_now())
+    now = now or utc_now()
+    throttle.record_failure(
+        session, user.email, client_address, _device(session, device_cookie, user.email, now), now
+    )
     _audit(session, user, action, "code incorrect", client_address)
 
 
@@ -377,7 +386,7 @@ def complete_sign_in(
     user = pending_user(session, token, now)
     if user is None:
         return None
-    device = throttle.trusted_device(device_cookie, user.email)
+    device = _device(session, device_cookie, user.email, now)
     _throttle_check(session, user, device, client_address, now)
     row = _row(session, user.id or 0)
     if row is None or row.enabled_at is None:

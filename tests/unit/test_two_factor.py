@@ -137,6 +137,27 @@ def test_wrong_codes_are_throttled_like_passwords(session: Session, alice: Perso
         two_factor.complete_sign_in(session, token, _code(secret, now), client_address="203.0.113.9", now=now)
 
 
+def test_a_trusted_browser_gets_in_while_strangers_are_throttled(session: Session, alice: Person) -> None:
+    secret, _ = _turn_on(session, alice)
+    now = T0 + dt.timedelta(minutes=5)
+    first = _second_step(session, alice, _code(secret, now), now)
+    assert first is not None and first.device_cookie
+    token = two_factor.pending_token(session, alice.id, now)
+    for _ in range(8):  # someone with the password guesses codes from another browser
+        two_factor.record_code_failure(
+            session, alice.id, "user.sign_in_failed", client_address="203.0.113.9", now=now
+        )
+        session.commit()
+    with pytest.raises(ThrottledError):
+        two_factor.complete_sign_in(session, token, _code(secret, now + dt.timedelta(seconds=30)), now=now)
+    session.rollback()
+    later = now + dt.timedelta(seconds=30)
+    signed = two_factor.complete_sign_in(
+        session, token, _code(secret, later), device_cookie=first.device_cookie, now=later
+    )
+    assert signed is not None and signed.user.id == alice.id
+
+
 def test_a_known_password_does_not_reset_the_count_of_wrong_codes(session: Session, alice: Person) -> None:
     secret, _ = _turn_on(session, alice)
     now = T0 + dt.timedelta(minutes=5)
