@@ -102,6 +102,7 @@ def reauth_dialog() -> rx.Component:
                             auto_complete="current-password",
                             max_length=user_service.PASSWORD_MAX_LENGTH,
                             width="100%",
+                            min_height="44px",
                             auto_focus=True,
                             aria_describedby="reauth-help",
                             aria_invalid=rx.cond(ReauthState.error != "", "true", "false"),
@@ -111,7 +112,7 @@ def reauth_dialog() -> rx.Component:
                     rx.box(field_error(ReauthState.error, ReauthState.error != ""), id="reauth-error"),
                     dialog_footer(
                         "reauth-cancel",
-                        rx.button("Confirm", type="submit", id="reauth-submit"),
+                        rx.button("Confirm", type="submit", min_height="44px", id="reauth-submit"),
                         width="100%",
                     ),
                     spacing="3",

@@ -166,6 +166,7 @@ def _code_step() -> rx.Component:
                     max_length=20,
                     width="100%",
                     size="3",
+                    min_height="44px",  # a touch target on a phone
                     aria_describedby="sign-in-code-help",
                     aria_invalid=rx.cond(AuthPageState.code_error != "", "true", "false"),
                 ),
@@ -175,7 +176,9 @@ def _code_step() -> rx.Component:
                 field_error(AuthPageState.code_error, AuthPageState.code_error != ""), id="sign-in-code-error"
             ),
             rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-code-next"),
-            rx.button("Verify", type="submit", size="3", width="100%", id="sign-in-code-submit"),
+            rx.button(
+                "Verify", type="submit", size="3", width="100%", min_height="44px", id="sign-in-code-submit"
+            ),
             # a full load (not a client-side route change), so the page starts at the password again
             rx.el.a(
                 "Start again",

@@ -60,7 +60,7 @@ def _password_step(page: Page, console: Console, email: str) -> None:
     page.fill("#sign-in-email", email)
     page.fill("#sign-in-password", PASSWORD)
     page.click("#sign-in-submit")
-    page.wait_for_url(re.compile(r".*/sign-in\?step=code"))
+    page.wait_for_url(re.compile(r".*/sign-in/?\?step=code"))
     expect(page.locator("#sign-in-code")).to_be_focused()
 
 
@@ -156,6 +156,9 @@ def _sudo_mode(page: Page, console: Console) -> None:
     page.click("#token-submit")
     expect(page.locator("#reauth-password")).to_be_visible(timeout=20_000)
     assert serious_violations(page) == []
+    for control in ("#reauth-password", "#reauth-submit"):
+        box = page.locator(control).bounding_box()
+        assert box is not None and box["height"] >= 44
     page.fill("#reauth-password", PASSWORD + "-wrong")
     page.click("#reauth-submit")
     expect(page.locator("#reauth-error")).to_contain_text("not right")
