@@ -2,7 +2,7 @@
 set up with the secret as text (codes computed with pyotp), sign in with a code, a wrong code's
 error next to the field, a replayed code refused, a recovery code once, turning it off; a
 session older than the re-authentication window is asked for the password before creating a
-management token."""
+management token or deleting a workspace."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 
 import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD, ROOT, Console
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import choose, sign_up
 
 PHONE = {"width": 390, "height": 844}
 _AGE_SESSIONS = """
@@ -177,3 +178,21 @@ def test_sudo_mode_asks_for_the_password_before_creating_a_token(page: Page, con
 def test_sudo_mode_on_a_phone(page: Page, console: Console) -> None:
     page.set_viewport_size(PHONE)
     _sudo_mode(page, console)
+
+
+def test_sudo_mode_before_deleting_a_workspace(page: Page, console: Console) -> None:
+    email = sign_up(page, console)
+    name = f"Sudo {uuid.uuid4().hex[:6]}"
+    console.cli("create-workspace", email, name)
+    choose(page, "#workspace-switcher", f"{name} (owner)")
+    expect(page.locator("#workspace-switcher")).to_have_text(f"{name} (owner)", timeout=20_000)
+    _age_sessions(console, email)
+    page.click("#nav-members")
+    page.click("#workspace-delete-open")
+    page.click("#workspace-delete-confirm")
+    expect(page.locator("#reauth-password")).to_be_visible(timeout=20_000)
+    assert serious_violations(page) == []
+    page.fill("#reauth-password", PASSWORD)
+    page.click("#reauth-submit")
+    page.wait_for_url(re.compile(r".*/keys/?$"), timeout=20_000)  # retried: deleted
+    expect(page.locator("#workspace-switcher")).to_have_text("Personal (owner)", timeout=20_000)
