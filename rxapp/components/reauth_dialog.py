@@ -102,7 +102,7 @@ def reauth_dialog() -> rx.Component:
                             auto_complete="current-password",
                             max_length=user_service.PASSWORD_MAX_LENGTH,
                             width="100%",
-                            min_height="44px",
+                            min_height="48px",  # the input inside: 46 px, a touch target
                             auto_focus=True,
                             aria_describedby="reauth-help",
                             aria_invalid=rx.cond(ReauthState.error != "", "true", "false"),

@@ -166,7 +166,7 @@ def _code_step() -> rx.Component:
                     max_length=20,
                     width="100%",
                     size="3",
-                    min_height="44px",  # a touch target on a phone
+                    min_height="48px",  # a touch target on a phone (the input inside: 46 px)
                     aria_describedby="sign-in-code-help",
                     aria_invalid=rx.cond(AuthPageState.code_error != "", "true", "false"),
                 ),
