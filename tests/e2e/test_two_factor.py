@@ -2,7 +2,7 @@
 set up with the secret as text (codes computed with pyotp), sign in with a code, a wrong code's
 error next to the field, a replayed code refused, a recovery code once, turning it off; a
 session older than the re-authentication window is asked for the password before creating a
-management token or deleting a workspace."""
+management token, deleting a workspace, making an invitation link or changing a role."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 import uuid
 
 import pyotp
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import PASSWORD, ROOT, Console
 from tests.e2e.axe import serious_violations
@@ -196,3 +196,47 @@ def test_sudo_mode_before_deleting_a_workspace(page: Page, console: Console) -> 
     page.click("#reauth-submit")
     page.wait_for_url(re.compile(r".*/keys/?$"), timeout=20_000)  # retried: deleted
     expect(page.locator("#workspace-switcher")).to_have_text("Personal (owner)", timeout=20_000)
+
+
+def _confirm_identity(page: Page) -> None:
+    expect(page.locator("#reauth-password")).to_be_visible(timeout=20_000)
+    page.fill("#reauth-password", PASSWORD)
+    page.click("#reauth-submit")
+    expect(page.locator("#reauth-dialog")).to_have_count(0)
+
+
+def test_sudo_mode_before_an_invitation_link_and_a_role_change(browser: Browser, console: Console) -> None:
+    page = browser.new_context().new_page()
+    owner = sign_up(page, console)
+    name = f"Team {uuid.uuid4().hex[:6]}"
+    console.cli("create-workspace", owner, name)
+    choose(page, "#workspace-switcher", f"{name} (owner)")
+    expect(page.locator("#workspace-switcher")).to_have_text(f"{name} (owner)", timeout=20_000)
+    page.click("#nav-members")
+    _age_sessions(console, owner)
+    page.click("#invite-open")
+    page.click("#invite-submit")
+    _confirm_identity(page)
+    link_box = page.locator("#invite-link")
+    expect(link_box).to_have_value(re.compile(r"/invite\?token=inv_"), timeout=20_000)  # retried
+    link = link_box.input_value()
+    page.click("#invite-done")
+
+    guest = browser.new_context().new_page()
+    guest.goto(link)
+    guest.click("#invitation-sign-up")
+    guest_email = f"mate-{uuid.uuid4().hex[:10]}@example.com"
+    guest.fill("#sign-up-email", guest_email)
+    guest.fill("#sign-up-password", PASSWORD)
+    guest.fill("#sign-up-confirm", PASSWORD)
+    guest.click("#sign-up-submit")
+    guest.wait_for_url(re.compile(r".*/keys/?\?joined="), timeout=20_000)
+    guest_id = console.rows("select id from users where email = :email", email=guest_email)[0][0]
+
+    _age_sessions(console, owner)
+    page.reload()
+    choose(page, f"#member-role-{guest_id}", "viewer")
+    _confirm_identity(page)
+    expect(page.locator(f"#member-role-{guest_id}")).to_have_text("viewer", timeout=20_000)  # retried
+    role = console.rows("select role from memberships where user_id = :id", id=guest_id)
+    assert [row[0] for row in role] == ["viewer"]
