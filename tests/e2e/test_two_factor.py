@@ -238,5 +238,10 @@ def test_sudo_mode_before_an_invitation_link_and_a_role_change(browser: Browser,
     choose(page, f"#member-role-{guest_id}", "viewer")
     _confirm_identity(page)
     expect(page.locator(f"#member-role-{guest_id}")).to_have_text("viewer", timeout=20_000)  # retried
-    role = console.rows("select role from memberships where user_id = :id", id=guest_id)
+    role = console.rows(
+        "select m.role from memberships m join workspaces w on w.id = m.workspace_id"
+        " where m.user_id = :id and w.name = :name",
+        id=guest_id,
+        name=name,
+    )
     assert [row[0] for row in role] == ["viewer"]
