@@ -11,7 +11,7 @@ from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.db import session_scope
 from rxapp.models import ProfileAction, utc_now
-from rxapp.services import admin, rolling, usage
+from rxapp.services import admin, rolling, two_factor, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import tokens as token_service
@@ -47,6 +47,13 @@ def _set_disabled(disabled: bool):
         return 0
 
     return handler
+
+
+def reset_2fa(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        two_factor.reset(session, args.email)
+    print(f"Two-factor sign-in is off for {args.email}: the password alone signs in.", file=sys.stderr)
+    return 0
 
 
 disable_user = _set_disabled(True)
@@ -310,6 +317,7 @@ COMMANDS = (
     Command("reset-password", reset_password, "set a new password (from stdin when piped)", (EMAIL,)),
     Command("disable-user", disable_user, "refuse a user's sign-ins and end their sessions", (EMAIL,)),
     Command("enable-user", enable_user, "let a disabled user sign in again", (EMAIL,)),
+    Command("reset-2fa", reset_2fa, "turn off two-factor sign-in for a user who lost it (audited)", (EMAIL,)),
     Command("create-workspace", create_workspace, "create a workspace owned by a user", (EMAIL, arg("name"))),
     Command(
         "remove-member",

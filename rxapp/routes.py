@@ -53,9 +53,11 @@ API_AUTH_PREFIX = f"{API_PREFIX}/auth"
 API_SIGN_IN = f"{API_AUTH_PREFIX}/sign-in"
 API_SIGN_UP = f"{API_AUTH_PREFIX}/sign-up"
 API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
+API_SIGN_IN_CODE = f"{API_AUTH_PREFIX}/sign-in/code"  # the second step: an authenticator code
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)
+PENDING_COOKIE = "apikeys_pending"  # between the password and the code (services/two_factor.py)
 
 # A workspace's public id as it may stand in an address (today `ws_` + 16 base32 characters).
 _WORKSPACE_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,32}")

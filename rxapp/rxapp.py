@@ -11,7 +11,8 @@ from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
 from rxapp.pages import keys, profiles, tokens
-from rxapp.pages.account import AccountState, account_page
+from rxapp.pages.account import ON_LOAD as ACCOUNT_ON_LOAD
+from rxapp.pages.account import account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.admin import AdminState, admin_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
@@ -103,7 +104,7 @@ app.add_page(
 # The old addresses without the workspace forward to the same page in one (rxapp/pages/legacy.py).
 for legacy_route in routes.LEGACY_ROUTES:
     app.add_page(legacy_page, route=legacy_route, title="Key Console", on_load=LEGACY_ON_LOAD)
-app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
+app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=ACCOUNT_ON_LOAD)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
 

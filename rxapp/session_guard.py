@@ -91,6 +91,9 @@ class Caller:
     email: str
     is_admin: bool
     access: Access
+    # The digest of this browser's session (what the session table stores): re-authentication
+    # (services/reauth.py) reads and updates that session's `authenticated_at`.
+    session_digest: str = ""
 
 
 def _resolve(digest: str, *wanted: str) -> Caller | None:
@@ -111,7 +114,9 @@ def _resolve(digest: str, *wanted: str) -> Caller | None:
                 continue
         if access is None:
             access = workspace_service.resolve(session, user.id)
-        return Caller(id=user.id, email=user.email, is_admin=user.is_admin, access=access)
+        return Caller(
+            id=user.id, email=user.email, is_admin=user.is_admin, access=access, session_digest=digest
+        )
 
 
 def _address_workspace(root: Any) -> str:

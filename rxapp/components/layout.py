@@ -9,6 +9,7 @@ from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
 
 from rxapp import __version__, routes
+from rxapp.components.reauth_dialog import reauth_dialog
 from rxapp.components.workspace_switcher import workspace_switcher
 from rxapp.state import AuthState
 
@@ -177,6 +178,7 @@ def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Com
                     text_align="center",
                     padding_y="16px",
                 ),
+                reauth_dialog(),  # sudo mode: opened by any page whose action needs it
             ),
             rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),
         ),
