@@ -140,7 +140,7 @@ def test_signing_up_or_in_through_an_invitation_lands_in_that_workspace(console:
         }
         response = _post(console, "sign-up", form, Origin=console.base_url)
         assert response.status_code == 303, response.text
-        assert response.headers["location"] == f"{console.base_url}/keys?joined={public_id}"
+        assert response.headers["location"] == f"{console.base_url}/w/{public_id}/keys?joined={public_id}"
         assert _session_cookie(response) is not None
 
 

@@ -31,7 +31,16 @@ def test_a_burst_is_counted_exactly_per_outcome(console: Console) -> None:
     console.cli("set-key-status", email, key_id, "INACTIVE")
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         assert not any(pool.map(call, range(30)))
-    expected = {"valid": 120, "inactive": 30, "expired": 0, "rate_limited": 0}
+    # every outcome is counted, programmable keys' too (none of them here)
+    expected = {
+        "valid": 120,
+        "inactive": 30,
+        "expired": 0,
+        "rate_limited": 0,
+        "usage_exceeded": 0,
+        "insufficient_permissions": 0,
+        "forbidden": 0,
+    }
     wait_for(lambda: _usage(console, email, key_id) == expected, timeout=15, what="usage flushed")
 
 
