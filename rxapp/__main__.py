@@ -8,6 +8,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args, set_credits_with
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.db import session_scope
 from rxapp.models import ProfileAction, utc_now
@@ -169,6 +170,7 @@ def create_key(args: argparse.Namespace) -> int:
             bias_profile_id=profile_id,
             expires_at=expires_at,
             rate_limit_per_minute=args.rate_limit,
+            program=program_from_args(args),
             client_address="cli",
         )
     # Committed before the secret is shown. Only the secret goes to stdout, for scripts.
@@ -398,9 +400,11 @@ COMMANDS = (
             arg("--profile", default="", help="bias profile name"),
             arg("--expires-at", default="", help=EXPIRES_HELP),
             arg("--rate-limit", type=int, default=None, help="calls per minute (default: none)"),
+            *PROGRAM_ARGS,
             WORKSPACE,
         ),
     ),
+    Command("set-credits", set_credits_with(_acting), "set a key's remaining credits", SET_CREDITS_ARGS),
     Command(
         "create-token",
         create_token,

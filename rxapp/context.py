@@ -6,6 +6,7 @@
 - `settings`: `rxapp.settings.load_settings()` (environment variables).
 - `verify_limiter`: the per-client token bucket in front of verify (rxapp/limiters.py).
 - `key_limiter`: per-key limits, in Redis when configured, else in this worker's memory.
+- `named_limiter`: programmable keys' named limits (exact windows), same placement.
 - `management_limiter`: the per-token bucket in front of the management API (api/problems.py).
 - `proxy_hops`: Reflex's REFLEX_TRUSTED_PROXY_HOPS, shared by the API and the request logs.
 - `verify_lookup`: `(engine, lookup)` for the verify query, rebuilt when the engine changes.
@@ -28,7 +29,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from rxapp.limiters import MemoryKeyLimiter, RateLimiter, RedisKeyLimiter
+from rxapp.limiters import (
+    MemoryKeyLimiter,
+    MemoryNamedLimiter,
+    RateLimiter,
+    RedisKeyLimiter,
+    RedisNamedLimiter,
+)
 from rxapp.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ class AppContext:
             "settings",
             "verify_limiter",
             "key_limiter",
+            "named_limiter",
             "management_limiter",
             "proxy_hops",
             "verify_lookup",
@@ -73,6 +81,12 @@ class AppContext:
         """Built inside the worker's event loop on first use (the Redis client binds to it)."""
         url = self.settings.redis_url
         return RedisKeyLimiter(url) if url else MemoryKeyLimiter()
+
+    @cached_property
+    def named_limiter(self) -> MemoryNamedLimiter | RedisNamedLimiter:
+        """Programmable keys' named limits (exact windows): Redis when configured, else memory."""
+        url = self.settings.redis_url
+        return RedisNamedLimiter(url) if url else MemoryNamedLimiter()
 
     @cached_property
     def proxy_hops(self) -> int:

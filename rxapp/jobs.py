@@ -1,4 +1,5 @@
-"""Background jobs run by every backend worker: key expiry (with the prunes) and the Last Used flush.
+"""Background jobs run by every backend worker: key expiry (with credit refills and the prunes) and
+the Last Used flush.
 
 Both are safe with several workers: expiry is one conditional UPDATE per chunk, and the flush never moves
 Last Used backwards.
@@ -20,6 +21,7 @@ from rxapp.models import utc_now
 from rxapp.services import idempotency, usage
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
+from rxapp.services.keys import refill
 from rxapp.services.last_used import buffer as last_used_buffer
 
 log = logging.getLogger("rxapp.jobs")
@@ -48,6 +50,8 @@ def expire_keys_once() -> int:
     expired = 0
     try:
         expired = expire_due_in_chunks()
+        with session_scope() as session:
+            refill.refill_due_keys(session)
         with session_scope() as session:
             user_service.purge_expired(session)
             usage.prune(session, dt.timedelta(days=get_settings().usage_retention_days))

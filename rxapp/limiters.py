@@ -2,6 +2,9 @@
 
 - `RateLimiter`: a token bucket per client address (verify's per-client limit) or per management
   token, in this worker's memory.
+- `MemoryNamedLimiter` / `RedisNamedLimiter`: programmable keys' named limits (and an identity's
+  shared ones): exact windows that open at a bucket's first call, all of a call's limits taken
+  together or none (a Lua script in Redis), so N concurrent calls get exactly `limit` through.
 - `MemoryKeyLimiter` / `RedisKeyLimiter`: per-key limits, an optional number of calls per minute
   set on the key. A sliding-window estimate (the current minute's count plus the previous
   minute's, weighted by how much of it still lies inside the last 60 s), the scheme Cloudflare and
@@ -118,3 +121,92 @@ class RedisKeyLimiter:
             await self._client.decr(current_key)
             return _retry_after(limit, int(current) - 1, previous, into)
         return 0
+
+
+# ---------------------------------------------------------------- named limits (programmable keys)
+
+# One check: (bucket, limit, duration in ms, cost). The bucket names the scope and the limit
+# (`k<key row>:<name>` for a key's own, `i<identity row>:<name>` for an identity's shared one).
+Check = tuple[str, int, int, int]
+# Taken: (True, [(remaining, reset in epoch ms) per check], 0); refused: (False, [], retry_after s)
+Taken = tuple[bool, list[tuple[int, int]], int]
+
+
+class MemoryNamedLimiter:
+    """Exact windows in this worker's memory: a window opens at a bucket's first call and lasts
+    its duration; at most `limit` (in cost units) is taken in it. All of a call's checks are taken
+    together or none is (a refused call uses up nothing). One lock, no await: atomic per worker."""
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self._clock = clock
+        self._windows: dict[str, tuple[int, int]] = {}  # bucket -> (window end ms, used)
+        self._lock = threading.Lock()
+
+    async def take(self, checks: list[Check]) -> Taken:
+        now = int(self._clock() * 1000)
+        with self._lock:
+            if len(self._windows) > _MAX_KEYS_IN_MEMORY:
+                self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
+            states = []
+            for bucket, limit, duration, cost in checks:
+                end, used = self._windows.get(bucket, (0, 0))
+                if end <= now:
+                    end, used = now + duration, 0
+                if used + cost > limit:
+                    return False, [], max(1, math.ceil((end - now) / 1000))
+                states.append((end, used))
+            taken = []
+            for (bucket, limit, _, cost), (end, used) in zip(checks, states, strict=True):
+                self._windows[bucket] = (end, used + cost)
+                taken.append((limit - used - cost, end))
+        return True, taken, 0
+
+
+_TAKE_SCRIPT = """
+local counts, ttls, fresh = {}, {}, {}
+for i, key in ipairs(KEYS) do
+  local limit, duration, cost = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local ttl = redis.call('PTTL', key)
+  local used = 0
+  fresh[i] = ttl < 0
+  if fresh[i] then ttl = duration else used = tonumber(redis.call('GET', key) or '0') end
+  if used + cost > limit then return {0, ttl} end
+  counts[i], ttls[i] = used, ttl
+end
+local answer = {1}
+for i, key in ipairs(KEYS) do
+  local limit, duration, cost = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  if fresh[i] then
+    redis.call('SET', key, cost, 'PX', duration)
+  elseif cost > 0 then
+    redis.call('INCRBY', key, cost)
+  end
+  answer[#answer + 1] = limit - counts[i] - cost
+  answer[#answer + 1] = ttls[i]
+end
+return answer
+"""
+
+
+class RedisNamedLimiter:
+    """The same windows across every worker: one Lua script per call checks and takes all of a
+    call's limits atomically in Redis (exact: no two workers can both take the last unit)."""
+
+    def __init__(self, url: str, clock: Any = time.time) -> None:
+        import redis.asyncio as redis_asyncio
+
+        self._client = redis_asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._script = self._client.register_script(_TAKE_SCRIPT)
+        self._clock = clock
+
+    async def take(self, checks: list[Check]) -> Taken:
+        keys = [f"apikeys:rl:{bucket}" for bucket, _, _, _ in checks]
+        args: list[int] = []
+        for _, limit, duration, cost in checks:
+            args += [limit, duration, cost]
+        answer = await self._script(keys=keys, args=args)
+        now = int(self._clock() * 1000)
+        if not int(answer[0]):
+            return False, [], max(1, math.ceil(int(answer[1]) / 1000))
+        values = [int(value) for value in answer[1:]]
+        return True, [(values[i], now + values[i + 1]) for i in range(0, len(values), 2)], 0

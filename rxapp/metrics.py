@@ -47,6 +47,12 @@ VERIFY_CODES = frozenset(
         "KEY_IN_URL",
         "HEADER_TOO_LARGE",
         "INTERNAL_ERROR",
+        "USAGE_EXCEEDED",
+        "INSUFFICIENT_PERMISSIONS",
+        "FORBIDDEN",
+        "INVALID_REQUEST",
+        "INVALID_PERMISSION_QUERY",
+        "UNKNOWN_RATELIMIT",
     }
 )
 SIGN_IN_OUTCOMES = frozenset({"success", "failure", "throttled"})

@@ -199,6 +199,7 @@ class ApiKey(SQLModel, table=True):
         # The last four shown in the table: masked is the prefix, dots and those four (a seek).
         sa.Index("ix_api_keys_ws_masked", "workspace_id", "masked"),
         sa.Index("ix_api_keys_status_expires", "status", "expires_at"),
+        sa.Index("ix_api_keys_refill", "refill_interval", "refill_day", "last_refill_at"),  # the refill job
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -226,6 +227,47 @@ class ApiKey(SQLModel, table=True):
     first_used_at: dt.datetime | None = Field(default=None)
     # Calls per minute this key may make (None: no limit, and nothing to pay on the hot path).
     rate_limit_per_minute: int | None = Field(default=None)
+    # Programmable keys (services/programs.py). `program` is None for a key without any of these
+    # features, which is all verify checks before taking today's path; otherwise the JSON of its
+    # permissions, meta, IP allowlist, named limits, identity and whether it has credits.
+    program: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    credits_remaining: int | None = Field(default=None)  # spent by one conditional UPDATE per call
+    refill_amount: int | None = Field(default=None)  # the balance each refill *sets*
+    refill_interval: str | None = Field(default=None, max_length=8)  # "day" or "month"
+    refill_day: int | None = Field(default=None)  # 1..31 for "month" (last day of short months)
+    last_refill_at: dt.datetime | None = Field(default=None)
+    identity_id: int | None = Field(
+        default=None, foreign_key="identities.id", index=True, ondelete="RESTRICT"
+    )
+
+
+class Identity(SQLModel, table=True):
+    """The customer behind keys, in the service's own terms (`external_id`): its meta and named
+    rate limits are shared by all its keys."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "external_id", name="uq_identities_ws_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    external_id: str = Field(max_length=255)
+    meta: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    ratelimits: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    updated_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class Permission(SQLModel, table=True):
+    """A workspace's permission catalogue: the names keys may carry (e.g. `documents.read`)."""
+
+    __tablename__ = "permissions"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_permissions_ws_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    created_at: dt.datetime = Field(default_factory=utc_now)
 
 
 class KeyUsageHour(SQLModel, table=True):
@@ -244,6 +286,9 @@ class KeyUsageHour(SQLModel, table=True):
     inactive: int = Field(default=0)
     expired: int = Field(default=0)
     rate_limited: int = Field(default=0)
+    usage_exceeded: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    insufficient_permissions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    forbidden: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class AuditEvent(SQLModel, table=True):
@@ -371,6 +416,31 @@ class ApiKeyPublic(_Public):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+    # Programmable keys (all None/empty for a key without them)
+    credits: int | None = None
+    refill: dict | None = None  # {amount, interval: "day" | "month", day (of the month)}
+    last_refill_at: dt.datetime | None = None
+    ratelimits: list[dict] = []  # [{name, limit, duration}] (duration in milliseconds)
+    permissions: list[str] = []
+    meta: dict | None = None
+    ip_allow: list[str] = []
+    identity: str | None = None  # the identity's external_id
+
+
+class IdentityPublic(_Public):
+    external_id: str
+    meta: dict | None
+    ratelimits: list[dict]
+    key_count: int = 0
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PermissionPublic(_Public):
+    id: int
+    name: str
+    description: str
+    key_count: int = 0
 
 
 class KeyPage(_Public):

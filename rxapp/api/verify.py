@@ -32,6 +32,22 @@ class BiasProfileOut(BaseModel):
     action: str
 
 
+class IdentityOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str
+    meta: dict[str, Any] | None = None
+
+
+class RateLimitOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    limit: int
+    remaining: int
+    reset: int  # when the window ends, in Unix milliseconds
+
+
 class VerifyOut(BaseModel):
     """Every 200 body of /verify; a field the answer gains must be added here first (extra=forbid)."""
 
@@ -49,7 +65,62 @@ class VerifyOut(BaseModel):
     # about the workspace or its members is sent.
     workspace_id: str | None = None
     workspace_name: str | None = None
+    # Programmable keys only (absent for a key without those features): the credits left after
+    # this call (keys with credits), the key's meta and permissions, its identity, and each named
+    # limit this call was counted against.
+    credits: int | None = None
+    meta: dict[str, Any] | None = None
+    permissions: list[str] | None = None
+    identity: IdentityOut | None = None
+    ratelimits: list[RateLimitOut] | None = None
 
+
+_VERIFY_BODY: dict[str, Any] = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "cost": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 2_000_000_000,
+                        "default": 1,
+                        "description": "Credits this call spends (0: check without spending).",
+                    },
+                    "permissions": {
+                        "type": ["string", "null"],
+                        "maxLength": 1000,
+                        "description": "A permission query: names with AND, OR and parentheses, "
+                        "e.g. `documents.read AND (documents.write OR admin)`.",
+                    },
+                    "ratelimits": {
+                        "type": ["array", "null"],
+                        "description": "The named limits to apply (default: all of the key's and its "
+                        "identity's, cost 1 each).",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["name"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "cost": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 2_000_000_000,
+                                    "default": 1,
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "example": {"cost": 1, "permissions": "documents.read", "ratelimits": [{"name": "requests"}]},
+        }
+    },
+}
 
 _CREDENTIAL_HEADERS: dict[str, Any] = {
     "parameters": [
@@ -77,20 +148,26 @@ _CREDENTIAL_HEADERS: dict[str, Any] = {
     response_model_exclude_none=True,  # what the schema documents; the body is `reply.body` itself
     responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
     summary="Verify an API key",
-    openapi_extra=_CREDENTIAL_HEADERS,
+    openapi_extra={**_CREDENTIAL_HEADERS, "requestBody": _VERIFY_BODY},
     description=(
-        "Send the key in `Authorization: Bearer <key>` or `X-API-Key`. Answers 200 with "
-        "`valid: true` and the key's Bias Profile, or `valid: false` with a code: NOT_FOUND, "
-        "INACTIVE, EXPIRED, MALFORMED, or RATE_LIMITED with `retry_after` (seconds) when the key's "
-        "own per-minute limit is reached. A 429 (with `Retry-After`) is the endpoint's per-client "
-        "limit instead."
+        "Send the key in `Authorization: Bearer <key>` or `X-API-Key`, and optionally a JSON body "
+        "(cost, permissions query, ratelimits; unknown fields are a 400). Answers 200 with "
+        "`valid: true` and the key's Bias Profile (plus credits, meta, permissions, identity and "
+        "ratelimits for a programmable key), or `valid: false` with a code: NOT_FOUND, INACTIVE, "
+        "EXPIRED, MALFORMED, USAGE_EXCEEDED (no credits left for this cost; `credits` is the "
+        "balance), INSUFFICIENT_PERMISSIONS, FORBIDDEN (the caller's IP is not on the key's "
+        "allowlist), or RATE_LIMITED with `retry_after` (seconds) when one of the key's limits is "
+        "reached. 400: a malformed body or permission query (INVALID_REQUEST, "
+        "INVALID_PERMISSION_QUERY) or a limit the key does not have (UNKNOWN_RATELIMIT). A 429 "
+        "(with `Retry-After`) is the endpoint's per-client limit instead."
     ),
 )
 async def verify(request: Request) -> Response:
     # The documented twin of the fast path (rxapp/hotpath), which answers this path before FastAPI's
     # routing. Both call the same `answer`. Headers are read from the scope, not declared as
     # parameters; they are documented through `openapi_extra` above.
-    reply = await hotpath.answer(request.scope, verify_answer, "verify")
+    body = await request.body()
+    reply = await hotpath.answer(request.scope, verify_answer, "verify", body[: hotpath.BODY_MAX_BYTES + 1])
     if reply.status == 200:
         VerifyOut.model_validate_json(reply.body)  # the schema is the answer: a drift fails loudly
     return _as_response(reply)
@@ -114,11 +191,15 @@ _OTHER_METHODS = ["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
             "`X-Workspace-Id` (the owning workspace's public id), "
             "`X-Bias-Profile` (percent-encoded UTF-8 name, at most 960 bytes) and "
             "`X-Bias-Profile-Settings` (unpadded base64url of JSON `{id, categories, sensitivity, "
-            "action}`, at most 512 bytes); both empty when the key has no profile."
+            "action}`, at most 512 bytes); both empty when the key has no profile. Programmable "
+            "keys: `X-Key-Credits` (credits left after this call), `X-Key-Identity` (the "
+            "identity's external id, percent-encoded UTF-8) and `X-Key-Meta` (unpadded base64url "
+            "of the key's meta JSON); always sent, empty when not applicable. The call spends 1 "
+            "credit and counts against all of the key's and its identity's limits."
         },
         400: {"description": "KEY_IN_URL or HEADER_TOO_LARGE"},
         401: {"description": "MISSING_KEY, MALFORMED or NOT_FOUND, with `WWW-Authenticate: Bearer`"},
-        403: {"description": "INACTIVE or EXPIRED"},
+        403: {"description": "INACTIVE, EXPIRED, USAGE_EXCEEDED, INSUFFICIENT_PERMISSIONS or FORBIDDEN"},
         429: {"description": "RATE_LIMITED, with `Retry-After`"},
     },
     description=(

@@ -16,6 +16,7 @@ from typing import Any
 from rxapp import metrics, routes
 from rxapp.hotpath.answers import Answer, authorize_answer, verify_answer
 from rxapp.hotpath.pipeline import decide
+from rxapp.hotpath.program import BODY_MAX_BYTES
 
 log = logging.getLogger("rxapp.hotpath")
 
@@ -33,14 +34,14 @@ def observe(endpoint: str, code: str, seconds: float) -> None:
     metrics.record_verification(code, seconds)
 
 
-async def answer(scope: Any, shape: Shape, endpoint: str) -> Answer:
+async def answer(scope: Any, shape: Shape, endpoint: str, body: bytes = b"") -> Answer:
     """Decide once (the pipeline, pipeline.py), render in the caller's shape, report to `observe`.
 
     A failure (database down) fails closed: 500 with no internals, logged once here.
     """
     started = time.perf_counter()
     try:
-        decision = await decide(scope)
+        decision = await decide(scope, body)
     except Exception:
         log.exception("%s failed; answered 500", endpoint)
         observe(endpoint, "INTERNAL_ERROR", time.perf_counter() - started)
@@ -62,8 +63,10 @@ def fast_path_middleware(app: Any) -> Any:
         if scope["type"] == "http":
             path = scope["path"]
             if path == routes.API_VERIFY and scope["method"] == "POST":
-                shape, endpoint = verify_answer, "verify"
-            elif path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW):
+                body = await read_body(scope, receive) if _has_body(scope) else b""
+                await _send(send, await answer(scope, verify_answer, "verify", body))
+                return
+            if path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW):
                 shape, endpoint = authorize_answer, "authorize"
             else:
                 await app(scope, receive, send)
@@ -73,6 +76,34 @@ def fast_path_middleware(app: Any) -> Any:
         await app(scope, receive, send)
 
     return middleware
+
+
+def _has_body(scope: Any) -> bool:
+    """Does verify's request carry a body (the optional JSON of programmable keys)? Read from the
+    headers, so a call without one never waits on `receive`."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def read_body(scope: Any, receive: Any) -> bytes:
+    """The whole body, up to a bound (a longer one is cut there and refused by `parse_body`)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        if size <= BODY_MAX_BYTES:
+            chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 def _is_fast_path(scope: Any) -> bool:

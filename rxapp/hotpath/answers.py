@@ -30,6 +30,9 @@ _DENIED_STATUS = {
     "INACTIVE": 403,
     "EXPIRED": 403,
     "RATE_LIMITED": 429,
+    "USAGE_EXCEEDED": 403,
+    "INSUFFICIENT_PERMISSIONS": 403,
+    "FORBIDDEN": 403,
 }  # anything else (KEY_IN_URL, HEADER_TOO_LARGE) keeps verify's 400
 _NO_STORE = (b"cache-control", b"no-store")
 
@@ -77,6 +80,10 @@ def verify_answer(decision: Decision) -> Answer:
     if outcome is None:
         body = _json({"error": decision.code, "message": decision.message})
         return Answer(decision.http_status, _retry_after(decision), body)
+    if decision.extra is not None:  # a programmable key: never remembered (credits change per call)
+        if outcome.valid:
+            return Answer(200, (), _json({**_valid_body(outcome), **decision.extra}))
+        return Answer(200, (), _json({"valid": False, "code": outcome.code, **decision.extra}))
     if not outcome.valid:
         if decision.retry_after:  # the key's own rate limit (the endpoint's own limit is a 429)
             return Answer(
@@ -125,6 +132,32 @@ def identity_headers(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
         (b"x-workspace-id", outcome.workspace_id.encode("ascii")),
         (b"x-bias-profile", name),
         (b"x-bias-profile-settings", settings),
+        *program_headers(decision.extra),
+    )
+
+
+_NO_PROGRAM_HEADERS = ((b"x-key-credits", b""), (b"x-key-identity", b""), (b"x-key-meta", b""))
+
+
+def program_headers(extra: dict[str, object] | None) -> tuple[tuple[bytes, bytes], ...]:
+    """Programmable keys' headers, always sent (empty when not applicable, so a gateway that copies
+    them overwrites whatever a client sent): X-Key-Credits (the balance after this call, when the
+    key has credits), X-Key-Identity (the identity's external id, percent-encoded UTF-8) and
+    X-Key-Meta (unpadded base64url of the key's meta as compact JSON, at most ~5.5 KB)."""
+    if extra is None:
+        return _NO_PROGRAM_HEADERS
+    credits = extra.get("credits")
+    identity = extra.get("identity")
+    meta = extra.get("meta")
+    return (
+        (b"x-key-credits", str(credits).encode() if credits is not None else b""),
+        (
+            b"x-key-identity",
+            quote(str(identity["external_id"]), safe="").encode("ascii")
+            if isinstance(identity, dict)
+            else b"",
+        ),
+        (b"x-key-meta", base64.urlsafe_b64encode(_json(meta)).rstrip(b"=") if meta is not None else b""),
     )
 
 
@@ -140,6 +173,8 @@ def authorize_answer(decision: Decision) -> Answer:
     if decision.code == "":
         outcome = decision.verification
         assert outcome is not None
+        if decision.extra is not None:
+            return _authorized(decision)
         return _remembered(outcome, True, lambda: _authorized(decision))
     status = _DENIED_STATUS.get(decision.code, decision.http_status)
     headers: tuple[tuple[bytes, bytes], ...] = (*_retry_after(decision), _NO_STORE)

@@ -7,6 +7,8 @@ get here through `answer` (rxapp/hotpath/__init__.py); the tests call `check_key
    by digest (`lookup_for`, services/key_lookup.py), the row rules at call time (`decide_row`,
    services/keys/verification.py: status, end date, profile);
 3. what a known key's call costs: its own rate limit when it has one, its usage count, Last Used.
+   A key with programmable features (or a call that asks for permissions or named limits) takes
+   program.py's stage instead: one `is not None` test is all the others pay.
 
 Verify and authorize only differ in how they render the Decision (answers.py).
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 from rxapp.context import app_context
 from rxapp.db import get_engine
+from rxapp.hotpath.program import DEFAULT_REQUEST, VerifyRequest, parse_body, programmed
 from rxapp.hotpath.request_rules import Decision, decide_request
 from rxapp.models import utc_now
 from rxapp.services.key_lookup import Lookup, lookup_for
@@ -31,18 +34,28 @@ _UNKNOWN = {
 }
 
 
-async def decide(scope: Any) -> Decision:
-    """Every verify rule, in order, for one HTTP request scope. Never reads the body."""
+async def decide(scope: Any, body: bytes = b"") -> Decision:
+    """Every verify rule, in order, for one HTTP request scope and its body (verify's optional
+    JSON; authorize passes none)."""
     secret = decide_request(scope)
     if isinstance(secret, Decision):
         return secret
+    request: VerifyRequest | None = None
+    if body:
+        parsed = parse_body(body)
+        if isinstance(parsed, Decision):
+            return parsed
+        request = parsed
     now = utc_now()
-    outcome = await check_key(lookup_for(get_engine()), secret, now)
+    lookup = lookup_for(get_engine())
+    outcome = await check_key(lookup, secret, now)
     if outcome.key_row_id is None:  # MALFORMED or NOT_FOUND: no key to count against
         return _UNKNOWN[outcome.code]
     if not outcome.valid:  # INACTIVE or EXPIRED: a known key, counted in its usage
         usage_buffer.count(outcome.key_row_id, outcome.code, now)
         return Decision(200, outcome.code, verification=outcome)
+    if outcome.program is not None or (request is not None and request.needs_program):
+        return await programmed(lookup, scope, outcome, request or DEFAULT_REQUEST, now)
     if outcome.rate_limit is not None:  # only keys with a limit pay for the check
         wait = await app_context.key_limiter.retry_after(outcome.key_row_id, outcome.rate_limit)
         if wait:

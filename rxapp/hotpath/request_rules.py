@@ -33,6 +33,9 @@ class Decision:
     message: str = ""
     retry_after: int = 0
     verification: Verification | None = None
+    # programmable keys (hotpath/program.py): what the answer adds (credits, meta, permissions,
+    # identity, ratelimits); None for every other answer, which renders exactly as before
+    extra: dict[str, Any] | None = None
 
 
 KEY_IN_URL = Decision(

@@ -12,6 +12,12 @@ Each lookup runs one indexed SELECT in autocommit mode, so it sees every committ
 turned INACTIVE or deleted fails on the very next call. All run the one query (`VERIFY_SQL`) and
 return the one row type (`VerifyRow`) of services/keys/verification.py, whose row rules judge it.
 A lookup is called with a digest; `is_async` says whether the call must be awaited.
+
+Programmable keys (services/programs.py) use the same connections for three more statements,
+never run for a key without features: `spend` (credits: one conditional UPDATE ... WHERE
+credits_remaining >= cost RETURNING, atomic on both databases, committed before the answer is
+sent), `credits` (the balance, for a refused or free call) and `identity` (external id, meta and
+shared limits). Each takes and returns plain values; `is_async` applies to them too.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ import sqlalchemy as sa
 from rxapp.context import app_context
 from rxapp.services.keys.verification import VERIFY_SQL, VerifyRow
 
+SPEND_SQL = (
+    "UPDATE api_keys SET credits_remaining = credits_remaining - {cost}"
+    " WHERE id = {id} AND credits_remaining >= {cost} RETURNING credits_remaining"
+)
+CREDITS_SQL = "SELECT credits_remaining FROM api_keys WHERE id = {id}"
+IDENTITY_SQL = "SELECT external_id, meta, ratelimits FROM identities WHERE id = {id}"
+IdentityRow = tuple[str, Any, Any]  # external_id, meta (JSON text or decoded), ratelimits (same)
+
 POSTGRES_POOL_SIZE = 4  # connections per worker; verification holds one for a single SELECT
 
 
@@ -37,6 +51,12 @@ class Lookup(Protocol):
     is_async: bool
 
     def __call__(self, digest: str) -> Any: ...
+
+    def spend(self, key_row_id: int, cost: int) -> Any: ...
+
+    def credits(self, key_row_id: int) -> Any: ...
+
+    def identity(self, identity_id: int) -> Any: ...
 
 
 def lookup_for(engine: sa.Engine) -> Lookup:
@@ -76,6 +96,29 @@ class SqlAlchemyLookup:
         row = connection.execute(self.STATEMENT, {"digest": digest}).first()
         return VerifyRow(*row) if row is not None else None
 
+    _SPEND = sa.text(SPEND_SQL.format(cost=":cost", id=":id"))
+    _CREDITS = sa.text(CREDITS_SQL.format(id=":id"))
+    _IDENTITY = sa.text(IDENTITY_SQL.format(id=":id"))
+
+    def _one(self, statement: sa.TextClause, values: dict[str, int], write: bool = False) -> Any:
+        if isinstance(self.bind, sa.Connection):
+            return self.bind.execute(statement, values).first()
+        with self.bind.begin() if write else self.bind.connect() as connection:
+            return connection.execute(statement, values).first()
+
+    def spend(self, key_row_id: int, cost: int) -> int | None:
+        """The balance after spending `cost`, or None when it was short (nothing spent)."""
+        row = self._one(self._SPEND, {"id": key_row_id, "cost": cost}, write=True)
+        return None if row is None else int(row[0])
+
+    def credits(self, key_row_id: int) -> int | None:
+        row = self._one(self._CREDITS, {"id": key_row_id})
+        return None if row is None or row[0] is None else int(row[0])
+
+    def identity(self, identity_id: int) -> IdentityRow | None:
+        row = self._one(self._IDENTITY, {"id": identity_id})
+        return None if row is None else (row[0], row[1], row[2])
+
 
 class SqliteDigestLookup:
     """SQLite: one plain read-only sqlite3 connection per thread (WAL readers never wait for writers).
@@ -100,6 +143,36 @@ class SqliteDigestLookup:
             self._local.connection = connection
         row = connection.execute(self.SQL, (digest,)).fetchone()
         return VerifyRow(*row) if row is not None else None
+
+    def _reader(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            self("")  # opens this thread's read-only connection
+            connection = self._local.connection
+        return connection
+
+    def _writer(self) -> sqlite3.Connection:
+        """This thread's read-write connection, autocommit. synchronous=NORMAL: in WAL mode a
+        commit survives the process being killed; only an OS crash or power cut can lose the last
+        few spends (README: credits under failure)."""
+        connection = getattr(self._local, "writer", None)
+        if connection is None:
+            connection = sqlite3.connect(self.database_path, isolation_level=None, timeout=10)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.writer = connection
+        return connection
+
+    def spend(self, key_row_id: int, cost: int) -> int | None:
+        row = self._writer().execute(SPEND_SQL.format(cost="?2", id="?1"), (key_row_id, cost)).fetchone()
+        return None if row is None else int(row[0])
+
+    def credits(self, key_row_id: int) -> int | None:
+        row = self._reader().execute(CREDITS_SQL.format(id="?"), (key_row_id,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def identity(self, identity_id: int) -> IdentityRow | None:
+        row = self._reader().execute(IDENTITY_SQL.format(id="?"), (identity_id,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
 
 class _PgConnection:
@@ -143,10 +216,11 @@ class _PgConnection:
             else:
                 self.result = result
 
-    async def fetch(self, name: bytes, digest: str) -> Any:
+    async def fetch(self, name: bytes, digest: str | list[bytes]) -> Any:
         from psycopg import OperationalError
 
-        self.pgconn.send_query_prepared(name, [digest.encode("ascii")])
+        params = [digest.encode("ascii")] if isinstance(digest, str) else digest
+        self.pgconn.send_query_prepared(name, params)
         while self.pgconn.flush():
             await asyncio.sleep(0)
         self.waiter = self.loop.create_future()
@@ -177,6 +251,11 @@ class PostgresDigestLookup:
     is_async = True
     SQL = VERIFY_SQL.format(placeholder="$1")
     STATEMENT = b"apikeys_verify"
+    PROGRAM_STATEMENTS = (
+        (b"apikeys_spend", SPEND_SQL.format(id="$1::int", cost="$2::int")),
+        (b"apikeys_credits", CREDITS_SQL.format(id="$1::int")),
+        (b"apikeys_identity", IDENTITY_SQL.format(id="$1::int")),
+    )
 
     def __init__(self, conninfo: str, size: int = 4) -> None:
         self.conninfo = conninfo
@@ -202,10 +281,11 @@ class PostgresDigestLookup:
             message = pgconn.get_error_message()
             pgconn.finish()
             raise OperationalError(f"cannot connect for verification: {message}")
-        prepared = pgconn.prepare(self.STATEMENT, self.SQL.encode())
-        if prepared.status != pq.ExecStatus.COMMAND_OK:
-            pgconn.finish()
-            raise OperationalError(f"cannot prepare the verify lookup: {prepared.error_message!r}")
+        for name, sql in ((self.STATEMENT, self.SQL), *self.PROGRAM_STATEMENTS):
+            prepared = pgconn.prepare(name, sql.encode())
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                pgconn.finish()
+                raise OperationalError(f"cannot prepare the verify lookup: {prepared.error_message!r}")
         return pgconn
 
     async def _connection(self) -> _PgConnection:
@@ -218,25 +298,54 @@ class PostgresDigestLookup:
         assert self._loop is not None
         return _PgConnection(pgconn, self._loop)
 
-    async def __call__(self, digest: str) -> VerifyRow | None:
+    async def _run(self, statement: bytes, params: str | list[bytes], retry: bool = True) -> Any:
         from psycopg import OperationalError
 
         async with self._bind_to_running_loop():
             connection = await self._connection()
             try:
                 try:
-                    result = await connection.fetch(self.STATEMENT, digest)
+                    result = await connection.fetch(statement, params)
                 except OperationalError:
+                    if not retry:
+                        raise
                     connection.close()
                     connection = await self._connection()
-                    result = await connection.fetch(self.STATEMENT, digest)
+                    result = await connection.fetch(statement, params)
             except BaseException:  # includes cancellation mid-query: the connection state is unknown
                 connection.close()
                 raise
             self._idle.append(connection)
+        return result
+
+    async def spend(self, key_row_id: int, cost: int) -> int | None:
+        # never retried: a failure after the server committed would spend twice
+        result = await self._run(
+            b"apikeys_spend", [str(key_row_id).encode(), str(cost).encode()], retry=False
+        )
+        return None if result.ntuples == 0 else int(result.get_value(0, 0))
+
+    async def credits(self, key_row_id: int) -> int | None:
+        result = await self._run(b"apikeys_credits", [str(key_row_id).encode()])
+        if result.ntuples == 0 or result.get_value(0, 0) is None:
+            return None
+        return int(result.get_value(0, 0))
+
+    async def identity(self, identity_id: int) -> IdentityRow | None:
+        result = await self._run(b"apikeys_identity", [str(identity_id).encode()])
         if result.ntuples == 0:
             return None
-        values = [result.get_value(0, column) for column in range(13)]
+        return (
+            _text(result.get_value(0, 0)) or "",
+            _text(result.get_value(0, 1)),
+            _text(result.get_value(0, 2)),
+        )
+
+    async def __call__(self, digest: str) -> VerifyRow | None:
+        result = await self._run(self.STATEMENT, digest)
+        if result.ntuples == 0:
+            return None
+        values = [result.get_value(0, column) for column in range(14)]
         expires_at = _text(values[3])
         return VerifyRow(
             int(values[0]),
@@ -252,6 +361,7 @@ class PostgresDigestLookup:
             int(values[10]) if values[10] is not None else None,
             _text(values[11]) or "",
             _text(values[12]) or "",
+            _text(values[13]),  # the program's JSON text, or None
         )
 
     async def close(self) -> None:

@@ -19,6 +19,9 @@ from rxapp.services import audit, moments
 from rxapp.services import keys as key_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.keys.programming import public_fields
+from rxapp.services.keys.rules import identity_of
+from rxapp.services.versioning import rows_matched
 
 GRACE_CHOICES: dict[str, dt.timedelta] = {
     "0": dt.timedelta(0),
@@ -97,11 +100,15 @@ def roll_key(
         bias_profile_id=old.bias_profile_id,
         expires_at=moments.capped_after(now, lifetime) if lifetime and lifetime > dt.timedelta(0) else None,
         rate_limit_per_minute=old.rate_limit_per_minute,
+        program=_program_of(session, old),
         client_address=client_address,
         now=now,
     )
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id
+    if old.credits_remaining is not None:  # the balance moves to the new key (never doubled)
+        new_row.credits_remaining = _take_credits(session, old)
+        new_row.last_refill_at = old.last_refill_at
     session.add(new_row)
     # both trails tell the roll: the new key's says where it came from (the key page links it)
     audit.record(
@@ -126,6 +133,39 @@ def roll_key(
         session, old, changes, actor, [("key.roll", detail)], client_address=client_address, now=now
     )
     return Rolled(new=created, old_key_id=old.key_id, old_expires_at=end)
+
+
+def _program_of(session: Session, old: ApiKey) -> dict[str, object] | None:
+    """The old key's programmable fields, for the new key (services/keys/programming.py)."""
+    if old.program is None and old.refill_amount is None and old.credits_remaining is None:
+        return None
+    fields = public_fields(old, identity_of(session, old))
+    given = {name: fields[name] for name in ("ratelimits", "permissions", "meta", "ip_allow") if fields[name]}
+    if fields["identity"]:
+        given["identity"] = fields["identity"]
+    if old.credits_remaining is not None:
+        given["credits"] = 0  # set to the moved balance by `_take_credits`
+    if fields["refill"]:
+        given["refill"] = fields["refill"]
+    return given
+
+
+def _take_credits(session: Session, old: ApiKey) -> int:
+    """Zero the old key's balance and return what it held, atomically against concurrent spends
+    (compare-and-set: a spend in between makes the next attempt read the new balance)."""
+    while True:
+        seen = session.execute(
+            sa.select(col(ApiKey.credits_remaining)).where(col(ApiKey.id) == old.id)
+        ).scalar()
+        if seen is None:
+            return 0
+        moved = session.execute(
+            sa.update(ApiKey)
+            .where(col(ApiKey.id) == old.id, col(ApiKey.credits_remaining) == seen)
+            .values(credits_remaining=0)
+        )
+        if rows_matched(moved) == 1:
+            return int(seen)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,24 @@ from rxapp.models import ApiKey, KeyUsageHour, core_table, utc_now
 from rxapp.services.access import Access, Need, require
 from rxapp.services.versioning import rows_matched
 
-OUTCOMES = ("valid", "inactive", "expired", "rate_limited")
-OUTCOME_FOR_CODE = {"": "valid", "INACTIVE": "inactive", "EXPIRED": "expired", "RATE_LIMITED": "rate_limited"}
+OUTCOMES = (
+    "valid",
+    "inactive",
+    "expired",
+    "rate_limited",
+    "usage_exceeded",
+    "insufficient_permissions",
+    "forbidden",
+)
+OUTCOME_FOR_CODE = {
+    "": "valid",
+    "INACTIVE": "inactive",
+    "EXPIRED": "expired",
+    "RATE_LIMITED": "rate_limited",
+    "USAGE_EXCEEDED": "usage_exceeded",
+    "INSUFFICIENT_PERMISSIONS": "insufficient_permissions",
+    "FORBIDDEN": "forbidden",
+}
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
 _OUTCOME_INDEX = {code: OUTCOMES.index(outcome) for code, outcome in OUTCOME_FOR_CODE.items()}
 _ONE_HOUR = dt.timedelta(hours=1)
@@ -33,6 +49,10 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _zeros() -> list[int]:
+    return [0] * len(OUTCOMES)
+
+
 def _ignore_count(_key_row_id: int, _code: str, _when: dt.datetime) -> None:
     return None
 
@@ -41,14 +61,14 @@ class UsageBuffer:
     """(key row, hour) -> counts per outcome, per worker; drained by the flush."""
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[int, dt.datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self._pending: dict[tuple[int, dt.datetime], list[int]] = defaultdict(_zeros)
         self._lock = threading.Lock()
         self.rows_written = 0
         never = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._current = (never, never)  # the hour last counted in, and its end
 
     def count(self, key_row_id: int, code: str, when: dt.datetime) -> None:
-        """`code` is the verification's code: "" (valid), INACTIVE, EXPIRED or RATE_LIMITED.
+        """`code` is the verification's code: "" (valid) or one of OUTCOME_FOR_CODE's refusals.
 
         On the hot path: the current hour is worked out once per hour, not per call."""
         hour, end = self._current  # one tuple, replaced whole: never half of two hours
@@ -69,7 +89,7 @@ class UsageBuffer:
 
     def drain(self) -> dict[tuple[int, dt.datetime], list[int]]:
         with self._lock:
-            batch, self._pending = dict(self._pending), defaultdict(lambda: [0, 0, 0, 0])
+            batch, self._pending = dict(self._pending), defaultdict(_zeros)
         return batch
 
     def restore(self, batch: dict[tuple[int, dt.datetime], list[int]]) -> None:
@@ -123,6 +143,9 @@ class UsagePoint:
     inactive: int
     expired: int
     rate_limited: int
+    usage_exceeded: int = 0
+    insufficient_permissions: int = 0
+    forbidden: int = 0
 
 
 def usage_series(session: Session, key_row_id: int, since: dt.datetime) -> list[UsagePoint]:
@@ -133,7 +156,10 @@ def usage_series(session: Session, key_row_id: int, since: dt.datetime) -> list[
         .order_by(col(KeyUsageHour.hour))
     ).all()
     return [
-        UsagePoint(row.hour.astimezone(dt.UTC), row.valid, row.inactive, row.expired, row.rate_limited)
+        UsagePoint(
+            row.hour.astimezone(dt.UTC),
+            *(getattr(row, outcome) for outcome in OUTCOMES),
+        )
         for row in rows
     ]
 
@@ -149,6 +175,9 @@ def usage_totals(session: Session, key_row_ids: list[int], since: dt.datetime) -
             sa.func.sum(col(KeyUsageHour.inactive)),
             sa.func.sum(col(KeyUsageHour.expired)),
             sa.func.sum(col(KeyUsageHour.rate_limited)),
+            sa.func.sum(col(KeyUsageHour.usage_exceeded)),
+            sa.func.sum(col(KeyUsageHour.insufficient_permissions)),
+            sa.func.sum(col(KeyUsageHour.forbidden)),
         )
         .where(
             col(KeyUsageHour.key_row_id).in_(key_row_ids),
@@ -212,7 +241,15 @@ def calls_by_key_id(
     workspace_id = require(access, Need.READ).workspace_id
     if not key_ids:
         return {}
-    total = KeyUsageHour.valid + KeyUsageHour.inactive + KeyUsageHour.expired + KeyUsageHour.rate_limited
+    total = (
+        KeyUsageHour.valid
+        + KeyUsageHour.inactive
+        + KeyUsageHour.expired
+        + KeyUsageHour.rate_limited
+        + KeyUsageHour.usage_exceeded
+        + KeyUsageHour.insufficient_permissions
+        + KeyUsageHour.forbidden
+    )
     rows = session.exec(
         select(ApiKey.key_id, sa.func.sum(total))
         .join(KeyUsageHour, col(KeyUsageHour.key_row_id) == col(ApiKey.id))

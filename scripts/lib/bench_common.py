@@ -26,8 +26,12 @@ PASSWORD = "bench-password-not-secret-42"
 EMAIL = "bench@example.com"
 PROFILE = "bench-profile"
 SECTIONS = ("verify", "usage", "browser", "expiry", "list")
-TARGETS = ("noop", "valid", "authorize", "unknown", "malformed")
-PG_TARGETS = ("valid", "authorize")  # on PostgreSQL (--postgres), next to the same bare reference
+TARGETS = ("noop", "valid", "authorize", "unknown", "malformed", "programmed")
+# on PostgreSQL (--postgres), next to the same bare reference; with BENCH_REDIS_URL the named limit
+# of "programmed" is counted in Redis, as in production on PostgreSQL
+PG_TARGETS = ("valid", "authorize", "programmed")
+# "programmed": a key with credits (more than any run spends) and one named limit (never reached)
+PROGRAMMED_OPTIONS = ("--credits", "2000000000", "--limit", "requests=1000000000/1d")
 CONCURRENCIES = (1, 16, 64)
 
 
@@ -185,9 +189,9 @@ class Server:
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
             "REFLEX_USE_NPM": "1",
-            **(extra_env or {}),
         }
         self.env.pop("REDIS_URL", None)
+        self.env.update(extra_env or {})
 
     def cli(self, *args: str, input_text: str | None = None) -> str:
         result = harness.run_cli(self.env, *args, input_text=input_text)
@@ -219,6 +223,7 @@ class Seed:
     unknown: str
     malformed: str
     valid_row_id: int
+    programmed: str = ""  # credits + one named limit (PROGRAMMED_OPTIONS)
 
 
 def seed(server: Server) -> Seed:
@@ -240,6 +245,7 @@ def seed(server: Server) -> Seed:
     )
     valid = server.cli("create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
     assert valid.startswith("bpk_"), "create-key must print only the secret"
+    programmed = server.cli("create-key", EMAIL, "bench-programmed", *PROGRAMMED_OPTIONS).strip()
     unknown = key_format.generate_secret("bpk")
     # Right length and alphabet, wrong checksum: rejected after the full format check, before the database.
     malformed = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")
@@ -251,4 +257,4 @@ def seed(server: Server) -> Seed:
         query = sa.text("SELECT id FROM api_keys WHERE name = 'bench-valid'")
         row_id = connection.execute(query).scalar_one()
     engine.dispose()
-    return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id)
+    return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id, programmed=programmed)

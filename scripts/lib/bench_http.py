@@ -151,6 +151,15 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
         ),
         "unknown": ("verify", keys.unknown, lambda body: body == {"valid": False, "code": "NOT_FOUND"}),
         "malformed": ("verify", keys.malformed, lambda body: body == {"valid": False, "code": "MALFORMED"}),
+        "programmed": (
+            "verify",
+            keys.programmed,
+            lambda body: (
+                body.get("valid") is True
+                and isinstance(body.get("credits"), int)
+                and [limit["name"] for limit in body.get("ratelimits", [])] == ["requests"]
+            ),
+        ),
     }
     checks = {}
     response = httpx.get(
@@ -195,7 +204,9 @@ def load_scripts(
     scripts, urls = {}, {}
     paths = {"noop": "noop", "authorize": "authorize"}
     for target in targets:
-        secret = {"malformed": keys.malformed, "unknown": keys.unknown}.get(target, keys.valid)
+        secret = {"malformed": keys.malformed, "unknown": keys.unknown, "programmed": keys.programmed}.get(
+            target, keys.valid
+        )
         method = "GET" if target == "authorize" else "POST"
         scripts[target] = work_dir / f"{target}{suffix}.lua"
         scripts[target].write_text(LUA_TEMPLATE.format(secret=secret, method=method))
@@ -214,7 +225,10 @@ def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_
     engine.dispose()
     pg_dir = work_dir / "postgres"
     pg_dir.mkdir()
-    server = Server(pg_dir, database_url=postgres_url)
+    redis_url = os.environ.get("BENCH_REDIS_URL", "")
+    server = Server(
+        pg_dir, database_url=postgres_url, extra_env={"REDIS_URL": redis_url} if redis_url else None
+    )
     try:
         say("PostgreSQL: migrating, seeding and starting a second console")
         server.migrate()
@@ -234,7 +248,8 @@ def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_
                 results.wrk.append({"target": f"{target}-pg", "concurrency": 16, **parsed})
             pg_urls = {f"{target}-pg": urls[target] for target in ("bare", *PG_TARGETS)}
             pg_scripts = {f"{target}-pg": scripts[target] for target in ("bare", *PG_TARGETS)}
-            interleaved_rounds(pg_urls, pg_scripts, ("bare-pg", "valid-pg", "authorize-pg"), mode, results)
+            pg_rounds = ("bare-pg", "valid-pg", "authorize-pg", "programmed-pg")
+            interleaved_rounds(pg_urls, pg_scripts, pg_rounds, mode, results)
         finally:
             reference.stop()
     finally:
@@ -331,7 +346,7 @@ def bench_verify(server: Server, keys: Seed, mode: Mode, results: Results, work_
                     valid_verifications += parsed["requests"]
                     last_valid_end = dt.datetime.now(dt.UTC)
         before = len(results.rounds)
-        ratio_targets = ("bare", "valid", "authorize", "valid-usage-on", "valid-usage-off")
+        ratio_targets = ("bare", "valid", "authorize", "programmed", "valid-usage-on", "valid-usage-off")
         interleaved_rounds(urls, scripts, ratio_targets, mode, results)
         main_runs = [run for run in results.rounds[before:] if run["target"] in ("valid", "authorize")]
         valid_verifications += sum(run["requests"] for run in main_runs)

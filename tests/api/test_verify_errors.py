@@ -106,17 +106,22 @@ def test_header_just_under_the_limit_is_verified_not_refused(console: Console) -
     ],  # 64 KiB cap: see test_security_headers,
     ids=["broken", "empty", "null", "truncated", "binary", "json-key", "large"],
 )
-def test_body_is_ignored_and_never_a_500(console: Console, body: bytes) -> None:
+def test_a_body_is_checked_and_never_a_500(console: Console, body: bytes) -> None:
+    """Verify's body is optional JSON (issue 24: cost, permissions, ratelimits): none is a plain
+    verification, anything that is not a JSON object of known fields is a 400, never a 500."""
     headers = {"Content-Type": "application/json"}
     response = _post(console, content=body, headers=headers)
     assert response.status_code < 500, response.text
-    assert_error(response, 401, "MISSING_KEY")
+    assert_error(response, 401, "MISSING_KEY")  # the credential is checked first
 
     secret = console.create_key(console.new_user())
     response = _post(console, content=body, headers={**headers, "Authorization": f"Bearer {secret}"})
-    assert response.status_code == 200, response.text
-    assert response.json()["valid"] is True
     assert_no_traceback(response)
+    if body == b"":
+        assert response.status_code == 200, response.text
+        assert response.json()["valid"] is True
+    else:
+        assert_error(response, 400, "INVALID_REQUEST")
 
 
 def test_both_headers_authorization_wins(console: Console) -> None:

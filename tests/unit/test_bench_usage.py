@@ -63,7 +63,7 @@ def _stored() -> tuple[int, object]:
 def test_rounds_count_usage_when_on_and_not_when_off(valid_secret: str) -> None:
     _in_thread(lambda: _count_on_off_on(valid_secret))
     usage.buffer.count(1, "", on_hour := usage.hour_of(usage.utc_now()))  # counting is on again
-    assert usage.buffer.drain() == {(1, on_hour): [1, 0, 0, 0]}
+    assert usage.buffer.drain() == {(1, on_hour): [1, 0, 0, 0, 0, 0, 0]}
 
 
 def _count_on_off_on(valid_secret: str) -> None:

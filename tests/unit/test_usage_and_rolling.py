@@ -59,6 +59,9 @@ def test_counts_are_exact_when_several_workers_flush_the_same_hour(
         "inactive": inactive,
         "expired": 0,
         "rate_limited": 3,
+        "usage_exceeded": 0,
+        "insufficient_permissions": 0,
+        "forbidden": 0,
     }
     assert all(buffer.pending() == 0 for buffer in workers)
 

@@ -17,7 +17,7 @@ def test_counting_is_on_by_default_and_the_switch_makes_it_a_no_op() -> None:
     for buffer in (counted, switched):
         buffer.count(1, "", now)
         buffer.count(1, "EXPIRED", now)
-    assert counted.drain() == {(1, now.replace(minute=0, second=0, microsecond=0)): [1, 0, 1, 0]}
+    assert counted.drain() == {(1, now.replace(minute=0, second=0, microsecond=0)): [1, 0, 1, 0, 0, 0, 0]}
     assert switched.pending() == 0
 
 
@@ -44,7 +44,7 @@ def test_counts_land_in_the_hour_of_each_call_across_hour_boundaries() -> None:
     ]:
         buffer.count(7, code, when)
     assert buffer.drain() == {
-        (7, ten): [1, 0, 0, 1],
-        (7, ten + dt.timedelta(hours=1)): [0, 0, 1, 0],
-        (7, ten - dt.timedelta(hours=3)): [1, 0, 0, 0],
+        (7, ten): [1, 0, 0, 1, 0, 0, 0],
+        (7, ten + dt.timedelta(hours=1)): [0, 0, 1, 0, 0, 0, 0],
+        (7, ten - dt.timedelta(hours=3)): [1, 0, 0, 0, 0, 0, 0],
     }

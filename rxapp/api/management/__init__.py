@@ -4,6 +4,7 @@ bpm_...`). Every route calls the same services as the console.
 
 - `common`: the token dependency, problem responses, JSON/ETag answers, cursors, Idempotency-Key;
 - `keys`: keys (list, create, get, update, delete, roll) and a key's usage;
+- `programs`: identities and the permission catalogue (and the shapes of a key's programmable fields);
 - `profiles`: Bias Profiles;
 - `audit`: the audit trail.
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rxapp.api.management import audit, keys, profiles
+from rxapp.api.management import audit, keys, profiles, programs
 
 router = APIRouter()
-for _module in (keys, profiles, audit):  # the schema lists paths in this order
+for _module in (keys, programs, profiles, audit):  # the schema lists paths in this order
     router.include_router(_module.router)
 
 __all__ = ["router"]

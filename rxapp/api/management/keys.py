@@ -24,6 +24,7 @@ from rxapp.api.management.common import (
     one_of,
     responses,
 )
+from rxapp.api.management.programs import KeyProgramIn, program_given
 from rxapp.api.problems import DB_INT_MAX, caller, if_match, need, service_call
 from rxapp.models import ApiKeyPublic, KeyStatus, utc_now
 from rxapp.services import keys as key_service
@@ -48,7 +49,7 @@ _KEY_LINKS = {
 # ---------------------------------------------------------------- shapes
 
 
-class KeyCreateIn(BaseModel):
+class KeyCreateIn(KeyProgramIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"name": "checkout-prod", "expires_at": "2030-01-01T00:00:00Z"}]},
@@ -60,7 +61,7 @@ class KeyCreateIn(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=key_service.RATE_LIMIT_MAX)
 
 
-class KeyChangesIn(BaseModel):
+class KeyChangesIn(KeyProgramIn):
     """What PATCH may change (the console's KeyChanges, with the database's bounds); unknown
     fields (owner, digest, Last Used...) are refused."""
 
@@ -104,6 +105,9 @@ class UsagePointOut(BaseModel):
     inactive: int
     expired: int
     rate_limited: int
+    usage_exceeded: int = 0
+    insufficient_permissions: int = 0
+    forbidden: int = 0
 
 
 class UsageOut(BaseModel):
@@ -180,6 +184,7 @@ def create_key(
             bias_profile_id=body.bias_profile_id,
             expires_at=body.expires_at,
             rate_limit_per_minute=body.rate_limit_per_minute,
+            program=program_given(body),
             client_address=caller(request),
         )
         location = f"{routes.API_PREFIX}/keys/{made.key.key_id}"
@@ -213,7 +218,8 @@ def get_key(token: Token, key_id: KeyId) -> JSONResponse:
     responses=responses(200, ApiKeyPublic, None, 409, 412),
 )
 def update_key(request: Request, token: Token, key_id: KeyId, body: KeyChangesIn) -> JSONResponse:
-    """Change name, profile, status (ACTIVE/INACTIVE), end date or rate limit. If-Match guards it."""
+    """Change name, profile, status (ACTIVE/INACTIVE), end date, rate limit or the programmable
+    fields (credits, refill, ratelimits, permissions, meta, ip_allow, identity). If-Match guards it."""
     need(token, "keys:write")
     expected = if_match(request)
     with service_call(stale_is_412=True) as session:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, col
 
@@ -16,11 +16,14 @@ from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus, utc_now
 from rxapp.services import audit, key_format
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, ValidationError
+from rxapp.services.keys.programming import FIELDS as PROGRAM_FIELDS
+from rxapp.services.keys.programming import ProgramFields, program_values
 from rxapp.services.keys.rules import (
     check_future_end_date,
     check_rate_limit,
     clean_name,
     effective_status,
+    identity_of,
     iso,
     owned_key,
     owned_profile,
@@ -48,9 +51,11 @@ def create_key(
     bias_profile_id: int | None = None,
     expires_at: dt.datetime | None = None,
     rate_limit_per_minute: int | None = None,
+    program: dict[str, Any] | None = None,
     client_address: str = "",
     now: dt.datetime | None = None,
 ) -> CreatedKey:
+    """`program`: the programmable fields given (services/keys/programming.py `FIELDS`)."""
     workspace_id = require(access, Need.WRITE).workspace_id
     settings = get_settings()
     now = now or utc_now()
@@ -75,7 +80,13 @@ def create_key(
         created_at=now,
         updated_at=now,
     )
+    notes: list[str] = []
+    if program:
+        values, notes = program_values(session, access, actor, None, program, now)
+        for column, value in values.items():
+            setattr(key, column, value)
     session.add(key)
+    detail = f"name={name!r} profile={profile_name!r} expires_at={iso(expires_at)}"
     audit.record_for(
         session,
         access,
@@ -83,12 +94,17 @@ def create_key(
         actor=actor,
         target_type="key",
         target_id=key.key_id,
-        detail=f"name={name!r} profile={profile_name!r} expires_at={iso(expires_at)}",
+        detail=_bounded(" ".join([detail, *notes])),
         client_address=client_address,
         when=now,
     )
     session.flush()
-    return CreatedKey(key=public(key, profile_name, now), secret=secret)
+    identity = program.get("identity") if program else None
+    return CreatedKey(key=public(key, profile_name, now, identity), secret=secret)
+
+
+def _bounded(detail: str) -> str:
+    return detail if len(detail) <= 1000 else detail[:997] + "..."
 
 
 def default_name(session: Session, access: Access) -> str:
@@ -112,13 +128,13 @@ def get_key(session: Session, access: Access, key_id: str) -> ApiKeyPublic:
     profile_name = None
     if key.bias_profile_id is not None:
         profile_name = session.get_one(BiasProfile, key.bias_profile_id).name
-    return public(key, profile_name, utc_now())
+    return public(key, profile_name, utc_now(), identity_of(session, key))
 
 
 SettableStatus = Literal["ACTIVE", "INACTIVE"]  # what an owner may set; EXPIRED comes with the end date
 
 
-class KeyChanges(BaseModel):
+class KeyChanges(ProgramFields):
     """What an owner may change. Unknown fields (owner, digest, Last Used...) are rejected."""
 
     model_config = ConfigDict(extra="forbid")
@@ -189,6 +205,11 @@ def update_key(
             )
         values["expires_at"] = check_future_end_date(changes.expires_at, now)
         notes.append(f"expires_at={iso(values['expires_at'])}")
+    program_given = {name: getattr(changes, name) for name in PROGRAM_FIELDS if name in given}
+    if program_given:
+        program_changes, program_notes = program_values(session, access, actor, key, program_given, now)
+        values.update(program_changes)
+        notes += program_notes
     status_changed = False
     if "status" in given and changes.status is not None and changes.status != current_status:
         if current_status == KeyStatus.EXPIRED:
@@ -198,12 +219,12 @@ def update_key(
         values["status"] = changes.status
         status_changed = True
     if not values:
-        return public(key, profile_name, now)
-    events = [("key.update", " ".join(notes))] if notes else []
+        return public(key, profile_name, now, identity_of(session, key))
+    events = [("key.update", _bounded(" ".join(notes)))] if notes else []
     if status_changed:
         events.append(("key.status", f"{current_status} -> {changes.status}"))
     change_key(session, key, values, actor, events, client_address=client_address, now=now)
-    return public(key, profile_name, now)
+    return public(key, profile_name, now, identity_of(session, key))
 
 
 def change_key(

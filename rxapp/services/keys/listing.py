@@ -18,7 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from rxapp.context import get_settings
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyPage, KeyStatus, utc_now
-from rxapp.services import key_format, keyset
+from rxapp.services import identities, key_format, keyset
 from rxapp.services.access import Access, Need, require
 from rxapp.services.keys.rules import NAME_MAX_LENGTH, public
 from rxapp.services.keys.verification import digest_for
@@ -236,7 +236,11 @@ def list_keys(
     )
     found, last = keyset.split_page(list(session.exec(statement)), page_size)
     next_position = _position(last[0], query.sort) if last else None
-    rows = [public(key, profile_name, now) for key, profile_name in found]
+    names = identities.identity_external_ids(session, {k.identity_id for k, _ in found if k.identity_id})
+    rows = [
+        public(key, profile_name, now, names.get(key.identity_id) if key.identity_id else None)
+        for key, profile_name in found
+    ]
     return KeyPage(rows=rows, total=total, page=page, page_size=page_size, next_position=next_position)
 
 

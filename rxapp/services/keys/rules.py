@@ -12,8 +12,9 @@ import re
 from sqlmodel import Session, select
 
 from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus
-from rxapp.services import moments
+from rxapp.services import identities, moments
 from rxapp.services.errors import NotFoundError, ValidationError
+from rxapp.services.keys.programming import public_fields
 from rxapp.services.text import hidden_character
 
 NAME_MAX_LENGTH = 100
@@ -100,7 +101,16 @@ def owned_key(session: Session, workspace_id: int, key_id: str) -> ApiKey:
     return key
 
 
-def public(key: ApiKey, profile_name: str | None, now: dt.datetime) -> ApiKeyPublic:
+def identity_of(session: Session, key: ApiKey) -> str | None:
+    """The external id of the key's identity, if it has one."""
+    if key.identity_id is None:
+        return None
+    return identities.identity_external_ids(session, {key.identity_id}).get(key.identity_id)
+
+
+def public(
+    key: ApiKey, profile_name: str | None, now: dt.datetime, identity: str | None = None
+) -> ApiKeyPublic:
     """The shape that leaves the service layer: never the digest, never a secret."""
     return ApiKeyPublic(
         key_id=key.key_id,
@@ -115,6 +125,7 @@ def public(key: ApiKey, profile_name: str | None, now: dt.datetime) -> ApiKeyPub
         created_at=key.created_at,
         updated_at=key.updated_at,
         version=key.version,
+        **public_fields(key, identity),
     )
 
 

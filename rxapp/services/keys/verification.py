@@ -19,10 +19,11 @@ from rxapp.context import get_settings
 from rxapp.models import KeyStatus, utc_now
 from rxapp.services import key_format
 from rxapp.services.keys.rules import effective_status
+from rxapp.services.programs import Program, program_from
 
 VERIFY_SQL = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-    " p.sensitivity, p.action, k.rate_limit_per_minute, w.public_id, w.name FROM api_keys AS k"
+    " p.sensitivity, p.action, k.rate_limit_per_minute, w.public_id, w.name, k.program FROM api_keys AS k"
     " JOIN workspaces AS w ON w.id = k.workspace_id"
     " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
 )
@@ -45,6 +46,7 @@ class VerifyRow(NamedTuple):
     rate_limit: int | None = None  # calls per minute; None: no limit
     workspace_id: str = ""  # the workspace's public id (never its row number)
     workspace_name: str = ""
+    program: str | dict | None = None  # JSON text (or a decoded dict); None: a key without features
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Verification:
     rate_limit: int | None = None  # calls per minute; None: no limit (nothing to check)
     workspace_id: str = ""  # public id: whose key it is, for the caller's attribution and billing
     workspace_name: str = ""
+    program: Program | None = None  # None: no programmable features, today's path exactly
 
 
 MALFORMED = Verification(valid=False, code="MALFORMED")
@@ -111,6 +114,8 @@ _DERIVED_MAX = 4096  # rows remembered per process; cleared when full (a miss on
 def _derived(found: VerifyRow) -> _Derived:
     if isinstance(found.categories, list):  # a driver that decodes JSON: a tuple keeps the row hashable
         found = found._replace(categories=tuple(found.categories))
+    if isinstance(found.program, dict):  # a driver that decodes JSON: keyed by its text instead
+        found = found._replace(program=json.dumps(found.program, sort_keys=True))
     derived = _DERIVED.get(found)
     if derived is None:
         derived = _derive(found)
@@ -145,5 +150,6 @@ def _derive(found: VerifyRow) -> _Derived:
         rate_limit=found.rate_limit,
         workspace_id=found.workspace_id,
         workspace_name=found.workspace_name,
+        program=program_from(found.program),
     )
     return _Derived(expires_at, valid)
