@@ -4,7 +4,7 @@ Expand-only: new nullable columns and new tables. Old code keeps working beside 
 `program` is NULL is verified exactly as before).
 
 Revision ID: b7e2c4a9d1f3
-Revises: a9c4e1f7b2d3
+Revises: b7d2e4f6a8c1
 Create Date: 2026-12-06 02:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "b7e2c4a9d1f3"
-down_revision: str | Sequence[str] | None = "a9c4e1f7b2d3"
+down_revision: str | Sequence[str] | None = "b7d2e4f6a8c1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
