@@ -16,7 +16,7 @@ from rxapp.services import identities
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
-_CONTROL = {"min_height": "44px"}
+_CONTROL = {"min_height": rx.breakpoints(initial="44px", sm="32px")}
 
 
 class PermissionCatalogueState(DialogOpen, AuthState):
@@ -110,7 +110,7 @@ def _row(row: Any) -> rx.Component:
                         size="2",
                         on_click=state.start_rename(name),
                         aria_label="Rename " + name,
-                        style=_CONTROL,
+                        **_CONTROL,
                     ),
                     rx.button(
                         "Delete",
@@ -119,7 +119,7 @@ def _row(row: Any) -> rx.Component:
                         size="2",
                         on_click=state.delete(name),
                         aria_label="Delete " + name,
-                        style=_CONTROL,
+                        **_CONTROL,
                     ),
                     spacing="2",
                 ),
@@ -176,9 +176,9 @@ def permission_catalogue() -> rx.Component:
                 placeholder="e.g. documents.read",
                 aria_label="New permission name",
                 aria_invalid=invalid_if(state.error_field, "permissions"),
-                style=_CONTROL,
+                **_CONTROL,
             ),
-            rx.button("Add permission", type="submit", id="permission-add", style=_CONTROL),
+            rx.button("Add permission", type="submit", id="permission-add", **_CONTROL),
             wrap="wrap",
         ),
         on_submit=state.add,

@@ -181,3 +181,32 @@ def test_a_programmable_key_is_set_verified_edited_shown_and_filtered(device: Pa
     expect(page.get_by_text("plain-key")).to_have_count(1, timeout=T)
     if phone:
         _thumb_sized(page, "#keys-filter-identity")
+
+
+def test_the_permission_catalogue_adds_renames_and_deletes(device: Page, console: Console) -> None:
+    page = device
+    email = sign_up(page, console)
+    console.create_key(email, "reader", "--permission", "docs.read")
+    page.goto(f"{console.base_url}/members")
+    catalogue = page.locator("#permission-catalogue")
+    expect(catalogue.get_by_role("row", name=re.compile(r"docs\.read\s+1"))).to_have_count(1, timeout=T)
+
+    page.fill("#permission-new-name", "billing.read")
+    page.click("#permission-add")
+    expect(catalogue.get_by_text("billing.read")).to_have_count(1, timeout=T)
+    _no_violations(page, "permission catalogue")
+    if page.viewport_size["width"] < 500:  # type: ignore[index]
+        _thumb_sized(page, "#permission-new-name", "#permission-add")
+
+    page.get_by_role("button", name="Rename billing.read").click()
+    page.fill("#permission-rename-name", "billing.view")
+    page.click("#permission-rename-submit")
+    expect(page.locator("#permission-rename-dialog")).to_have_count(0, timeout=T)
+    expect(catalogue.get_by_text("billing.view")).to_have_count(1, timeout=T)
+
+    # a name keys carry is not deleted
+    page.get_by_role("button", name="Delete docs.read").click()
+    expect(page.locator("#permissions-error")).to_contain_text("take it off them first", timeout=T)
+    page.get_by_role("button", name="Delete billing.view").click()
+    expect(catalogue.get_by_text("billing.view")).to_have_count(0, timeout=T)
+    expect(catalogue.get_by_text("docs.read")).to_have_count(1)

@@ -45,7 +45,9 @@ PROGRAM_CONTROLS = {
 }
 REFILL_CHOICES = {"none": "No refill", "day": "Every day", "month": "Every month, on day"}
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
-_CONTROL = {"min_height": "44px"}  # a phone's touch target (the inputs are size 3 there too)
+# a phone's touch target: 44 px (a text field's <input> is 2 px shorter than its box); a desktop's usual size
+_CONTROL = {"min_height": rx.breakpoints(initial="44px", sm="32px")}
+_INPUT = {"min_height": rx.breakpoints(initial="46px", sm="32px")}
 
 
 def duration_text(ms: int) -> str:
@@ -223,7 +225,7 @@ def _text_input(state: Any, control_id: str, name: str, default: Any, field: str
         id=control_id,
         name=name,
         width="100%",
-        style=_CONTROL,
+        **_INPUT,
         aria_invalid=invalid_if(state.error_field, field),
         **props,
     )
@@ -239,7 +241,7 @@ def _credits(state: Any) -> rx.Component:
             input_mode="numeric",
             aria_label="Day of the month (1-31)",
             width="5em",
-            style=_CONTROL,
+            **_INPUT,
         ),
     )
     return rx.vstack(
@@ -277,7 +279,7 @@ def _credits(state: Any) -> rx.Component:
                     state.set_refill_period,
                     "key-refill-period",
                     aria_label="Refill period",
-                    style=_CONTROL,
+                    **_CONTROL,
                 ),
                 refill_day,
                 width="100%",
@@ -300,7 +302,7 @@ def _ratelimit_row(state: Any, row: Any, index: Any) -> rx.Component:
             aria_label="Limit " + number + " name",
             id="key-ratelimit-name-" + index.to_string(),
             width="40%",
-            style=_CONTROL,
+            **_INPUT,
         ),
         rx.input(
             value=row["limit"],
@@ -310,7 +312,7 @@ def _ratelimit_row(state: Any, row: Any, index: Any) -> rx.Component:
             aria_label="Limit " + number + " calls",
             id="key-ratelimit-limit-" + index.to_string(),
             width="25%",
-            style=_CONTROL,
+            **_INPUT,
         ),
         rx.input(
             value=row["duration"],
@@ -319,7 +321,7 @@ def _ratelimit_row(state: Any, row: Any, index: Any) -> rx.Component:
             aria_label="Limit " + number + " window (e.g. 1s, 1m, 1h, 1d)",
             id="key-ratelimit-duration-" + index.to_string(),
             width="20%",
-            style=_CONTROL,
+            **_INPUT,
         ),
         rx.icon_button(
             rx.icon("x", size=16),
@@ -329,7 +331,8 @@ def _ratelimit_row(state: Any, row: Any, index: Any) -> rx.Component:
             on_click=state.remove_ratelimit(index),
             aria_label="Remove limit " + number,
             id="key-ratelimit-remove-" + index.to_string(),
-            style={"min_width": "44px", **_CONTROL},
+            min_width="44px",
+            **_CONTROL,
         ),
         width="100%",
         align="center",
@@ -349,7 +352,7 @@ def _ratelimits(state: Any) -> rx.Component:
                 variant="soft",
                 on_click=state.add_ratelimit,
                 id="key-ratelimit-add",
-                style=_CONTROL,
+                **_CONTROL,
             ),
             _hint(
                 "Name, calls per window and the window (1s to 1d); verify checks each.", "key-ratelimit-hint"
@@ -483,7 +486,7 @@ def limits_section(state: Any) -> rx.Component:
             aria_expanded=rx.cond(state.limits_open, "true", "false"),
             aria_controls="key-limits",
             id="key-limits-toggle",
-            style=_CONTROL,
+            **_CONTROL,
         ),
         body,
         width="100%",

@@ -75,7 +75,9 @@ def toolbar() -> rx.Component:
             label="Filter by identity (external id)",
             icon="user",
             width="160px",
-            min_height="44px",  # thumb-sized on a phone
+            min_height=rx.breakpoints(
+                initial="46px", sm="32px"
+            ),  # thumb-sized on a phone (its <input>: 44 px)
             max_length=key_service.SEARCH_MAX_LENGTH,
         ),
         rx.spacer(),
