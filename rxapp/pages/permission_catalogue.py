@@ -176,7 +176,7 @@ def permission_catalogue() -> rx.Component:
                 placeholder="e.g. documents.read",
                 aria_label="New permission name",
                 aria_invalid=invalid_if(state.error_field, "permissions"),
-                **_CONTROL,
+                min_height=rx.breakpoints(initial="46px", sm="32px"),  # its <input>: 44 px on a phone,
             ),
             rx.button("Add permission", type="submit", id="permission-add", **_CONTROL),
             wrap="wrap",

@@ -126,8 +126,8 @@ class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
         finally:
             self.creating = False
         if refused:
-            self.open_for_error(refused.field)
-            control = _FIELD_CONTROLS.get(refused.field)
+            self.error_field = field = self.place_error(refused.code, refused.field)
+            control = _FIELD_CONTROLS.get(field)
             if control:
                 yield focus_element(control)
             return

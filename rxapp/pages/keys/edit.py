@@ -155,9 +155,9 @@ class EditKeyState(KeyFormFields, KeyProgramFields, DialogOpen, AuthState):
                 client_address=self.client_address(),
             )
         if refused:
-            self.open_for_error(refused.field)
+            self.error_field = field = self.place_error(refused.code, refused.field)
             self.stale = refused.code == key_service.STALE_CODE
-            control = _FIELD_CONTROLS.get(refused.field)
+            control = _FIELD_CONTROLS.get(field)
             return focus_element(control) if control else None
         self.open = False
         await reload_table(self, user)

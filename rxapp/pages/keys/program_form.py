@@ -204,9 +204,13 @@ class KeyProgramFields(rx.State, mixin=True):
             return {name: value for name, value in payload.items() if value not in (None, [])}
         return {name: value for name, value in payload.items() if self._original.get(name) != value}
 
-    def open_for_error(self, field: str) -> None:
+    def place_error(self, code: str, field: str) -> str:
+        """A refusal of the section's fields: by its code, the field it is shown next to (the
+        section opens to show it). The dialog sets it as `error_field` and focuses its control."""
+        field = CODE_FIELDS.get(code, field)
         if field in PROGRAM_FIELDS:
             self.limits_open = True
+        return field
 
 
 def _hint(text: str, element_id: str) -> rx.Component:
