@@ -15,13 +15,13 @@ from rxapp.components.secret_reveal import CopyTracked, discard_confirmation, on
 from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
 from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
+from rxapp.pages.keys.limits_section import limits_section
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.pages.keys.program_form import (
     PROGRAM_CONTROLS,
     PROGRAM_FIELDS,
     KeyProgramFields,
     catalogue,
-    limits_section,
 )
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller

@@ -13,13 +13,13 @@ from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import ApiKeyPublic, KeyStatus
 from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
+from rxapp.pages.keys.limits_section import limits_section
 from rxapp.pages.keys.listing import profile_select, reload_table
 from rxapp.pages.keys.program_form import (
     PROGRAM_CONTROLS,
     PROGRAM_FIELDS,
     KeyProgramFields,
     catalogue,
-    limits_section,
 )
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
