@@ -9,6 +9,12 @@
   document.addEventListener('click', function (event) {
     var control = event.target.closest && event.target.closest('button, a, [role=button]');
     if (control && !inDialog(control)) opener = control;
+    // A choice in a row's "…" menu (a Radix dropdown) that opens a dialog: focus returns to the
+    // "…" button that opened the menu (the menu item itself is gone by then).
+    var item = event.target.closest && event.target.closest('[role=menuitem]');
+    var menu = item && item.closest('[role=menu]');
+    var trigger = menu && menu.id && document.querySelector('[aria-controls="' + menu.id + '"]');
+    if (trigger) opener = trigger;
   }, true);
   var lost = function () { var a = document.activeElement; return !a || a === document.body; };
   var watch = function () {
@@ -37,4 +43,18 @@
     event.stopPropagation();
     main.focus();
   }, true);
+})();
+
+// Escape closes the phone's navigation menu and puts focus back on its menu button.
+(function () {
+  if (window.__navEscape) return;
+  window.__navEscape = true;
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Escape' || event.defaultPrevented) return;
+    if (document.querySelector('[role=dialog],[role=alertdialog],[role=menu],[role=listbox]')) return;
+    var toggle = document.getElementById('nav-toggle');
+    if (!toggle || toggle.getAttribute('aria-expanded') !== 'true') return;
+    toggle.click();
+    toggle.focus();
+  });
 })();

@@ -3,70 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import getpass
 import sys
 from pathlib import Path
 
+from rxapp.cli_common import CLI_ACTOR_SUFFIX, EXPIRES_HELP, acting, find_user, parse_time, read_password
 from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args, set_credits_with
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.db import session_scope
 from rxapp.models import ProfileAction, utc_now
-from rxapp.services import admin, moments, rolling, usage
+from rxapp.services import admin, rolling, two_factor, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services import tokens as token_service
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.access import Access
 from rxapp.services.errors import ServiceError
 from rxapp.settings import InsecureConfigurationError
 from rxapp.startup import ensure_same_pepper
 
-CLI_ACTOR_SUFFIX = " (cli)"
-
-
-def _read_password(confirm: bool) -> str:
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Repeat password: ") != password:
-        raise ServiceError("The passwords do not match.")
-    return password
-
-
-def _user(session, email: str):
-    user = user_service.find_user(session, email)
-    if user is None:
-        raise ServiceError(f"No user with email {email!r}. Create it with `create-user` first.")
-    return user
-
-
-def _acting(session, args: argparse.Namespace) -> tuple[Access, str]:
-    """The one find-user step of every key/profile command: the user's access to --workspace
-    (default: their personal workspace), role-checked by the service it is passed to, and the
-    actor name the audit trail records."""
-    user = _user(session, args.email)
-    access = workspace_service.resolve_by_name(session, user.id, getattr(args, "workspace", "") or "")
-    return access, user.email + CLI_ACTOR_SUFFIX
-
-
-EXPIRES_HELP = "YYYY-MM-DD (the end of that day, your time) or ISO 8601 (UTC if no offset)"
-
-
-def _parse_time(value: str) -> dt.datetime:
-    """`--expires-at` text: a bare date (YYYY-MM-DD) is the end of that day in this shell's time
-    zone, as an end date is everywhere (keys and tokens alike); a date and time is taken as given
-    (UTC if no offset). The service checks its range (rxapp/services/moments)."""
-    if moments.is_bare_date(value):
-        zone = dt.datetime.now().astimezone().tzinfo or dt.UTC
-        return moments.local_end_date(value, zone, utc_now(), label="--expires-at")
-    return moments.parse(value, field="expires_at", label="--expires-at")
-
 
 def create_user(args: argparse.Namespace) -> int:
     """Allowed under every sign-up policy: the operator decides."""
-    password = _read_password(confirm=True)
+    password = read_password(confirm=True)
     with session_scope() as session:
         user = user_service.sign_up(session, args.email, password, client_address="cli", admin=args.admin)
     print(f"Created user {user.email}" + (" (instance admin)" if user.is_admin else ""), file=sys.stderr)
@@ -74,7 +32,7 @@ def create_user(args: argparse.Namespace) -> int:
 
 
 def reset_password(args: argparse.Namespace) -> int:
-    password = _read_password(confirm=True)
+    password = read_password(confirm=True)
     with session_scope() as session:
         admin.reset_password(session, "operator (cli)", args.email, password, client_address="cli")
     print(f"New password set for {args.email}; their sessions have ended.", file=sys.stderr)
@@ -91,13 +49,20 @@ def _set_disabled(disabled: bool):
     return handler
 
 
+def reset_2fa(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        two_factor.reset(session, args.email)
+    print(f"Two-factor sign-in is off for {args.email}: the password alone signs in.", file=sys.stderr)
+    return 0
+
+
 disable_user = _set_disabled(True)
 enable_user = _set_disabled(False)
 
 
 def create_workspace(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
+        user = find_user(session, args.email)
         workspace = workspace_service.create_workspace(
             session, user.id, user.email + CLI_ACTOR_SUFFIX, args.name, client_address="cli"
         )
@@ -109,9 +74,9 @@ def create_workspace(args: argparse.Namespace) -> int:
 def remove_member(args: argparse.Namespace) -> int:
     """An owner removes a member; the member's management tokens in that workspace end for good."""
     with session_scope() as session:
-        owner = _user(session, args.email)
+        owner = find_user(session, args.email)
         access = workspace_service.resolve_by_name(session, owner.id, args.workspace)
-        member = _user(session, args.member)
+        member = find_user(session, args.member)
         workspace_service.remove_member(session, access, member.id, client_address="cli")
     print(f"Removed {args.member} from {args.workspace!r}", file=sys.stderr)
     return 0
@@ -122,7 +87,7 @@ def invite(args: argparse.Namespace) -> int:
     from rxapp import routes
 
     with session_scope() as session:
-        user = _user(session, args.email)
+        user = find_user(session, args.email)
         access = workspace_service.resolve_by_name(session, user.id, args.workspace)
         token, invitation = workspace_service.create_invitation(
             session, access, args.role, days=args.days, note=args.note, client_address="cli"
@@ -139,7 +104,7 @@ def invite(args: argparse.Namespace) -> int:
 def create_profile(args: argparse.Namespace) -> int:
     categories = [part.strip() for part in args.categories.split(",") if part.strip()]
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         profile = profile_service.create_profile(
             session,
             access,
@@ -156,9 +121,9 @@ def create_profile(args: argparse.Namespace) -> int:
 
 
 def create_key(args: argparse.Namespace) -> int:
-    expires_at = _parse_time(args.expires_at) if args.expires_at else None
+    expires_at = parse_time(args.expires_at) if args.expires_at else None
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         profile_id = None
         if args.profile:
             profile_id = profile_service.find_profile_by_name(session, access, args.profile).id
@@ -184,9 +149,9 @@ def create_key(args: argparse.Namespace) -> int:
 
 def create_token(args: argparse.Namespace) -> int:
     """Prints only the management token on stdout (shown once), for scripts."""
-    expires_at = _parse_time(args.expires_at) if args.expires_at else None
+    expires_at = parse_time(args.expires_at) if args.expires_at else None
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         created = token_service.create_token(
             session, access, actor, args.name, args.scopes, expires_at=expires_at, client_address="cli"
         )
@@ -201,7 +166,7 @@ def create_token(args: argparse.Namespace) -> int:
 
 def revoke_token(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        user = _user(session, args.email)
+        user = find_user(session, args.email)
         name = token_service.revoke_for_user(
             session, user.id, user.email + CLI_ACTOR_SUFFIX, args.token_id, client_address="cli"
         )
@@ -211,7 +176,7 @@ def revoke_token(args: argparse.Namespace) -> int:
 
 def roll_key(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         rolled = rolling.roll_key(
             session,
             access,
@@ -232,7 +197,7 @@ def roll_key(args: argparse.Namespace) -> int:
 def key_usage(args: argparse.Namespace) -> int:
     window = usage.WINDOWS[args.window]
     with session_scope() as session:
-        access, _actor = _acting(session, args)
+        access, _actor = acting(session, args)
         row_id = key_service.key_row_id(session, access, args.key_id)
         totals = usage.usage_totals(session, [row_id], utc_now() - window).get(row_id, {})
     print("OUTCOME\tCALLS")
@@ -243,7 +208,7 @@ def key_usage(args: argparse.Namespace) -> int:
 
 def list_keys(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        access, _actor = _acting(session, args)
+        access, _actor = acting(session, args)
         after = None  # keyset paging: a key created or deleted meanwhile shifts no other key
         print("KEY_ID\tNAME\tKEY\tSTATUS\tLAST_USED\tBIAS_PROFILE\tEXPIRES")
         while True:
@@ -272,7 +237,7 @@ def list_keys(args: argparse.Namespace) -> int:
 
 def set_key_status(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         key = key_service.update_key(
             session,
             access,
@@ -287,7 +252,7 @@ def set_key_status(args: argparse.Namespace) -> int:
 
 def delete_key(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        access, actor = _acting(session, args)
+        access, actor = acting(session, args)
         key_service.delete_key(session, access, actor, args.key_id, client_address="cli")
     print(f"Deleted {args.key_id}", file=sys.stderr)
     return 0
@@ -352,6 +317,7 @@ COMMANDS = (
     Command("reset-password", reset_password, "set a new password (from stdin when piped)", (EMAIL,)),
     Command("disable-user", disable_user, "refuse a user's sign-ins and end their sessions", (EMAIL,)),
     Command("enable-user", enable_user, "let a disabled user sign in again", (EMAIL,)),
+    Command("reset-2fa", reset_2fa, "turn off two-factor sign-in for a user who lost it (audited)", (EMAIL,)),
     Command("create-workspace", create_workspace, "create a workspace owned by a user", (EMAIL, arg("name"))),
     Command(
         "remove-member",
@@ -404,7 +370,7 @@ COMMANDS = (
             WORKSPACE,
         ),
     ),
-    Command("set-credits", set_credits_with(_acting), "set a key's remaining credits", SET_CREDITS_ARGS),
+    Command("set-credits", set_credits_with(acting), "set a key's remaining credits", SET_CREDITS_ARGS),
     Command(
         "create-token",
         create_token,

@@ -88,6 +88,34 @@ class UserSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utc_now)
     expires_at: dt.datetime = Field(index=True)
     client_address: str = Field(default="", max_length=64)
+    # When this browser last proved who it is (password, or password and code): re-authentication
+    # ("sudo mode") asks again after APIKEYS_REAUTH_SECONDS. None on older rows: created_at counts.
+    authenticated_at: dt.datetime | None = Field(default=None)
+
+
+class UserTotp(SQLModel, table=True):
+    """A user's authenticator (TOTP). The secret is stored encrypted (services/two_factor.py) and
+    never leaves the service; `enabled_at` is None while the setup awaits its first code.
+    `last_step` is the time step of the last code accepted: a code is accepted once."""
+
+    __tablename__ = "user_totp"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    secret_sealed: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    enabled_at: dt.datetime | None = Field(default=None)
+    last_step: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0"))
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time recovery code for two-factor sign-in. Only its HMAC is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    digest: str = Field(max_length=64)
+    used_at: dt.datetime | None = Field(default=None)
 
 
 class LoginFailure(SQLModel, table=True):

@@ -11,12 +11,15 @@ from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
 from rxapp.pages import keys, profiles, tokens
-from rxapp.pages.account import AccountState, account_page
+from rxapp.pages.account import ON_LOAD as ACCOUNT_ON_LOAD
+from rxapp.pages.account import account_page
 from rxapp.pages.activity import ActivityState, activity_page
 from rxapp.pages.admin import AdminState, admin_page
 from rxapp.pages.auth import AuthPageState, sign_in_page, sign_up_page
 from rxapp.pages.invitation import InvitationState, invitation_page
 from rxapp.pages.keys import detail as key_detail
+from rxapp.pages.legacy import ON_LOAD as LEGACY_ON_LOAD
+from rxapp.pages.legacy import legacy_page
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.pages.permission_catalogue import PermissionCatalogueState
@@ -69,23 +72,25 @@ app.add_page(
 app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up · Key Console", on_load=AuthPageState.load_sign_up
 )
-app.add_page(keys.keys_page, route=routes.KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
+app.add_page(keys.keys_page, route=routes.W_KEYS, title="API Keys · Key Console", on_load=keys.ON_LOAD)
 app.add_page(
     key_detail.key_detail_page,
-    route=routes.KEY_DETAIL,
+    route=routes.W_KEY_DETAIL,
     title="API key · Key Console",
     on_load=key_detail.ON_LOAD,
 )
 app.add_page(
     profiles.profiles_page,
-    route=routes.PROFILES,
+    route=routes.W_PROFILES,
     title="Bias Profiles · Key Console",
     on_load=profiles.ON_LOAD,
 )
-app.add_page(activity_page, route=routes.ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load)
+app.add_page(
+    activity_page, route=routes.W_ACTIVITY, title="Activity · Key Console", on_load=ActivityState.load
+)
 app.add_page(
     members_page,
-    route=routes.MEMBERS,
+    route=routes.W_MEMBERS,
     title="Members · Key Console",
     on_load=[MembersState.load, WorkspaceSettingsState.load, PermissionCatalogueState.load],
 )
@@ -95,9 +100,12 @@ app.add_page(
 )
 app.add_page(not_found_page, route="404", title="Page not found · Key Console")
 app.add_page(
-    tokens.tokens_page, route=routes.TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
+    tokens.tokens_page, route=routes.W_TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
 )
-app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=AccountState.load)
+# The old addresses without the workspace forward to the same page in one (rxapp/pages/legacy.py).
+for legacy_route in routes.LEGACY_ROUTES:
+    app.add_page(legacy_page, route=legacy_route, title="Key Console", on_load=LEGACY_ON_LOAD)
+app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=ACCOUNT_ON_LOAD)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
 

@@ -91,18 +91,38 @@ class Caller:
     email: str
     is_admin: bool
     access: Access
+    # The digest of this browser's session (what the session table stores): re-authentication
+    # (services/reauth.py) reads and updates that session's `authenticated_at`.
+    session_digest: str = ""
 
 
-def _resolve(digest: str, workspace: str) -> Caller | None:
+def _resolve(digest: str, *wanted: str) -> Caller | None:
+    """The session's user and their access to the first of `wanted` they are a member of (the
+    address's workspace, then the tab's stored one), else to their personal workspace."""
     with session_scope() as session:
         user = user_service.resolve_session_digest(session, digest)
         if user is None:
             return None
-        try:
-            access = workspace_service.resolve(session, user.id, workspace)
-        except NotFoundError:  # not (or no longer) a member: back to the personal workspace
+        access = None
+        for workspace in wanted:
+            if not workspace:
+                continue
+            try:
+                access = workspace_service.resolve(session, user.id, workspace)
+                break
+            except NotFoundError:  # not (or no longer) a member: try the next, then personal
+                continue
+        if access is None:
             access = workspace_service.resolve(session, user.id)
-        return Caller(id=user.id, email=user.email, is_admin=user.is_admin, access=access)
+        return Caller(
+            id=user.id, email=user.email, is_admin=user.is_admin, access=access, session_digest=digest
+        )
+
+
+def _address_workspace(root: Any) -> str:
+    """The workspace the event's page address names (`/w/<public id>/...`), or ""."""
+    data = getattr(root, "router_data", None) or {}
+    return routes.workspace_in_path(str(data.get(constants.RouteVar.ORIGIN, "") or ""))
 
 
 _event_session_ended: contextvars.ContextVar[bool] = contextvars.ContextVar("session_ended", default=False)
@@ -153,7 +173,10 @@ class SessionGuard(Middleware):
         auth: Any = await root.get_state(self.auth_state)
         # A crafted hydration can store any JSON value there; only a string names a workspace.
         wanted = auth.workspace if isinstance(auth.workspace, str) else ""
-        user = await asyncio.to_thread(_resolve, digest, wanted) if digest else None
+        # The page's address wins over the stored choice: a shared /w/<id>/... link opens that
+        # workspace for a member; for anyone else the page reads as not found (workspace_missing).
+        in_address = _address_workspace(root)
+        user = await asyncio.to_thread(_resolve, digest, in_address, wanted) if digest else None
         _event_user.set(user)
         owner = user.id if user else 0
         workspace_id = user.access.workspace_id if user else 0
@@ -176,10 +199,19 @@ class SessionGuard(Middleware):
                     setattr(substate, name, value)
             auth._user_id = owner
             auth._workspace_id = workspace_id
-        # The tab's stored choice, corrected when it is not (or no longer) allowed.
-        allowed = user.access.workspace_public_id if (user is not None and wanted) else ""
-        if auth.workspace != allowed:
+        missing = user is not None and bool(in_address) and user.access.workspace_public_id != in_address
+        # The tab's stored choice: the address's workspace once opened, else the stored one,
+        # corrected when it is not (or no longer) allowed.
+        chosen = bool(wanted) or (bool(in_address) and not missing)
+        allowed = user.access.workspace_public_id if (user is not None and chosen) else ""
+        # While a page loads (its on_load events), written again even when unchanged: the browser
+        # does not store what the hydration's own deltas carry, so an address's workspace set
+        # then would be forgotten by the next page without a workspace in its address.
+        loading = not getattr(root, "is_hydrated", True)
+        if auth.workspace != allowed or (loading and allowed):
             auth.workspace = allowed
+        if getattr(auth, "workspace_missing", False) != missing:
+            auth.workspace_missing = missing
         if user is not None:
             role = user.access.role
             if auth.role != role:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     expiry_interval_seconds: NonNegative = _from("APIKEYS_EXPIRY_INTERVAL", 30.0)
     last_used_flush_seconds: NonNegative = _from("APIKEYS_LAST_USED_FLUSH_INTERVAL", 1.0)
     session_hours: NonNegative = _from("APIKEYS_SESSION_HOURS", 12.0)
+    # Re-authentication ("sudo mode"): sensitive actions ask for the password (or a code) again
+    # when the session last proved its identity longer ago than this.
+    reauth_seconds: NonNegative = _from("APIKEYS_REAUTH_SECONDS", 600.0)
     allowed_origins: Origins = _from("APIKEYS_ALLOWED_ORIGINS", DEFAULT_ORIGINS, validate_default=True)
     # Verify calls per minute per client address (per worker; 0 turns the limit off).
     verify_rate_limit_per_minute: Count = _from("APIKEYS_VERIFY_RATE_LIMIT", 600_000)

@@ -86,11 +86,16 @@ class AuthState(rx.State):
     user_email: str = ""
     signed_in: bool = False
     _user_id: int = 0
-    # The tab's workspace (public id), kept in the browser so it survives a reload; SessionGuard
-    # checks the membership on every event and falls back to the personal workspace.
-    workspace: str = rx.LocalStorage("", name="apikeys_workspace", sync=True)
+    # The tab's workspace (public id), kept in the browser so it survives a reload and a new tab
+    # starts there; SessionGuard checks the membership on every event and falls back to the
+    # personal workspace. A page's address (/w/<id>/...) wins over it and, for a member, sets it.
+    # Not synced to open tabs: each tab's address says which workspace it shows.
+    workspace: str = rx.LocalStorage("", name="apikeys_workspace")
     workspace_name: str = ""
     current_workspace: str = ""  # the public id SessionGuard resolved for this tab
+    # The page's address names a workspace this user may not see (none such, or not a member):
+    # the page reads as not found, the same for both (set by SessionGuard on every event).
+    workspace_missing: bool = False
     role: str = ""
     is_admin: bool = False
     _workspace_id: int = 0
@@ -143,7 +148,10 @@ class AuthState(rx.State):
 
     @rx.event
     async def redirect_home(self):
-        return rx.redirect(routes.KEYS if await self.current_user() else routes.SIGN_IN)
+        user = await self.current_user()
+        if user is None:
+            return rx.redirect(routes.SIGN_IN)
+        return rx.redirect(routes.in_workspace(user.access.workspace_public_id, routes.KEYS))
 
 
 def _to_sign_in(state: AuthState) -> Any:

@@ -14,6 +14,7 @@ from rxapp.api.errors import client_address, error_response
 from rxapp.context import get_settings
 from rxapp.db import session_scope
 from rxapp.security import is_allowed_origin
+from rxapp.services import two_factor
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ServiceError, ThrottledError
@@ -73,9 +74,29 @@ def _set_device_cookie(response: Response, value: str, secure: bool) -> None:
     )
 
 
+def _ask_for_code(request: Request, origin: str, signed: user_service.SignIn, next_path: str) -> Response:
+    """The password was right and the account has two-factor on: no session yet. The browser
+    holds a short-lived signed pending token (HttpOnly, sent only to the sign-in forms)."""
+    with session_scope() as session:
+        pending = two_factor.pending_token(session, signed.user.id)
+    response = _redirect(origin, routes.SIGN_IN, step="code", **({"next": next_path} if next_path else {}))
+    response.set_cookie(
+        routes.PENDING_COOKIE,
+        pending,
+        max_age=two_factor.PENDING_SECONDS,
+        path=routes.API_AUTH_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, origin),
+    )
+    return response
+
+
 def _signed_in(
     request: Request, origin: str, signed: user_service.SignIn, address: str, next_path: str = ""
 ) -> Response:
+    if signed.second_factor:
+        return _ask_for_code(request, origin, signed, next_path)
     with session_scope() as session:
         token = user_service.start_session(session, signed.user.id, client_address=address)
     # the page asked for before signing in: a checked relative path on our own origin, or the keys
@@ -83,14 +104,17 @@ def _signed_in(
     secure = _secure(request, origin)
     _set_session_cookie(response, token, secure)
     _set_device_cookie(response, signed.device_cookie, secure)
+    response.delete_cookie(
+        routes.PENDING_COOKIE, path=routes.API_AUTH_PREFIX, httponly=True, samesite="strict"
+    )
     return response
 
 
-def _throttled(origin: str, page: str, email: str, address: str) -> Response:
+def _throttled(origin: str, page: str, email: str, address: str, **query: str) -> Response:
     """Counted, not audited one row each; the answer does not say when the wait ends."""
     with session_scope() as session:
         user_service.record_throttled(session, email, client_address=address)
-    return _redirect(origin, page, error="throttled")
+    return _redirect(origin, page, error="throttled", **query)
 
 
 @router.post(routes.API_SIGN_IN, include_in_schema=False)
@@ -122,6 +146,47 @@ def sign_in(
     return _signed_in(request, origin, signed, address, next_path)
 
 
+@router.post(routes.API_SIGN_IN_CODE, include_in_schema=False)
+def sign_in_code(
+    request: Request,
+    code: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=routes.NEXT_MAX_LENGTH)] = "",
+) -> Response:
+    """The second step: an authenticator code (or a recovery code) after the password."""
+    origin = _trusted_origin(request)
+    if origin is None:
+        return _forbidden_origin()
+    address = client_address(request)
+    device = request.cookies.get(routes.DEVICE_COOKIE, "")
+    pending = request.cookies.get(routes.PENDING_COOKIE, "")
+    next_path = routes.safe_next(next)
+    keep = {"next": next_path} if next_path else {}
+    with session_scope() as session:
+        waiting = two_factor.pending_user(session, pending)
+        user_id, email = (waiting.id or 0, waiting.email) if waiting else (0, "")
+    try:
+        with session_scope() as session:
+            signed = two_factor.complete_sign_in(
+                session, pending, code, client_address=address, device_cookie=device
+            )
+    except ThrottledError:
+        metrics.record_sign_in("throttled")
+        return _throttled(origin, routes.SIGN_IN, email, address, step="code", **keep)
+    except ServiceError as error:
+        if error.code != two_factor.WRONG_CODE:
+            raise
+        metrics.record_sign_in("failure")
+        with session_scope() as session:
+            two_factor.record_code_failure(
+                session, user_id, "user.sign_in_failed", client_address=address, device_cookie=device
+            )
+        return _redirect(origin, routes.SIGN_IN, step="code", error="code_invalid", **keep)
+    if signed is None:  # the pending step expired (or never was): start again
+        return _redirect(origin, routes.SIGN_IN, error="code_expired", **keep)
+    metrics.record_sign_in("success")
+    return _signed_in(request, origin, signed, address, next_path)
+
+
 @router.post(routes.API_SIGN_UP, include_in_schema=False)
 def sign_up(
     request: Request,
@@ -143,7 +208,7 @@ def sign_up(
             signed = user_service.register(
                 session, email, password, client_address=address, device_cookie=device, invitation=invitation
             )
-            if signed is not None and invitation:
+            if signed is not None and invitation and not signed.second_factor:
                 # Signed up (or in) through an invitation link: join in the same transaction, and
                 # land in that workspace (the keys page switches the tab and says so).
                 joined = workspace_service.accept_invitation(

@@ -1,23 +1,19 @@
 """The "You joined <name> as <role>" notice on the keys page after joining through an invitation.
 
-Joining (the sign-up form post, or Join on the invitation page) ends on `/keys?joined=<public id>`.
-The form post cannot choose the tab's workspace (it lives in the browser's localStorage), so this
-page does: it asks for that workspace and loads again; SessionGuard grants it only to a member
-(anything else falls back to the personal workspace). The text comes from the access the guard
-resolved, never from the URL.
+Joining (the sign-up form post, or Join on the invitation page) ends on
+`/w/<public id>/keys?joined=<public id>` (routes.joined_keys): the address opens the team's
+workspace (SessionGuard grants it only to a member) and the query asks for the notice. The text
+comes from the access the guard resolved, never from the URL; a `joined` id that is not the
+workspace the tab is in says nothing.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 import reflex as rx
 
 from rxapp import routes
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
-
-_SWITCHED = "switched"  # marks the page's own reload, so a refused id never loops
 
 
 class JoinedNoticeState(AuthState):
@@ -32,17 +28,10 @@ class JoinedNoticeState(AuthState):
         joined = query.get(routes.JOINED_PARAM, "")
         if not isinstance(joined, str) or not joined:
             return None
-        joined = joined[:32]
         access = user.access
-        if access.workspace_public_id == joined:
+        if access.workspace_public_id == joined[:32] and not self.workspace_missing:
             self.notice = f"You joined {access.workspace_name} as {access.role}."
-            return None
-        if query.get(_SWITCHED):  # asked already and not granted: stay where the guard put the tab
-            return None
-        self.workspace = joined  # checked by SessionGuard on the next event (the reload's)
-        return rx.redirect(
-            f"{routes.KEYS}?{urlencode({routes.JOINED_PARAM: joined, _SWITCHED: '1'})}", replace=True
-        )
+        return None
 
     @rx.event
     def dismiss(self):

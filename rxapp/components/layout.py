@@ -9,6 +9,7 @@ from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
 
 from rxapp import __version__, routes
+from rxapp.components.reauth_dialog import reauth_dialog
 from rxapp.components.workspace_switcher import workspace_switcher
 from rxapp.state import AuthState
 
@@ -31,15 +32,21 @@ class NativeForm(Form):
 native_form = NativeForm.create
 
 
-def nav_link(label: str, href: str, icon: str, link_id: str) -> rx.Component:
+def nav_link(label: str, route: str, icon: str, link_id: str) -> rx.Component:
+    """A nav link; a per-workspace page's link goes to it in the tab's current workspace."""
+    per_workspace = route in routes.WORKSPACE_PAGES
     return rx.link(
         rx.hstack(
             rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"
         ),
-        href=href,
+        href=routes.in_workspace(AuthState.current_workspace, route) if per_workspace else route,
         id=link_id,
         underline="none",
-        color=rx.cond(AuthState.router.page.path == href, rx.color("accent", 11), rx.color("gray", 11)),
+        color=rx.cond(
+            AuthState.router.page.path == (routes.workspace_route(route) if per_workspace else route),
+            rx.color("accent", 11),
+            rx.color("gray", 11),
+        ),
     )
 
 
@@ -130,8 +137,27 @@ def navbar() -> rx.Component:
     )
 
 
-def protected_page(content: rx.Component) -> rx.Component:
-    """Renders nothing private until the server has confirmed the session."""
+def workspace_not_found() -> rx.Component:
+    """What a page whose address names a workspace the person may not see shows: the same words
+    for a workspace that does not exist and one they are not a member of."""
+    return rx.vstack(
+        rx.heading("Workspace not found", size="5"),
+        rx.text("It does not exist, or you are not a member of it."),
+        rx.link(
+            "Back to your API keys",
+            href=routes.in_workspace(AuthState.current_workspace, routes.KEYS),
+            id="back-to-my-keys",
+        ),
+        id="workspace-not-found",
+    )
+
+
+def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Component:
+    """Renders nothing private until the server has confirmed the session. With `workspace_gate`,
+    an address naming a workspace the person may not see shows `workspace_not_found` instead (a
+    page with its own not-found, like a key's, passes False and reads the flag itself)."""
+    if workspace_gate:
+        content = rx.cond(AuthState.workspace_missing, workspace_not_found(), content)
     return rx.box(
         rx.cond(
             AuthState.signed_in,
@@ -152,6 +178,7 @@ def protected_page(content: rx.Component) -> rx.Component:
                     text_align="center",
                     padding_y="16px",
                 ),
+                reauth_dialog(),  # sudo mode: opened by any page whose action needs it
             ),
             rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="2"), height="60vh"),
         ),

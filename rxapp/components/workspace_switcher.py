@@ -1,8 +1,8 @@
 """The nav's workspace switcher and its "New workspace" dialog.
 
-The choice lives in `AuthState.workspace` (browser localStorage: it survives a reload and is the
-tab's own); SessionGuard checks the membership on every event, so choosing a workspace here grants
-nothing by itself.
+Choosing a workspace opens the same page in it (`/w/<public id>/...`, rxapp/routes.py) and keeps
+the choice in `AuthState.workspace` (browser localStorage: it survives a reload); SessionGuard checks
+the membership on every event, so choosing a workspace here grants nothing by itself.
 """
 
 from __future__ import annotations
@@ -56,10 +56,9 @@ class WorkspaceSwitcherState(AuthState):
         if public_id == user.access.workspace_public_id:
             return None
         self.workspace = public_id[:32]  # checked by SessionGuard on the next event
-        here = self.router.url.path if self.router.url is not None else routes.KEYS
-        if here.startswith(routes.KEYS + "/"):
-            here = routes.KEYS  # a key page belongs to the workspace being left
-        return rx.redirect(here if routes.safe_next(here) else routes.KEYS)
+        # The same page in the chosen workspace (a key page: its keys); Account, Admin stay put.
+        here = self.router.url.path if self.router.url is not None else ""
+        return rx.redirect(routes.same_page_in(here, public_id[:32]))
 
     @rx.event
     def set_creating(self, is_open: bool):
@@ -90,7 +89,10 @@ class WorkspaceSwitcherState(AuthState):
         # items, and on the same page it is not mounted (nor loaded) again after the redirect.
         await self._fill(user)
         self.workspace = created.public_id
-        return [rx.redirect(routes.KEYS), rx.toast.success(f"Created workspace {created.name}")]
+        return [
+            rx.redirect(routes.in_workspace(created.public_id, routes.KEYS)),
+            rx.toast.success(f"Created workspace {created.name}"),
+        ]
 
 
 def workspace_switcher() -> rx.Component:

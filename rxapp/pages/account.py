@@ -1,4 +1,5 @@
-"""The Account page: change the password, which signs out every browser of this account."""
+"""The Account page: change the password, which signs out every browser of this account, and
+two-factor sign-in (pages/account_two_factor.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
+from rxapp.pages.account_two_factor import TwoFactorState, two_factor_section
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError
 from rxapp.session_guard import Caller
@@ -110,9 +112,13 @@ def account_content() -> rx.Component:
             max_width="480px",
             width="100%",
         ),
+        two_factor_section(),
         spacing="4",
         width="100%",
     )
+
+
+ON_LOAD = [AccountState.load, TwoFactorState.load]
 
 
 def account_page() -> rx.Component:

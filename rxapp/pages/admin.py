@@ -7,6 +7,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from rxapp.components.layout import protected_page
+from rxapp.components.page import data_table
 from rxapp.components.row_actions import row_button
 from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.services import admin
@@ -138,27 +139,12 @@ def admin_page() -> rx.Component:
                 size="2",
             ),
             rx.heading("Users", size="4"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Email", "Created", "Last sign-in", "Workspaces", "")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(state.users, _user_row)),
-                id="admin-users",
-                width="100%",
+            data_table(
+                ("Email", "Created", "Last sign-in", "Workspaces", ""), state.users, _user_row, "admin-users"
             ),
             rx.heading("Workspaces", size="4"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(*[rx.table.column_header_cell(h) for h in ("Name", "ID", "Members", "Keys")])
-                ),
-                rx.table.body(rx.foreach(state.workspaces, _workspace_row)),
-                id="admin-workspaces",
-                width="100%",
+            data_table(
+                ("Name", "ID", "Members", "Keys"), state.workspaces, _workspace_row, "admin-workspaces"
             ),
             direction="column",
             gap="4",

@@ -8,7 +8,7 @@ import asyncio
 import reflex as rx
 
 from rxapp import routes
-from rxapp.components.forms import labelled_field
+from rxapp.components.forms import field_error, focus_element, labelled_field
 from rxapp.components.layout import auth_card, backend_url, native_form
 from rxapp.db import session_scope
 from rxapp.services import users as user_service
@@ -23,6 +23,10 @@ SIGN_IN_MESSAGES = {
     ),
     "password_changed": "Your password was changed. Sign in again with the new password.",
     "session_ended": "Your session has ended. Sign in again.",
+    "code_expired": "The sign-in took too long. Enter your email and password again.",
+}
+CODE_MESSAGES = {
+    "code_invalid": "That code is not valid. Enter the current code from your authenticator app.",
 }
 SIGN_UP_MESSAGES = {
     "mismatch": "The two passwords do not match.",
@@ -61,6 +65,8 @@ class AuthPageState(AuthState):
     signup_closed_reason: str = ""  # the policy's explanation; "" when the form can succeed
     invitation: str = ""
     next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
+    step: str = ""  # "code": the password was right, the second step asks for a code
+    code_error: str = ""  # shown next to the code field
 
     @rx.event
     async def load_sign_in(self):
@@ -69,8 +75,12 @@ class AuthPageState(AuthState):
         if await self.current_user() is not None:
             return rx.redirect(self.next_path or routes.KEYS)
         code = params.get("error", "")
+        self.step = "code" if params.get("step") == "code" else ""
         self.error_message = SIGN_IN_MESSAGES.get(code, "")
+        self.code_error = CODE_MESSAGES.get(code, "") if self.step else ""
         self.notice = "You have been signed out." if params.get("signed_out") else ""
+        if self.step:
+            return focus_element("sign-in-code")
         return _restore_email("sign-in-email", code in SIGN_IN_MESSAGES and code != "session_ended")
 
     @rx.event
@@ -135,10 +145,68 @@ def _messages() -> rx.Component:
     )
 
 
+def _code_step() -> rx.Component:
+    """The second step of a sign-in with two-factor on: a code from the app, or a recovery code."""
+    return native_form(
+        rx.vstack(
+            rx.text(
+                "Enter the 6-digit code from your authenticator app, or one of your recovery codes.",
+                size="2",
+                id="sign-in-code-help",
+            ),
+            labelled_field(
+                "Authentication code",
+                rx.input(
+                    name="code",
+                    type="text",
+                    id="sign-in-code",
+                    required=True,
+                    auto_complete="one-time-code",
+                    auto_focus=True,
+                    max_length=20,
+                    width="100%",
+                    size="3",
+                    min_height="48px",  # a touch target on a phone (the input inside: 46 px)
+                    aria_describedby="sign-in-code-help",
+                    aria_invalid=rx.cond(AuthPageState.code_error != "", "true", "false"),
+                ),
+                html_for="sign-in-code",
+            ),
+            rx.box(
+                field_error(AuthPageState.code_error, AuthPageState.code_error != ""), id="sign-in-code-error"
+            ),
+            rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-code-next"),
+            rx.button(
+                "Verify", type="submit", size="3", width="100%", min_height="44px", id="sign-in-code-submit"
+            ),
+            # a full load (not a client-side route change), so the page starts at the password again
+            rx.el.a(
+                "Start again",
+                href=routes.SIGN_IN,
+                id="sign-in-restart",
+                style={"text_decoration": "underline"},
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        action=backend_url(routes.API_SIGN_IN_CODE),
+        method="post",
+        width="100%",
+    )
+
+
 def sign_in_page() -> rx.Component:
     return auth_card(
-        rx.heading("Sign in", size="5", as_="h1"),
+        rx.heading(
+            rx.cond(AuthPageState.step == "code", "Two-factor sign-in", "Sign in"), size="5", as_="h1"
+        ),
         _messages(),
+        rx.cond(AuthPageState.step == "code", _code_step(), _password_step()),
+    )
+
+
+def _password_step() -> rx.Component:
+    return rx.fragment(
         native_form(
             rx.vstack(
                 _field("Email", "email", "email", "sign-in-email", "username", max_length=254),

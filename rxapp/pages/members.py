@@ -16,11 +16,14 @@ from pydantic import BaseModel
 from rxapp import routes
 from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.layout import protected_page
+from rxapp.components.page import data_table
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate, register_retry
 from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.pages.permission_catalogue import permission_catalogue
 from rxapp.pages.workspace_settings import workspace_settings
+from rxapp.services import reauth
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -96,6 +99,12 @@ class MembersState(AuthState):
     @rx.event
     @requires_user
     async def change_role(self, user: Caller, user_id: int, role: str):
+        with Refusal(self, message_var="") as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
+        if refused:
+            await ask_to_reauthenticate(self, retry="members.change_role", args=(int(user_id), str(role)))
+            await self._reload(user)  # the select shows the role it still has
+            return None
         await self.in_session(
             workspace_service.change_role,
             user.access,
@@ -155,6 +164,7 @@ class MembersState(AuthState):
     @requires_user
     async def create_invitation(self, user: Caller):
         with Refusal(self) as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
             token, _ = await self.in_session(
                 workspace_service.create_invitation,
                 user.access,
@@ -163,6 +173,10 @@ class MembersState(AuthState):
                 note=self.invite_note,
                 client_address=self.client_address(),
             )
+        if refused.code == REAUTH_REQUIRED:
+            self.error = ""
+            await ask_to_reauthenticate(self, "invite-submit")
+            return
         if refused:
             return
         url = urlsplit(str(self.router.url)) if self.router.url is not None else None
@@ -170,6 +184,9 @@ class MembersState(AuthState):
         self.invite_shown = True
         await self._reload(user)
         return revealed_invite_link.push(origin + routes.invitation_path(token))
+
+
+register_retry("members.change_role", MembersState.change_role)
 
 
 def _member_row(row: MemberRow) -> rx.Component:
@@ -321,37 +338,18 @@ def members_page() -> rx.Component:
                 align="center",
             ),
             rx.text("Your role: ", rx.text.strong(AuthState.role, id="my-role"), size="2"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Email"),
-                        rx.table.column_header_cell("Role"),
-                        rx.table.column_header_cell(""),
-                    )
-                ),
-                rx.table.body(rx.foreach(state.members, _member_row)),
-                id="members-table",
-                width="100%",
-            ),
+            data_table(("Email", "Role", ""), state.members, _member_row, "members-table"),
             rx.cond(
                 AuthState.can_manage,
                 rx.flex(
                     rx.heading("Pending invitations", size="4"),
                     rx.cond(
                         state.invitations.length() > 0,
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("For"),
-                                    rx.table.column_header_cell("Role"),
-                                    rx.table.column_header_cell("Created"),
-                                    rx.table.column_header_cell("Expires (your time)"),
-                                    rx.table.column_header_cell(""),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(state.invitations, _invitation_row)),
-                            id="invitations-table",
-                            width="100%",
+                        data_table(
+                            ("For", "Role", "Created", "Expires (your time)", ""),
+                            state.invitations,
+                            _invitation_row,
+                            "invitations-table",
                         ),
                         rx.text("None.", size="2", color_scheme="gray", id="no-invitations"),
                     ),

@@ -12,7 +12,9 @@ import reflex as rx
 from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.components.forms import invalid_if, labelled_field
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
+from rxapp.services import reauth
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -78,12 +80,17 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
             self.error, self.error_field = "This tab switched to another workspace; nothing was deleted.", ""
             return None
         with Refusal(self) as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
             await self.in_session(
                 workspace_service.delete_workspace,
                 user.access,
                 confirm_name=self.typed_name,
                 client_address=self.client_address(),
             )
+        if refused.code == REAUTH_REQUIRED:
+            self.error = ""
+            await ask_to_reauthenticate(self, "workspace-delete-confirm")
+            return None
         if refused:
             return None
         self.open = False

@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, col, select
 
 from rxapp.context import app_context, get_settings
-from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
+from rxapp.models import LoginFailure, User, UserPublic, UserSession, UserTotp, utc_now
 from rxapp.services import audit, instance, throttle, workspaces
 from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
 
@@ -113,6 +113,14 @@ def validate_password(password: str) -> None:
 
 def _to_public(user: User) -> UserPublic:
     return UserPublic(id=user.id or 0, email=user.email, is_admin=user.is_admin)
+
+
+to_public = _to_public
+
+
+def check_password(user: User, password: str) -> bool:
+    """The account's password (re-authentication, services/reauth.py); counts nothing itself."""
+    return not user.disabled and _verify(user.password_hash, password[:PASSWORD_MAX_LENGTH])
 
 
 SIGNUP_CLOSED_CODE = "SIGNUP_CLOSED"
@@ -259,10 +267,19 @@ def find_user(session: Session, email: str) -> UserPublic | None:
 
 @dataclass(frozen=True)
 class SignIn:
-    """A successful sign-in: the user, and the device cookie the browser should now hold."""
+    """A successful sign-in: the user, and the device cookie the browser should now hold.
+
+    `second_factor`: the password was right, and the account asks for a code next
+    (services/two_factor.py); no session may be started yet, and the device cookie is unchanged."""
 
     user: UserPublic
     device_cookie: str
+    second_factor: bool = False
+
+
+def _two_factor_on(session: Session, user_id: int) -> bool:
+    row = session.get(UserTotp, user_id)
+    return row is not None and row.enabled_at is not None
 
 
 def authenticate(
@@ -315,6 +332,20 @@ def authenticate(
     if app_context.password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hash(password)
         session.add(user)
+    if _two_factor_on(session, user.id or 0):
+        # Failures are forgotten only after the code: a known password must not reset the count
+        # of wrong codes.
+        audit.record(
+            session,
+            action="user.sign_in_password",
+            actor=normalised,
+            owner_id=user.id,
+            target_type="user",
+            target_id=normalised,
+            detail="password right; asking for the second factor",
+            client_address=client_address,
+        )
+        return SignIn(user=_to_public(user), device_cookie=device_cookie, second_factor=True)
     throttle.forget_failures(session, normalised, device)
     user.last_sign_in_at = now
     session.add(user)
@@ -392,6 +423,7 @@ def start_session(
             created_at=now,
             expires_at=now + dt.timedelta(hours=get_settings().session_hours),
             client_address=client_address[:64],
+            authenticated_at=now,
         )
     )
     return token

@@ -114,7 +114,9 @@ def test_a_foreign_joined_id_names_nothing_and_falls_back(
     email = console.new_user()
     sign_in(page, console, email)
     page.goto(f"{console.base_url}/keys?joined={foreign}")
-    page.wait_for_url(re.compile(r".*[?&]switched=1"))  # the page asked for it once, and stopped
+    # the old landing forwards to the workspace the person is in: their own, not the foreign one
+    page.wait_for_url(re.compile(r".*/w/ws_\w+/keys/?\?joined="))
+    assert f"/w/{foreign}/" not in page.url
     _open_nav(page, device)
     expect(page.locator("#workspace-switcher")).to_have_text("Personal (owner)", timeout=T)
     expect(page.locator("#create-key-button")).to_be_visible(timeout=T)

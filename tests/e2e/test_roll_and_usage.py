@@ -83,6 +83,13 @@ def test_an_expired_key_cannot_be_rolled_and_a_foreign_detail_page_is_not_found(
     assert console.verify(secret).json()["code"] == "EXPIRED"
     page.reload()
     expect(page.locator(f"#roll-{key_id}")).to_be_disabled(timeout=T)
+    # a disabled Roll says why: in its accessible name and under the menu's words
+    expect(page.locator(f"#roll-{key_id}")).to_have_attribute(
+        "aria-label", re.compile("expired key cannot be rolled")
+    )
+    page.locator(f"#actions-{key_id}").click()
+    expect(page.locator(f"#menu-roll-{key_id}")).to_contain_text("An expired key cannot be rolled", timeout=T)
+    page.keyboard.press("Escape")
     other = console.new_user()
     console.create_key(other, "not-yours")
     foreign = console.cli("list-keys", other).stdout.splitlines()[1].split("\t")[0]

@@ -115,7 +115,14 @@ def test_relative_times_use_the_singular_for_one() -> None:
 def test_after_sign_in_only_our_own_pages_are_a_destination() -> None:
     from rxapp.routes import safe_next, sign_in_for
 
-    for good in ["/keys", "/keys?page=2&status=ACTIVE", "/keys/key_abc", "/profiles", "/activity?key=k"]:
+    for good in [
+        "/keys",
+        "/keys?page=2&status=ACTIVE",
+        "/keys/key_abc",
+        "/profiles",
+        "/activity?key=k",
+        "/w/ws_a/keys",
+    ]:
         assert safe_next(good) == good
     for bad in [
         "",

@@ -49,6 +49,7 @@ def test_headers_and_tracebacks_are_scrubbed(captured: pytest.LogCaptureFixture)
     [
         (f"Cookie: apikeys_session={SESSION}", SESSION),
         (f"set-cookie: apikeys_device=abc.{SESSION}; Path=/", SESSION),
+        (f"set-cookie: apikeys_pending=7.1700000000.{SESSION}; Path=/api/v1/auth", SESSION),
         (f"{{'cookie': 'theme=dark; apikeys_session={SESSION}'}}", SESSION),
         (f"X-API-Key: {SECRET}", SECRET[4:]),
         (f"key= {SECRET.lower()}", SECRET.lower()[4:]),

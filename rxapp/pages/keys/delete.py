@@ -44,7 +44,7 @@ class DeleteKeyState(DialogOpen, AuthState):
         done = rx.toast.success(f"Deleted {self.key_name}")
         if self.from_key_page:
             self.from_key_page = False
-            return [rx.redirect(routes.KEYS), done]
+            return [rx.redirect(routes.in_workspace(self.current_workspace, routes.KEYS)), done]
         return done
 
 

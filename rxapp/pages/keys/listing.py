@@ -243,7 +243,7 @@ def profile_select(value: rx.Var, on_change: rx.EventHandler, select_id: str) ->
             "No Bias Profiles yet. ",
             rx.link(
                 "Create one on the Profiles page",
-                href=routes.PROFILES,
+                href=routes.in_workspace(AuthState.current_workspace, routes.PROFILES),
                 id=f"{select_id}-hint-link",
                 underline="always",
             ),

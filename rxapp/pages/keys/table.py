@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.badges import status_badge
 from rxapp.components.clipped import clipped_text
 from rxapp.components.forms import choice_items, choice_select
 from rxapp.components.page import MUTED, data_table, empty_state, for_role, pagination, search_box
-from rxapp.components.row_actions import edit_delete_buttons
+from rxapp.components.row_actions import MenuAction, actions_menu, edit_delete_buttons
 from rxapp.components.timefmt import local_time, with_utc_title
 from rxapp.pages.keys.create import CreateKeyState
 from rxapp.pages.keys.delete import DeleteKeyState
@@ -16,6 +17,7 @@ from rxapp.pages.keys.edit import EditKeyState
 from rxapp.pages.keys.listing import KeyRow, KeysTableState
 from rxapp.pages.keys.roll import RollKeyState
 from rxapp.services import keys as key_service
+from rxapp.services import rolling
 from rxapp.state import AuthState
 
 HEADERS = [
@@ -112,7 +114,9 @@ def key_row(row: KeyRow) -> rx.Component:
         rx.table.cell(rx.code(row.key_id, variant="ghost", size="2")),
         rx.table.cell(
             rx.link(
-                clipped_text(row.name, weight="medium"), href="/keys/" + row.key_id, id="link-" + row.key_id
+                clipped_text(row.name, weight="medium"),
+                href=routes.key_detail(AuthState.current_workspace, row.key_id),
+                id="link-" + row.key_id,
             ),
             rx.cond(
                 row.rolling_note != "",
@@ -137,7 +141,7 @@ def key_row(row: KeyRow) -> rx.Component:
             ),
             id="last-used-" + row.key_id,
         ),
-        rx.table.cell(row.profile, id="profile-" + row.key_id),
+        rx.table.cell(clipped_text(row.profile, size="2"), id="profile-" + row.key_id),
         rx.table.cell(
             local_time(
                 row.expires_at,
@@ -168,15 +172,47 @@ def key_row(row: KeyRow) -> rx.Component:
                             rx.icon("rotate-cw", size=16),
                             variant="ghost",
                             size="2",
-                            aria_label="Roll " + row.name,
+                            aria_label=rx.cond(
+                                row.status == "EXPIRED",
+                                "Roll " + row.name + ": " + rolling.EXPIRED_REFUSAL,
+                                "Roll " + row.name,
+                            ),
                             id="roll-" + row.key_id,
                             on_click=RollKeyState.start(row.key_id),
                             disabled=row.status == "EXPIRED",
                         ),
-                        content="Roll key",
+                        content=rx.cond(row.status == "EXPIRED", rolling.EXPIRED_REFUSAL, "Roll key"),
+                    ),
+                ),
+                rx.cond(
+                    AuthState.can_write,
+                    actions_menu(
+                        row.name,
+                        "actions-" + row.key_id,
+                        [
+                            MenuAction(
+                                "Edit", "pencil", EditKeyState.start(row.key_id), "menu-edit-" + row.key_id
+                            ),
+                            MenuAction(
+                                "Roll key…",
+                                "rotate-cw",
+                                RollKeyState.start(row.key_id),
+                                "menu-roll-" + row.key_id,
+                                disabled=row.status == "EXPIRED",
+                                reason=rx.cond(row.status == "EXPIRED", rolling.EXPIRED_REFUSAL, ""),
+                            ),
+                            MenuAction(
+                                "Delete",
+                                "trash-2",
+                                DeleteKeyState.start(row.key_id),
+                                "menu-delete-" + row.key_id,
+                                danger=True,
+                            ),
+                        ],
                     ),
                 ),
                 spacing="3",
+                class_name="row-actions",
             )
         ),
         id="row-" + row.key_id,

@@ -9,11 +9,12 @@ import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.forms import LABEL_STYLE, form_error, labelled_field
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
 from rxapp.components.secret_reveal import CopyTracked, one_time_value, secret_reveal
 from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, local_time
 from rxapp.models import utc_now
 from rxapp.pages.tokens.listing import TokensTableState
-from rxapp.services import moments
+from rxapp.services import moments, reauth
 from rxapp.services import tokens as token_service
 from rxapp.services.errors import ServiceError
 from rxapp.session_guard import Caller
@@ -97,6 +98,7 @@ class CreateTokenState(CopyTracked, AuthState):
         if self.revealed_id:
             return
         with Refusal(self) as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
             created = await self.in_session(
                 token_service.create_token,
                 user.access,
@@ -106,6 +108,10 @@ class CreateTokenState(CopyTracked, AuthState):
                 expires_at=self._end(),
                 client_address=self.client_address(),
             )
+        if refused.code == REAUTH_REQUIRED:
+            self.error = ""
+            await ask_to_reauthenticate(self, "token-submit")
+            return
         if refused:
             return
         self.revealed_id, self.copied, self.error = created.token.token_id, False, ""

@@ -103,7 +103,12 @@ def key_detail_content() -> rx.Component:
     return rx.cond(
         state.found,
         rx.vstack(
-            rx.link("← API Keys", href=routes.KEYS, size="2", id="back-to-keys"),
+            rx.link(
+                "← API Keys",
+                href=routes.in_workspace(AuthState.current_workspace, routes.KEYS),
+                size="2",
+                id="back-to-keys",
+            ),
             _header(),
             facts(),
             program_section(state),
@@ -122,14 +127,18 @@ def key_detail_content() -> rx.Component:
         rx.vstack(
             rx.heading("API key not found", size="5"),
             rx.text("It was deleted, or it is not yours."),
-            rx.link("Back to API Keys", href=routes.KEYS, id="back-to-keys"),
+            rx.link(
+                "Back to API Keys",
+                href=routes.in_workspace(AuthState.current_workspace, routes.KEYS),
+                id="back-to-keys",
+            ),
             id="key-not-found",
         ),
     )
 
 
 def key_detail_page() -> rx.Component:
-    return protected_page(key_detail_content())
+    return protected_page(key_detail_content(), workspace_gate=False)
 
 
 ON_LOAD = [CreateKeyState.forget_reveal, KeyDetailState.load]

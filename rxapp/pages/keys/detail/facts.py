@@ -10,6 +10,7 @@ from rxapp.components.badges import status_badge
 from rxapp.components.page import data_table
 from rxapp.components.timefmt import local_time, with_utc_title
 from rxapp.pages.keys.detail.state import EventRow, KeyDetailState
+from rxapp.state import AuthState
 
 LABEL_COLOUR = rx.color("gray", 11)  # gray-10 fails WCAG AA contrast
 TRAIL_HEADERS = ["Time", "Actor", "Action", "Detail"]
@@ -59,7 +60,11 @@ def _trail_row(event: EventRow) -> rx.Component:
                 event.detail,
                 rx.cond(
                     event.linked_key != "",
-                    rx.link(event.linked_key, href=routes.KEYS + "/" + event.linked_key, underline="always"),
+                    rx.link(
+                        event.linked_key,
+                        href=routes.key_detail(AuthState.current_workspace, event.linked_key),
+                        underline="always",
+                    ),
                 ),
                 event.detail_after,
                 size="1",

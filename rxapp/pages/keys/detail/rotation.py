@@ -19,7 +19,11 @@ def rotation() -> rx.Component:
             state.rolled_from != "",
             rx.text(
                 "Rolled from ",
-                rx.link(state.rolled_from, href=routes.KEYS + "/" + state.rolled_from, underline="always"),
+                rx.link(
+                    state.rolled_from,
+                    href=routes.key_detail(AuthState.current_workspace, state.rolled_from),
+                    underline="always",
+                ),
                 id="rolled-from",
             ),
         ),
@@ -27,7 +31,11 @@ def rotation() -> rx.Component:
             state.rolled_to != "",
             rx.text(
                 "Rolled to ",
-                rx.link(state.rolled_to, href=routes.KEYS + "/" + state.rolled_to, underline="always"),
+                rx.link(
+                    state.rolled_to,
+                    href=routes.key_detail(AuthState.current_workspace, state.rolled_to),
+                    underline="always",
+                ),
                 id="rolled-to",
             ),
         ),

@@ -185,6 +185,9 @@ class KeyDetailState(KeyProgramState, AuthState):
     async def load(self, user: Caller):
         self.reset()
         self.key_id = self._key_from_url()
+        if self.workspace_missing:  # a workspace not theirs (or none): the same "not found"
+            self.found = False
+            return None
         try:
             await self._reload(user)
         except NotFoundError:

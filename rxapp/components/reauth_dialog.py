@@ -1,0 +1,130 @@
+"""The one confirm-identity dialog ("sudo mode", services/reauth.py).
+
+A page handler whose service call is refused with REAUTH_REQUIRED calls `ask_to_reauthenticate`
+with the id of the button that started the action, or (for a control that is not a button, such
+as a role select) the name of a retry registered with `register_retry` and its arguments. The
+dialog asks for the password (or an authenticator code when two-factor is on); once the service
+accepts it, the dialog closes and clicks that button again (so the action is retried with what the
+person had typed), or sends the registered event with the same arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from rxapp.components.dialogs import DialogOpen, dialog_footer
+from rxapp.components.forms import field_error, focus_element, labelled_field
+from rxapp.services import reauth
+from rxapp.services import users as user_service
+from rxapp.services.errors import ThrottledError
+from rxapp.session_guard import Caller
+from rxapp.state import AuthState, Refusal, requires_user
+
+REAUTH_REQUIRED = reauth.REAUTH_REQUIRED
+# name -> the event handler to send again after the identity is confirmed (filled by the pages)
+_RETRIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_retry(name: str, handler: Callable[..., Any]) -> None:
+    _RETRIES[name] = handler
+
+
+class ReauthState(DialogOpen, AuthState):
+    error: str = ""
+    # set by the page handler only (backend vars: the browser cannot)
+    _retry_id: str = ""
+    _retry_name: str = ""
+    _retry_args: list[str | int] = []  # noqa: RUF012  (Reflex copies state defaults)
+
+    @rx.event
+    @requires_user
+    async def confirm(self, user: Caller, form: dict[str, str]):
+        with Refusal(self, message_var="") as refused:
+            await self.in_session(
+                reauth.confirm,
+                user.session_digest,
+                user.id,
+                form.get("secret", "")[: user_service.PASSWORD_MAX_LENGTH],
+                client_address=self.client_address(),
+            )
+        if refused.code == ThrottledError.default_code:
+            await self.in_session(
+                user_service.record_throttled, user.email, client_address=self.client_address()
+            )
+        elif refused.code == reauth.REAUTH_FAILED:
+            await self.in_session(reauth.record_failure, user.id, client_address=self.client_address())
+        if refused:
+            self.error = refused.message
+            return focus_element("reauth-password")
+        retry, self.open, self.error, self._retry_id = self._retry_id, False, "", ""
+        name, args, self._retry_name, self._retry_args = self._retry_name, self._retry_args, "", []
+        if name in _RETRIES:
+            return _RETRIES[name](*args)
+        if retry:
+            # after the dialog has closed (and given focus back), the action runs again
+            return rx.call_script(
+                f"setTimeout(function () {{ document.getElementById({json.dumps(retry)})?.click() }}, 150)"
+            )
+        return None
+
+
+async def ask_to_reauthenticate(
+    state: AuthState, retry_id: str = "", *, retry: str = "", args: tuple[str | int, ...] = ()
+) -> None:
+    """Open the dialog from a page handler whose service answered REAUTH_REQUIRED."""
+    dialog = await state.get_state(ReauthState)
+    dialog.open, dialog.error, dialog._retry_id = True, "", retry_id
+    dialog._retry_name, dialog._retry_args = retry, list(args)
+
+
+def reauth_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Confirm it is you"),
+            rx.dialog.description(
+                "This is a sensitive action. Enter your password (or, with two-factor sign-in on, "
+                "a code from your authenticator app) to continue.",
+                id="reauth-help",
+            ),
+            rx.form(
+                rx.vstack(
+                    labelled_field(
+                        "Password or code",
+                        rx.input(
+                            name="secret",
+                            type="password",
+                            id="reauth-password",
+                            required=True,
+                            auto_complete="current-password",
+                            max_length=user_service.PASSWORD_MAX_LENGTH,
+                            width="100%",
+                            min_height="48px",  # the input inside: 46 px, a touch target
+                            auto_focus=True,
+                            aria_describedby="reauth-help",
+                            aria_invalid=rx.cond(ReauthState.error != "", "true", "false"),
+                        ),
+                        html_for="reauth-password",
+                    ),
+                    rx.box(field_error(ReauthState.error, ReauthState.error != ""), id="reauth-error"),
+                    dialog_footer(
+                        "reauth-cancel",
+                        rx.button("Confirm", type="submit", min_height="44px", id="reauth-submit"),
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    margin_top="3",
+                ),
+                on_submit=ReauthState.confirm,
+                reset_on_submit=True,
+            ),
+            max_width="440px",
+            id="reauth-dialog",
+        ),
+        open=ReauthState.open,
+        on_open_change=ReauthState.set_open,
+    )
