@@ -21,6 +21,7 @@ from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticat
 from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc, iso, local_time
+from rxapp.pages.permission_catalogue import permission_catalogue
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import reauth
 from rxapp.services import workspaces as workspace_service
@@ -357,6 +358,7 @@ def members_page() -> rx.Component:
                 ),
             ),
             workspace_settings(),
+            permission_catalogue(),
             _invite_dialog(),
             direction="column",
             gap="4",

@@ -26,7 +26,8 @@ def test_an_owner_renames_then_deletes_a_workspace_and_its_keys_stop_verifying(
     choose(page, "#workspace-switcher", "Doomed (owner)")
     expect(page.locator("#workspace-switcher")).to_have_text("Doomed (owner)", timeout=T)
     page.click("#nav-members")
-
+    # the page's loads have landed (the field shows the current name) before typing over it
+    expect(page.locator("#workspace-rename-name")).to_have_value("Doomed", timeout=T)
     page.fill("#workspace-rename-name", "  Sunset   team ")
     page.click("#workspace-rename-submit")
     expect(page.locator("#workspace-switcher")).to_have_text("Sunset team (owner)", timeout=T)

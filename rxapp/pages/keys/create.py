@@ -15,22 +15,30 @@ from rxapp.components.secret_reveal import CopyTracked, discard_confirmation, on
 from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
 from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
+from rxapp.pages.keys.limits_section import limits_section
 from rxapp.pages.keys.listing import profile_select, reload_table
+from rxapp.pages.keys.program_form import (
+    PROGRAM_CONTROLS,
+    PROGRAM_FIELDS,
+    KeyProgramFields,
+    catalogue,
+)
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
 revealed_secret = one_time_value("revealed_secret")
-_FIELDS = ("name", "expires_at", RATE_LIMIT_FIELD)
+_FIELDS = ("name", "expires_at", RATE_LIMIT_FIELD, *PROGRAM_FIELDS)
 # the control that holds each field's value: where focus goes when that field is invalid
 _FIELD_CONTROLS = {
     "name": "create-name",
     "expires_at": "create-custom-date",
     RATE_LIMIT_FIELD: "create-rate-limit",
+    **PROGRAM_CONTROLS,
 }
 
 
-class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
+class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
     open: bool = False
     expiry: str = key_service.ExpiryPreset.NEVER.value
     custom_date: str = ""
@@ -50,6 +58,8 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
         await reload_table(self, user, with_profiles=True)
         # a visible, editable default: the seed's three clicks create a key without typing a name
         self.name = await self.in_session(key_service.default_name, user.access)
+        self.fill_program(None)
+        self.show_catalogue(await self.in_session(catalogue, user.access))
         self.open = True
         yield self.ask_browser_zone()
 
@@ -101,6 +111,7 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
                 typed_limit = form_data.get("rate_limit")
                 self._sent_rate_limit = typed_limit[:20] if isinstance(typed_limit, str) else ""
                 rate_limit = key_service.parse_rate_limit(self._sent_rate_limit)
+                program = self.program_changes(form_data, creating=True)
                 created = await self.in_session(
                     key_service.create_key,
                     user.access,
@@ -109,12 +120,14 @@ class CreateKeyState(KeyFormFields, CopyTracked, AuthState):
                     bias_profile_id=key_service.profile_choice(self.profile),
                     expires_at=expires_at,
                     rate_limit_per_minute=rate_limit,
+                    program=program,
                     client_address=self.client_address(),
                 )
         finally:
             self.creating = False
         if refused:
-            control = _FIELD_CONTROLS.get(refused.field)
+            self.error_field = field = self.place_error(refused.code, refused.field)
+            control = _FIELD_CONTROLS.get(field)
             if control:
                 yield focus_element(control)
             return
@@ -210,6 +223,7 @@ def _form() -> rx.Component:
             field="expires_at",
         ),
         rate_limit_field(state, "create-rate-limit", on_change=state.rate_limit_edited.debounce(300)),
+        limits_section(state),
         form_error(state.error, state.error_field, _FIELDS),
         dialog_footer(
             "create-cancel",

@@ -13,16 +13,28 @@ from rxapp.components.dialogs import DialogOpen, dialog_footer, form_dialog
 from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.models import ApiKeyPublic, KeyStatus
 from rxapp.pages.keys.key_form import RATE_LIMIT_FIELD, KeyFormFields, end_date_input, rate_limit_field
+from rxapp.pages.keys.limits_section import limits_section
 from rxapp.pages.keys.listing import profile_select, reload_table
+from rxapp.pages.keys.program_form import (
+    PROGRAM_CONTROLS,
+    PROGRAM_FIELDS,
+    KeyProgramFields,
+    catalogue,
+)
 from rxapp.services import keys as key_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
-_FIELDS = ("name", "expires_at", "status", "bias_profile_id", RATE_LIMIT_FIELD)
-_FIELD_CONTROLS = {"name": "edit-name", "expires_at": "edit-end-date", RATE_LIMIT_FIELD: "edit-rate-limit"}
+_FIELDS = ("name", "expires_at", "status", "bias_profile_id", RATE_LIMIT_FIELD, *PROGRAM_FIELDS)
+_FIELD_CONTROLS = {
+    "name": "edit-name",
+    "expires_at": "edit-end-date",
+    RATE_LIMIT_FIELD: "edit-rate-limit",
+    **PROGRAM_CONTROLS,
+}
 
 
-class EditKeyState(KeyFormFields, DialogOpen, AuthState):
+class EditKeyState(KeyFormFields, KeyProgramFields, DialogOpen, AuthState):
     key_id: str = ""
     status: str = KeyStatus.ACTIVE.value
     expired: bool = False
@@ -32,6 +44,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
     _version: int = 0
     _original_end: str = ""
     _expires_at: str = ""  # the key's end (ISO) as read: its local day is known once the zone is
+    _form: dict[str, Any] = {}  # the submitted form (the section's uncontrolled fields)
 
     @rx.event
     @requires_user
@@ -40,6 +53,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
         await reload_table(self, user, with_profiles=True)
         self.reset()
         self._fill(key)
+        self.show_catalogue(await self.in_session(catalogue, user.access))
         self.open = True
         return self.ask_browser_zone()
 
@@ -67,6 +81,8 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
         self.end_preview = self.end_preview_exact = ""
         self.rate_limit = str(key.rate_limit_per_minute) if key.rate_limit_per_minute else ""
         self._version = key.version
+        self.fill_program(key)
+        self._form = {}
 
     def _zone_known(self) -> None:
         """Show the key's end date as the reader's local day (a field left alone stays unchanged)."""
@@ -106,6 +122,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
             self.name = form_data["name"][:200]
         if isinstance(form_data.get("rate_limit"), str):
             self.rate_limit = form_data["rate_limit"][:20]
+        self._form = {name: value for name, value in form_data.items() if isinstance(value, str)}
         return EditKeyState.submit
 
     def _changes(self) -> dict[str, Any]:
@@ -114,6 +131,7 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
             "bias_profile_id": key_service.profile_choice(self.profile),
             # blank is no limit; a bad value is refused next to the field (BAD_RATE_LIMIT)
             RATE_LIMIT_FIELD: key_service.parse_rate_limit(self.rate_limit),
+            **self.program_changes(self._form, creating=False),
         }
         if self.expired:  # an expired key keeps its status and end date (the service says so too)
             return changes
@@ -137,8 +155,9 @@ class EditKeyState(KeyFormFields, DialogOpen, AuthState):
                 client_address=self.client_address(),
             )
         if refused:
+            self.error_field = field = self.place_error(refused.code, refused.field)
             self.stale = refused.code == key_service.STALE_CODE
-            control = _FIELD_CONTROLS.get(refused.field)
+            control = _FIELD_CONTROLS.get(field)
             return focus_element(control) if control else None
         self.open = False
         await reload_table(self, user)
@@ -233,6 +252,7 @@ def edit_dialog() -> rx.Component:
         _status_field(),
         rx.cond(~state.expired, _end_date_field()),
         rate_limit_field(state, "edit-rate-limit", value=state.rate_limit, on_change=state.set_rate_limit),
+        limits_section(state),
         form_error(state.error, state.error_field, _FIELDS),
         rx.cond(
             state.stale,

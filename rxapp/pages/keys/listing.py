@@ -104,6 +104,7 @@ class KeysTableState(AuthState):
     secret_key_id: str = ""
     status_filter: str = key_service.ALL_STATUSES
     profile_filter: str = key_service.ProfileScope.ALL.value
+    identity_filter: str = ""  # an identity's external id (exact)
     sort: str = "created"
     descending: bool = True
     profile_options: list[ProfileOption] = []
@@ -114,6 +115,7 @@ class KeysTableState(AuthState):
             key_id=self.secret_key_id if self.found_by_secret else None,
             status=key_service.parse_status_filter(self.status_filter),
             bias_profile=key_service.parse_profile_filter(self.profile_filter),
+            identity=self.identity_filter,
             sort=key_service.parse_sort(self.sort),
             descending=self.descending,
             page=self.page,
@@ -187,6 +189,12 @@ class KeysTableState(AuthState):
     @requires_user
     async def set_profile_filter(self, user: Caller, value: str):
         self.profile_filter = str(key_service.parse_profile_filter(value))
+        await self._first_page(user)
+
+    @rx.event
+    @requires_user
+    async def set_identity_filter(self, user: Caller, value: str):
+        self.identity_filter = value[: key_service.SEARCH_MAX_LENGTH]
         await self._first_page(user)
 
     @rx.event

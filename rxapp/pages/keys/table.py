@@ -69,6 +69,19 @@ def toolbar() -> rx.Component:
             value=state.profile_filter,
             on_change=state.set_profile_filter,
         ),
+        search_box(
+            state.identity_filter,
+            state.set_identity_filter,
+            placeholder="Identity",
+            input_id="keys-filter-identity",
+            label="Filter by identity (external id)",
+            icon="user",
+            width="160px",
+            min_height=rx.breakpoints(
+                initial="46px", sm="32px"
+            ),  # thumb-sized on a phone (its <input>: 44 px)
+            max_length=key_service.SEARCH_MAX_LENGTH,
+        ),
         rx.spacer(),
         rx.text("Sort by", size="2", color=MUTED),
         choice_select(

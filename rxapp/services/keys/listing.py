@@ -78,6 +78,7 @@ class KeyQuery(BaseModel):
     key_id: str | None = None  # exactly this key (the page's "found by its secret"); "" finds none
     status: KeyStatus | None = None  # None: every status
     bias_profile: ProfileFilter = ProfileScope.ALL
+    identity: str = ""  # an identity's external id: only its keys ("" for every key)
     sort: SortField = "created"
     descending: bool = True
     page: int = 1
@@ -214,6 +215,10 @@ def list_keys(
         conditions.append(col(ApiKey.bias_profile_id).is_(None))
     elif isinstance(query.bias_profile, int):
         conditions.append(col(ApiKey.bias_profile_id) == query.bias_profile)
+    identity = query.identity.strip()[:SEARCH_MAX_LENGTH]
+    if identity:
+        owner = identities.find_identity(session, workspace_id, identity) if storable(identity) else None
+        conditions.append(col(ApiKey.identity_id) == owner.id if owner is not None else sa.false())
 
     total = session.exec(select(func.count(col(ApiKey.id))).where(*conditions)).one()
     last_page = max((total + page_size - 1) // page_size, 1)

@@ -3,6 +3,7 @@ reason:
 
 - `state`: the page's state (the key, its usage, roll links, rotation assistant, audit trail);
 - `facts`: the key's facts as label/value pairs, and its audit trail;
+- `program`: its credits, refill, named limits, permissions, metadata, IP rules and identity;
 - `usage_chart`: calls by outcome over 24 h / 7 d / 30 d;
 - `rotation`: the roll chain, the rotation assistant and its Expire now confirmation.
 
@@ -19,6 +20,7 @@ from rxapp.components.layout import protected_page
 from rxapp.pages.keys.create import CreateKeyState, create_dialog
 from rxapp.pages.keys.delete import DeleteKeyState, delete_dialog
 from rxapp.pages.keys.detail.facts import audit_trail, facts
+from rxapp.pages.keys.detail.program import program_section
 from rxapp.pages.keys.detail.rotation import expire_dialog, rotation
 from rxapp.pages.keys.detail.state import REFRESH_MILLISECONDS, KeyDetailState
 from rxapp.pages.keys.detail.usage_chart import usage_chart
@@ -109,6 +111,7 @@ def key_detail_content() -> rx.Component:
             ),
             _header(),
             facts(),
+            program_section(state),
             rotation(),
             usage_chart(),
             audit_trail(),

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, relative
 from rxapp.models import ApiKeyPublic, utc_now
+from rxapp.pages.keys.detail.program import KeyProgramState
 from rxapp.services import audit, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.audit_text import linked_detail
@@ -77,7 +78,7 @@ class _Detail:
     events: list
 
 
-class KeyDetailState(AuthState):
+class KeyDetailState(KeyProgramState, AuthState):
     found: bool = True
     key_id: str = ""
     name: str = ""
@@ -142,6 +143,7 @@ class KeyDetailState(AuthState):
         self.profile = key.bias_profile_name or "None"
         limit = key.rate_limit_per_minute
         self.rate_limit = f"{limit:,} calls per minute" if limit else "None"
+        self.show_program(key, now)
         self.roll_refusal = rolling.roll_refusal(key.status)
         self.updated, self.updated_exact = iso(key.updated_at), exact_utc(key.updated_at)
         self.created, self.created_exact = iso(key.created_at), exact_utc(key.created_at)
