@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import overload
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import JSON, Column, Field, SQLModel
 
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@overload
-def as_utc(moment: dt.datetime) -> dt.datetime: ...
-@overload
-def as_utc(moment: None) -> None: ...
-@overload
-def as_utc(moment: dt.datetime | None) -> dt.datetime | None: ...
-
-
-def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored moment as an aware UTC datetime (a naive one is taken to be UTC already)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+from rxapp.clock import as_utc as as_utc  # re-exported: callers import both from here
+from rxapp.clock import utc_now as utc_now
 
 
 def core_table(model: type[SQLModel]) -> sa.Table:

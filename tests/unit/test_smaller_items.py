@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from rxapp import __main__ as cli
+from rxapp import cli_common
 from rxapp.components.page import PAGE_SIZES, page_number, page_size_choice
 from rxapp.models import User
 from rxapp.services import admin, moments, tokens
@@ -99,12 +99,12 @@ def test_a_bare_date_on_the_cli_is_the_end_of_that_day_in_the_shells_zone(
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
-        end = cli._parse_time("2999-01-31")
+        end = cli_common.parse_time("2999-01-31")
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
     assert end == dt.datetime(2999, 1, 31, 14, 59, 59, tzinfo=dt.UTC)
-    assert cli._parse_time("2999-01-31T10:00:00") == dt.datetime(2999, 1, 31, 10, tzinfo=dt.UTC)
+    assert cli_common.parse_time("2999-01-31T10:00:00") == dt.datetime(2999, 1, 31, 10, tzinfo=dt.UTC)
     assert os.environ.get("TZ") != "Asia/Tokyo"
 
 
