@@ -189,6 +189,7 @@ def test_sudo_mode_before_deleting_a_workspace(page: Page, console: Console) -> 
     _age_sessions(console, email)
     page.click("#nav-members")
     page.click("#workspace-delete-open")
+    page.fill("#workspace-delete-confirm-name", name)  # deleting asks for the workspace's name
     page.click("#workspace-delete-confirm")
     expect(page.locator("#reauth-password")).to_be_visible(timeout=20_000)
     assert serious_violations(page) == []
