@@ -4,8 +4,6 @@ through the trusted proxy hops, the verify body, field validation codes and the 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from rxapp.client_address import client_address_from
@@ -15,6 +13,7 @@ from rxapp.hotpath.request_rules import Decision
 from rxapp.limiters import MemoryNamedLimiter
 from rxapp.services import permission_query, programs
 from rxapp.services.errors import ValidationError
+from tests.unit.helpers import run_async
 
 # ---------------------------------------------------------------- the permission query
 
@@ -169,7 +168,7 @@ class _Clock:
 def test_named_windows_are_exact_and_all_or_nothing() -> None:
     clock = _Clock()
     limiter = MemoryNamedLimiter(clock)
-    run = asyncio.run
+    run = run_async  # its own thread: in a full run Playwright owns this thread's event loop
     both = [("k1:a", 3, 60_000, 1), ("i1:b", 2, 60_000, 1)]
     assert run(limiter.take(both))[0] and run(limiter.take(both))[0]
     ok, _, wait = run(limiter.take(both))
