@@ -63,8 +63,21 @@ def _switch_to(page: Page, workspace: str) -> None:
     toggle = page.locator("#nav-toggle")
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
+    before = _workspace_prefix(page.url)
     choose(page, "#workspace-switcher", f"{workspace} (owner)")
     expect(page.locator("#workspace-switcher")).to_have_text(f"{workspace} (owner)", timeout=T)
+    # the switcher opens the same page in the chosen workspace: wait for its address
+    page.wait_for_url(lambda url: _workspace_prefix(url) not in ("", before), timeout=T)
+
+
+def _workspace_prefix(url: str) -> str:
+    found = re.search(r"/w/[^/?#]+", url)
+    return found.group(0) if found else ""
+
+
+def _goto_in_workspace(page: Page, console: Console, path: str) -> None:
+    """A page of the tab's workspace, by the address that carries it (shareable links)."""
+    page.goto(f"{console.base_url}{_workspace_prefix(page.url)}{path}")
 
 
 # ---------------------------------------------------------------- pagination
@@ -125,7 +138,7 @@ def test_a_pending_invitation_says_for_whom_in_local_time(device, console: Conso
     owner = sign_up(page, console)
     console.cli("create-workspace", owner, "Guests")
     _switch_to(page, "Guests")
-    page.goto(f"{console.base_url}/members")
+    _goto_in_workspace(page, console, "/members")
     page.click("#invite-open")
     expect(page.locator("#invite-note")).to_be_visible(timeout=T)
     assert serious_violations(page) == []
@@ -238,7 +251,7 @@ def test_deleting_a_workspace_asks_for_its_name(device, console: Console) -> Non
     name = f"Doomed {uuid.uuid4().hex[:4]}"
     console.cli("create-workspace", owner, name)
     _switch_to(page, name)
-    page.goto(f"{console.base_url}/members")
+    _goto_in_workspace(page, console, "/members")
     page.click("#workspace-delete-open")
     field = page.locator("#workspace-delete-confirm-name")
     expect(field).to_be_visible(timeout=T)
