@@ -47,6 +47,20 @@ def _phone(browser, console: Console) -> None:
     phone.close()
 
 
+def _phone_key_page(browser, console: Console, key_id: str) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{console.base_url}/sign-in")
+    phone.fill("#sign-in-email", EMAIL)
+    phone.fill("#sign-in-password", PASSWORD)
+    phone.click("#sign-in-submit")
+    phone.wait_for_selector("#keys-table")
+    phone.goto(f"{console.base_url}/keys/{key_id}")
+    phone.wait_for_selector("#key-page-edit")
+    phone.wait_for_timeout(1500)
+    phone.screenshot(path=OUT / "phone-key-page.png")
+    phone.close()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="screens-"))
@@ -96,7 +110,13 @@ def main() -> None:
             ("checkout-service production", ["--profile", "strict-hiring"]),
             ("marketing-site", ["--profile", "marketing-review", "--expires-at", soon]),
             ("nightly-report-job", []),
-            ("partner-integration", ["--profile", "strict-hiring"]),
+            (
+                "partner-integration",
+                [
+                    *("--profile", "strict-hiring", "--credits", "10000", "--refill", "10000/month@1"),
+                    *("--limit", "requests=100/1m", "--permission", "documents.read", "--identity", "acme"),
+                ],
+            ),
         ]:
             secrets_by_name[name] = console.create_key(EMAIL, name, *extra)
         console.verify(secrets_by_name["checkout-service production"])
@@ -121,6 +141,10 @@ def main() -> None:
             page.fill("#create-name", "mobile-app")
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "create.png")
+            page.click("#key-limits-toggle")
+            page.wait_for_selector("#key-credits")
+            page.wait_for_timeout(300)
+            page.screenshot(path=OUT / "create-limits.png")
             page.click("#create-submit")
             page.wait_for_selector("#new-key-secret")
             page.click("#copy-new-key")
@@ -150,6 +174,11 @@ def main() -> None:
             page.wait_for_selector("#activity-table")
             page.wait_for_timeout(500)
             page.screenshot(path=OUT / "activity.png")
+            page.goto(f"{console.base_url}/keys/{key_ids[0]}")  # an old link: forwarded to /w/<id>/keys/<key>
+            page.wait_for_selector("#key-page-edit")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=OUT / "key-page.png", full_page=True)
+            _phone_key_page(browser, console, key_ids[0])
             _phone(browser, console)
             browser.close()
     finally:
