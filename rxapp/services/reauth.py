@@ -89,16 +89,4 @@ def confirm(
 
 def record_failure(session: Session, user_id: int, *, client_address: str = "") -> None:
     """A wrong answer in the confirm-identity dialog, in a transaction of its own."""
-    user = session.get(User, user_id)
-    if user is None:
-        return
-    throttle.record_failure(session, user.email, client_address, "", utc_now())
-    audit.record(
-        session,
-        action="user.reauth_failed",
-        actor=user.email,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        client_address=client_address,
-    )
+    throttle.record_failed_proof(session, user_id, "user.reauth_failed", client_address=client_address)

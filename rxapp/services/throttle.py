@@ -142,3 +142,24 @@ def record_refused(
         client_address=client_address,
         when=now,
     )
+
+
+def record_failed_proof(
+    session: Session, user_id: int, action: str, detail: str = "", client_address: str = ""
+) -> None:
+    """A signed-in person's wrong password or code (account page, confirm-identity dialog): counted
+    by the sign-in throttle like a failed sign-in, and audited under `action`."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    record_failure(session, user.email, client_address, "", dt.datetime.now(dt.UTC))
+    audit.record(
+        session,
+        action=action,
+        actor=user.email,
+        owner_id=user.id,
+        target_type="user",
+        target_id=user.email,
+        detail=detail,
+        client_address=client_address,
+    )

@@ -481,17 +481,6 @@ def purge_expired(session: Session, now: dt.datetime | None = None) -> None:
 
 def record_password_check_failure(session: Session, user_id: int, *, client_address: str = "") -> None:
     """A wrong current password on the account page counts like a failed sign-in, and is audited."""
-    user = session.get(User, user_id)
-    if user is None:
-        return
-    throttle.record_failure(session, user.email, client_address, "", utc_now())
-    audit.record(
-        session,
-        action="user.password_change_failed",
-        actor=user.email,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        detail="current password incorrect",
-        client_address=client_address,
+    throttle.record_failed_proof(
+        session, user_id, "user.password_change_failed", "current password incorrect", client_address
     )
