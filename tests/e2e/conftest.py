@@ -10,6 +10,11 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD, Console
 
+# Assertions wait up to 15 s, not Playwright's 5 s: the suite shares two cores with three console
+# workers and a browser, and a sign-in's landing (an old /keys link forwarded to /w/<id>/keys) takes
+# two round trips. Slow is not wrong; a test that needs longer says so itself.
+expect.set_options(timeout=15_000)
+
 
 def sign_up(page: Page, console: Console, email: str | None = None, password: str = PASSWORD) -> str:
     email = email or f"web-{uuid.uuid4().hex[:12]}@example.com"

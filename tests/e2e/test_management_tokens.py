@@ -3,6 +3,8 @@ with the REST API, see its Last Used, revoke it, and the API refuses it."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -36,7 +38,10 @@ def test_tokens_page_creates_and_revokes_a_token(page: Page, console: Console) -
     assert httpx.post(api, json={"name": "from-ci"}, headers=headers, timeout=30).status_code == 201
     page.reload()
     row = page.locator("#tokens-table tr", has_text="deploy-bot").first
-    expect(row).to_contain_text("UTC")  # Last Used is now a time
+    # Last Used is now a time, in the browser's zone (UTC here), the exact UTC time on hover
+    used = row.locator(".local-time").nth(1)
+    expect(used).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+    expect(used).to_have_attribute("title", re.compile(r" UTC$"))
     page.locator("[id^=revoke-tok_]").first.click()
     page.click("#revoke-confirm")
     expect(page.locator("#tokens-table tr", has_text="deploy-bot").first).to_contain_text("Revoked")

@@ -9,7 +9,7 @@ import reflex as rx
 from rxapp.components.dialogs import dialog_footer
 from rxapp.components.page import data_table, empty_state, for_role
 from rxapp.components.row_actions import row_button
-from rxapp.components.timefmt import exact_utc
+from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.models import utc_now
 from rxapp.services import tokens as token_service
 from rxapp.session_guard import Caller
@@ -25,8 +25,10 @@ class TokenRow:
     masked: str = ""
     scopes: str = ""
     created_by: str = ""
-    expires: str = ""
+    expires: str = ""  # ISO instant ("" = never), shown in the reader's zone
+    expires_utc: str = ""  # the exact UTC time, the hover title
     last_used: str = ""
+    last_used_utc: str = ""
     status: str = ""
     revocable: bool = False
 
@@ -46,8 +48,10 @@ class TokensTableState(AuthState):
                 masked=t.masked,
                 scopes=", ".join(t.scopes),
                 created_by=t.created_by,
-                expires=exact_utc(t.expires_at) if t.expires_at else "Never",
-                last_used=exact_utc(t.last_used_at) if t.last_used_at else "Never",
+                expires=iso(t.expires_at),
+                expires_utc=exact_utc(t.expires_at) if t.expires_at else "Never expires",
+                last_used=iso(t.last_used_at),
+                last_used_utc=exact_utc(t.last_used_at) if t.last_used_at else "Never used",
                 status="Revoked"
                 if t.revoked_at
                 else ("Expired" if t.expires_at and t.expires_at <= now else "Active"),
@@ -96,14 +100,18 @@ class RevokeTokenState(AuthState):
         yield rx.toast.success(f"Token {self.name!r} revoked")
 
 
+def _when(instant: rx.Var[str], utc_text: rx.Var[str]) -> rx.Component:
+    return rx.text(local_time(instant, utc_text, fallback="Never"), size="2", white_space="nowrap")
+
+
 def token_row(row: TokenRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(row.name, weight="medium"), overflow_wrap="anywhere"),
         rx.table.cell(rx.code(row.masked, variant="ghost")),
         rx.table.cell(rx.text(row.scopes, size="1"), max_width="260px"),
         rx.table.cell(row.created_by, overflow_wrap="anywhere"),
-        rx.table.cell(rx.text(row.expires, size="2", white_space="nowrap")),
-        rx.table.cell(rx.text(row.last_used, size="2", white_space="nowrap")),
+        rx.table.cell(_when(row.expires, row.expires_utc)),
+        rx.table.cell(_when(row.last_used, row.last_used_utc)),
         rx.table.cell(rx.badge(row.status, color_scheme=rx.cond(row.status == "Active", "green", "gray"))),
         rx.table.cell(
             rx.cond(
