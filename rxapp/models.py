@@ -281,6 +281,24 @@ class Permission(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utc_now)
 
 
+class KeyRole(SQLModel, table=True):
+    """A key role (not a member's Role): a named set of the catalogue's permissions (issue 24).
+    Keys name their roles in their `program` JSON, which also carries the roles' permissions
+    (`role_permissions`), rewritten on every role change, so verify reads them with the key row
+    and no cache can be stale."""
+
+    __tablename__ = "roles"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_roles_ws_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    updated_at: dt.datetime = Field(default_factory=utc_now)
+
+
 class KeyUsageHour(SQLModel, table=True):
     """Verifications of one key in one hour, by outcome; merged in by the write-behind flush."""
 
@@ -432,7 +450,8 @@ class ApiKeyPublic(_Public):
     refill: dict | None = None  # {amount, interval: "day" | "month", day (of the month)}
     last_refill_at: dt.datetime | None = None
     ratelimits: list[dict] = []  # [{name, limit, duration}] (duration in milliseconds)
-    permissions: list[str] = []
+    permissions: list[str] = []  # given to the key itself (its roles add theirs at verify)
+    roles: list[str] = []  # role names; verify counts their permissions too
     meta: dict | None = None
     ip_allow: list[str] = []
     identity: str | None = None  # the identity's external_id
@@ -452,6 +471,16 @@ class PermissionPublic(_Public):
     name: str
     description: str
     key_count: int = 0
+
+
+class KeyRolePublic(_Public):
+    id: int
+    name: str
+    description: str
+    permissions: list[str]
+    key_count: int = 0
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
 
 class KeyPage(_Public):
