@@ -192,8 +192,12 @@ def _limit_checks(
 ) -> tuple[list[Any], list[tuple[programs.Limit, int]], str]:
     """The limiter checks for this call, (bucket, limit, duration, cost), and what they apply; the
     third item names a limit the call asked for that neither the key nor its identity has."""
-    mine = [(f"k{row_id}:{limit.name}", limit) for limit in program.ratelimits]
-    shared = [(f"i{identity_id}:{limit.name}", limit) for limit in identity_limits]
+    mine = [(programs.key_bucket(row_id, limit.name), limit) for limit in program.ratelimits]
+    shared = [
+        (programs.identity_bucket(identity_id, limit.name), limit)
+        for limit in identity_limits
+        if identity_id is not None
+    ]
     available = mine + shared
     if request.ratelimits is None:
         chosen = [(bucket, limit, 1) for bucket, limit in available]

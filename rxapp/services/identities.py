@@ -171,6 +171,14 @@ def delete_identity(session: Session, access: Access, actor: str, external_id: s
     _audit(session, access, actor, "identity.delete", "identity", external_id, f"external_id={external_id!r}")
 
 
+def shared_limits(session: Session, access: Access, external_id: str) -> tuple[int, list[dict[str, Any]]]:
+    """An identity's row id and its shared limits (the key page reads their use by row id)."""
+    workspace_id = require(access, Need.READ).workspace_id
+    identity = _owned_identity(session, workspace_id, external_id)
+    assert identity.id is not None
+    return identity.id, list(identity.ratelimits or [])
+
+
 def identity_external_ids(session: Session, identity_ids: set[int]) -> dict[int, str]:
     if not identity_ids:
         return {}

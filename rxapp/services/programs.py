@@ -374,6 +374,16 @@ def _build(data: Any) -> Program | None:
     )
 
 
+def key_bucket(key_row_id: int, name: str) -> str:
+    """The limiter bucket of a key's own named limit (rxapp/limiters.py)."""
+    return f"k{key_row_id}:{name}"
+
+
+def identity_bucket(identity_id: int, name: str) -> str:
+    """The limiter bucket of an identity's limit, shared by all its keys."""
+    return f"i{identity_id}:{name}"
+
+
 def limits_from(stored: str | list[Any] | None) -> tuple[Limit, ...]:
     """An identity's `ratelimits` column as Limits."""
     items: Any = json.loads(stored) if isinstance(stored, str) else stored
