@@ -152,6 +152,7 @@ def _permission_box(name: rx.Var) -> rx.Component:
     return rx.el.label(
         rx.checkbox(
             checked=state.chosen.contains(name),
+            aria_label=name,  # axe: the wrapping label does not name Radix's button role=checkbox
             on_change=lambda checked: state.toggle(name, checked),
         ),
         rx.text(name, size="2"),

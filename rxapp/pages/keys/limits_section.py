@@ -177,6 +177,7 @@ def _permission_box(state: Any, name: rx.Var) -> rx.Component:
     return rx.el.label(
         rx.checkbox(
             checked=state.permissions.contains(name),
+            aria_label=name,  # axe: the wrapping label does not name Radix's button role=checkbox
             on_change=lambda checked: state.toggle_permission(name, checked),
         ),
         rx.text(name, size="2"),
@@ -222,6 +223,7 @@ def _role_box(state: Any, name: rx.Var) -> rx.Component:
     return rx.el.label(
         rx.checkbox(
             checked=state.roles.contains(name),
+            aria_label=name,  # axe: the wrapping label does not name Radix's button role=checkbox
             on_change=lambda checked: state.toggle_role(name, checked),
         ),
         rx.text(name, size="2"),
