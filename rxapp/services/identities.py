@@ -307,7 +307,6 @@ def update_permission(
             raise ConflictError("A permission with this name exists.", field="name", code="PERMISSION_EXISTS")
         for role in _roles_with(session, workspace_id, name):
             role.permissions = sorted({new_name if p == name else p for p in role.permissions})
-            role.updated_at = now
             session.add(role)
         for key in _keys_with(session, workspace_id, name, through_roles=True):
             program = dict(key.program or {})

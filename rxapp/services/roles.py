@@ -59,8 +59,6 @@ def _public(session: Session, role: KeyRole) -> KeyRolePublic:
         description=role.description,
         permissions=sorted(role.permissions or []),
         key_count=len(_keys_with_role(session, role.workspace_id, role.name)),
-        created_at=role.created_at,
-        updated_at=role.updated_at,
     )
 
 
@@ -184,12 +182,7 @@ def create_role(
     chosen = _permissions(session, access, actor, permissions or [])
     now = utc_now()
     role = KeyRole(
-        workspace_id=workspace_id,
-        name=name,
-        description=description,
-        permissions=chosen,
-        created_at=now,
-        updated_at=now,
+        workspace_id=workspace_id, name=name, description=description, permissions=chosen, created_at=now
     )
     session.add(role)
     session.flush()
@@ -237,7 +230,6 @@ def update_role(
             key_notes.append(f"role={role.name!r} role_permissions={chosen}")
     if not notes:
         return _public(session, role)
-    role.updated_at = now
     session.add(role)
     action = "role.rename" if new_name is not None and new_name != name else "role.update"
     _audit(session, access, actor, action, role.name, " ".join(notes))
