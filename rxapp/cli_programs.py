@@ -1,5 +1,5 @@
-"""The CLI's programmable-key options for `create-key` (credits, refill, limits, permissions, meta,
-IP allowlist, identity), turned into the fields the key service takes."""
+"""The CLI's programmable-key options for `create-key` (credits, refill, limits, permissions, roles,
+meta, IP allowlist, identity), turned into the fields the key service takes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ PROGRAM_ARGS = (
         default=[],
         help="a permission name, e.g. documents.read (repeatable)",
     ),
+    arg(
+        "--role",
+        action="append",
+        default=[],
+        help="a role of the workspace's catalogue: the key gets its permissions (repeatable)",
+    ),
     arg("--meta", default="", help="a JSON object returned by verify (at most 4 KiB)"),
     arg(
         "--ip-allow",
@@ -45,6 +51,8 @@ def program_from_args(args: argparse.Namespace) -> dict[str, Any]:
         given["ratelimits"] = [programs.parse_limit_text(text) for text in args.limit]
     if args.permission:
         given["permissions"] = list(args.permission)
+    if args.role:
+        given["roles"] = list(args.role)
     if args.meta:
         given["meta"] = programs.parse_meta_text(args.meta)
     if args.ip_allow:

@@ -13,6 +13,9 @@
   this minute, GET the last), so the limit holds across every worker; without, in this worker's
   memory. Keys without a limit never reach them: they pay nothing.
 
+Each has a read-only `peek` (the key's page shows what is left of its limits): it reads the same
+state (this worker's memory, or Redis) and never counts a call.
+
 The worker's instances are app_context members (rxapp/context.py: `verify_limiter`,
 `management_limiter`, `key_limiter`). A low module: it imports nothing from the app, so the
 context can build limiters without depending on the hot path.
@@ -72,6 +75,10 @@ def _retry_after(limit: int, current: int, previous: int, into_window: float) ->
     return max(1, math.ceil(WINDOW_SECONDS - into_window))
 
 
+def _left(limit: int, estimate: float) -> int:
+    return max(0, limit - math.ceil(estimate - 1e-9))
+
+
 class MemoryKeyLimiter:
     """Per worker."""
 
@@ -94,6 +101,15 @@ class MemoryKeyLimiter:
                 return _retry_after(limit, current, previous, into)
             self._counts[(key_row_id, window)] = current + 1
         return 0
+
+    async def peek(self, key_row_id: int, limit: int) -> int:
+        """Calls left now under the sliding-window estimate; reads, never counts (the key page)."""
+        now = self._clock()
+        window, into = divmod(now, WINDOW_SECONDS)
+        with self._lock:
+            current = self._counts.get((key_row_id, int(window)), 0)
+            previous = self._counts.get((key_row_id, int(window) - 1), 0)
+        return _left(limit, _estimate(current, previous, into))
 
 
 class RedisKeyLimiter:
@@ -122,6 +138,15 @@ class RedisKeyLimiter:
             return _retry_after(limit, int(current) - 1, previous, into)
         return 0
 
+    async def peek(self, key_row_id: int, limit: int) -> int:
+        """Calls left now, across every worker; two GETs, nothing counted."""
+        window, into = divmod(self._clock(), WINDOW_SECONDS)
+        window = int(window)
+        current, previous = await self._client.mget(
+            f"apikeys:limit:{key_row_id}:{window}", f"apikeys:limit:{key_row_id}:{window - 1}"
+        )
+        return _left(limit, _estimate(int(current or 0), int(previous or 0), into))
+
 
 # ---------------------------------------------------------------- named limits (programmable keys)
 
@@ -130,6 +155,10 @@ class RedisKeyLimiter:
 Check = tuple[str, int, int, int]
 # Taken: (True, [(remaining, reset in epoch ms) per check], 0); refused: (False, [], retry_after s)
 Taken = tuple[bool, list[tuple[int, int]], int]
+# A peek: (bucket, limit); its answer per bucket: (remaining, reset in epoch ms, or None when no
+# window is open: the whole limit is there and the next call opens one)
+Peek = tuple[str, int]
+Seen = tuple[int, int | None]
 
 
 class MemoryNamedLimiter:
@@ -160,6 +189,16 @@ class MemoryNamedLimiter:
                 self._windows[bucket] = (end, used + cost)
                 taken.append((limit - used - cost, end))
         return True, taken, 0
+
+    async def peek(self, peeks: list[Peek]) -> list[Seen]:
+        """What is left of each bucket's window now, read under the lock; nothing is taken."""
+        now = int(self._clock() * 1000)
+        seen: list[Seen] = []
+        with self._lock:
+            for bucket, limit in peeks:
+                end, used = self._windows.get(bucket, (0, 0))
+                seen.append((max(0, limit - used), end) if end > now else (limit, None))
+        return seen
 
 
 _TAKE_SCRIPT = """
@@ -210,3 +249,19 @@ class RedisNamedLimiter:
             return False, [], max(1, math.ceil(int(answer[1]) / 1000))
         values = [int(value) for value in answer[1:]]
         return True, [(values[i], now + values[i + 1]) for i in range(0, len(values), 2)], 0
+
+    async def peek(self, peeks: list[Peek]) -> list[Seen]:
+        """The same, across every worker: GET and PTTL per bucket in one pipelined round trip."""
+        if not peeks:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for bucket, _ in peeks:
+                pipe.get(f"apikeys:rl:{bucket}")
+                pipe.pttl(f"apikeys:rl:{bucket}")
+            answers = await pipe.execute()
+        now = int(self._clock() * 1000)
+        seen: list[Seen] = []
+        for index, (_, limit) in enumerate(peeks):
+            used, ttl = answers[2 * index], int(answers[2 * index + 1])
+            seen.append((max(0, limit - int(used or 0)), now + ttl) if ttl > 0 else (limit, None))
+        return seen

@@ -103,10 +103,8 @@ class RecoveryCode(SQLModel, table=True):
 
 class LoginFailure(SQLModel, table=True):
     """Recent failed sign-ins, counted for throttling by account, by client address and by device.
-
     `device` is the nonce of a trusted-device cookie the attempt came with ("" for a browser that
-    never signed in to the account): its failures count against that device only.
-    """
+    never signed in to the account): its failures count against that device only."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
@@ -240,7 +238,7 @@ class ApiKey(SQLModel, table=True):
     rate_limit_per_minute: int | None = Field(default=None)
     # Programmable keys (services/programs.py). `program` is None for a key without any of these
     # features, which is all verify checks before taking today's path; otherwise the JSON of its
-    # permissions, meta, IP allowlist, named limits, identity and whether it has credits.
+    # permissions, roles (and their permissions), meta, IP allowlist, named limits, identity, credits.
     program: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     credits_remaining: int | None = Field(default=None)  # spent by one conditional UPDATE per call
     refill_amount: int | None = Field(default=None)  # the balance each refill *sets*
@@ -278,6 +276,18 @@ class Permission(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=100)
     description: str = Field(default="", max_length=500)
+    created_at: dt.datetime = Field(default_factory=utc_now)
+
+
+class KeyRole(SQLModel, table=True):  # a named set of permissions keys get (services/roles.py)
+    __tablename__ = "roles"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_roles_ws_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(default_factory=utc_now)
 
 
@@ -432,7 +442,8 @@ class ApiKeyPublic(_Public):
     refill: dict | None = None  # {amount, interval: "day" | "month", day (of the month)}
     last_refill_at: dt.datetime | None = None
     ratelimits: list[dict] = []  # [{name, limit, duration}] (duration in milliseconds)
-    permissions: list[str] = []
+    permissions: list[str] = []  # given to the key itself (its roles add theirs at verify)
+    roles: list[str] = []  # role names; verify counts their permissions too
     meta: dict | None = None
     ip_allow: list[str] = []
     identity: str | None = None  # the identity's external_id
@@ -454,13 +465,16 @@ class PermissionPublic(_Public):
     key_count: int = 0
 
 
+class KeyRolePublic(PermissionPublic):  # key_count: the keys that have the role
+    permissions: list[str]
+
+
 class KeyPage(_Public):
     rows: list[ApiKeyPublic]
     total: int
     page: int
     page_size: int
-    # where the next page starts, when there is one: (sort value, row id) of this page's last row
-    next_position: tuple[str | None, int] | None = None
+    next_position: tuple[str | None, int] | None = None  # next page: this page's last (sort value, row id)
 
 
 class AuditEventPublic(_Public):

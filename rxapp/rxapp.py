@@ -23,6 +23,7 @@ from rxapp.pages.legacy import legacy_page
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.pages.permission_catalogue import PermissionCatalogueState
+from rxapp.pages.role_catalogue import RoleCatalogueState
 from rxapp.pages.workspace_settings import WorkspaceSettingsState
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
@@ -92,7 +93,12 @@ app.add_page(
     members_page,
     route=routes.W_MEMBERS,
     title="Members · Key Console",
-    on_load=[MembersState.load, WorkspaceSettingsState.load, PermissionCatalogueState.load],
+    on_load=[
+        MembersState.load,
+        WorkspaceSettingsState.load,
+        PermissionCatalogueState.load,
+        RoleCatalogueState.load,
+    ],
 )
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · Key Console", on_load=AdminState.load)
 app.add_page(

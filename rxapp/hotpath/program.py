@@ -6,7 +6,9 @@ The request body (`parse_body`, optional JSON: cost, permissions query, ratelimi
 before the key is looked at: a malformed one is a 400 whatever the key. Then, in this order:
 
 1. IP allowlist: the caller as seen through the trusted proxy hops (client_address.py) → FORBIDDEN;
-2. permissions: the query against the key's permissions → INSUFFICIENT_PERMISSIONS;
+2. permissions: the query against the key's permissions, its own and its roles' (the roles'
+   come with the key row, in `program.role_permissions`, rewritten by services/roles.py on every
+   role change: no extra query, no cache to go stale) → INSUFFICIENT_PERMISSIONS;
 3. the key's own per-minute limit (today's), then its named limits and its identity's shared ones,
    all taken together or none → RATE_LIMITED with retry_after;
 4. credits: one conditional UPDATE (key_lookup `spend`), committed before the answer is sent →
@@ -190,8 +192,12 @@ def _limit_checks(
 ) -> tuple[list[Any], list[tuple[programs.Limit, int]], str]:
     """The limiter checks for this call, (bucket, limit, duration, cost), and what they apply; the
     third item names a limit the call asked for that neither the key nor its identity has."""
-    mine = [(f"k{row_id}:{limit.name}", limit) for limit in program.ratelimits]
-    shared = [(f"i{identity_id}:{limit.name}", limit) for limit in identity_limits]
+    mine = [(programs.key_bucket(row_id, limit.name), limit) for limit in program.ratelimits]
+    shared = [
+        (programs.identity_bucket(identity_id, limit.name), limit)
+        for limit in identity_limits
+        if identity_id is not None
+    ]
     available = mine + shared
     if request.ratelimits is None:
         chosen = [(bucket, limit, 1) for bucket, limit in available]

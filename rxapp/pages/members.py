@@ -22,6 +22,7 @@ from rxapp.components.row_actions import row_button
 from rxapp.components.secret_reveal import one_time_value, secret_reveal
 from rxapp.components.timefmt import exact_utc, iso, local_time
 from rxapp.pages.permission_catalogue import permission_catalogue
+from rxapp.pages.role_catalogue import role_catalogue
 from rxapp.pages.workspace_settings import workspace_settings
 from rxapp.services import reauth
 from rxapp.services import workspaces as workspace_service
@@ -359,6 +360,7 @@ def members_page() -> rx.Component:
             ),
             workspace_settings(),
             permission_catalogue(),
+            role_catalogue(),
             _invite_dialog(),
             direction="column",
             gap="4",

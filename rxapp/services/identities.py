@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from rxapp.models import ApiKey, Identity, IdentityPublic, Permission, PermissionPublic, utc_now
+from rxapp.models import ApiKey, Identity, IdentityPublic, KeyRole, Permission, PermissionPublic, utc_now
 from rxapp.services import audit, programs
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
@@ -171,6 +171,14 @@ def delete_identity(session: Session, access: Access, actor: str, external_id: s
     _audit(session, access, actor, "identity.delete", "identity", external_id, f"external_id={external_id!r}")
 
 
+def shared_limits(session: Session, access: Access, external_id: str) -> tuple[int, list[dict[str, Any]]]:
+    """An identity's row id and its shared limits (the key page reads their use by row id)."""
+    workspace_id = require(access, Need.READ).workspace_id
+    identity = _owned_identity(session, workspace_id, external_id)
+    assert identity.id is not None
+    return identity.id, list(identity.ratelimits or [])
+
+
 def identity_external_ids(session: Session, identity_ids: set[int]) -> dict[int, str]:
     if not identity_ids:
         return {}
@@ -181,12 +189,20 @@ def identity_external_ids(session: Session, identity_ids: set[int]) -> dict[int,
 # ---------------------------------------------------------------- the permission catalogue
 
 
-def _keys_with(session: Session, workspace_id: int, name: str) -> list[ApiKey]:
-    """Keys of the workspace carrying this permission (read from their program JSON)."""
+def _keys_with(session: Session, workspace_id: int, name: str, through_roles: bool = False) -> list[ApiKey]:
+    """Keys of the workspace carrying this permission themselves (read from their program JSON),
+    or, `through_roles`, also through one of their roles."""
     keys = session.exec(
         select(ApiKey).where(ApiKey.workspace_id == workspace_id, col(ApiKey.program).is_not(None))
     ).all()
-    return [key for key in keys if name in ((key.program or {}).get("permissions") or [])]
+    fields = ("permissions", "role_permissions") if through_roles else ("permissions",)
+    return [key for key in keys if any(name in ((key.program or {}).get(f) or []) for f in fields)]
+
+
+def _roles_with(session: Session, workspace_id: int, name: str) -> list[KeyRole]:
+    """The workspace's roles that include this permission (locked: a rename rewrites them)."""
+    roles = session.exec(select(KeyRole).where(KeyRole.workspace_id == workspace_id).with_for_update()).all()
+    return [role for role in roles if name in (role.permissions or [])]
 
 
 def _permission_public(session: Session, permission: Permission) -> PermissionPublic:
@@ -289,9 +305,14 @@ def update_permission(
         ).first()
         if taken is not None:
             raise ConflictError("A permission with this name exists.", field="name", code="PERMISSION_EXISTS")
-        for key in _keys_with(session, workspace_id, name):
+        for role in _roles_with(session, workspace_id, name):
+            role.permissions = sorted({new_name if p == name else p for p in role.permissions})
+            session.add(role)
+        for key in _keys_with(session, workspace_id, name, through_roles=True):
             program = dict(key.program or {})
-            program["permissions"] = sorted({new_name if p == name else p for p in program["permissions"]})
+            for field in ("permissions", "role_permissions"):
+                if field in program:
+                    program[field] = sorted({new_name if p == name else p for p in program[field] or []})
             key.program, key.updated_at, key.version = program, now, key.version + 1
             session.add(key)
             audit.record(
@@ -316,6 +337,10 @@ def delete_permission(session: Session, access: Access, actor: str, name: str) -
     permission = _owned_permission(session, workspace_id, name)
     if _keys_with(session, workspace_id, name):
         raise ConflictError("Keys carry this permission; take it off them first.", code="PERMISSION_IN_USE")
+    if _roles_with(session, workspace_id, name):
+        raise ConflictError(
+            "Roles include this permission; take it out of them first.", code="PERMISSION_IN_USE"
+        )
     session.delete(permission)
     session.flush()
     _audit(session, access, actor, "permission.delete", "permission", name, f"name={name!r}")

@@ -29,6 +29,7 @@ DURATION_MAX_MS = 86_400_000
 PERMISSIONS_MAX = 100
 PERMISSION_MAX_LENGTH = 100
 IP_ALLOW_MAX = 100
+ROLES_MAX = 50
 EXTERNAL_ID_MAX_LENGTH = 255
 REFILL_INTERVALS = ("day", "month")
 _LIMIT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -204,6 +205,32 @@ def check_permissions(value: Any) -> list[str]:
     return sorted({check_permission_name(name) for name in value})
 
 
+def check_role_name(name: Any) -> str:
+    """A role's name: the same characters as a permission's (e.g. `editor`, `billing.admin`)."""
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= PERMISSION_MAX_LENGTH
+        or not PERMISSION_NAME.fullmatch(name)
+        or name.upper() in ("AND", "OR")
+    ):
+        raise ValidationError(
+            f"A role's name is 1-{PERMISSION_MAX_LENGTH} letters, digits or _ . : - / * (e.g. editor).",
+            field="roles",
+            code="BAD_ROLE",
+        )
+    return name
+
+
+def check_roles(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > ROLES_MAX:
+        raise ValidationError(
+            f"Roles are a list of at most {ROLES_MAX} names.", field="roles", code="BAD_ROLE"
+        )
+    return sorted({check_role_name(name) for name in value})
+
+
 def check_meta(value: Any, field: str = "meta") -> dict[str, Any] | None:
     if value is None:
         return None
@@ -276,11 +303,23 @@ def stored_program(
     ip_allow: list[str],
     ratelimits: list[dict[str, Any]],
     identity_id: int | None,
+    roles: list[str] | None = None,
+    role_permissions: list[str] | None = None,
 ) -> dict[str, Any] | None:
-    """The `program` column: None when the key has none of the features (verify's bare path)."""
-    if not (credits or permissions or meta is not None or ip_allow or ratelimits or identity_id is not None):
+    """The `program` column: None when the key has none of the features (verify's bare path).
+    `role_permissions` is the union of the roles' permissions, kept here so verify reads it with
+    the key row (services/roles.py rewrites it on every role change)."""
+    if not (
+        credits
+        or permissions
+        or meta is not None
+        or ip_allow
+        or ratelimits
+        or identity_id is not None
+        or roles
+    ):
         return None
-    return {
+    stored: dict[str, Any] = {
         "credits": credits,
         "permissions": permissions,
         "meta": meta,
@@ -288,6 +327,10 @@ def stored_program(
         "ratelimits": ratelimits,
         "identity_id": identity_id,
     }
+    if roles:
+        stored["roles"] = sorted(roles)
+        stored["role_permissions"] = sorted(set(role_permissions or ()))
+    return stored
 
 
 # ---------------------------------------------------------------- verify's reading
@@ -317,7 +360,7 @@ def program_from(stored: str | dict[str, Any] | None) -> Program | None:
 def _build(data: Any) -> Program | None:
     if not isinstance(data, dict):  # JSON null stored in the column: a key without a program
         return None
-    permissions = tuple(data.get("permissions") or ())
+    permissions = tuple(sorted({*(data.get("permissions") or ()), *(data.get("role_permissions") or ())}))
     return Program(
         credits=bool(data.get("credits")),
         permissions=frozenset(permissions),
@@ -329,6 +372,16 @@ def _build(data: Any) -> Program | None:
         ),
         identity_id=data.get("identity_id"),
     )
+
+
+def key_bucket(key_row_id: int, name: str) -> str:
+    """The limiter bucket of a key's own named limit (rxapp/limiters.py)."""
+    return f"k{key_row_id}:{name}"
+
+
+def identity_bucket(identity_id: int, name: str) -> str:
+    """The limiter bucket of an identity's limit, shared by all its keys."""
+    return f"i{identity_id}:{name}"
 
 
 def limits_from(stored: str | list[Any] | None) -> tuple[Limit, ...]:

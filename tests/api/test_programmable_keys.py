@@ -308,3 +308,28 @@ def test_a_limit_shared_by_three_keys_lets_exactly_10_through(console: Console) 
         answers = _burst(console, secrets, 200)
         assert sum(answer["valid"] for answer in answers) == 10
         assert {answer["code"] for answer in answers if not answer["valid"]} == {"RATE_LIMITED"}
+
+
+def test_the_keys_list_filters_by_identity(console: Console) -> None:
+    """`GET /keys?identity=<external_id>`: only that identity's keys (as the console's table)."""
+    email = console.new_user()
+    with _api(console, email) as api:
+        acme = [_create(api, identity="acme")["key_id"] for _ in range(2)]
+        _create(api, identity="globex")
+        _create(api)
+        listed = api.get("/keys", params={"identity": "acme"})
+        assert listed.status_code == 200, listed.text
+        assert sorted(row["key_id"] for row in listed.json()["data"]) == sorted(acme)
+        assert listed.json()["total"] == 2
+        assert {row["identity"] for row in listed.json()["data"]} == {"acme"}
+        paged = api.get("/keys", params={"identity": "acme", "limit": 1}).json()
+        following = api.get("/keys", params={"identity": "acme", "limit": 1, "cursor": paged["next_cursor"]})
+        assert {r["key_id"] for r in paged["data"] + following.json()["data"]} == set(acme)
+        # the cursor belongs to its filter: another identity's list refuses it
+        moved = api.get("/keys", params={"identity": "globex", "limit": 1, "cursor": paged["next_cursor"]})
+        assert moved.status_code == 422 and moved.json()["code"] == "BAD_CURSOR", moved.text
+        assert api.get("/keys", params={"identity": "nobody"}).json()["data"] == []
+        assert len(api.get("/keys").json()["data"]) == 4
+        schema = httpx.get(f"{console.base_url}/api/v1/openapi.json", timeout=10).json()
+        parameters = schema["paths"]["/api/v1/keys"]["get"]["parameters"]
+        assert "identity" in {parameter["name"] for parameter in parameters}

@@ -136,6 +136,7 @@ def test_no_critical_or_serious_violation_on_any_page_or_dialog(
     expect(page.locator("#workspace-switcher")).to_have_text("A11y team (owner)", timeout=T)
     audit.check("/members of a team")
     audit.dialog("invite", "#invite-open", "#invite-submit")
+    audit.dialog("new role", "#role-new", "#role-name")
     audit.dialog("delete workspace", "#workspace-delete-open", "#workspace-delete-name")
     open_nav_on_a_phone(page, device)
     audit.dialog("new workspace", "#new-workspace", "#new-workspace-name")

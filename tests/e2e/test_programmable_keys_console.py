@@ -130,12 +130,19 @@ def test_a_programmable_key_is_set_verified_edited_shown_and_filtered(device: Pa
     assert answer["identity"]["external_id"] == "acme"
     assert [(limit["name"], limit["limit"]) for limit in answer["ratelimits"]] == [("requests", 50)]
 
-    # the key's page shows them
+    # the key's page shows them, and what is left of the limit now (read, not counted)
+    assert _verify(console, secret, {})["ratelimits"][0]["remaining"] == 48
     page.goto(f"{console.base_url}/keys/{key_id}")
-    expect(page.locator("#key-page-credits")).to_have_text("99", timeout=T)
+    expect(page.locator("#key-page-credits")).to_have_text("98", timeout=T)
     expect(page.locator("#key-page-refill")).to_contain_text("100 every month on day 15")
     expect(page.locator("#key-page-refill")).to_contain_text("Next:")
-    expect(page.locator("#key-page-ratelimits")).to_have_text("requests: 50 per 1m")
+    expect(page.locator("#key-page-ratelimits")).to_contain_text("requests: 50 per 1m")
+    left = page.locator("#key-page-limit-k-requests")
+    expect(left).to_contain_text("48 of 50 left", timeout=T)
+    expect(left).to_contain_text("resets")
+    expect(page.locator("#key-page-limits-note")).to_contain_text("this worker's memory")
+    page.reload()  # the page's reads never spend: still 48
+    expect(page.locator("#key-page-limit-k-requests")).to_contain_text("48 of 50 left", timeout=T)
     expect(page.locator("#key-page-permissions")).to_contain_text("docs.write")
     expect(page.locator("#key-page-meta")).to_contain_text('"plan": "pro"')
     expect(page.locator("#key-page-ip-allow")).to_contain_text("127.0.0.1/32")
@@ -146,7 +153,7 @@ def test_a_programmable_key_is_set_verified_edited_shown_and_filtered(device: Pa
     page.click("#key-page-edit")
     expect(page.locator("#edit-dialog")).to_be_visible()
     page.click("#key-limits-toggle")
-    expect(page.locator("#key-credits")).to_have_value("99")
+    expect(page.locator("#key-credits")).to_have_value("98")
     expect(page.locator("#key-identity")).to_have_value("acme")
     page.fill("#key-credits", "500")
     page.locator("#key-permissions").get_by_role("checkbox", name="docs.write").click()
@@ -158,11 +165,15 @@ def test_a_programmable_key_is_set_verified_edited_shown_and_filtered(device: Pa
     expect(page.locator("#key-page-credits")).to_have_text("500", timeout=T)
     expect(page.locator("#key-page-identity")).to_have_text("globex", timeout=T)
     expect(page.locator("#key-page-permissions")).not_to_contain_text("docs.write")
-    expect(page.locator("#key-page-ratelimits")).to_have_text("requests: 70 per 1m")
+    expect(page.locator("#key-page-ratelimits")).to_contain_text("requests: 70 per 1m")
 
     answer = _verify(console, secret, {})
     assert answer["valid"] is True, answer
     assert answer["credits"] == 499
+    # the page refreshes itself: the call just made shows in the limit's use
+    expect(page.locator("#key-page-limit-k-requests")).to_contain_text(
+        re.compile(r"\d+ of 70 left"), timeout=T
+    )
     assert answer["identity"]["external_id"] == "globex"
     assert answer["meta"] == {"plan": "team"}
     assert answer["permissions"] == ["docs.read"]
@@ -210,3 +221,83 @@ def test_the_permission_catalogue_adds_renames_and_deletes(device: Page, console
     page.get_by_role("button", name="Delete billing.view").click()
     expect(catalogue.get_by_text("billing.view")).to_have_count(0, timeout=T)
     expect(catalogue.get_by_text("docs.read")).to_have_count(1)
+
+
+@pytest.fixture
+def desktop(browser: Browser):
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(T)
+    yield page
+    context.close()
+
+
+def test_roles_are_made_in_the_catalogue_given_to_a_key_and_followed(desktop: Page, console: Console) -> None:
+    """Roles: made on the Members page (name, permissions ticked), picked in the key's Limits and
+    permissions section, counted by verify; a change to the role reaches the key's next call; a
+    role in use is not deleted."""
+    page = desktop
+    email = sign_up(page, console)
+    page.goto(f"{console.base_url}/members")
+    for name in ("docs.read", "docs.write"):
+        page.fill("#permission-new-name", name)
+        page.click("#permission-add")
+        expect(page.locator("#permission-catalogue").get_by_text(name)).to_have_count(1, timeout=T)
+    roles = page.locator("#role-catalogue")
+    expect(page.locator("#no-roles")).to_be_visible()
+    page.click("#role-new")
+    expect(page.locator("#role-dialog")).to_be_visible(timeout=T)
+    page.fill("#role-name", "editor")
+    page.locator("#role-permissions").get_by_role("checkbox", name="docs.read").click()
+    page.locator("#role-permissions").get_by_role("checkbox", name="docs.write").click()
+    _no_violations(page, "role dialog")
+    page.click("#role-submit")
+    expect(page.locator("#role-dialog")).to_have_count(0, timeout=T)
+    expect(roles.get_by_role("row", name=re.compile(r"editor\s+docs\.read, docs\.write\s+0"))).to_have_count(
+        1, timeout=T
+    )
+    _no_violations(page, "roles part")
+
+    # the key's section picks the role
+    page.goto(f"{console.base_url}/keys")
+    page.click("#create-key-button")
+    page.fill("#create-name", "with-role")
+    page.click("#key-limits-toggle")
+    page.locator("#key-roles").get_by_role("checkbox", name="editor").click()
+    _no_violations(page, "create dialog with roles")
+    page.click("#create-submit")
+    box = page.locator("#new-key-secret")
+    expect(box).to_have_value(re.compile(r"^bpk_"), timeout=T)
+    secret = box.input_value()
+    page.click("#copy-new-key")
+    page.click("#create-done")
+    expect(page.locator("#create-dialog")).to_have_count(0, timeout=T)
+    answer = _verify(console, secret, {"permissions": "docs.write"})
+    assert answer["valid"] is True and answer["permissions"] == ["docs.read", "docs.write"], answer
+    key_id = only_key_id(console, email)
+    page.goto(f"{console.base_url}/keys/{key_id}")
+    expect(page.locator("#key-page-roles")).to_have_text("editor", timeout=T)
+    page.click("#key-page-edit")
+    expect(page.locator("#edit-dialog")).to_be_visible()
+    page.click("#key-limits-toggle")
+    expect(page.locator("#key-roles").get_by_role("checkbox", name="editor")).to_be_checked()
+    page.keyboard.press("Escape")
+
+    # the role changes: the key's next call follows; in use, the role is not deleted
+    page.goto(f"{console.base_url}/members")
+    expect(
+        roles.get_by_role("row", name=re.compile(r"editor\s+docs\.read, docs\.write\s+1\b"))
+    ).to_have_count(1, timeout=T)
+    page.get_by_role("button", name="Edit role editor").click()
+    expect(page.locator("#role-name")).to_have_value("editor", timeout=T)
+    page.locator("#role-permissions").get_by_role("checkbox", name="docs.write").click()
+    page.click("#role-submit")
+    expect(page.locator("#role-dialog")).to_have_count(0, timeout=T)
+    expect(roles.get_by_role("row", name=re.compile(r"editor\s+docs\.read\s+1\b"))).to_have_count(
+        1, timeout=T
+    )
+    refused = _verify(console, secret, {"permissions": "docs.write"})
+    assert refused == {"valid": False, "code": "INSUFFICIENT_PERMISSIONS"}, refused
+    page.get_by_role("button", name="Delete role editor").click()
+    expect(page.locator("#roles-error")).to_contain_text("take it off them first", timeout=T)
+    expect(roles.get_by_text("editor")).to_have_count(1)

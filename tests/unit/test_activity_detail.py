@@ -31,3 +31,20 @@ def test_a_roll_detail_names_the_other_key_for_a_link() -> None:
         "Rolled to ", "key_new", "; old key ends 2026-12-01T00:00:00+00:00"
     )
     assert linked_detail("name='x' profile=None") == LinkedDetail("Name: x · Profile: none", "", "")
+
+
+def test_programmable_fields_read_as_words() -> None:
+    """Issue 24: rate limits, permissions, refill and lists read as words, not Python list reprs."""
+    detail = (
+        "ratelimits=['requests=100/60000ms', 'burst=5/1000ms'] permissions=['a', 'b.c'] credits=5"
+        " refill=10000/month@1 meta=set ip_allow=[] identity='acme'"
+    )
+    assert readable_detail(detail) == (
+        "Rate limits: requests 100 per minute, burst 5 per second · Permissions: a, b.c · Credits: 5"
+        " · Refill: 10,000 a month on day 1 · Metadata: set · IP allowlist: none · Identity: acme"
+    )
+    assert readable_detail("ratelimits=['x=3/7200000ms'] refill=50/day") == (
+        "Rate limits: x 3 per 2 hours · Refill: 50 a day"
+    )
+    assert readable_detail("ip_allow=['10.0.0.0/8', '::1/128']") == "IP allowlist: 10.0.0.0/8, ::1/128"
+    assert "[" not in readable_detail("external_id='acme' ratelimits=['requests=10/60000ms'] meta=none")

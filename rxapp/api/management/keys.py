@@ -129,18 +129,30 @@ def list_keys(
     search: Annotated[str, Query(max_length=key_service.SEARCH_MAX_LENGTH)] = "",
     status: KeyStatus | None = None,
     bias_profile: Annotated[str, Query(pattern=r"^(all|none|[0-9]{1,9})$")] = "all",
+    identity: Annotated[
+        str,
+        Query(
+            max_length=key_service.SEARCH_MAX_LENGTH,
+            description="Only the keys of the identity with this external id (programmable keys)",
+            examples=["acme"],
+        ),
+    ] = "",
     sort: key_service.SortField = "created",
     order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=key_service.PAGE_SIZE_MAX)] = key_service.PAGE_SIZE_DEFAULT,
     cursor: Cursor = None,
 ) -> JSONResponse:
-    """The workspace's keys: the console's filters, search and sort; follow `next_cursor`."""
+    """The workspace's keys: the console's filters (status, Bias Profile, identity), search and
+    sort; follow `next_cursor`."""
     need(token, "keys:read")
-    fingerprint = f"{search}|{status}|{bias_profile}|{sort}|{order}|{limit}"
+    fingerprint = f"{search}|{status}|{bias_profile}|{sort}|{order}|{limit}" + (
+        f"|{identity}" if identity else ""
+    )
     query = key_service.KeyQuery(
         search=search,
         status=status,
         bias_profile=key_service.parse_profile_filter(bias_profile),
+        identity=identity,
         sort=sort,
         descending=order == "desc",
         page_size=limit,

@@ -1,5 +1,5 @@
-"""The management API's identities and permission catalogue (programmable keys), and the shapes
-of a key's programmable fields that `keys` accepts. Scopes: keys:read / keys:write."""
+"""The management API's identities and permission catalogue with its roles (programmable keys),
+and the shapes of a key's programmable fields that `keys` accepts. Scopes: keys:read / keys:write."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rxapp.api.management.common import Token, json_answer, make_router, responses
 from rxapp.api.problems import need, service_call
-from rxapp.models import IdentityPublic, PermissionPublic
-from rxapp.services import identities, programs
+from rxapp.models import IdentityPublic, KeyRolePublic, PermissionPublic
+from rxapp.services import identities, programs, roles
 
 router = make_router()
 ExternalId = Annotated[str, Path(min_length=1, max_length=programs.EXTERNAL_ID_MAX_LENGTH, examples=["acme"])]
@@ -57,6 +57,12 @@ class KeyProgramIn(BaseModel):
     ratelimits: list[RateLimitIn] | None = Field(default=None, max_length=programs.RATELIMITS_MAX)
     permissions: list[Annotated[str, Field(pattern=_NAME)]] | None = Field(
         default=None, max_length=programs.PERMISSIONS_MAX
+    )
+    roles: list[Annotated[str, Field(pattern=_NAME)]] | None = Field(
+        default=None,
+        max_length=programs.ROLES_MAX,
+        description="Role names of the workspace: verify counts their permissions too",
+        examples=[["editor"]],
     )
     meta: dict[str, Any] | None = Field(default=None, description="A JSON object, at most 4 KiB")
     ip_allow: list[Annotated[str, Field(max_length=64)]] | None = Field(
@@ -264,4 +270,115 @@ def delete_permission(token: Token, name: PermissionName) -> Response:
     need(token, "keys:write")
     with service_call() as session:
         identities.delete_permission(session, token.access, token.actor, name)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- roles
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "editor", "permissions": ["documents.read", "documents.write"]}]
+        },
+    )
+
+    name: str = Field(pattern=_NAME)
+    description: str = Field(default="", max_length=500)
+    permissions: list[Annotated[str, Field(pattern=_NAME)]] = Field(
+        default=[], max_length=programs.PERMISSIONS_MAX, description="New names join the catalogue"
+    )
+
+
+class RoleChangesIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"permissions": ["documents.read"]}]}
+    )
+
+    name: str | None = Field(default=None, pattern=_NAME)
+    description: str | None = Field(default=None, max_length=500)
+    permissions: list[Annotated[str, Field(pattern=_NAME)]] | None = Field(
+        default=None, max_length=programs.PERMISSIONS_MAX
+    )
+
+
+class RoleListOut(BaseModel):
+    data: list[KeyRolePublic]
+
+
+@router.get(
+    "/roles", operation_id="listRoles", response_model=RoleListOut, responses=responses(200, RoleListOut)
+)
+def list_roles(token: Token) -> JSONResponse:
+    """The workspace's roles: named sets of its permissions that keys may be given."""
+    need(token, "keys:read")
+    with service_call() as session:
+        return json_answer(RoleListOut(data=roles.list_roles(session, token.access)))
+
+
+@router.post(
+    "/roles",
+    operation_id="createRole",
+    status_code=201,
+    response_model=KeyRolePublic,
+    responses=responses(201, KeyRolePublic, None, 409),
+)
+def create_role(token: Token, body: RoleIn) -> JSONResponse:
+    """A role; keys given it (`roles` on a key) verify with its permissions."""
+    need(token, "keys:write")
+    with service_call() as session:
+        made = roles.create_role(
+            session,
+            token.access,
+            token.actor,
+            body.name,
+            description=body.description,
+            permissions=list(body.permissions),
+        )
+    return json_answer(made, 201)
+
+
+@router.get(
+    "/roles/{name}",
+    operation_id="getRole",
+    response_model=KeyRolePublic,
+    responses=responses(200, KeyRolePublic),
+)
+def get_role(token: Token, name: PermissionName) -> JSONResponse:
+    need(token, "keys:read")
+    with service_call() as session:
+        return json_answer(roles.get_role(session, token.access, name))
+
+
+@router.patch(
+    "/roles/{name}",
+    operation_id="updateRole",
+    response_model=KeyRolePublic,
+    responses=responses(200, KeyRolePublic, None, 409),
+)
+def update_role(token: Token, name: PermissionName, body: RoleChangesIn) -> JSONResponse:
+    """Rename, describe or choose its permissions: every key with the role follows on its next call."""
+    need(token, "keys:write")
+    with service_call() as session:
+        changed = roles.update_role(
+            session,
+            token.access,
+            token.actor,
+            name,
+            new_name=body.name,
+            description=body.description,
+            permissions=body.permissions,
+        )
+    return json_answer(changed)
+
+
+@router.delete(
+    "/roles/{name}", operation_id="deleteRole", status_code=204, responses=responses(204, None, None, 409)
+)
+def delete_role(token: Token, name: PermissionName) -> Response:
+    """Refused (409 ROLE_IN_USE) while keys have it."""
+    need(token, "keys:write")
+    with service_call() as session:
+        roles.delete_role(session, token.access, token.actor, name)
     return Response(status_code=204)

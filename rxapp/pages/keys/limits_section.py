@@ -177,6 +177,7 @@ def _permission_box(state: Any, name: rx.Var) -> rx.Component:
     return rx.el.label(
         rx.checkbox(
             checked=state.permissions.contains(name),
+            aria_label=name,  # axe: the wrapping label does not name Radix's button role=checkbox
             on_change=lambda checked: state.toggle_permission(name, checked),
         ),
         rx.text(name, size="2"),
@@ -218,6 +219,49 @@ def _permissions(state: Any) -> rx.Component:
     )
 
 
+def _role_box(state: Any, name: rx.Var) -> rx.Component:
+    return rx.el.label(
+        rx.checkbox(
+            checked=state.roles.contains(name),
+            aria_label=name,  # axe: the wrapping label does not name Radix's button role=checkbox
+            on_change=lambda checked: state.toggle_role(name, checked),
+        ),
+        rx.text(name, size="2"),
+        display="inline-flex",
+        align_items="center",
+        gap="6px",
+        min_height="44px",
+        padding_right="12px",
+    )
+
+
+def _roles(state: Any) -> rx.Component:
+    """The workspace's roles as checkboxes (made in the catalogue on the Members page)."""
+    return _field(
+        state,
+        "Roles (the key gets their permissions too)",
+        rx.cond(
+            state.role_options.length() > 0,
+            rx.el.div(
+                rx.foreach(state.role_options, lambda name: _role_box(state, name)),
+                id="key-roles",
+                role="group",
+                aria_label="Roles",
+                display="flex",
+                flex_wrap="wrap",
+            ),
+            rx.text(
+                "No roles yet: the Members page's permission catalogue makes them.",
+                size="2",
+                id="key-roles",
+                color=rx.color("gray", 11),
+            ),
+        ),
+        "key-roles",
+        "roles",
+    )
+
+
 def _textarea(state: Any, control_id: str, name: str, default: Any, field: str, **props) -> rx.Component:
     return rx.text_area(
         default_value=default,
@@ -238,6 +282,7 @@ def limits_section(state: Any) -> rx.Component:
         _credits(state),
         _ratelimits(state),
         _permissions(state),
+        _roles(state),
         _field(
             state,
             "Metadata (a JSON object, at most 4 KiB)",

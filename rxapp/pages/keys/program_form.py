@@ -1,5 +1,5 @@
 """The create and edit dialogs' "Limits and permissions" section (issue 24): credits and refill,
-named rate limits, permissions, metadata, IP allowlist and identity: its state and what it sends
+named rate limits, permissions and roles, metadata, IP allowlist and identity: its state and what it sends
 (drawn by limits_section.py).
 
 Collapsed by default, so a plain key is still three clicks. The text fields are uncontrolled: their
@@ -18,7 +18,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp.models import ApiKeyPublic
-from rxapp.services import identities, programs
+from rxapp.services import identities, programs, roles
 from rxapp.services.access import Access
 from rxapp.services.errors import ValidationError
 
@@ -28,6 +28,8 @@ CODE_FIELDS = {
     "BAD_REFILL": "refill",
     "BAD_RATELIMIT": "ratelimits",
     "BAD_PERMISSION": "permissions",
+    "BAD_ROLE": "roles",
+    "UNKNOWN_ROLE": "roles",
     "BAD_META": "meta",
     "BAD_IP_ALLOW": "ip_allow",
     "BAD_IDENTITY": "identity",
@@ -39,6 +41,7 @@ PROGRAM_CONTROLS = {
     "refill": "key-refill-amount",
     "ratelimits": "key-ratelimit-add",
     "permissions": "key-permission-new",
+    "roles": "key-roles",
     "meta": "key-meta",
     "ip_allow": "key-ip-allow",
     "identity": "key-identity",
@@ -55,9 +58,10 @@ def duration_text(ms: int) -> str:
     return f"{ms}ms"
 
 
-def catalogue(session: Session, access: Access) -> list[str]:
-    """The workspace's permission names (through `in_session` when a dialog opens)."""
-    return [permission.name for permission in identities.list_permissions(session, access)]
+def catalogue(session: Session, access: Access) -> tuple[list[str], list[str]]:
+    """The workspace's permission names and role names (through `in_session` when a dialog opens)."""
+    names = [permission.name for permission in identities.list_permissions(session, access)]
+    return names, roles.role_names(session, access)
 
 
 def _whole(text: Any, field: str, code: str, what: str) -> int | None:
@@ -77,6 +81,8 @@ class KeyProgramFields(rx.State, mixin=True):
     ratelimit_rows: list[dict[str, str]] = []
     permissions: list[str] = []  # the ticked names
     permission_options: list[str] = []  # the workspace's catalogue and the key's own names
+    roles: list[str] = []  # the ticked role names
+    role_options: list[str] = []  # the workspace's roles and the key's own
     credits_text: str = ""  # the defaults of the uncontrolled fields (edit: the key's values)
     refill_amount_text: str = ""
     refill_day_text: str = "1"
@@ -118,9 +124,20 @@ class KeyProgramFields(rx.State, mixin=True):
             chosen.discard(name)
         self.permissions = sorted(chosen)
 
-    def show_catalogue(self, names: list[str]) -> None:
-        """The checkboxes: the workspace's catalogue (`catalogue`) and the key's own names."""
+    @rx.event
+    def toggle_role(self, name: str, checked: bool):
+        chosen = set(self.roles)
+        if checked:
+            chosen.add(name)
+        else:
+            chosen.discard(name)
+        self.roles = sorted(chosen)
+
+    def show_catalogue(self, found: tuple[list[str], list[str]]) -> None:
+        """The checkboxes: the workspace's catalogue and roles (`catalogue`) and the key's own."""
+        names, role_names = found
         self.permission_options = sorted(set(names) | set(self.permissions))
+        self.role_options = sorted(set(role_names) | set(self.roles))
 
     def fill_program(self, key: ApiKeyPublic | None) -> None:
         """The section's values: empty for a new key, the key's own for edit."""
@@ -134,6 +151,7 @@ class KeyProgramFields(rx.State, mixin=True):
             for item in (key.ratelimits if key is not None else [])
         ]
         self.permissions = list(key.permissions) if key is not None else []
+        self.roles = list(key.roles) if key is not None else []
         self.meta_text = json.dumps(key.meta, indent=2) if key is not None and key.meta is not None else ""
         self.ip_text = "\n".join(key.ip_allow) if key is not None else ""
         self.identity_text = (key.identity or "") if key is not None else ""
@@ -187,6 +205,7 @@ class KeyProgramFields(rx.State, mixin=True):
             "refill": refill,
             "ratelimits": programs.check_ratelimits(limits),
             "permissions": sorted(set(self.permissions) | set(new)),
+            "roles": sorted(self.roles),
             "meta": meta,
             "ip_allow": ip_allow,
             "identity": identity.strip() or None if isinstance(identity, str) else None,

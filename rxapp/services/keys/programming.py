@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from rxapp.models import ApiKey
-from rxapp.services import identities, programs
+from rxapp.services import identities, programs, roles
 from rxapp.services.access import Access
 from rxapp.services.errors import ValidationError
 
-FIELDS = ("credits", "refill", "ratelimits", "permissions", "meta", "ip_allow", "identity")
+FIELDS = ("credits", "refill", "ratelimits", "permissions", "roles", "meta", "ip_allow", "identity")
 
 
 class ProgramFields(BaseModel):
@@ -27,6 +27,7 @@ class ProgramFields(BaseModel):
     refill: dict[str, Any] | None = None  # {amount, interval: day|month, day}
     ratelimits: list[dict[str, Any]] | None = None  # [{name, limit, duration (ms or "1m")}]
     permissions: list[str] | None = None
+    roles: list[str] | None = None  # role names of the workspace
     meta: dict[str, Any] | None = None
     ip_allow: list[str] | None = None
     identity: str | None = None  # the identity's external id
@@ -90,6 +91,11 @@ def program_values(
         current["permissions"] = programs.check_permissions(given["permissions"])
         identities.ensure_permissions(session, access, actor, current["permissions"])
         notes.append(f"permissions={current['permissions']}")
+    if "roles" in given:
+        names = programs.check_roles(given["roles"])
+        current["roles"] = names
+        current["role_permissions"] = roles.permissions_of(session, access, names)
+        notes.append(f"roles={names}")
     if "meta" in given:
         current["meta"] = programs.check_meta(given["meta"])
         notes.append("meta=" + ("set" if current["meta"] is not None else "none"))
@@ -113,6 +119,8 @@ def program_values(
         ip_allow=list(current.get("ip_allow") or []),
         ratelimits=list(current.get("ratelimits") or []),
         identity_id=identity_id,
+        roles=list(current.get("roles") or []),
+        role_permissions=list(current.get("role_permissions") or []),
     )
     return values, notes
 
@@ -129,6 +137,7 @@ def public_fields(key: ApiKey, identity: str | None) -> dict[str, Any]:
         "last_refill_at": key.last_refill_at,
         "ratelimits": list(program.get("ratelimits") or []),
         "permissions": list(program.get("permissions") or []),
+        "roles": list(program.get("roles") or []),
         "meta": program.get("meta"),
         "ip_allow": list(program.get("ip_allow") or []),
         "identity": identity,

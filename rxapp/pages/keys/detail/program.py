@@ -1,5 +1,6 @@
-"""The key page's programmable facts (issue 24): credits and the next refill, named rate limits,
-permissions, metadata, IP rules and identity. `program_facts` turns a key into the page's values;
+"""The key page's programmable facts (issue 24): credits and the next refill, named rate limits
+(with what is left of each now: detail/limit_use.py), permissions and roles, metadata, IP rules and
+identity. `program_facts` turns a key into the page's values;
 `program_section` shows them (each list one item a line)."""
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def program_facts(key: ApiKeyPublic, now: dt.datetime) -> dict[str, Any]:
             for item in key.ratelimits
         ],
         "permissions": list(key.permissions),
+        "roles": list(key.roles),
         "meta": json.dumps(key.meta, indent=2, ensure_ascii=False) if key.meta is not None else "",
         "ip_rules": list(key.ip_allow),
         "identity": key.identity or "",
@@ -61,7 +63,10 @@ class KeyProgramState(rx.State, mixin=True):
     next_refill: str = ""
     next_refill_exact: str = ""
     limits: list[str] = []
+    limit_rows: list[dict[str, str]] = []  # id, text, left, reset (ISO, "" when no window is open)
+    limits_note: str = ""  # where the counts live (limit_use.counted_where)
     permissions: list[str] = []
+    roles: list[str] = []
     meta: str = ""
     ip_rules: list[str] = []
     identity: str = ""
@@ -95,6 +100,33 @@ def _lines(items: rx.Var, empty: str) -> rx.Component:
     )
 
 
+def _limit_row(row: Any) -> rx.Component:
+    return rx.el.li(
+        rx.text(row["text"], size="2"),
+        rx.text(
+            row["left"],
+            rx.cond(
+                row["reset"] != "", rx.fragment(" · resets ", local_time(row["reset"], row["reset_exact"]))
+            ),
+            size="1",
+            color=LABEL_COLOUR,
+            id=row["id"],
+        ),
+    )
+
+
+def _limit_lines(state: Any) -> rx.Component:
+    return rx.cond(
+        state.limit_rows.length() > 0,
+        rx.vstack(
+            rx.el.ul(rx.foreach(state.limit_rows, _limit_row), margin="0", padding_left="1.2em"),
+            rx.text(state.limits_note, size="1", color=LABEL_COLOUR, id="key-page-limits-note"),
+            spacing="1",
+        ),
+        rx.text("None", size="2"),
+    )
+
+
 def program_section(state: Any) -> rx.Component:
     return rx.vstack(
         rx.heading("Limits and permissions", size="4", as_="h2"),
@@ -112,8 +144,9 @@ def program_section(state: Any) -> rx.Component:
                 ),
                 "key-page-refill",
             ),
-            _fact("Named rate limits", _lines(state.limits, "None"), "key-page-ratelimits"),
+            _fact("Named rate limits", _limit_lines(state), "key-page-ratelimits"),
             _fact("Permissions", _lines(state.permissions, "None"), "key-page-permissions"),
+            _fact("Roles", _lines(state.roles, "None"), "key-page-roles"),
             _fact("IP allowlist", _lines(state.ip_rules, "Every address"), "key-page-ip-allow"),
             _fact(
                 "Identity",

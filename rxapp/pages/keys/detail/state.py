@@ -16,8 +16,9 @@ from sqlmodel import Session
 
 from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_utc, iso, relative
 from rxapp.models import ApiKeyPublic, utc_now
+from rxapp.pages.keys.detail import limit_use
 from rxapp.pages.keys.detail.program import KeyProgramState
-from rxapp.services import audit, rolling, usage
+from rxapp.services import audit, identities, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.audit_text import linked_detail
 from rxapp.services.errors import NotFoundError
@@ -76,6 +77,8 @@ class _Detail:
     links: rolling.RollLinks
     rotation: rolling.RotationStatus | None
     events: list
+    row_id: int = 0
+    shared: limit_use.Shared | None = None  # the identity's row id and shared limits
 
 
 class KeyDetailState(KeyProgramState, AuthState):
@@ -134,6 +137,8 @@ class KeyDetailState(KeyProgramState, AuthState):
                 links,
                 rotation,
                 events,
+                row_id,
+                identities.shared_limits(session, user.access, key.identity) if key.identity else None,
             )
 
         detail = await self.in_session(work)
@@ -142,8 +147,13 @@ class KeyDetailState(KeyProgramState, AuthState):
         self.name, self.masked, self.status = key.name, key.masked, key.status
         self.profile = key.bias_profile_name or "None"
         limit = key.rate_limit_per_minute
-        self.rate_limit = f"{limit:,} calls per minute" if limit else "None"
+        left = await limit_use.minute_left(detail.row_id, limit)
+        self.rate_limit = f"{limit:,} calls per minute · {left}" if limit else "None"
         self.show_program(key, now)
+        rows = await limit_use.limit_rows(key, detail.row_id, detail.shared)
+        if rows != self.limit_rows:
+            self.limit_rows = rows
+        self.limits_note = limit_use.counted_where() if rows else ""
         self.roll_refusal = rolling.roll_refusal(key.status)
         self.updated, self.updated_exact = iso(key.updated_at), exact_utc(key.updated_at)
         self.created, self.created_exact = iso(key.created_at), exact_utc(key.created_at)
