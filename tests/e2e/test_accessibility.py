@@ -15,6 +15,9 @@ from tests.conftest import PASSWORD, Console
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import choose, sign_in
 
+# Drawn the same on every backend: the PostgreSQL + Redis pass of scripts/test skips it.
+pytestmark = pytest.mark.presentation
+
 T = 20_000
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 

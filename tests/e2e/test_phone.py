@@ -14,6 +14,9 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import PASSWORD, Console
 from tests.e2e.conftest import choose, only_key_id, sign_in
 
+# Drawn the same on every backend: the PostgreSQL + Redis pass of scripts/test skips it.
+pytestmark = pytest.mark.presentation
+
 T = 20_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
