@@ -99,8 +99,13 @@ def _signed_in(
         return _ask_for_code(request, origin, signed, next_path)
     with session_scope() as session:
         token = user_service.start_session(session, signed.user.id, client_address=address)
-    # the page asked for before signing in: a checked relative path on our own origin, or the keys
-    response = RedirectResponse(f"{origin}{routes.safe_next(next_path) or routes.KEYS}", status_code=303)
+        # the page asked for before signing in (a checked relative path on our own origin), else the
+        # keys of the workspace a tab without a stored choice opens (the personal one): straight
+        # there, not through the old /keys address and its forwarding round trip
+        landing = routes.safe_next(next_path) or routes.in_workspace(
+            workspace_service.resolve(session, signed.user.id).workspace_public_id, routes.KEYS
+        )
+    response = RedirectResponse(f"{origin}{landing}", status_code=303)
     secure = _secure(request, origin)
     _set_session_cookie(response, token, secure)
     _set_device_cookie(response, signed.device_cookie, secure)

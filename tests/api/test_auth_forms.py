@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -103,7 +104,7 @@ def test_forbidden_sign_up_creates_no_account(console: Console) -> None:
     # The account does not exist: a proper sign-up with the same email now succeeds.
     response = _sign_up(console, email, Origin=console.base_url)
     assert response.status_code == 303
-    assert response.headers["location"] == f"{console.base_url}/keys"
+    assert re.fullmatch(re.escape(console.base_url) + r"/w/ws_\w+/keys", response.headers["location"])
 
 
 # ---------------------------------------------------------------- sign-up
@@ -113,7 +114,7 @@ def test_sign_up_redirects_and_sets_a_safe_session_cookie(console: Console) -> N
     email = _new_email()
     response = _sign_up(console, email, Origin=console.base_url)
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"{console.base_url}/keys"
+    assert re.fullmatch(re.escape(console.base_url) + r"/w/ws_\w+/keys", response.headers["location"])
     session = _session_cookie(response)
     assert session is not None
     token, header = session
@@ -147,7 +148,7 @@ def test_signing_up_or_in_through_an_invitation_lands_in_that_workspace(console:
 def test_sign_up_accepts_a_same_origin_referer_without_origin(console: Console) -> None:
     response = _sign_up(console, _new_email(), Referer=f"{console.base_url}/sign-up")
     assert response.status_code == 303
-    assert response.headers["location"] == f"{console.base_url}/keys"
+    assert re.fullmatch(re.escape(console.base_url) + r"/w/ws_\w+/keys", response.headers["location"])
     assert _session_cookie(response) is not None
 
 
@@ -179,7 +180,7 @@ def test_sign_up_with_a_taken_email_does_not_confirm_the_account(console: Consol
     assert _session_cookie(response) is None
     # The account's owner, signing up again by mistake, is simply signed in.
     again = _sign_up(console, email, PASSWORD, Origin=console.base_url)
-    assert again.headers["location"] == f"{console.base_url}/keys"
+    assert re.fullmatch(re.escape(console.base_url) + r"/w/ws_\w+/keys", again.headers["location"])
     assert _session_cookie(again) is not None
 
 
@@ -198,7 +199,7 @@ def test_sign_in_with_the_right_password(console: Console) -> None:
     email = console.new_user()
     response = _post(console, "sign-in", {"email": email, "password": PASSWORD}, Origin=console.base_url)
     assert response.status_code == 303
-    assert response.headers["location"] == f"{console.base_url}/keys"
+    assert re.fullmatch(re.escape(console.base_url) + r"/w/ws_\w+/keys", response.headers["location"])
     session = _session_cookie(response)
     assert session is not None
     _assert_session_cookie(session[1])
@@ -227,7 +228,7 @@ def test_sign_in_redirects_to_the_posting_origin_only(console: Console) -> None:
     other = EXTRA_ORIGIN
     response = _post(console, "sign-in", {"email": email, "password": PASSWORD}, Origin=other)
     assert response.status_code == 303
-    assert response.headers["location"] == f"{other}/keys"
+    assert re.fullmatch(re.escape(other) + r"/w/ws_\w+/keys", response.headers["location"])
 
 
 # ---------------------------------------------------------------- sign-out
@@ -295,10 +296,11 @@ def test_odd_form_bodies_are_never_a_500(console: Console, path: str, content_ty
     [
         ("/activity?key=key_x", "/activity?key=key_x"),
         ("/keys/key_abc", "/keys/key_abc"),
-        ("//evil.example/keys", "/keys"),
-        ("https://evil.example/keys", "/keys"),
-        ("/\\evil.example", "/keys"),
-        ("/api/v1/verify", "/keys"),
+        # refused: the keys of the personal workspace instead
+        ("//evil.example/keys", "/w/ws_*/keys"),
+        ("https://evil.example/keys", "/w/ws_*/keys"),
+        ("/\\evil.example", "/w/ws_*/keys"),
+        ("/api/v1/verify", "/w/ws_*/keys"),
     ],
 )
 def test_sign_in_returns_to_the_page_asked_for_never_elsewhere(
@@ -309,7 +311,8 @@ def test_sign_in_returns_to_the_page_asked_for_never_elsewhere(
         console, "sign-in", {"email": email, "password": PASSWORD, "next": next_path}, Origin=console.base_url
     )
     assert response.status_code == 303
-    assert response.headers["location"] == f"{console.base_url}{lands_on}"
+    expected = re.escape(console.base_url + lands_on).replace(r"ws_\*", r"ws_\w+")
+    assert re.fullmatch(expected, response.headers["location"]), response.headers["location"]
 
 
 def test_failed_sign_in_keeps_a_safe_destination_only(console: Console) -> None:
