@@ -108,6 +108,7 @@ for legacy_route in routes.LEGACY_ROUTES:
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=ACCOUNT_ON_LOAD)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
+app.register_lifespan_task(jobs.webhook_loop)
 
 # Socket.IO checks the Origin too; give it the middleware's rule (own origin or the allowlist)
 # instead of the allowlist alone, so the console works on any port or host name it is served on.
