@@ -4,9 +4,9 @@ Reflex logs whole events in some cases (an unknown event name, a malformed paylo
 connection's router data. The websocket no longer carries the cookie into Reflex (see
 session_guard), but a log line is the last place a secret should be able to reach, so every
 record is scrubbed when it is created: session cookies, Authorization / X-API-Key values, API
-keys and management tokens (by their prefix, in any case), webhook signing secrets (`whsec_`), Reflex client tokens (UUIDs), and the
-value of anything named like a password, secret, token, pepper or cookie. rxapp/logs.py's
-formatters call `redact` too, so there is one list of patterns.
+keys and management tokens (by their prefix, in any case), webhook signing secrets (`whsec_`),
+Reflex client tokens (UUIDs), and the value of anything named like a password, secret, token,
+pepper or cookie. rxapp/logs.py's formatters call `redact` too, so there is one list of patterns.
 
 Installed through `logging.setLogRecordFactory`, so it applies to every logger and handler,
 including those configured later, and to the text of exceptions attached to a record.
