@@ -8,6 +8,8 @@ import datetime as dt
 import ipaddress
 import itertools
 import json
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,11 +18,13 @@ from sqlmodel import Session, select
 from rxapp import jobs
 from rxapp.context import app_context
 from rxapp.models import ApiKey, WebhookEndpoint, WebhookMessage
+from rxapp.redaction import redact
 from rxapp.services import keys as key_service
 from rxapp.services import rolling
 from rxapp.services.errors import ForbiddenError, ValidationError
 from rxapp.services.keys import KeyChanges
 from rxapp.services.webhooks import delivery, endpoints, outbox, signing, targets
+from tests.harness import CREDENTIAL_IN_LOG
 from tests.unit.helpers import Person, utc_now
 from tests.webhook_receiver import Receiver
 
@@ -378,3 +382,24 @@ def test_rolling_the_secret_signs_with_the_new_one(
     jobs.deliver_webhooks_once(engine)
     assert [d.verified for d in receiver.deliveries] == [True]
     assert not signing.verify(created.secret, receiver.deliveries[0].headers, receiver.deliveries[0].body)
+
+
+def test_the_readme_verification_example_accepts_a_real_delivery_and_refuses_a_forged_one() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Webhooks") :]
+    code = section[
+        section.index("```python") + len("```python") : section.index("```", section.index("```python") + 9)
+    ]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README's own example)
+    secret, body = signing.new_secret(), b'{"type":"key.created"}'
+    sent = signing.headers(secret, "msg_x", int(time.time()), body)
+    assert namespace["verify"](secret, sent, body)
+    assert not namespace["verify"](secret, sent, body + b" ")
+    assert not namespace["verify"](signing.new_secret(), sent, body)
+
+
+def test_signing_secrets_never_reach_a_log_line() -> None:
+    secret = signing.new_secret()
+    assert secret not in redact(f"made {secret} for you") and "whsec_[REDACTED]" in redact(secret)
+    assert CREDENTIAL_IN_LOG.search(f"x {secret}") and not CREDENTIAL_IN_LOG.search(redact(secret))
