@@ -9,6 +9,7 @@ from pathlib import Path
 from rxapp.cli_common import CLI_ACTOR_SUFFIX, EXPIRES_HELP, acting, find_user, parse_time, read_password
 from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args, set_credits_with
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
+from rxapp.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
 from rxapp.db import session_scope
 from rxapp.models import ProfileAction, utc_now
 from rxapp.services import admin, rolling, two_factor, usage
@@ -432,6 +433,7 @@ COMMANDS = (
         ),
     ),
     Command("doctor", doctor, "check the configuration, one line per check", ()),
+    *WEBHOOK_COMMANDS,
 )
 
 

@@ -1,8 +1,9 @@
-"""Background jobs run by every backend worker: key expiry (with credit refills and the prunes) and
-the Last Used flush.
+"""Background jobs run by every backend worker: key expiry (with credit refills, the prunes and the
+webhook reminders), the Last Used flush and webhook delivery.
 
-Both are safe with several workers: expiry is one conditional UPDATE per chunk, and the flush never moves
-Last Used backwards.
+All are safe with several workers: expiry is one conditional UPDATE per chunk, the flush never moves
+Last Used backwards, reminders are deduplicated by a unique key, and a webhook message is claimed
+with a lease by one conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
@@ -23,6 +25,8 @@ from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services.keys import refill
 from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.services.webhooks import delivery as webhook_delivery
+from rxapp.services.webhooks import outbox as webhook_outbox
 
 log = logging.getLogger("rxapp.jobs")
 
@@ -56,6 +60,8 @@ def expire_keys_once() -> int:
             user_service.purge_expired(session)
             usage.prune(session, dt.timedelta(days=get_settings().usage_retention_days))
             idempotency.prune(session, dt.timedelta(hours=get_settings().idempotency_retention_hours))
+        with session_scope() as session:
+            webhook_outbox.scan_reminders(session, get_settings().webhook_credits_low)
     except Exception:
         metrics.record_expiry_run(time.perf_counter() - started, expired, ok=False)
         raise
@@ -105,3 +111,54 @@ def flush_last_used(engine) -> int:
     if rows:
         metrics.record_last_used_flush(time.perf_counter() - started, rows)
     return rows
+
+
+def deliver_webhooks_once(engine: sa.Engine | None = None) -> int:
+    """Claim a batch of due webhook messages, send them side by side (outside any transaction),
+    record each outcome. Returns how many were claimed."""
+    settings = get_settings()
+    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds * 2 + 30)
+    with session_scope(engine) as session:
+        batch = webhook_delivery.claim_due(session, utc_now(), lease)
+    if not batch:
+        return 0
+
+    def send(outgoing: webhook_delivery.Outgoing) -> webhook_delivery.Outcome:
+        return webhook_delivery.send(
+            outgoing, timeout=settings.webhook_timeout_seconds, allow_private=settings.webhook_allow_private
+        )
+
+    with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
+        outcomes = list(pool.map(send, batch))
+    disable_after = dt.timedelta(hours=settings.webhook_disable_after_hours)
+    for outgoing, outcome in zip(batch, outcomes, strict=True):
+        with session_scope(engine) as session:
+            webhook_delivery.record(
+                session,
+                outgoing,
+                outcome,
+                schedule=settings.webhook_retry_seconds,
+                disable_after=disable_after,
+            )
+        if not outcome.ok:  # ids and status only: never the URL (it may hold a token) or a secret
+            log.info(
+                "webhook %s (endpoint row %d) not delivered: status %s %s",
+                outgoing.message_id,
+                outgoing.endpoint_row_id,
+                outcome.status_code,
+                outcome.error[:120],
+            )
+    return len(batch)
+
+
+async def webhook_loop() -> None:
+    """Reads the outbox every interval; a full batch means more are waiting, so it reads again at once."""
+    interval = max(get_settings().webhook_interval_seconds, 0.1)
+    while True:
+        claimed = 0
+        try:
+            claimed = await asyncio.to_thread(deliver_webhooks_once)
+        except Exception:
+            log.exception("webhook delivery failed; retrying at the next interval")
+        if claimed < webhook_delivery.BATCH:
+            await asyncio.sleep(interval)

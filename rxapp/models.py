@@ -11,6 +11,11 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from rxapp.clock import as_utc as as_utc  # re-exported: callers import both from here
 from rxapp.clock import utc_now as utc_now
+from rxapp.webhook_models import WebhookAttempt as WebhookAttempt
+from rxapp.webhook_models import WebhookDeliveryPublic as WebhookDeliveryPublic
+from rxapp.webhook_models import WebhookEndpoint as WebhookEndpoint
+from rxapp.webhook_models import WebhookEndpointPublic as WebhookEndpointPublic
+from rxapp.webhook_models import WebhookMessage as WebhookMessage
 
 
 def core_table(model: type[SQLModel]) -> sa.Table:

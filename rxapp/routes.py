@@ -19,6 +19,7 @@ PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
 TOKENS = "/tokens"  # management API tokens of the current workspace
+WEBHOOKS = "/webhooks"  # the workspace's webhook endpoints and their delivery logs (owners)
 MEMBERS = "/members"  # the workspace's members, invitations and settings
 ADMIN = "/admin"
 INVITATION = "/invite"  # ?token=inv_...: signs the person in or up, then joins the workspace
@@ -27,7 +28,7 @@ INVITATION = "/invite"  # ?token=inv_...: signs the person in or up, then joins 
 # address is an old link, forwarded to the workspace the person is in (or, for a key, the key's).
 WORKSPACE_PREFIX = "/w"
 WORKSPACE_ARG = "workspace_id"  # the dynamic segment's name (a state var on every page's state)
-WORKSPACE_PAGES = (KEYS, PROFILES, ACTIVITY, MEMBERS, TOKENS)
+WORKSPACE_PAGES = (KEYS, PROFILES, ACTIVITY, MEMBERS, TOKENS, WEBHOOKS)
 LEGACY_ROUTES = (*WORKSPACE_PAGES, KEY_DETAIL)
 
 
@@ -42,6 +43,7 @@ W_PROFILES = workspace_route(PROFILES)
 W_ACTIVITY = workspace_route(ACTIVITY)
 W_MEMBERS = workspace_route(MEMBERS)
 W_TOKENS = workspace_route(TOKENS)
+W_WEBHOOKS = workspace_route(WEBHOOKS)
 
 API_PREFIX = "/api/v1"
 API_VERIFY = f"{API_PREFIX}/verify"
@@ -121,7 +123,7 @@ def same_page_in(path: str, workspace_id: str) -> str:
 
 
 NEXT_MAX_LENGTH = 1000
-_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION, TOKENS)
+_PAGE_PREFIXES = (KEYS, PROFILES, ACTIVITY, ACCOUNT, MEMBERS, ADMIN, INVITATION, TOKENS, WEBHOOKS)
 
 
 def safe_next(path: str) -> str:

@@ -10,7 +10,7 @@ from rxapp.bench_switches import BenchSwitches
 from rxapp.hotpath import fast_path_middleware
 from rxapp.hotpath.app import FastPathApp
 from rxapp.logs import configure_logging, request_context_middleware
-from rxapp.pages import keys, profiles, tokens
+from rxapp.pages import keys, profiles, tokens, webhooks
 from rxapp.pages.account import ON_LOAD as ACCOUNT_ON_LOAD
 from rxapp.pages.account import account_page
 from rxapp.pages.activity import ActivityState, activity_page
@@ -108,12 +108,16 @@ app.add_page(not_found_page, route="404", title="Page not found · Key Console")
 app.add_page(
     tokens.tokens_page, route=routes.W_TOKENS, title="Management tokens · Key Console", on_load=tokens.ON_LOAD
 )
+app.add_page(
+    webhooks.webhooks_page, route=routes.W_WEBHOOKS, title="Webhooks · Key Console", on_load=webhooks.ON_LOAD
+)
 # The old addresses without the workspace forward to the same page in one (rxapp/pages/legacy.py).
 for legacy_route in routes.LEGACY_ROUTES:
     app.add_page(legacy_page, route=legacy_route, title="Key Console", on_load=LEGACY_ON_LOAD)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=ACCOUNT_ON_LOAD)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
+app.register_lifespan_task(jobs.webhook_loop)
 
 # Socket.IO checks the Origin too; give it the middleware's rule (own origin or the allowlist)
 # instead of the allowlist alone, so the console works on any port or host name it is served on.

@@ -84,10 +84,23 @@ def _origins(value: Any) -> Any:
     return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
 
+def _seconds_list(value: Any, info: ValidationInfo) -> Any:
+    """Comma-separated waits in seconds (`1,2,4`), each a non-negative number; at least one."""
+    if not isinstance(value, str):
+        return value
+    waits = tuple(_non_negative(part.strip(), info) for part in value.split(",") if part.strip())
+    if not waits:
+        raise ValueError(f"{_variable(info)} must list at least one wait in seconds, got {value!r}")
+    return waits
+
+
 NonNegative = Annotated[float, BeforeValidator(_non_negative)]  # seconds, hours, days
 Count = Annotated[int, BeforeValidator(_whole)]
 AtLeastOne = Annotated[int, BeforeValidator(_at_least_one)]
 Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]  # not JSON: a plain list
+SecondsList = Annotated[tuple[float, ...], NoDecode, BeforeValidator(_seconds_list)]
+# Webhook retries (issue 26): exponential, about 24 hours in all after the first attempt.
+WEBHOOK_RETRY_DEFAULT = "10,60,300,1800,3600,7200,14400,28800,28800"
 
 
 def _from(variable: str, default: Any, **extra: Any) -> Any:
@@ -136,6 +149,17 @@ class Settings(BaseSettings):
     log_format: str = _from("APIKEYS_LOG_FORMAT", "text")
     # Who may create an account from the browser: open | invite | closed (see README, "Sign-up").
     signup_policy: str = _from("APIKEYS_SIGNUP", "invite")
+    # Webhooks (README, "Webhooks"): the waits between attempts, the HTTP timeout, how often the
+    # outbox is read, when an endpoint failing since long is disabled, whether private addresses
+    # (loopback, link-local, RFC 1918...) may be targets, and the credits_low threshold.
+    webhook_retry_seconds: SecondsList = _from(
+        "APIKEYS_WEBHOOK_RETRY_SECONDS", WEBHOOK_RETRY_DEFAULT, validate_default=True
+    )
+    webhook_timeout_seconds: NonNegative = _from("APIKEYS_WEBHOOK_TIMEOUT", 10.0)
+    webhook_interval_seconds: NonNegative = _from("APIKEYS_WEBHOOK_INTERVAL", 1.0)
+    webhook_disable_after_hours: NonNegative = _from("APIKEYS_WEBHOOK_DISABLE_AFTER_HOURS", 72.0)
+    webhook_allow_private: bool = _from("APIKEYS_WEBHOOK_ALLOW_PRIVATE", False)
+    webhook_credits_low: Count = _from("APIKEYS_WEBHOOK_CREDITS_LOW", 10)
 
     _pepper_from_file: bool = PrivateAttr(False)
 

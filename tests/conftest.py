@@ -105,6 +105,10 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         # Many tests sign up through the form on a shared console; the default policy (invite)
         # has its own tests (tests/unit/test_signup_policy_http.py).
         "APIKEYS_SIGNUP": "open",
+        # Webhook receivers in the tests listen on 127.0.0.1; retries come fast (issue 26)
+        "APIKEYS_WEBHOOK_ALLOW_PRIVATE": "1",
+        "APIKEYS_WEBHOOK_RETRY_SECONDS": "1,2,4",
+        "APIKEYS_WEBHOOK_INTERVAL": "0.5",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
         "REFLEX_USE_NPM": "1",

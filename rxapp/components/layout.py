@@ -102,6 +102,7 @@ def navbar() -> rx.Component:
                 nav_link("Activity", routes.ACTIVITY, "history", "nav-activity"),
                 nav_link("Members", routes.MEMBERS, "users", "nav-members"),
                 nav_link("Tokens", routes.TOKENS, "bot", "nav-tokens"),
+                nav_link("Webhooks", routes.WEBHOOKS, "webhook", "nav-webhooks"),
                 rx.cond(AuthState.is_admin, nav_link("Admin", routes.ADMIN, "shield", "nav-admin")),
                 gap="4",
                 class_name="nav-links",

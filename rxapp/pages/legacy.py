@@ -1,5 +1,5 @@
 """Old, workspace-less addresses (`/keys`, `/keys/<key_id>`, `/profiles`, `/activity`, `/members`,
-`/tokens`): bookmarks and links from before the workspace was in the address. Each forwards, in
+`/tokens`, `/webhooks`): bookmarks and links from before the workspace was in the address. Each forwards, in
 place, to the same page in the workspace the person is in; an old key link goes to the key's own
 workspace when the person is a member of it (so a link shared then still opens the key), and
 an old joining landing (`/keys?joined=<id>`) to that workspace for a member. Signed

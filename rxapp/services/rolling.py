@@ -22,6 +22,7 @@ from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.keys.programming import public_fields
 from rxapp.services.keys.rules import identity_of
 from rxapp.services.versioning import rows_matched
+from rxapp.services.webhooks import outbox as webhooks
 
 GRACE_CHOICES: dict[str, dt.timedelta] = {
     "0": dt.timedelta(0),
@@ -132,6 +133,7 @@ def roll_key(
     key_service.change_key(
         session, old, changes, actor, [("key.roll", detail)], client_address=client_address, now=now
     )
+    webhooks.emit_key(session, old, webhooks.KEY_ROLLED, now, new_key_id=new_row.key_id)
     return Rolled(new=created, old_key_id=old.key_id, old_expires_at=end)
 
 
@@ -254,6 +256,7 @@ def expire_now(
     changes = {"status": KeyStatus.EXPIRED.value, "expires_at": now}
     events = [("key.expire_now", "expired by the user after a roll")]
     key_service.change_key(session, key, changes, actor, events, client_address=client_address, now=now)
+    webhooks.emit_key(session, key, webhooks.KEY_EXPIRED, now)
 
 
 def page_links(session: Session, access: Access, key_ids: list[str]) -> dict[str, RollLinks]:

@@ -35,8 +35,9 @@ SCOPES = (
     "profiles:write",
     "usage:read",
     "audit:read",
+    "webhooks:write",
 )
-WRITE_SCOPES = frozenset({"keys:write", "profiles:write"})
+WRITE_SCOPES = frozenset({"keys:write", "profiles:write", "webhooks:write"})
 # Last Used is written at most once per this interval per token: no write per request.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 

@@ -14,13 +14,11 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 
 import pyotp
 import segno
@@ -29,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.context import get_settings
 from rxapp.models import RecoveryCode, User, UserTotp, as_utc, utc_now
-from rxapp.services import audit, throttle
+from rxapp.services import audit, sealing, throttle
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, NotFoundError, ThrottledError, ValidationError
 
@@ -46,50 +44,12 @@ _INTERVAL = 30
 # ---------------------------------------------------------------- sealing the secret
 
 
-@lru_cache(maxsize=4)
-def _keys(pepper: bytes) -> tuple[bytes, bytes]:
-    return (
-        hmac.new(pepper, b"apikeys totp seal v1 encrypt", hashlib.sha256).digest(),
-        hmac.new(pepper, b"apikeys totp seal v1 mac", hashlib.sha256).digest(),
-    )
-
-
-def _stream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (
-        hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(length // 32 + 1)
-    )
-    return b"".join(blocks)[:length]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def seal(secret: str) -> str:
-    """`v1.<nonce>.<ciphertext>.<tag>`: HMAC-SHA256 counter-mode stream, then an HMAC tag."""
-    encrypt_key, mac_key = _keys(get_settings().pepper)
-    nonce = secrets.token_bytes(16)
-    plain = secret.encode()
-    cipher = bytes(a ^ b for a, b in zip(plain, _stream(encrypt_key, nonce, len(plain)), strict=True))
-    tag = hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()[:16]
-    return f"v1.{_b64(nonce)}.{_b64(cipher)}.{_b64(tag)}"
+    return sealing.seal(secret, "totp")
 
 
 def unseal(sealed: str) -> str:
-    encrypt_key, mac_key = _keys(get_settings().pepper)
-    version, nonce_text, cipher_text, tag_text = sealed.split(".")
-    nonce, cipher = _unb64(nonce_text), _unb64(cipher_text)
-    if version != "v1" or not hmac.compare_digest(
-        _unb64(tag_text), hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()[:16]
-    ):
-        raise ValueError("sealed two-factor secret does not verify (another pepper?)")
-    return bytes(
-        a ^ b for a, b in zip(cipher, _stream(encrypt_key, nonce, len(cipher)), strict=True)
-    ).decode()
+    return sealing.unseal(sealed, "totp")
 
 
 # ---------------------------------------------------------------- status and setup
@@ -347,7 +307,7 @@ def check_code(session: Session, user_id: int, code: str, now: dt.datetime | Non
 def _pending_mac(user: User, expires: int) -> str:
     key = hmac.new(get_settings().pepper, b"apikeys pending sign-in v1", hashlib.sha256).digest()
     message = f"{user.id}.{expires}.{user.password_hash}".encode()
-    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+    return sealing.b64(hmac.new(key, message, hashlib.sha256).digest())
 
 
 def pending_token(session: Session, user_id: int, now: dt.datetime | None = None) -> str:

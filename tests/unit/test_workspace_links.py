@@ -78,6 +78,7 @@ def test_old_links_go_to_the_same_page_in_a_workspace() -> None:
         "/activity",
         "/members",
         "/tokens",
+        "/webhooks",
     }
 
 

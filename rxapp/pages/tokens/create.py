@@ -28,6 +28,7 @@ SCOPE_LABELS = {
     "profiles:write": "Create, change and delete Bias Profiles",
     "usage:read": "Read key usage",
     "audit:read": "Read the activity log",
+    "webhooks:write": "Manage webhook endpoints (owners only)",
 }
 
 

@@ -30,6 +30,7 @@ from rxapp.services.keys.rules import (
     public,
 )
 from rxapp.services.versioning import STALE_CODE, delete_row, rows_matched
+from rxapp.services.webhooks import outbox as webhooks
 
 STALE_MESSAGE = "This key was changed somewhere else since you opened it. Reload and try again."
 
@@ -99,6 +100,7 @@ def create_key(
         when=now,
     )
     session.flush()
+    webhooks.emit_key(session, key, webhooks.KEY_CREATED, now)  # same transaction: never lost
     identity = program.get("identity") if program else None
     return CreatedKey(key=public(key, profile_name, now, identity), secret=secret)
 
@@ -224,6 +226,7 @@ def update_key(
     if status_changed:
         events.append(("key.status", f"{current_status} -> {changes.status}"))
     change_key(session, key, values, actor, events, client_address=client_address, now=now)
+    webhooks.emit_key(session, key, webhooks.KEY_UPDATED, now)
     return public(key, profile_name, now, identity_of(session, key))
 
 
@@ -290,6 +293,7 @@ def delete_key(
         detail=f"name={key.name!r}",
         client_address=client_address,
     )
+    webhooks.emit_key(session, key, webhooks.KEY_DELETED)
     session.flush()
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from rxapp.models import ApiKey, KeyStatus, core_table, utc_now
 from rxapp.services import audit, moments
 from rxapp.services.errors import ValidationError
+from rxapp.services.webhooks import outbox as webhooks
 
 
 class ExpiryPreset(StrEnum):
@@ -124,6 +125,7 @@ def _claim(session: Session, keys: sa.Table, conditions: tuple, now: dt.datetime
     )
     for start in range(0, len(claimed), _AUDIT_BATCH):
         _audit_expired(session, keys, claimed[start : start + _AUDIT_BATCH], now)
+    webhooks.emit_expired(session, claimed, now)  # same transaction as the claim
     return len(claimed)
 
 
