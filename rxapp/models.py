@@ -11,20 +11,12 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from rxapp.clock import as_utc as as_utc  # re-exported: callers import both from here
 from rxapp.clock import utc_now as utc_now
+from rxapp.model_base import core_table as core_table
 from rxapp.webhook_models import WebhookAttempt as WebhookAttempt
 from rxapp.webhook_models import WebhookDeliveryPublic as WebhookDeliveryPublic
 from rxapp.webhook_models import WebhookEndpoint as WebhookEndpoint
 from rxapp.webhook_models import WebhookEndpointPublic as WebhookEndpointPublic
 from rxapp.webhook_models import WebhookMessage as WebhookMessage
-
-
-def core_table(model: type[SQLModel]) -> sa.Table:
-    """A table model's Core `Table`, for bulk statements without per-row ORM work. Typed here once:
-    SQLModel sets `__table__` when the class is made, and its type does not declare it."""
-    table = sa.inspect(model).local_table
-    if not isinstance(table, sa.Table):
-        raise TypeError(f"{model.__name__} is not a table model")
-    return table
 
 
 class KeyStatus(StrEnum):

@@ -3,7 +3,7 @@
 Expand-only: three new tables. Old code keeps working beside it.
 
 Revision ID: 480c64aac8ad
-Revises: c3f8a1d5e9b2
+Revises: 7c7b0284ee8d
 Create Date: 2026-12-06 06:00:00
 
 """
@@ -16,7 +16,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "480c64aac8ad"
-down_revision: str | Sequence[str] | None = "c3f8a1d5e9b2"
+down_revision: str | Sequence[str] | None = "7c7b0284ee8d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
