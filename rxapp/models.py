@@ -101,6 +101,36 @@ class RecoveryCode(SQLModel, table=True):
     used_at: dt.datetime | None = Field(default=None)
 
 
+class Passkey(SQLModel, table=True):
+    """A user's passkey (WebAuthn credential, services/passkeys.py): its public key only. The
+    signature counter is checked on each use (a cloned authenticator shows a counter that does
+    not move forward)."""
+
+    __tablename__ = "passkeys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=60)
+    credential_id: str = Field(max_length=1400, unique=True, index=True)  # base64url
+    public_key: str = Field(max_length=2000)  # COSE key, base64url
+    sign_count: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0"))
+    created_at: dt.datetime = Field(default_factory=utc_now)
+    last_used_at: dt.datetime | None = Field(default=None)
+
+
+class PasskeyChallenge(SQLModel, table=True):
+    """A WebAuthn challenge the server issued: used once (deleted when used), for one purpose
+    (`register`, `sign_in`, `second_factor`, `reauth`), short-lived. Only its SHA-256 is kept."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True, index=True)
+    purpose: str = Field(max_length=16)
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
+    expires_at: dt.datetime = Field(index=True)
+
+
 class LoginFailure(SQLModel, table=True):
     """Recent failed sign-ins, counted for throttling by account, by client address and by device.
 
@@ -148,6 +178,8 @@ class Workspace(SQLModel, table=True):
     name: str = Field(max_length=80)
     personal: bool = Field(default=False)
     created_at: dt.datetime = Field(default_factory=utc_now)
+    # The owners ask every member for two factors (code or passkey) before its pages open.
+    require_two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Membership(SQLModel, table=True):
@@ -385,6 +417,7 @@ class WorkspacePublic(_Public):
     name: str
     personal: bool
     role: str
+    require_two_factor: bool = False
 
 
 class MemberPublic(_Public):
@@ -392,6 +425,13 @@ class MemberPublic(_Public):
     email: str
     role: str
     joined_at: dt.datetime
+
+
+class PasskeyPublic(_Public):
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = None
 
 
 class InvitationPublic(_Public):
