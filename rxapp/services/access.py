@@ -35,6 +35,9 @@ class Access:
     workspace_name: str
     role: str
     personal: bool = False
+    # The workspace requires two factors and this user has none yet: its pages ask them to set
+    # one up first (components/layout.protected_page).
+    needs_two_factor: bool = False
 
     def can(self, need: Need) -> bool:
         return _ROLE_LEVEL.get(self.role, 0) >= need
