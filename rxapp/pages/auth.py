@@ -204,7 +204,8 @@ def _code_step() -> rx.Component:
     return native_form(
         rx.vstack(
             rx.text(
-                "Enter the 6-digit code from your authenticator app, or one of your recovery codes.",
+                "Enter the 6-digit code from your authenticator app or one of your recovery codes, "
+                "or use a passkey below.",
                 size="2",
                 id="sign-in-code-help",
             ),

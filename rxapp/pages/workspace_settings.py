@@ -170,19 +170,11 @@ def workspace_settings() -> rx.Component:
                 state.rename_error != "",
                 rx.text(state.rename_error, color_scheme="red", size="2", id="workspace-rename-error"),
             ),
-            rx.text(
-                rx.flex(
-                    rx.switch(
-                        checked=state.require_two_factor,
-                        on_change=state.set_require_two_factor,
-                        id="workspace-require-2fa",
-                    ),
-                    "Require two-factor authentication (a code or a passkey) for every member",
-                    gap="2",
-                    align="center",
-                    min_height="44px",  # the whole label is the touch target
-                ),
-                as_="label",
+            rx.checkbox(
+                "Require two-factor authentication (a code or a passkey) for every member",
+                checked=state.require_two_factor,
+                on_change=state.set_require_two_factor,
+                id="workspace-require-2fa",
                 size="2",
             ),
             rx.cond(

@@ -392,6 +392,9 @@ def complete_sign_in(
     _throttle_check(session, user, device, client_address, now)
     row = _row(session, user.id or 0)
     if row is None or row.enabled_at is None:
+        # No authenticator app: the account's second factor is a passkey, so no code is right.
+        if passkeys.count(session, user.id or 0):
+            raise _wrong_code()
         return None
     used = _accept(session, row, code, now, recovery=True)
     if not used:

@@ -133,6 +133,10 @@ def test_a_passkey_makes_the_password_ask_for_a_second_factor(
     token = two_factor.pending_token(session, alice.id)
     user = two_factor.pending_user(session, token)
     assert user is not None
+    with pytest.raises(ValidationError) as no_code:  # no authenticator app: no code is right
+        two_factor.complete_sign_in(session, token, "123456")
+    assert no_code.value.code == two_factor.WRONG_CODE
+    session.rollback()
     options = passkeys.authentication_options(session, ORIGIN, passkeys.SECOND_FACTOR, user.id)
     assert json.loads(options)["allowCredentials"][0]["id"] == b64(device.credential_id)
     session.commit()
