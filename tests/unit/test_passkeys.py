@@ -3,13 +3,14 @@ as the second factor, forged, replayed and foreign challenges, the counter, remo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, Passkey, PasskeyChallenge
-from rxapp.services import passkeys, two_factor
+from rxapp.services import passkeys, reauth, two_factor
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from tests.soft_authenticator import SoftPasskey, b64
@@ -172,3 +173,31 @@ def test_reset_two_factor_removes_passkeys(session: Session, alice: Person) -> N
     assert passkeys.count(session, alice.id) == 0
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.two_factor_reset")).one()
     assert "passkeys removed: 1" in event.detail
+
+
+def test_sudo_mode_takes_the_users_own_passkey(session: Session, alice: Person, bob: Person) -> None:
+    device = SoftPasskey(ORIGIN)
+    _register(session, alice, device)
+    bobs = SoftPasskey(ORIGIN)
+    _register(session, bob, bobs)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    token = user_service.start_session(session, alice.id, now=start)
+    session.commit()
+    digest = user_service.token_digest(token)
+    with pytest.raises(reauth.ReauthRequired):
+        reauth.require_recent(session, digest)
+    # bob's passkey does not confirm alice's session
+    options = reauth.passkey_options(session, alice.id, ORIGIN)
+    assert json.loads(options)["allowCredentials"][0]["id"] == b64(device.credential_id)
+    session.commit()
+    with pytest.raises(ValidationError) as refused:
+        reauth.confirm_with_passkey(session, digest, alice.id, bobs.get(options), ORIGIN)
+    assert refused.value.code == reauth.REAUTH_FAILED
+    session.rollback()
+    options = reauth.passkey_options(session, alice.id, ORIGIN)
+    session.commit()
+    reauth.confirm_with_passkey(session, digest, alice.id, device.get(options), ORIGIN)
+    session.commit()
+    reauth.require_recent(session, digest)
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.reauthenticated")).one()
+    assert event.detail == "passkey"
