@@ -58,8 +58,17 @@ _MESSAGES = {
 }
 
 
+TWO_FACTOR_REQUIRED = "two_factor_required"
+
+
 def require(access: Access, need: Need) -> Access:
-    """The role check: raises ForbiddenError (code FORBIDDEN) when the role is not enough."""
+    """The role check: raises ForbiddenError (code FORBIDDEN) when the role is not enough, and
+    (code two_factor_required) while the workspace's two-factor policy bars this member."""
     if not isinstance(access, Access) or not access.can(need):
         raise ForbiddenError(_MESSAGES[need])
+    if access.needs_two_factor:
+        raise ForbiddenError(
+            "This workspace requires two-factor authentication: set it up on your Account page.",
+            code=TWO_FACTOR_REQUIRED,
+        )
     return access

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from rxapp.models import AuditEvent
 from rxapp.services import admin, factors, passkeys, two_factor_policy
 from rxapp.services import workspaces as workspace_service
+from rxapp.services.access import TWO_FACTOR_REQUIRED, Need, require
 from rxapp.services.errors import ConflictError, ForbiddenError
 from tests.soft_authenticator import SoftPasskey
 from tests.unit.helpers import Person
@@ -53,6 +54,9 @@ def test_a_member_without_a_factor_is_flagged_until_they_add_one(
     session.commit()
     flagged = workspace_service.resolve(session, bob.id, team.workspace_public_id)
     assert flagged.needs_two_factor
+    with pytest.raises(ForbiddenError) as barred:  # every workspace service refuses, not only the pages
+        require(flagged, Need.READ)
+    assert barred.value.code == TWO_FACTOR_REQUIRED
     assert not workspace_service.resolve(session, alice.id, team.workspace_public_id).needs_two_factor
     assert not workspace_service.resolve(session, bob.id).needs_two_factor  # his personal one: no policy
     _register(session, bob, SoftPasskey(ORIGIN))
