@@ -53,7 +53,10 @@ def _set_disabled(disabled: bool):
 def reset_2fa(args: argparse.Namespace) -> int:
     with session_scope() as session:
         two_factor.reset(session, args.email)
-    print(f"Two-factor sign-in is off for {args.email}: the password alone signs in.", file=sys.stderr)
+    print(
+        f"Two-factor sign-in is off and the passkeys are gone for {args.email}: the password alone signs in.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -318,7 +321,12 @@ COMMANDS = (
     Command("reset-password", reset_password, "set a new password (from stdin when piped)", (EMAIL,)),
     Command("disable-user", disable_user, "refuse a user's sign-ins and end their sessions", (EMAIL,)),
     Command("enable-user", enable_user, "let a disabled user sign in again", (EMAIL,)),
-    Command("reset-2fa", reset_2fa, "turn off two-factor sign-in for a user who lost it (audited)", (EMAIL,)),
+    Command(
+        "reset-2fa",
+        reset_2fa,
+        "turn off two-factor sign-in and remove the passkeys of a user who lost them (audited)",
+        (EMAIL,),
+    ),
     Command("create-workspace", create_workspace, "create a workspace owned by a user", (EMAIL, arg("name"))),
     Command(
         "remove-member",

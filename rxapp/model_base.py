@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
@@ -13,3 +15,15 @@ def core_table(model: type[SQLModel]) -> sa.Table:
     if not isinstance(table, sa.Table):
         raise TypeError(f"{model.__name__} is not a table model")
     return table
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+class ProfileAction(StrEnum):
+    FLAG = "flag"
+    BLOCK = "block"
+    REWRITE = "rewrite"

@@ -11,25 +11,17 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from rxapp.clock import as_utc as as_utc  # re-exported: callers import both from here
 from rxapp.clock import utc_now as utc_now
+from rxapp.model_base import KeyStatus as KeyStatus
+from rxapp.model_base import ProfileAction as ProfileAction
 from rxapp.model_base import core_table as core_table
+from rxapp.models_passkeys import Passkey as Passkey  # passkeys' tables live beside (module size)
+from rxapp.models_passkeys import PasskeyChallenge as PasskeyChallenge
+from rxapp.models_passkeys import PasskeyPublic as PasskeyPublic
 from rxapp.webhook_models import WebhookAttempt as WebhookAttempt
 from rxapp.webhook_models import WebhookDeliveryPublic as WebhookDeliveryPublic
 from rxapp.webhook_models import WebhookEndpoint as WebhookEndpoint
 from rxapp.webhook_models import WebhookEndpointPublic as WebhookEndpointPublic
 from rxapp.webhook_models import WebhookMessage as WebhookMessage
-
-
-class KeyStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    INACTIVE = "INACTIVE"
-    EXPIRED = "EXPIRED"
-
-
-class ProfileAction(StrEnum):
-    FLAG = "flag"
-    BLOCK = "block"
-    REWRITE = "rewrite"
-
 
 BIAS_CATEGORIES: dict[str, str] = {
     "gender": "Gender",
@@ -143,6 +135,8 @@ class Workspace(SQLModel, table=True):
     name: str = Field(max_length=80)
     personal: bool = Field(default=False)
     created_at: dt.datetime = Field(default_factory=utc_now)
+    # The owners ask every member for two factors (code or passkey) before its pages open.
+    require_two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Membership(SQLModel, table=True):
@@ -392,6 +386,7 @@ class WorkspacePublic(_Public):
     name: str
     personal: bool
     role: str
+    require_two_factor: bool = False
 
 
 class MemberPublic(_Public):

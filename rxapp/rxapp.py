@@ -59,6 +59,7 @@ app = FastPathApp(
         rx.script(src="/focus_return.js"),
         rx.script(src="/keep_email.js"),
         rx.script(src="/slider_names.js"),
+        rx.script(src="/passkeys.js"),
     ],
     api_transformer=[api, fast_path_middleware, security_middleware, request_context_middleware],
     security_middleware=security_middleware,

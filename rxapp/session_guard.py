@@ -212,6 +212,10 @@ class SessionGuard(Middleware):
             auth.workspace = allowed
         if getattr(auth, "workspace_missing", False) != missing:
             auth.workspace_missing = missing
+        # Only pages of a workspace (their address names it) are gated; Account stays open.
+        needed = user is not None and bool(in_address) and not missing and user.access.needs_two_factor
+        if getattr(auth, "two_factor_needed", False) != needed:
+            auth.two_factor_needed = needed
         if user is not None:
             role = user.access.role
             if auth.role != role:

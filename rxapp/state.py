@@ -96,6 +96,9 @@ class AuthState(rx.State):
     # The page's address names a workspace this user may not see (none such, or not a member):
     # the page reads as not found, the same for both (set by SessionGuard on every event).
     workspace_missing: bool = False
+    # The address's workspace requires two factors and this person has none yet: its pages show
+    # how to set one up instead (set by SessionGuard on every event; components/layout.py).
+    two_factor_needed: bool = False
     role: str = ""
     is_admin: bool = False
     _workspace_id: int = 0

@@ -3,6 +3,7 @@
 - `verify`: /verify and /authorize (the documented twins of rxapp/hotpath, which holds the rate
   limiter and the request rules);
 - `auth_forms`: the browser's sign-in, sign-up and sign-out form posts;
+- `passkey_forms`: sign-in with a passkey (alone, or as the second step): a challenge, then the answer;
 - `health`: /health;
 - `management`: a package: keys, profiles, usage and audit for automation, with a management
   token (conventions in `problems` and `management.common`);
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, docs, health, management, verify
+from rxapp.api import auth_forms, docs, health, management, passkey_forms, verify
 from rxapp.api.errors import error_response
 from rxapp.api.problems import Problem, is_management_path, problem_response
 
@@ -73,6 +74,7 @@ async def _unexpected(request: Request, _error_: Exception) -> JSONResponse:
 api.include_router(verify.router)
 api.include_router(health.router)
 api.include_router(auth_forms.router)
+api.include_router(passkey_forms.router)
 api.include_router(management.router)
 api.include_router(docs.router)
 

@@ -153,10 +153,25 @@ def workspace_not_found() -> rx.Component:
     )
 
 
+def two_factor_needed() -> rx.Component:
+    """What a workspace's page shows to a member without a second factor when its owners require
+    two: the way to set one up, not the workspace's content."""
+    return rx.vstack(
+        rx.heading("Two-factor authentication required", size="5"),
+        rx.text(
+            "This workspace requires two-factor authentication. Set it up on your Account page "
+            "(an authenticator app or a passkey), then come back.",
+        ),
+        rx.link("Set it up on Account", href=routes.ACCOUNT, id="two-factor-required-link"),
+        id="two-factor-required",
+    )
+
+
 def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Component:
     """Renders nothing private until the server has confirmed the session. With `workspace_gate`,
     an address naming a workspace the person may not see shows `workspace_not_found` instead (a
     page with its own not-found, like a key's, passes False and reads the flag itself)."""
+    content = rx.cond(AuthState.two_factor_needed, two_factor_needed(), content)
     if workspace_gate:
         content = rx.cond(AuthState.workspace_missing, workspace_not_found(), content)
     return rx.box(

@@ -18,7 +18,7 @@ import reflex as rx
 
 from rxapp.components.dialogs import DialogOpen, dialog_footer
 from rxapp.components.forms import field_error, focus_element, labelled_field
-from rxapp.services import reauth
+from rxapp.services import passkeys, reauth
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError
 from rxapp.session_guard import Caller
@@ -35,6 +35,7 @@ def register_retry(name: str, handler: Callable[..., Any]) -> None:
 
 class ReauthState(DialogOpen, AuthState):
     error: str = ""
+    has_passkeys: bool = False  # offer "Use a passkey instead"
     # set by the page handler only (backend vars: the browser cannot)
     _retry_id: str = ""
     _retry_name: str = ""
@@ -60,6 +61,42 @@ class ReauthState(DialogOpen, AuthState):
         if refused:
             self.error = refused.message
             return focus_element("reauth-password")
+        return self._done()
+
+    @rx.event
+    @requires_user
+    async def use_passkey(self, user: Caller):
+        """A challenge for the user's passkeys; the browser signs it (assets/passkeys.js)."""
+        with Refusal(self) as refused:
+            options = await self.in_session(reauth.passkey_options, user.id, page_origin(self))
+        if refused:
+            return None
+        return rx.call_script(
+            f"window.kcPasskeys.get({json.dumps(options)})", callback=ReauthState.passkey_signed
+        )
+
+    @rx.event
+    @requires_user
+    async def passkey_signed(self, user: Caller, result: str):
+        answer = str(result or "")
+        if not answer or answer.startswith("error:"):
+            self.error = "The passkey request was cancelled or timed out. Try again, or enter your password."
+            return None
+        with Refusal(self) as refused:
+            await self.in_session(
+                reauth.confirm_with_passkey,
+                user.session_digest,
+                user.id,
+                answer[:20_000],
+                page_origin(self),
+                client_address=self.client_address(),
+            )
+        if refused:
+            return None
+        return self._done()
+
+    def _done(self):
+        """Identity confirmed: close, and run the action that asked for it again."""
         retry, self.open, self.error, self._retry_id = self._retry_id, False, "", ""
         name, args, self._retry_name, self._retry_args = self._retry_name, self._retry_args, "", []
         if name in _RETRIES:
@@ -72,12 +109,18 @@ class ReauthState(DialogOpen, AuthState):
         return None
 
 
+def page_origin(state: AuthState) -> str:
+    """The page's origin as its websocket presented it (checked on connect: ours or allowlisted)."""
+    return str(getattr(state.router.headers, "origin", "") or "")
+
+
 async def ask_to_reauthenticate(
     state: AuthState, retry_id: str = "", *, retry: str = "", args: tuple[str | int, ...] = ()
 ) -> None:
     """Open the dialog from a page handler whose service answered REAUTH_REQUIRED."""
     dialog = await state.get_state(ReauthState)
     dialog.open, dialog.error, dialog._retry_id = True, "", retry_id
+    dialog.has_passkeys = bool(state._user_id) and await state.in_session(passkeys.count, state._user_id) > 0
     dialog._retry_name, dialog._retry_args = retry, list(args)
 
 
@@ -87,7 +130,7 @@ def reauth_dialog() -> rx.Component:
             rx.dialog.title("Confirm it is you"),
             rx.dialog.description(
                 "This is a sensitive action. Enter your password (or, with two-factor sign-in on, "
-                "a code from your authenticator app) to continue.",
+                "a code from your authenticator app, or a passkey) to continue.",
                 id="reauth-help",
             ),
             rx.form(
@@ -114,6 +157,18 @@ def reauth_dialog() -> rx.Component:
                         "reauth-cancel",
                         rx.button("Confirm", type="submit", min_height="44px", id="reauth-submit"),
                         width="100%",
+                    ),
+                    rx.cond(
+                        ReauthState.has_passkeys,
+                        rx.button(
+                            rx.icon("key-round", size=16),
+                            "Use a passkey instead",
+                            type="button",
+                            variant="soft",
+                            min_height="44px",
+                            on_click=ReauthState.use_passkey,
+                            id="reauth-passkey",
+                        ),
                     ),
                     spacing="3",
                     width="100%",

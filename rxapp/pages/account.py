@@ -11,6 +11,7 @@ from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
+from rxapp.pages.account_passkeys import PasskeysState, passkeys_section
 from rxapp.pages.account_two_factor import TwoFactorState, two_factor_section
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError
@@ -113,12 +114,13 @@ def account_content() -> rx.Component:
             width="100%",
         ),
         two_factor_section(),
+        passkeys_section(),
         spacing="4",
         width="100%",
     )
 
 
-ON_LOAD = [AccountState.load, TwoFactorState.load]
+ON_LOAD = [AccountState.load, TwoFactorState.load, PasskeysState.load]
 
 
 def account_page() -> rx.Component:

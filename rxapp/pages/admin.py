@@ -23,6 +23,7 @@ class UserRow(BaseModel):
     last_sign_in: str
     last_sign_in_exact: str
     workspaces: str
+    two_factor: str
     disabled: bool
     is_admin: bool
     is_me: bool  # no Disable on the admin's own row (the service refuses it: SELF_DISABLE)
@@ -56,6 +57,7 @@ class AdminState(AuthState):
                 last_sign_in=iso(u.last_sign_in_at),
                 last_sign_in_exact=exact_utc(u.last_sign_in_at) or "Never signed in",
                 workspaces=", ".join(u.workspaces),
+                two_factor=u.two_factor,
                 disabled=u.disabled,
                 is_admin=u.is_admin,
                 is_me=u.id == user.id,
@@ -97,6 +99,7 @@ def _user_row(row: UserRow) -> rx.Component:
             id=f"admin-last-sign-in-{row.id}",
         ),
         rx.table.cell(row.workspaces),
+        rx.table.cell(row.two_factor, id=f"admin-two-factor-{row.id}"),
         rx.table.cell(
             rx.cond(
                 row.is_me,
@@ -140,7 +143,10 @@ def admin_page() -> rx.Component:
             ),
             rx.heading("Users", size="4"),
             data_table(
-                ("Email", "Created", "Last sign-in", "Workspaces", ""), state.users, _user_row, "admin-users"
+                ("Email", "Created", "Last sign-in", "Workspaces", "Two-factor", ""),
+                state.users,
+                _user_row,
+                "admin-users",
             ),
             rx.heading("Workspaces", size="4"),
             data_table(

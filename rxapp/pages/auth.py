@@ -24,10 +24,19 @@ SIGN_IN_MESSAGES = {
     "password_changed": "Your password was changed. Sign in again with the new password.",
     "session_ended": "Your session has ended. Sign in again.",
     "code_expired": "The sign-in took too long. Enter your email and password again.",
+    "passkey_refused": "That passkey was not accepted. Try again, or sign in with your password.",
 }
 CODE_MESSAGES = {
     "code_invalid": "That code is not valid. Enter the current code from your authenticator app.",
+    "passkey_refused": "That passkey was not accepted. Try again, or enter a code.",
 }
+# What assets/passkeys.js reports when no answer was posted (the browser's side of a passkey).
+PASSKEY_PROBLEMS = {
+    "error:cancelled": "The passkey request was cancelled or timed out. Try again.",
+    "error:unsupported": "This browser cannot use passkeys.",
+    "error:expired": "The sign-in took too long. Enter your email and password again.",
+}
+PASSKEY_FAILED = "Could not use a passkey. Try again."
 SIGN_UP_MESSAGES = {
     "mismatch": "The two passwords do not match.",
     "email_invalid": "Enter a valid email address.",
@@ -67,6 +76,7 @@ class AuthPageState(AuthState):
     next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
     step: str = ""  # "code": the password was right, the second step asks for a code
     code_error: str = ""  # shown next to the code field
+    passkey_error: str = ""  # the browser could not produce a passkey answer (cancelled, ...)
 
     @rx.event
     async def load_sign_in(self):
@@ -79,9 +89,16 @@ class AuthPageState(AuthState):
         self.error_message = SIGN_IN_MESSAGES.get(code, "")
         self.code_error = CODE_MESSAGES.get(code, "") if self.step else ""
         self.notice = "You have been signed out." if params.get("signed_out") else ""
+        self.passkey_error = ""
         if self.step:
             return focus_element("sign-in-code")
         return _restore_email("sign-in-email", code in SIGN_IN_MESSAGES and code != "session_ended")
+
+    @rx.event
+    def passkey_done(self, result: str):
+        """assets/passkeys.js's answer: "" when the form was posted, else what went wrong."""
+        outcome = str(result or "")
+        self.passkey_error = PASSKEY_PROBLEMS.get(outcome, PASSKEY_FAILED) if outcome else ""
 
     @rx.event
     async def load_sign_up(self):
@@ -145,12 +162,50 @@ def _messages() -> rx.Component:
     )
 
 
+def _passkey_form(step: str, button_id: str, label: str) -> rx.Component:
+    """A button that signs in with a passkey (assets/passkeys.js): it fetches a challenge from
+    `data-options`, lets the browser sign it, and posts the answer with this plain form."""
+    form_id = f"{button_id}-form"
+    return native_form(
+        rx.vstack(
+            rx.el.input(type="hidden", name="credential", value="", id=f"{button_id}-credential"),
+            rx.el.input(type="hidden", name="step", value=step),
+            rx.el.input(type="hidden", name="next", value=AuthPageState.next_path),
+            rx.button(
+                rx.icon("key-round", size=16),
+                label,
+                type="button",
+                size="3",
+                width="100%",
+                min_height="44px",
+                variant="outline",
+                id=button_id,
+                on_click=rx.call_script(
+                    f"window.kcPasskeys.signIn('{form_id}')", callback=AuthPageState.passkey_done
+                ),
+            ),
+            rx.box(
+                field_error(AuthPageState.passkey_error, AuthPageState.passkey_error != ""),
+                id=f"{button_id}-error",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        action=backend_url(routes.API_PASSKEY_SIGN_IN),
+        method="post",
+        id=form_id,
+        custom_attrs={"data-options": backend_url(routes.API_PASSKEY_OPTIONS), "data-purpose": step},
+        width="100%",
+    )
+
+
 def _code_step() -> rx.Component:
     """The second step of a sign-in with two-factor on: a code from the app, or a recovery code."""
     return native_form(
         rx.vstack(
             rx.text(
-                "Enter the 6-digit code from your authenticator app, or one of your recovery codes.",
+                "Enter the 6-digit code from your authenticator app or one of your recovery codes, "
+                "or use a passkey below.",
                 size="2",
                 id="sign-in-code-help",
             ),
@@ -201,37 +256,50 @@ def sign_in_page() -> rx.Component:
             rx.cond(AuthPageState.step == "code", "Two-factor sign-in", "Sign in"), size="5", as_="h1"
         ),
         _messages(),
-        rx.cond(AuthPageState.step == "code", _code_step(), _password_step()),
+        rx.cond(
+            AuthPageState.step == "code",
+            rx.fragment(
+                _code_step(),
+                rx.text("Or use a passkey of this account.", size="2"),
+                _passkey_form("second_factor", "passkey-second-factor", "Use a passkey"),
+            ),
+            rx.fragment(
+                _password_step_form(),
+                _passkey_form("sign_in", "passkey-sign-in", "Sign in with a passkey"),
+                _to_sign_up(),
+            ),
+        ),
     )
 
 
-def _password_step() -> rx.Component:
-    return rx.fragment(
-        native_form(
-            rx.vstack(
-                _field("Email", "email", "email", "sign-in-email", "username", max_length=254),
-                _field(
-                    "Password",
-                    "password",
-                    "password",
-                    "sign-in-password",
-                    "current-password",
-                    max_length=PASSWORD_MAX_LENGTH,
-                ),
-                rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-next"),
-                rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
-                spacing="3",
-                width="100%",
+def _password_step_form() -> rx.Component:
+    return native_form(
+        rx.vstack(
+            _field("Email", "email", "email", "sign-in-email", "username", max_length=254),
+            _field(
+                "Password",
+                "password",
+                "password",
+                "sign-in-password",
+                "current-password",
+                max_length=PASSWORD_MAX_LENGTH,
             ),
-            action=backend_url(routes.API_SIGN_IN),
-            method="post",
+            rx.el.input(type="hidden", name="next", value=AuthPageState.next_path, id="sign-in-next"),
+            rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-submit"),
+            spacing="3",
             width="100%",
         ),
-        rx.text(
-            "No account yet? ",
-            rx.link("Create one", href=routes.SIGN_UP, id="to-sign-up", underline="always"),
-            size="2",
-        ),
+        action=backend_url(routes.API_SIGN_IN),
+        method="post",
+        width="100%",
+    )
+
+
+def _to_sign_up() -> rx.Component:
+    return rx.text(
+        "No account yet? ",
+        rx.link("Create one", href=routes.SIGN_UP, id="to-sign-up", underline="always"),
+        size="2",
     )
 
 

@@ -12,9 +12,9 @@ import reflex as rx
 from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.components.forms import invalid_if, labelled_field
-from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate, register_retry
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
-from rxapp.services import reauth
+from rxapp.services import reauth, two_factor_policy
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -28,6 +28,8 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     typed_name: str = ""  # what the owner typed to confirm the delete
     error: str = ""
     error_field: str = ""
+    require_two_factor: bool = False  # the workspace's two-factor policy (owners change it)
+    policy_error: str = ""
     _public_id: str = ""
 
     @rx.event
@@ -35,6 +37,29 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     async def load(self, user: Caller):
         self.personal = user.access.personal
         self.new_name, self.rename_error = user.access.workspace_name, ""
+        self.policy_error = ""
+        self.require_two_factor = await self.in_session(two_factor_policy.is_required, user.access)
+
+    @rx.event
+    @requires_user
+    async def set_require_two_factor(self, user: Caller, required: bool | int):
+        """The policy switch: owners only (the service checks), in sudo mode, audited."""
+        wanted = bool(required)
+        with Refusal(self, "policy_error") as refused:
+            await self.in_session(reauth.require_recent, user.session_digest)  # sudo mode
+            await self.in_session(
+                two_factor_policy.set_required, user.access, wanted, client_address=self.client_address()
+            )
+        if refused.code == REAUTH_REQUIRED:
+            self.policy_error = ""
+            await ask_to_reauthenticate(self, retry="workspace.require_two_factor", args=(int(wanted),))
+            return None
+        if refused:
+            return None
+        self.require_two_factor, self.policy_error = wanted, ""
+        return rx.toast.success(
+            "Members now need two-factor authentication." if wanted else "Two-factor is no longer required."
+        )
 
     @rx.event
     def set_new_name(self, value: str):
@@ -145,6 +170,17 @@ def workspace_settings() -> rx.Component:
                 state.rename_error != "",
                 rx.text(state.rename_error, color_scheme="red", size="2", id="workspace-rename-error"),
             ),
+            rx.checkbox(
+                "Require two-factor authentication (a code or a passkey) for every member",
+                checked=state.require_two_factor,
+                on_change=state.set_require_two_factor,
+                id="workspace-require-2fa",
+                size="2",
+            ),
+            rx.cond(
+                state.policy_error != "",
+                rx.text(state.policy_error, color_scheme="red", size="2", id="workspace-require-2fa-error"),
+            ),
             rx.cond(
                 ~state.personal,
                 rx.box(
@@ -181,3 +217,6 @@ def workspace_settings() -> rx.Component:
             id="workspace-settings",
         ),
     )
+
+
+register_retry("workspace.require_two_factor", WorkspaceSettingsState.set_require_two_factor)

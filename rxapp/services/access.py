@@ -35,6 +35,9 @@ class Access:
     workspace_name: str
     role: str
     personal: bool = False
+    # The workspace requires two factors and this user has none yet: its pages ask them to set
+    # one up first (components/layout.protected_page).
+    needs_two_factor: bool = False
 
     def can(self, need: Need) -> bool:
         return _ROLE_LEVEL.get(self.role, 0) >= need
@@ -55,8 +58,17 @@ _MESSAGES = {
 }
 
 
+TWO_FACTOR_REQUIRED = "two_factor_required"
+
+
 def require(access: Access, need: Need) -> Access:
-    """The role check: raises ForbiddenError (code FORBIDDEN) when the role is not enough."""
+    """The role check: raises ForbiddenError (code FORBIDDEN) when the role is not enough, and
+    (code two_factor_required) while the workspace's two-factor policy bars this member."""
     if not isinstance(access, Access) or not access.can(need):
         raise ForbiddenError(_MESSAGES[need])
+    if access.needs_two_factor:
+        raise ForbiddenError(
+            "This workspace requires two-factor authentication: set it up on your Account page.",
+            code=TWO_FACTOR_REQUIRED,
+        )
     return access

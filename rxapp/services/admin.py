@@ -14,7 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from rxapp.context import get_settings
 from rxapp.models import ApiKey, Membership, Role, User, UserSession, Workspace
-from rxapp.services import audit
+from rxapp.services import audit, factors
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, NotFoundError
 from rxapp.services.token_revocation import revoke_tokens_of
@@ -32,6 +32,7 @@ class AdminUserRow(BaseModel):
     is_admin: bool
     disabled: bool
     workspaces: list[str]
+    two_factor: str = "none"  # "none", "code", "2 passkeys", "code + 1 passkey" (services/factors.py)
 
 
 class AdminWorkspaceRow(BaseModel):
@@ -70,6 +71,8 @@ def list_users(session: Session) -> list[AdminUserRow]:
         .order_by(col(Workspace.name))
     ).all():
         names.setdefault(user_id, []).append(name)
+    users = session.exec(select(User).order_by(col(User.created_at), col(User.id))).all()
+    factor_names = factors.describe(session, [user.id or 0 for user in users])
     return [
         AdminUserRow(
             id=user.id or 0,
@@ -79,8 +82,9 @@ def list_users(session: Session) -> list[AdminUserRow]:
             is_admin=user.is_admin,
             disabled=user.disabled,
             workspaces=names.get(user.id or 0, []),
+            two_factor=factor_names.get(user.id or 0, "none"),
         )
-        for user in session.exec(select(User).order_by(col(User.created_at), col(User.id))).all()
+        for user in users
     ]
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from rxapp.context import get_settings
 from rxapp.models import User, UserSession, as_utc, utc_now
-from rxapp.services import audit, throttle, two_factor
+from rxapp.services import audit, passkeys, throttle, two_factor
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, ThrottledError, ValidationError
 
@@ -74,6 +74,12 @@ def confirm(
         ok = user_service.check_password(user, secret)
     if not ok:
         raise ValidationError("That is not right. Try again.", field="password", code=REAUTH_FAILED)
+    _proved(session, row, user, now, "", client_address)
+
+
+def _proved(
+    session: Session, row: UserSession, user: User, now: dt.datetime, detail: str, client_address: str
+) -> None:
     row.authenticated_at = now
     session.add(row)
     audit.record(
@@ -83,8 +89,37 @@ def confirm(
         owner_id=user.id,
         target_type="user",
         target_id=user.email,
+        detail=detail,
         client_address=client_address,
     )
+
+
+def passkey_options(session: Session, user_id: int, origin: str) -> str:
+    """A challenge for one of the user's passkeys, good only for re-authentication."""
+    return passkeys.authentication_options(session, origin, passkeys.REAUTH, user_id)
+
+
+def confirm_with_passkey(
+    session: Session,
+    digest: str,
+    user_id: int,
+    credential_json: str,
+    origin: str,
+    *,
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """The same as `confirm`, proved with one of the user's passkeys instead of a secret."""
+    now = now or utc_now()
+    row = _session_row(session, digest)
+    user = session.get(User, user_id)
+    if row is None or user is None or row.user_id != user_id:
+        raise ReauthRequired("Sign in again.", code=REAUTH_REQUIRED)
+    if passkeys.verify_assertion(session, credential_json, origin, passkeys.REAUTH, user_id, now=now) is None:
+        raise ValidationError(
+            "That passkey was not accepted. Try again.", field="password", code=REAUTH_FAILED
+        )
+    _proved(session, row, user, now, "passkey", client_address)
 
 
 def record_failure(session: Session, user_id: int, *, client_address: str = "") -> None:

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.context import get_settings
 from rxapp.models import RecoveryCode, User, UserTotp, as_utc, utc_now
-from rxapp.services import audit, sealing, throttle
+from rxapp.services import audit, passkeys, sealing, throttle
 from rxapp.services import users as user_service
 from rxapp.services.errors import ConflictError, NotFoundError, ThrottledError, ValidationError
 
@@ -276,11 +276,13 @@ def _remove(session: Session, user_id: int) -> None:
 
 
 def reset(session: Session, email: str, *, actor: str = "operator (cli)") -> None:
-    """The operator's `reset-2fa EMAIL`: two-factor off for a user who lost every factor (audited)."""
+    """The operator's `reset-2fa EMAIL`: authenticator, recovery codes and passkeys gone, for a user
+    who lost every factor (audited)."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         raise NotFoundError(f"No user with the email {email!r}.", field="email")
     _remove(session, user.id or 0)
+    removed = passkeys.remove_all(session, user.id or 0)
     audit.record(
         session,
         action="user.two_factor_reset",
@@ -288,7 +290,7 @@ def reset(session: Session, email: str, *, actor: str = "operator (cli)") -> Non
         owner_id=user.id,
         target_type="user",
         target_id=user.email,
-        detail="two-factor turned off by the operator",
+        detail=f"two-factor turned off by the operator; passkeys removed: {removed}",
         client_address="cli",
     )
 
@@ -350,6 +352,9 @@ def complete_sign_in(
     _throttle_check(session, user, device, client_address, now)
     row = _row(session, user.id or 0)
     if row is None or row.enabled_at is None:
+        # No authenticator app: the account's second factor is a passkey, so no code is right.
+        if passkeys.count(session, user.id or 0):
+            raise _wrong_code()
         return None
     used = _accept(session, row, code, now, recovery=True)
     if not used:

@@ -22,8 +22,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, col, select
 
 from rxapp.context import app_context, get_settings
-from rxapp.models import LoginFailure, User, UserPublic, UserSession, UserTotp, utc_now
-from rxapp.services import audit, instance, throttle, workspaces
+from rxapp.models import LoginFailure, User, UserPublic, UserSession, utc_now
+from rxapp.services import audit, factors, instance, throttle, workspaces
 from rxapp.services.errors import ConflictError, ForbiddenError, ThrottledError, ValidationError
 
 PASSWORD_MIN_LENGTH = 8
@@ -278,8 +278,8 @@ class SignIn:
 
 
 def _two_factor_on(session: Session, user_id: int) -> bool:
-    row = session.get(UserTotp, user_id)
-    return row is not None and row.enabled_at is not None
+    """An authenticator app turned on, or a passkey registered: the password alone is not enough."""
+    return factors.has_second_factor(session, user_id)
 
 
 def authenticate(

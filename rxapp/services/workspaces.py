@@ -29,7 +29,7 @@ from rxapp.models import (
     WorkspacePublic,
     utc_now,
 )
-from rxapp.services import audit
+from rxapp.services import audit, factors
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.token_revocation import revoke_tokens_of
@@ -66,7 +66,11 @@ def _check_role(role: str) -> str:
 
 def _public(workspace: Workspace, role: str) -> WorkspacePublic:
     return WorkspacePublic(
-        public_id=workspace.public_id, name=workspace.name, personal=workspace.personal, role=role
+        public_id=workspace.public_id,
+        name=workspace.name,
+        personal=workspace.personal,
+        role=role,
+        require_two_factor=workspace.require_two_factor,
     )
 
 
@@ -131,6 +135,8 @@ def resolve(session: Session, user_id: int, public_id: str = "") -> Access:
         workspace_name=workspace.name,
         role=role,
         personal=workspace.personal,
+        # only a workspace with the policy pays for the factor lookup
+        needs_two_factor=workspace.require_two_factor and not factors.has_second_factor(session, user_id),
     )
 
 
