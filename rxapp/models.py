@@ -146,6 +146,8 @@ class Workspace(SQLModel, table=True):
     name: str = Field(max_length=80)
     personal: bool = Field(default=False)
     created_at: dt.datetime = Field(default_factory=utc_now)
+    # What a leak report does to a key: notify | disable | roll (services/leaks.py)
+    leak_policy: str = Field(default="disable", max_length=8, sa_column_kwargs={"server_default": "disable"})
 
 
 class Membership(SQLModel, table=True):
@@ -357,6 +359,21 @@ class ManagementToken(SQLModel, table=True):
     expires_at: dt.datetime | None = Field(default=None)
     last_used_at: dt.datetime | None = Field(default=None)
     revoked_at: dt.datetime | None = Field(default=None)
+
+
+class LeakReport(SQLModel, table=True):
+    """A secret-scanning report that matched a key or token of this console (services/leaks.py)."""
+
+    __tablename__ = "leak_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    target_type: str = Field(max_length=8)  # "key" | "token"
+    target_id: str = Field(max_length=24, index=True)
+    url: str = Field(default="", max_length=1000)
+    source: str = Field(default="", max_length=40)
+    action: str = Field(max_length=8)  # notify | disable | roll | revoke
+    created_at: dt.datetime = Field(default_factory=utc_now)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -54,6 +54,8 @@ API_SIGN_IN = f"{API_AUTH_PREFIX}/sign-in"
 API_SIGN_UP = f"{API_AUTH_PREFIX}/sign-up"
 API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 API_SIGN_IN_CODE = f"{API_AUTH_PREFIX}/sign-in/code"  # the second step: an authenticator code
+API_SECRET_SCANNING_GITHUB = f"{API_PREFIX}/secret-scanning/github"  # leak reports (api/secret_scanning.py)
+API_LEAK_POLICY = "/workspace/leak-policy"  # under API_PREFIX, a management route
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)

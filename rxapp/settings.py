@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     log_format: str = _from("APIKEYS_LOG_FORMAT", "text")
     # Who may create an account from the browser: open | invite | closed (see README, "Sign-up").
     signup_policy: str = _from("APIKEYS_SIGNUP", "invite")
+    # Leak reports (README, "Leak reports"): the path of GitHub's secret-scanning public keys JSON
+    # (empty: POST /api/v1/secret-scanning/github answers 401 to everything). Never fetched.
+    secret_scanning_keys: str = _from("APIKEYS_SECRET_SCANNING_KEYS", "")
 
     _pepper_from_file: bool = PrivateAttr(False)
 

@@ -66,7 +66,9 @@ _TITLES = {
 }
 
 
-_MANAGEMENT_PREFIXES = tuple(f"{routes.API_PREFIX}/{part}" for part in ("keys", "profiles", "audit"))
+_MANAGEMENT_PREFIXES = tuple(
+    f"{routes.API_PREFIX}/{part}" for part in ("keys", "profiles", "audit", "workspace")
+)
 
 
 def is_management_path(path: str) -> bool:

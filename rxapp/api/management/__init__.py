@@ -6,7 +6,8 @@ bpm_...`). Every route calls the same services as the console.
 - `keys`: keys (list, create, get, update, delete, roll) and a key's usage;
 - `programs`: identities and the permission catalogue (and the shapes of a key's programmable fields);
 - `profiles`: Bias Profiles;
-- `audit`: the audit trail.
+- `audit`: the audit trail;
+- `leak_policy`: the workspace's leak policy (what a leak report does to its keys).
 
 Problem details (RFC 9457), scopes and If-Match live in `rxapp.api.problems`.
 """
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rxapp.api.management import audit, keys, profiles, programs
+from rxapp.api.management import audit, keys, leak_policy, profiles, programs
 
 router = APIRouter()
-for _module in (keys, programs, profiles, audit):  # the schema lists paths in this order
+for _module in (keys, programs, profiles, audit, leak_policy):  # the schema lists paths in this order
     router.include_router(_module.router)
 
 __all__ = ["router"]
