@@ -12,9 +12,10 @@ import reflex as rx
 from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.components.forms import invalid_if, labelled_field
+from rxapp.components.page import PHONE_TARGET
 from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
-from rxapp.services import reauth
+from rxapp.services import leaks, reauth
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -29,12 +30,23 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     error: str = ""
     error_field: str = ""
     _public_id: str = ""
+    leak_policy: str = leaks.DEFAULT_POLICY
 
     @rx.event
     @requires_user
     async def load(self, user: Caller):
         self.personal = user.access.personal
         self.new_name, self.rename_error = user.access.workspace_name, ""
+        self.leak_policy = await self.in_session(leaks.get_policy, user.access)
+
+    @rx.event
+    @requires_user
+    async def set_leak_policy(self, user: Caller, value: str):
+        """Owners only (the service checks); a refusal reaches the guard's error toast."""
+        self.leak_policy = await self.in_session(
+            leaks.set_policy, user.access, user.access.email, value, client_address=self.client_address()
+        )
+        return rx.toast.success(f"Leak policy: {leaks.POLICY_LABELS[self.leak_policy]}")
 
     @rx.event
     def set_new_name(self, value: str):
@@ -120,6 +132,24 @@ def _confirm_name_field() -> rx.Component:
     )
 
 
+def _leak_policy_picker() -> rx.Component:
+    """What a leak report (README, "Leak reports") does to this workspace's keys."""
+    return rx.flex(
+        rx.text("When a key leaks", size="2", as_="label", html_for="leak-policy", white_space="nowrap"),
+        rx.select.root(
+            rx.select.trigger(id="leak-policy", aria_label="When a key leaks", min_height=PHONE_TARGET),
+            rx.select.content(
+                *[rx.select.item(label, value=value) for value, label in leaks.POLICY_LABELS.items()]
+            ),
+            value=WorkspaceSettingsState.leak_policy,
+            on_change=WorkspaceSettingsState.set_leak_policy,
+        ),
+        align="center",
+        gap="2",
+        wrap="wrap",
+    )
+
+
 def workspace_settings() -> rx.Component:
     """Rename field and Delete button, shown to owners only."""
     state = WorkspaceSettingsState
@@ -145,6 +175,7 @@ def workspace_settings() -> rx.Component:
                 state.rename_error != "",
                 rx.text(state.rename_error, color_scheme="red", size="2", id="workspace-rename-error"),
             ),
+            _leak_policy_picker(),
             rx.cond(
                 ~state.personal,
                 rx.box(

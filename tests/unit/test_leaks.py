@@ -108,7 +108,9 @@ def _row(session: Session, key_id: str) -> ApiKey:
     return session.exec(select(ApiKey).where(ApiKey.key_id == key_id)).one()
 
 
-def test_the_default_policy_disables_the_key_and_the_key_page_shows_why(session: Session, alice: Person) -> None:
+def test_the_default_policy_disables_the_key_and_the_key_page_shows_why(
+    session: Session, alice: Person
+) -> None:
     key_id, secret = _key(session, alice)
     assert leaks.get_policy(session, alice.access) == "disable"
     answer = leaks.handle_reports(session, _report(secret))
@@ -150,14 +152,18 @@ def test_a_leaked_management_token_is_revoked(session: Session, alice: Person) -
     answer = leaks.handle_reports(session, _report(created.secret))
     session.commit()
     assert answer[0]["label"] == "true_positive"
-    row = session.exec(select(ManagementToken).where(ManagementToken.token_id == created.token.token_id)).one()
+    row = session.exec(
+        select(ManagementToken).where(ManagementToken.token_id == created.token.token_id)
+    ).one()
     assert row.revoked_at is not None
     with pytest.raises(token_service.TokenRejected):
         token_service.authenticate(session, created.secret)
     assert session.exec(select(LeakReport.action)).all() == ["revoke"]
 
 
-def test_unknown_or_malformed_tokens_are_false_positives_with_no_effect(session: Session, alice: Person) -> None:
+def test_unknown_or_malformed_tokens_are_false_positives_with_no_effect(
+    session: Session, alice: Person
+) -> None:
     _key(session, alice)
     unknown = key_format.generate_secret("bpk")
     answer = leaks.handle_reports(session, _report(unknown) + _report("hello") + _report("bpk_short"))
