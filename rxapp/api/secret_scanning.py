@@ -8,12 +8,14 @@ signed request is 401 with no effect. The answer is GitHub's format, one label p
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from rxapp import routes
-from rxapp.api.errors import error_response
+from rxapp.api.errors import ErrorOut, error_response
 from rxapp.context import get_settings
 from rxapp.db import session_scope
 from rxapp.services import leak_signature, leaks
@@ -22,10 +24,22 @@ from rxapp.services.errors import ServiceError
 router = APIRouter()
 
 
+class LabelOut(BaseModel):
+    token_raw: str
+    token_type: str
+    label: Literal["true_positive", "false_positive"]
+
+
 @router.post(
     routes.API_SECRET_SCANNING_GITHUB,
     summary="GitHub secret-scanning partner endpoint: leaked keys and management tokens",
     tags=["leaks"],
+    responses={
+        200: {"model": list[LabelOut], "description": "One label per report"},
+        401: {"model": ErrorOut, "description": "Unsigned, unknown key or bad signature"},
+        413: {"model": ErrorOut},
+        422: {"model": ErrorOut, "description": "Not an array of {token, type, url, source}"},
+    },
 )
 async def github_report(request: Request) -> JSONResponse:
     body = await request.body()
