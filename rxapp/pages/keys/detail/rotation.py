@@ -32,7 +32,13 @@ def leak_notice() -> rx.Component:
                 "). Found at: ",
                 rx.cond(
                     state.leak_url.startswith("https://"),
-                    rx.link(state.leak_url, href=state.leak_url, is_external=True, id="key-leaked-url"),
+                    rx.link(
+                        state.leak_url,
+                        href=state.leak_url,
+                        is_external=True,
+                        underline="always",
+                        id="key-leaked-url",
+                    ),
                     rx.text.span(state.leak_url, id="key-leaked-url"),
                 ),
             ),
