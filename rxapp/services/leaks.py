@@ -127,7 +127,8 @@ def _key_leaked(session: Session, key: ApiKey, report: Reported, source_name: st
         rolling.roll_key(session, _system_access(session, key), ACTOR, key.key_id, LEAK_ROLL_GRACE, now=now)
     else:
         _audit_key(session, key, events)
-    _record(session, key.workspace_id, "key", key.key_id, report, policy, now)
+    session.refresh(key)
+    report_handled(session, _record(session, key.workspace_id, "key", key.key_id, report, policy, now), key)
 
 
 def _token_leaked(
@@ -147,7 +148,9 @@ def _token_leaked(
         detail=f"reported by {source_name} at {report.url or 'no URL'}; revoked"[:1000],
         when=now,
     )
-    _record(session, token.workspace_id, "token", token.token_id, report, "revoke", now)
+    report_handled(
+        session, _record(session, token.workspace_id, "token", token.token_id, report, "revoke", now)
+    )
 
 
 def _audit_key(session: Session, key: ApiKey, events: list[tuple[str, str]]) -> None:
@@ -180,7 +183,7 @@ def _record(
     report: Reported,
     action: str,
     now: dt.datetime,
-) -> None:
+) -> LeakReport:
     row = LeakReport(
         workspace_id=workspace_id,
         target_type=target_type,
@@ -192,12 +195,14 @@ def _record(
     )
     session.add(row)
     session.flush()
-    report_handled(session, row)
+    return row
 
 
-def report_handled(session: Session, report: LeakReport) -> None:
+def report_handled(session: Session, report: LeakReport, key: ApiKey | None = None) -> None:
     """The one place a handled leak is announced beyond the audit trail: the `key.leaked` webhook
-    and the leak email (issue 26, items 1 and 2) hook in here. No emitter exists yet: it logs."""
+    (for a key: `webhooks.emit_key_leaked(session, key, url=report.url, source=report.source,
+    now=report.created_at)`) and the leak email (issue 26, items 1 and 2) hook in here, in the
+    report's transaction. No emitter exists on this branch yet: it logs."""
     log.warning(
         "leak report handled: %s %s in workspace %s, action %s",
         report.target_type,
