@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rxapp.cli_common import CLI_ACTOR_SUFFIX, EXPIRES_HELP, acting, find_user, parse_time, read_password
+from rxapp.cli_leaks import LEAK_COMMANDS, print_scanner_rules
 from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args, set_credits_with
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
@@ -442,6 +443,7 @@ COMMANDS = (
     ),
     Command("doctor", doctor, "check the configuration, one line per check", ()),
     *WEBHOOK_COMMANDS,
+    *LEAK_COMMANDS,
 )
 
 
@@ -458,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The doctor reports configuration problems itself; restore checks the backup's pepper fingerprint
 # and replaces the target, whose own fingerprint does not matter (and must not create its file).
-_NO_PEPPER_CHECK = {doctor, restore}
+_NO_PEPPER_CHECK = {doctor, restore, print_scanner_rules}
 
 
 def main(argv: list[str] | None = None) -> int:

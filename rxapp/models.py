@@ -14,6 +14,7 @@ from rxapp.clock import utc_now as utc_now
 from rxapp.model_base import KeyStatus as KeyStatus
 from rxapp.model_base import ProfileAction as ProfileAction
 from rxapp.model_base import core_table as core_table
+from rxapp.models_leaks import LeakReport as LeakReport
 from rxapp.models_passkeys import Passkey as Passkey  # passkeys' tables live beside (module size)
 from rxapp.models_passkeys import PasskeyChallenge as PasskeyChallenge
 from rxapp.models_passkeys import PasskeyPublic as PasskeyPublic
@@ -137,6 +138,8 @@ class Workspace(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utc_now)
     # The owners ask every member for two factors (code or passkey) before its pages open.
     require_two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # What a leak report does to a key: notify | disable | roll (services/leaks.py)
+    leak_policy: str = Field(default="disable", max_length=8, sa_column_kwargs={"server_default": "disable"})
 
 
 class Membership(SQLModel, table=True):

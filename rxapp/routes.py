@@ -58,6 +58,8 @@ API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 API_SIGN_IN_CODE = f"{API_AUTH_PREFIX}/sign-in/code"  # the second step: an authenticator code
 API_PASSKEY_OPTIONS = f"{API_AUTH_PREFIX}/passkey/options"  # a challenge for navigator.credentials.get
 API_PASSKEY_SIGN_IN = f"{API_AUTH_PREFIX}/passkey/sign-in"  # the signed answer: alone, or the second step
+API_SECRET_SCANNING_GITHUB = f"{API_PREFIX}/secret-scanning/github"  # leak reports (api/secret_scanning.py)
+API_LEAK_POLICY = "/workspace/leak-policy"  # under API_PREFIX, a management route
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)

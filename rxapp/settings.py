@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: NonNegative = _from("APIKEYS_WEBHOOK_DISABLE_AFTER_HOURS", 72.0)
     webhook_allow_private: bool = _from("APIKEYS_WEBHOOK_ALLOW_PRIVATE", False)
     webhook_credits_low: Count = _from("APIKEYS_WEBHOOK_CREDITS_LOW", 10)
+    # Leak reports (README, "Leak reports"): the path of GitHub's secret-scanning public keys JSON
+    # (empty: POST /api/v1/secret-scanning/github answers 401 to everything). Never fetched.
+    secret_scanning_keys: str = _from("APIKEYS_SECRET_SCANNING_KEYS", "")
 
     _pepper_from_file: bool = PrivateAttr(False)
 

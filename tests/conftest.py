@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.harness import (
     ROOT,  # noqa: F401 - tests import it from here
@@ -36,6 +39,21 @@ WORKERS = os.environ.get("TEST_WORKERS", "3")
 PASSWORD = "a-long-test-password-42"
 METRICS_TOKEN = secrets.token_urlsafe(32)
 EXTRA_ORIGIN = "http://partner-portal.example"
+# GitHub's secret-scanning signing key, played by the tests: one P-256 pair per test session. Its
+# public half goes into the keys file the console reads (APIKEYS_SECRET_SCANNING_KEYS, written by
+# console_environment); tests/api/test_leak_reports.py signs reports with the private half.
+SECRET_SCANNING_KEY_ID = "test-github-secret-scanning"
+SECRET_SCANNING_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def write_secret_scanning_keys(path: Path) -> Path:
+    """GitHub's published JSON shape, with the session's public key as the current one."""
+    pem = SECRET_SCANNING_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    entry = {"key_identifier": SECRET_SCANNING_KEY_ID, "key": pem.decode(), "is_current": True}
+    path.write_text(json.dumps({"public_keys": [entry]}))
+    return path
 
 
 @dataclass
@@ -112,6 +130,7 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
         "REFLEX_USE_NPM": "1",
+        "APIKEYS_SECRET_SCANNING_KEYS": str(write_secret_scanning_keys(data_dir / "scanning-keys.json")),
     }
     if BACKEND == "postgres":
         database_url = POSTGRES_URL

@@ -7,6 +7,7 @@
 - `health`: /health;
 - `management`: a package: keys, profiles, usage and audit for automation, with a management
   token (conventions in `problems` and `management.common`);
+- `secret_scanning`: GitHub's secret-scanning partner endpoint (leak reports);
 - `errors`: the JSON error shape and the caller's address.
 
 Mounted into Reflex with `api_transformer`; its own lifespan never runs, so jobs live in jobs.py.
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, docs, health, management, passkey_forms, verify
+from rxapp.api import auth_forms, docs, health, management, passkey_forms, secret_scanning, verify
 from rxapp.api.errors import error_response
 from rxapp.api.problems import Problem, is_management_path, problem_response
 
@@ -77,6 +78,7 @@ api.include_router(auth_forms.router)
 api.include_router(passkey_forms.router)
 api.include_router(management.router)
 api.include_router(docs.router)
+api.include_router(secret_scanning.router)
 
 
 def benchmark_noop() -> JSONResponse:

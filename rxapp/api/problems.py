@@ -67,7 +67,7 @@ _TITLES = {
 
 
 _MANAGEMENT_PREFIXES = tuple(
-    f"{routes.API_PREFIX}/{part}" for part in ("keys", "profiles", "audit", "webhooks")
+    f"{routes.API_PREFIX}/{part}" for part in ("keys", "profiles", "audit", "webhooks", "workspace")
 )
 
 

@@ -12,9 +12,10 @@ import reflex as rx
 from rxapp import routes
 from rxapp.components.dialogs import DialogOpen, confirm_delete_dialog
 from rxapp.components.forms import invalid_if, labelled_field
+from rxapp.components.page import PHONE_TARGET
 from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate, register_retry
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
-from rxapp.services import reauth, two_factor_policy
+from rxapp.services import leaks, reauth, two_factor_policy
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
@@ -31,6 +32,7 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
     require_two_factor: bool = False  # the workspace's two-factor policy (owners change it)
     policy_error: str = ""
     _public_id: str = ""
+    leak_policy: str = leaks.DEFAULT_POLICY
 
     @rx.event
     @requires_user
@@ -39,6 +41,7 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
         self.new_name, self.rename_error = user.access.workspace_name, ""
         self.policy_error = ""
         self.require_two_factor = await self.in_session(two_factor_policy.is_required, user.access)
+        self.leak_policy = await self.in_session(leaks.get_policy, user.access)
 
     @rx.event
     @requires_user
@@ -60,6 +63,15 @@ class WorkspaceSettingsState(DialogOpen, AuthState):
         return rx.toast.success(
             "Members now need two-factor authentication." if wanted else "Two-factor is no longer required."
         )
+
+    @rx.event
+    @requires_user
+    async def set_leak_policy(self, user: Caller, value: str):
+        """Owners only (the service checks); a refusal reaches the guard's error toast."""
+        self.leak_policy = await self.in_session(
+            leaks.set_policy, user.access, user.access.email, value, client_address=self.client_address()
+        )
+        return rx.toast.success(f"Leak policy: {leaks.POLICY_LABELS[self.leak_policy]}")
 
     @rx.event
     def set_new_name(self, value: str):
@@ -145,6 +157,24 @@ def _confirm_name_field() -> rx.Component:
     )
 
 
+def _leak_policy_picker() -> rx.Component:
+    """What a leak report (README, "Leak reports") does to this workspace's keys."""
+    return rx.flex(
+        rx.text("When a key leaks", size="2", as_="label", html_for="leak-policy", white_space="nowrap"),
+        rx.select.root(
+            rx.select.trigger(id="leak-policy", aria_label="When a key leaks", min_height=PHONE_TARGET),
+            rx.select.content(
+                *[rx.select.item(label, value=value) for value, label in leaks.POLICY_LABELS.items()]
+            ),
+            value=WorkspaceSettingsState.leak_policy,
+            on_change=WorkspaceSettingsState.set_leak_policy,
+        ),
+        align="center",
+        gap="2",
+        wrap="wrap",
+    )
+
+
 def workspace_settings() -> rx.Component:
     """Rename field and Delete button, shown to owners only."""
     state = WorkspaceSettingsState
@@ -181,6 +211,7 @@ def workspace_settings() -> rx.Component:
                 state.policy_error != "",
                 rx.text(state.policy_error, color_scheme="red", size="2", id="workspace-require-2fa-error"),
             ),
+            _leak_policy_picker(),
             rx.cond(
                 ~state.personal,
                 rx.box(

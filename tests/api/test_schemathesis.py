@@ -52,7 +52,14 @@ def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperati
         operation
         for operation in (result.ok() for result in schema.get_all_operations())
         if not operation.path.startswith(
-            ("/api/v1/keys", "/api/v1/profiles", "/api/v1/audit", "/api/v1/identities", "/api/v1/permissions")
+            (
+                "/api/v1/keys",
+                "/api/v1/profiles",
+                "/api/v1/audit",
+                "/api/v1/identities",
+                "/api/v1/permissions",
+                "/api/v1/workspace",
+            )
         )
     ]
     labels = {operation.label for operation in operations}

@@ -8,6 +8,7 @@ bpm_...`). Every route calls the same services as the console.
 - `profiles`: Bias Profiles;
 - `audit`: the audit trail;
 - `webhooks`: webhook endpoints, their delivery log and Redeliver.
+- `leak_policy`: the workspace's leak policy (what a leak report does to its keys).
 
 Problem details (RFC 9457), scopes and If-Match live in `rxapp.api.problems`.
 """
@@ -16,10 +17,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rxapp.api.management import audit, keys, profiles, programs, webhooks
+from rxapp.api.management import audit, keys, leak_policy, profiles, programs, webhooks
 
 router = APIRouter()
-for _module in (keys, programs, profiles, audit, webhooks):  # the schema lists paths in this order
+for _module in (
+    keys,
+    programs,
+    profiles,
+    audit,
+    webhooks,
+    leak_policy,
+):  # the schema lists paths in this order
     router.include_router(_module.router)
 
 __all__ = ["router"]

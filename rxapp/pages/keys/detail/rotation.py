@@ -1,4 +1,4 @@
-"""The roll chain (rolled from / rolled to) and the rotation assistant with its Expire now."""
+"""The leak notice, the roll chain (rolled from / rolled to) and the rotation assistant with Expire now."""
 
 from __future__ import annotations
 
@@ -11,10 +11,49 @@ from rxapp.pages.keys.detail.state import KeyDetailState
 from rxapp.services import rolling
 from rxapp.state import AuthState
 
+_LEAK_SAID = {
+    "disable": "Leaked: this key was turned INACTIVE because a secret scanner found it in public",
+    "roll": "Leaked: this key was rolled because a secret scanner found it in public",
+    "notify": "Leaked: a secret scanner found this key in public",
+}
+
+
+def leak_notice() -> rx.Component:
+    """The latest leak report of the key (services/leaks.py): what was done, when, and where."""
+    state = KeyDetailState
+    return rx.cond(
+        state.leak_action != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.callout.text(
+                rx.match(state.leak_action, *_LEAK_SAID.items(), _LEAK_SAID["notify"]),
+                " (reported ",
+                local_time(state.leak_at, state.leak_at_exact),
+                "). Found at: ",
+                rx.cond(
+                    state.leak_url.startswith("https://"),
+                    rx.link(
+                        state.leak_url,
+                        href=state.leak_url,
+                        is_external=True,
+                        underline="always",
+                        id="key-leaked-url",
+                    ),
+                    rx.text.span(state.leak_url, id="key-leaked-url"),
+                ),
+            ),
+            color_scheme="red",
+            high_contrast=True,
+            id="key-leaked",
+            width="100%",
+        ),
+    )
+
 
 def rotation() -> rx.Component:
     state = KeyDetailState
     return rx.vstack(
+        leak_notice(),
         rx.cond(
             state.rolled_from != "",
             rx.text(

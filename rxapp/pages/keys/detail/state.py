@@ -18,7 +18,7 @@ from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_ut
 from rxapp.models import ApiKeyPublic, utc_now
 from rxapp.pages.keys.detail import limit_use
 from rxapp.pages.keys.detail.program import KeyProgramState
-from rxapp.services import audit, identities, rolling, usage
+from rxapp.services import audit, identities, leaks, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.audit_text import linked_detail
 from rxapp.services.errors import NotFoundError
@@ -79,6 +79,7 @@ class _Detail:
     events: list
     row_id: int = 0
     shared: limit_use.Shared | None = None  # the identity's row id and shared limits
+    leak: leaks.LeakNotice | None = None  # the latest leak report of the key
 
 
 class KeyDetailState(KeyProgramState, AuthState):
@@ -113,6 +114,10 @@ class KeyDetailState(KeyProgramState, AuthState):
     assistant_old_key: str = ""
     expire_confirm: bool = False  # the "Expire now" confirmation dialog is open
     events: list[EventRow] = []
+    leak_action: str = ""  # the latest leak report: what was done ("" when none)
+    leak_url: str = ""  # where the secret was found (a link only when https)
+    leak_at: str = ""
+    leak_at_exact: str = ""
 
     def _key_from_url(self) -> str:
         return self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:40]
@@ -139,6 +144,7 @@ class KeyDetailState(KeyProgramState, AuthState):
                 events,
                 row_id,
                 identities.shared_limits(session, user.access, key.identity) if key.identity else None,
+                leaks.latest_for_key(session, user.access, key_id),
             )
 
         detail = await self.in_session(work)
@@ -165,6 +171,11 @@ class KeyDetailState(KeyProgramState, AuthState):
         if chart != self.chart:
             self.chart = chart
         self.totals = detail.totals
+        leak = detail.leak
+        self.leak_action, self.leak_url = (leak.action, leak.url) if leak else ("", "")
+        self.leak_at, self.leak_at_exact = (
+            (iso(leak.reported_at), exact_utc(leak.reported_at)) if leak else ("", "")
+        )
         self.rolled_from = detail.links.rolled_from or ""
         self.rolled_to = detail.links.rolled_to or ""
         rotation = detail.rotation
