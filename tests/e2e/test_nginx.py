@@ -140,7 +140,7 @@ def test_seed_walk_through_nginx_with_tls(nginx: Proxy, browser: Browser, consol
         page.fill("#sign-up-password", PASSWORD)
         page.fill("#sign-up-confirm", PASSWORD)
         page.click("#sign-up-submit")
-        page.wait_for_url(re.compile(r"^https://localhost/keys/?$"), timeout=T)
+        page.wait_for_url(re.compile(r"^https://localhost/w/ws_\w+/keys/?$"), timeout=T)
         expect(page.locator("#signed-in-email")).to_have_text(email, timeout=T)
         expect(page.locator("#app-version")).to_have_text(f"Key Console {__version__}")
 
