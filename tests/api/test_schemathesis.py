@@ -47,7 +47,8 @@ def _load(console: Console, mode: str) -> schemathesis.BaseSchema:
 
 
 def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
-    # The management API (keys, profiles, audit, roles, webhooks...) needs a token: tests/api/test_management_schemathesis.py
+    # The management API (keys, profiles, audit, roles, webhooks...) needs a token:
+    # tests/api/test_management_schemathesis.py
     operations = [
         operation
         for operation in (result.ok() for result in schema.get_all_operations())
