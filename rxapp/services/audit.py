@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from rxapp.models import AuditEvent, AuditEventPublic, utc_now
+from rxapp.models import AuditEvent, AuditEventPublic, User, utc_now
 from rxapp.services import keyset
 from rxapp.services.access import Access, Need, require
 from rxapp.services.text import storable
@@ -219,4 +219,20 @@ def _public(row: AuditEvent) -> AuditEventPublic:
         detail=row.detail,
         client_address=row.client_address,
         occurrences=row.occurrences,
+    )
+
+
+def record_for_user(
+    session: Session, user: User, action: str, detail: str = "", client_address: str = ""
+) -> None:
+    """An event about a person's own sign-in factors (codes, passkeys): the user is actor and target."""
+    record(
+        session,
+        action=action,
+        actor=user.email,
+        owner_id=user.id,
+        target_type="user",
+        target_id=user.email,
+        detail=detail,
+        client_address=client_address,
     )

@@ -147,17 +147,7 @@ def _user(session: Session, user_id: int) -> User:
     return user
 
 
-def _audit(session: Session, user: User, action: str, detail: str = "", client_address: str = "") -> None:
-    audit.record(
-        session,
-        action=action,
-        actor=user.email,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        detail=detail,
-        client_address=client_address,
-    )
+_audit = audit.record_for_user  # the user is actor and target (shared with the other factor)
 
 
 def _user_handle(user_id: int) -> bytes:

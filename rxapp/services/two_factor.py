@@ -180,17 +180,7 @@ def _accept(session: Session, row: UserTotp, code: str, now: dt.datetime, *, rec
     return "recovery" if getattr(spent, "rowcount", 0) == 1 else ""
 
 
-def _audit(session: Session, user: User, action: str, detail: str = "", client_address: str = "") -> None:
-    audit.record(
-        session,
-        action=action,
-        actor=user.email,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        detail=detail,
-        client_address=client_address,
-    )
+_audit = audit.record_for_user  # the user is actor and target (shared with the other factor)
 
 
 def _device(session: Session, device_cookie: str, email: str, now: dt.datetime) -> str:
