@@ -7,6 +7,7 @@ process group, waited for until it answers, and stopped by that group only.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import signal
@@ -14,12 +15,27 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def exclusive(resource: str) -> Iterator[None]:
+    """Hold a machine-wide lock on `resource` (e.g. port 443) for the block.
+
+    scripts/test runs the SQLite and the PostgreSQL passes side by side; tests that need one fixed
+    thing of the machine take turns on it instead of skipping or colliding.
+    """
+    with open(f"/tmp/apikeys-tests-{resource}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def free_port() -> int:
@@ -61,7 +77,15 @@ def reset_postgres(url: str) -> None:
 
 
 def run_cli(env: dict[str, str], *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m rxapp ARGS` against the console described by `env` (the operator CLI)."""
+    """`python -m rxapp ARGS` against the console described by `env` (the operator CLI).
+
+    Forked from a process that imported the CLI once (tests/cli_fork.py); TEST_CLI_FORK=0 starts a
+    new interpreter per call instead, as an operator's shell does.
+    """
+    if os.environ.get("TEST_CLI_FORK", "1") != "0":
+        from tests import cli_fork
+
+        return cli_fork.run(env, *args, input_text=input_text)
     return subprocess.run(
         [sys.executable, "-m", "rxapp", *args],
         cwd=ROOT,
@@ -95,9 +119,10 @@ def chromium_launch_args() -> dict[str, object]:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
-    )
+    with exclusive("console-start"):  # `reflex db migrate` loads the app as a start does
+        subprocess.run(
+            ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+        )
 
 
 def start_console(
@@ -112,17 +137,20 @@ def start_console(
     unless `backend_only`). `prefix` goes before the command (the benchmark's `taskset`)."""
     command = [*prefix, "reflex", "run", "--env", "prod", "--backend-port", str(port)]
     command += ["--backend-only"] if backend_only else ["--frontend-port", str(port)]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, log_path)
-        if not backend_only:
-            wait_ready(f"http://localhost:{port}/sign-in", process, log_path)
-    except BaseException:
-        stop_console(process)
-        raise
+    # One start at a time on this machine: every start rewrites reflex.lock/ in the checkout (and
+    # builds the frontend), and the two backends' passes of scripts/test run side by side.
+    with exclusive("console-start"):
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, log_path)
+            if not backend_only:
+                wait_ready(f"http://localhost:{port}/sign-in", process, log_path)
+        except BaseException:
+            stop_console(process)
+            raise
     return process
 
 

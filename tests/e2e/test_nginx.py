@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, expect
 
 from rxapp import __version__
 from tests.conftest import PASSWORD, ROOT, Console, free_port
+from tests.harness import exclusive
 
 SITE = ROOT / "docs" / "deploy" / "nginx.conf"
 TLS_PORT = 443  # the compiled frontend reaches the backend on the page's own https port (no port)
@@ -75,6 +76,11 @@ class Proxy:
 def nginx(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     if NGINX is None:
         pytest.skip("nginx is not installed (scripts/test installs Debian's nginx when run as root)")
+    with exclusive(f"port-{TLS_PORT}"):  # the other backend's pass may be using it right now
+        yield from _nginx_in_front(console, tmp_path_factory)
+
+
+def _nginx_in_front(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     if not _port_free(TLS_PORT):
         pytest.skip(f"127.0.0.1:{TLS_PORT} is taken; the nginx test needs it for the HTTPS origin")
     folder = tmp_path_factory.mktemp("nginx")
