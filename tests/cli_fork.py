@@ -58,6 +58,7 @@ def _child(env: dict[str, str], args: list[str], stdin_path: str, stdout_path: s
         os.close(opened)
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's stdin until it exits
     sys.argv = [str(ROOT / "rxapp" / "__main__.py"), *args]
+    sys.modules.pop("rxapp.__main__", None)  # preloaded for its imports; it runs afresh as __main__
     code = 0
     try:
         runpy.run_module("rxapp", run_name="__main__", alter_sys=True)
