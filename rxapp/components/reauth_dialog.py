@@ -99,6 +99,13 @@ class ReauthState(DialogOpen, AuthState):
             return None
         return self._done()
 
+    @rx.event
+    def leave_for_sso(self):
+        """To the provider and back (a full page load, this tab keeps its state): closed first, so
+        the page comes back without it; the person then does the action again."""
+        self.open, self.error, self._retry_id, self._retry_name, self._retry_args = False, "", "", "", []
+        return rx.call_script(_sso_again_script())
+
     def _done(self):
         """Identity confirmed: close, and run the action that asked for it again."""
         retry, self.open, self.error, self._retry_id = self._retry_id, False, "", ""
@@ -130,14 +137,17 @@ async def ask_to_reauthenticate(
     dialog.sso_name = settings.oidc_name if settings.oidc_enabled else ""
 
 
-def _sso_again() -> rx.Component:
-    """Single sign-on asked to authenticate the person again (`prompt=login`); the new session's
-    proof is the provider's `auth_time`. The page reloads afterwards: the action is done again."""
+def _sso_again_script() -> str:
     start = json.dumps(backend_url(routes.API_OIDC_START))
-    go = (
+    return (
         f"window.location.assign({start} + '?reauth=1&origin=' + encodeURIComponent(window.location.origin)"
         " + '&next=' + encodeURIComponent(window.location.pathname + window.location.search))"
     )
+
+
+def _sso_again() -> rx.Component:
+    """Single sign-on asked to authenticate the person again (`prompt=login`); the new session's
+    proof is the provider's `auth_time`. The page loads again afterwards: the action is done again."""
     return rx.button(
         rx.icon("log-in", size=16),
         "Sign in again with ",
@@ -145,7 +155,7 @@ def _sso_again() -> rx.Component:
         type="button",
         variant="soft",
         min_height="44px",
-        on_click=rx.call_script(go),
+        on_click=ReauthState.leave_for_sso,
         id="reauth-sso",
     )
 

@@ -1,6 +1,7 @@
 """Single sign-on (OIDC) in Chromium against a real OpenID provider (tests/oidc: npm's
 oidc-provider on 127.0.0.1, authorization code flow with PKCE): "Sign in with Test IdP" makes a new
-account under the open sign-up policy and signs an existing account in by its email (any case);
+account under the open sign-up policy (whose sudo mode is "Sign in again with Test IdP") and signs
+an existing account in by its email (any case);
 a forged state (another browser's real answer, or one made up) and an email the provider did not
 verify land on the sign-in page with a message and no session."""
 
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests import oidc
 from tests.conftest import Console
+from tests.e2e.test_two_factor import _age_sessions
 
 CALLBACK = oidc.CALLBACK
 
@@ -55,6 +57,22 @@ def test_sso_makes_a_new_account_and_signs_an_existing_one_in(browser: Browser, 
         page.wait_for_url(re.compile(r".*/w/ws_[^/]+/keys/?$"))
         expect(page.locator("#signed-in-email")).to_have_text(new_email)
         assert _session_cookies(page) == ["apikeys_session"]  # the flow's cookie is spent
+        # Sudo mode, for an account with no password: the provider authenticates the person again.
+        _age_sessions(console, new_email)
+        page.goto(f"{console.base_url}/tokens")
+        page.click("#create-token-button")
+        page.fill("#token-name", "after-sso")
+        page.click("#token-submit")
+        again = page.locator("#reauth-sso")
+        expect(again).to_have_text("Sign in again with Test IdP")
+        again.click()
+        _at_provider(page, new_email)  # asked to log in again (prompt=login), not waved through
+        page.wait_for_url(re.compile(r".*/w/ws_[^/]+/tokens/?$"))
+        expect(page.locator("#reauth-dialog")).to_have_count(0)
+        page.click("#create-token-button")  # the action again, within the fresh proof
+        page.fill("#token-name", "after-sso")
+        page.click("#token-submit")
+        expect(page.locator("#new-token-secret")).not_to_have_value("", timeout=20_000)
     [(password_hash,)] = console.rows("SELECT password_hash FROM users WHERE email = :e", e=new_email)
     assert not password_hash.startswith("$argon2")  # no password: single sign-on only
 
