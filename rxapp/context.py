@@ -11,6 +11,8 @@
 - `proxy_hops`: Reflex's REFLEX_TRUSTED_PROXY_HOPS, shared by the API and the request logs.
 - `verify_lookup`: `(engine, lookup)` for the verify query, rebuilt when the engine changes.
 - `password_hasher`, `password_hash_slots`: argon2id and the cap on concurrent hashing.
+- `oidc_provider`: the single sign-on provider client with its cached discovery document and
+  keys (built by services.oidc_client.provider; None until then, or when SSO is off).
 
 Tests never patch module internals: `with app_context.override(verify_limiter=..., proxy_hops=1):`
 pins members for the block, and `app_context.reset()` forgets everything built so far (for a
@@ -56,6 +58,7 @@ class AppContext:
             "verify_lookup",
             "password_hasher",
             "password_hash_slots",
+            "oidc_provider",
         }
     )
 
@@ -98,6 +101,11 @@ class AppContext:
     @cached_property
     def verify_lookup(self) -> tuple[Any, Any] | None:
         """Filled in by services.key_lookup.lookup_for, which knows how to build one."""
+        return None
+
+    @cached_property
+    def oidc_provider(self) -> Any | None:
+        """Filled in by services.oidc_client.provider, which knows how to build one."""
         return None
 
     @cached_property

@@ -26,7 +26,10 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
     prefixes = "|".join(re.escape(prefix) for prefix in key_prefixes if prefix)
     patterns = [
         # Cookie headers and Set-Cookie values, in any quoting: keep the name, drop the value.
-        (re.compile(r"(?i)(apikeys_session|apikeys_device|apikeys_pending)=[^;,\s'\"]*"), rf"\1={REDACTED}"),
+        (
+            re.compile(r"(?i)(apikeys_session|apikeys_device|apikeys_pending|apikeys_oidc)=[^;,\s'\"]*"),
+            rf"\1={REDACTED}",
+        ),
         (
             re.compile(r"(?i)(['\"]?(?:cookie|set-cookie)['\"]?\s*[:=]\s*)(['\"])(?:(?!\2).)*\2"),
             rf"\1\2{REDACTED}\2",

@@ -58,12 +58,17 @@ API_SIGN_OUT = f"{API_AUTH_PREFIX}/sign-out"
 API_SIGN_IN_CODE = f"{API_AUTH_PREFIX}/sign-in/code"  # the second step: an authenticator code
 API_PASSKEY_OPTIONS = f"{API_AUTH_PREFIX}/passkey/options"  # a challenge for navigator.credentials.get
 API_PASSKEY_SIGN_IN = f"{API_AUTH_PREFIX}/passkey/sign-in"  # the signed answer: alone, or the second step
+# Single sign-on (api/sso_forms.py): the sign-in button's link, and the redirect URI registered at
+# the provider (<the console's address> + API_OIDC_CALLBACK)
+API_OIDC_START = f"{API_AUTH_PREFIX}/oidc/start"
+API_OIDC_CALLBACK = f"{API_AUTH_PREFIX}/oidc/callback"
 API_SECRET_SCANNING_GITHUB = f"{API_PREFIX}/secret-scanning/github"  # leak reports (api/secret_scanning.py)
 API_LEAK_POLICY = "/workspace/leak-policy"  # under API_PREFIX, a management route
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)
 PENDING_COOKIE = "apikeys_pending"  # between the password and the code (services/two_factor.py)
+OIDC_COOKIE = "apikeys_oidc"  # one single sign-on request in flight: sealed state, nonce, verifier
 
 # A workspace's public id as it may stand in an address (today `ws_` + 16 base32 characters).
 _WORKSPACE_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,32}")

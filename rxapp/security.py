@@ -69,6 +69,9 @@ def _is_https(scope: Scope) -> bool:
     return _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower() == "https"
 
 
+is_https = _is_https  # also the single sign-on redirect URI's scheme (api/sso_forms.py)
+
+
 def is_allowed_origin(
     origin: str, host: str, allowed: set[str] | tuple[str, ...], forwarded_host: str = ""
 ) -> bool:

@@ -18,6 +18,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -163,6 +164,12 @@ class Settings(BaseSettings):
     # Leak reports (README, "Leak reports"): the path of GitHub's secret-scanning public keys JSON
     # (empty: POST /api/v1/secret-scanning/github answers 401 to everything). Never fetched.
     secret_scanning_keys: str = _from("APIKEYS_SECRET_SCANNING_KEYS", "")
+    # Single sign-on (README, "Single sign-on (OIDC)"): the OpenID provider's issuer URL, this
+    # console's client there, and the name on the sign-in button. All three or none.
+    oidc_issuer: str = _from("APIKEYS_OIDC_ISSUER", "")
+    oidc_client_id: str = _from("APIKEYS_OIDC_CLIENT_ID", "")
+    oidc_client_secret: str = _from("APIKEYS_OIDC_CLIENT_SECRET", "", repr=False)
+    oidc_name: str = _from("APIKEYS_OIDC_NAME", "SSO")
 
     _pepper_from_file: bool = PrivateAttr(False)
 
@@ -180,6 +187,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Single sign-on is offered (the three OIDC settings are checked together below)."""
+        return bool(self.oidc_issuer)
 
     @model_validator(mode="before")
     @classmethod
@@ -234,6 +246,38 @@ class Settings(BaseSettings):
         if value not in SIGNUP_POLICIES:
             raise ValueError(f"APIKEYS_SIGNUP must be one of open, invite, closed; got {value!r}")
         return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        """HTTPS, or plain HTTP on this machine only (a provider started for tests or trials)."""
+        if not value:
+            return value
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in _LOOPBACK_NAMES
+        if not parts.netloc or parts.query or parts.fragment or not (parts.scheme == "https" or local):
+            raise ValueError(f"APIKEYS_OIDC_ISSUER must be the provider's https:// issuer URL, got {value!r}")
+        return value
+
+    @field_validator("oidc_name")
+    @classmethod
+    def _button_name(cls, value: str) -> str:
+        if len(value) > 40 or not value.isprintable():
+            raise ValueError("APIKEYS_OIDC_NAME must be at most 40 printable characters")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_all_or_none(self) -> Settings:
+        given = [bool(self.oidc_issuer), bool(self.oidc_client_id), bool(self.oidc_client_secret)]
+        if any(given) and not all(given):
+            raise ValueError(
+                "Single sign-on needs all of APIKEYS_OIDC_ISSUER, APIKEYS_OIDC_CLIENT_ID and "
+                "APIKEYS_OIDC_CLIENT_SECRET (or none of them)"
+            )
+        return self
+
+
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 # ---------------------------------------------------------------- loading, and what needs the disk

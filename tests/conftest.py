@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests import oidc
 from tests.harness import (
     ROOT,  # noqa: F401 - tests import it from here
     chromium_launch_args,
@@ -149,11 +150,21 @@ def console(tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("console-data")
     port = free_port()
     env, database_url = console_environment(data_dir, port)
+    # A real OpenID provider beside it (tests/oidc): the shared console offers "Sign in with Test
+    # IdP". Without oidc-provider installed (scripts/test installs it) the console runs without
+    # single sign-on and only the tests of it fail, saying why.
+    provider = None if oidc.missing() else oidc.start([port], data_dir / "oidc-provider.log")
+    if provider is not None:
+        env.update(provider.console_env())
     if BACKEND == "postgres":
         reset_postgres(database_url)
     migrate(env)
     log_path = data_dir / "console.log"
-    process = start_console(env, port, log_path)
+    try:
+        process = start_console(env, port, log_path)
+    except BaseException:
+        oidc.stop(provider.process if provider else None)
+        raise
     try:
         yield Console(
             base_url=f"http://localhost:{port}",
@@ -165,6 +176,7 @@ def console(tmp_path_factory: pytest.TempPathFactory):
         )
     finally:
         stop_console(process)
+        oidc.stop(provider.process if provider else None)
     # The whole run's JSON log (every API, browser and CLI test that used this console) holds no
     # key, token or cookie: a leak anywhere fails the run here, at the end of the session.
     leaked = credentials_in_log(log_path)

@@ -169,10 +169,10 @@ def stop_console(process: subprocess.Popen) -> None:
 
 # A full-length API key or management token (prefix, 32 random and 6 checksum characters; any case,
 # glued to anything), a webhook signing secret (whsec_ + base64 of 32 bytes) or a session/device/
-# pending-sign-in cookie value, unless the log scrubber replaced it.
+# pending-sign-in/single-sign-on cookie value, unless the log scrubber replaced it.
 CREDENTIAL_IN_LOG = re.compile(
     r"(?i)(?:bp[km]_(?!\[REDACTED\])[A-Za-z0-9]{38}|whsec_(?!\[REDACTED\])[A-Za-z0-9+/]{20,}"
-    r"|apikeys_(?:session|device|pending)=(?!\[REDACTED\])[^;,\s'\"\\]+)"
+    r"|apikeys_(?:session|device|pending|oidc)=(?!\[REDACTED\])[^;,\s'\"\\]+)"
 )
 
 

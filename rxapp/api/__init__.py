@@ -4,6 +4,7 @@
   limiter and the request rules);
 - `auth_forms`: the browser's sign-in, sign-up and sign-out form posts;
 - `passkey_forms`: sign-in with a passkey (alone, or as the second step): a challenge, then the answer;
+- `sso_forms`: single sign-on (OIDC): the link to the provider, and its callback;
 - `health`: /health;
 - `management`: a package: keys, profiles, usage and audit for automation, with a management
   token (conventions in `problems` and `management.common`);
@@ -22,7 +23,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rxapp import __version__, routes
-from rxapp.api import auth_forms, docs, health, management, passkey_forms, secret_scanning, verify
+from rxapp.api import (
+    auth_forms,
+    docs,
+    health,
+    management,
+    passkey_forms,
+    secret_scanning,
+    sso_forms,
+    verify,
+)
 from rxapp.api.errors import error_response
 from rxapp.api.problems import Problem, is_management_path, problem_response
 
@@ -76,6 +86,7 @@ api.include_router(verify.router)
 api.include_router(health.router)
 api.include_router(auth_forms.router)
 api.include_router(passkey_forms.router)
+api.include_router(sso_forms.router)
 api.include_router(management.router)
 api.include_router(docs.router)
 api.include_router(secret_scanning.router)

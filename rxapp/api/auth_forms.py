@@ -98,7 +98,9 @@ def _signed_in(
     if signed.second_factor:
         return _ask_for_code(request, origin, signed, next_path)
     with session_scope() as session:
-        token = user_service.start_session(session, signed.user.id, client_address=address)
+        token = user_service.start_session(
+            session, signed.user.id, client_address=address, proved_at=signed.proved_at
+        )
         # the page asked for before signing in (a checked relative path on our own origin), else the
         # keys of the workspace a tab without a stored choice opens (the personal one): straight
         # there, not through the old /keys address and its forwarding round trip
@@ -108,7 +110,8 @@ def _signed_in(
     response = RedirectResponse(f"{origin}{landing}", status_code=303)
     secure = _secure(request, origin)
     _set_session_cookie(response, token, secure)
-    _set_device_cookie(response, signed.device_cookie, secure)
+    if signed.device_cookie:  # single sign-on leaves the browser's device cookie as it was
+        _set_device_cookie(response, signed.device_cookie, secure)
     response.delete_cookie(
         routes.PENDING_COOKIE, path=routes.API_AUTH_PREFIX, httponly=True, samesite="strict"
     )

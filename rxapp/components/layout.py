@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
-from reflex_base.environment import environment
 from reflex_components_core.el.elements.base import BaseHTML
 from reflex_components_core.el.elements.forms import Form
 
 from rxapp import __version__, routes
+from rxapp.components.backend import backend_url
 from rxapp.components.reauth_dialog import reauth_dialog
 from rxapp.components.workspace_switcher import workspace_switcher
 from rxapp.state import AuthState
-
-
-def backend_url(path: str) -> str:
-    """Form posts go to the backend: same origin in production, the backend port in dev."""
-    if environment.REFLEX_ENV_MODE.get().value == "prod":
-        return path
-    return rx.config.get_config().api_url.rstrip("/") + path
 
 
 class NativeForm(Form):

@@ -16,8 +16,11 @@ from typing import Any
 
 import reflex as rx
 
+from rxapp import routes
+from rxapp.components.backend import backend_url
 from rxapp.components.dialogs import DialogOpen, dialog_footer
 from rxapp.components.forms import field_error, focus_element, labelled_field
+from rxapp.context import get_settings
 from rxapp.services import passkeys, reauth
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError
@@ -36,6 +39,7 @@ def register_retry(name: str, handler: Callable[..., Any]) -> None:
 class ReauthState(DialogOpen, AuthState):
     error: str = ""
     has_passkeys: bool = False  # offer "Use a passkey instead"
+    sso_name: str = ""  # single sign-on's name: offer "Sign in again with <name>"
     # set by the page handler only (backend vars: the browser cannot)
     _retry_id: str = ""
     _retry_name: str = ""
@@ -95,6 +99,13 @@ class ReauthState(DialogOpen, AuthState):
             return None
         return self._done()
 
+    @rx.event
+    def leave_for_sso(self):
+        """To the provider and back (a full page load, this tab keeps its state): closed first, so
+        the page comes back without it; the person then does the action again."""
+        self.open, self.error, self._retry_id, self._retry_name, self._retry_args = False, "", "", "", []
+        return rx.call_script(_sso_again_script())
+
     def _done(self):
         """Identity confirmed: close, and run the action that asked for it again."""
         retry, self.open, self.error, self._retry_id = self._retry_id, False, "", ""
@@ -122,6 +133,31 @@ async def ask_to_reauthenticate(
     dialog.open, dialog.error, dialog._retry_id = True, "", retry_id
     dialog.has_passkeys = bool(state._user_id) and await state.in_session(passkeys.count, state._user_id) > 0
     dialog._retry_name, dialog._retry_args = retry, list(args)
+    settings = get_settings()
+    dialog.sso_name = settings.oidc_name if settings.oidc_enabled else ""
+
+
+def _sso_again_script() -> str:
+    start = json.dumps(backend_url(routes.API_OIDC_START))
+    return (
+        f"window.location.assign({start} + '?reauth=1&origin=' + encodeURIComponent(window.location.origin)"
+        " + '&next=' + encodeURIComponent(window.location.pathname + window.location.search))"
+    )
+
+
+def _sso_again() -> rx.Component:
+    """Single sign-on asked to authenticate the person again (`prompt=login`); the new session's
+    proof is the provider's `auth_time`. The page loads again afterwards: the action is done again."""
+    return rx.button(
+        rx.icon("log-in", size=16),
+        "Sign in again with ",
+        ReauthState.sso_name,
+        type="button",
+        variant="soft",
+        min_height="44px",
+        on_click=ReauthState.leave_for_sso,
+        id="reauth-sso",
+    )
 
 
 def reauth_dialog() -> rx.Component:
@@ -170,6 +206,7 @@ def reauth_dialog() -> rx.Component:
                             id="reauth-passkey",
                         ),
                     ),
+                    rx.cond(ReauthState.sso_name != "", _sso_again()),
                     spacing="3",
                     width="100%",
                     margin_top="3",

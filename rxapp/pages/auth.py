@@ -4,12 +4,15 @@ passwords never travel through Reflex state."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import reflex as rx
 
 from rxapp import routes
+from rxapp.components.backend import backend_url
 from rxapp.components.forms import field_error, focus_element, labelled_field
-from rxapp.components.layout import auth_card, backend_url, native_form
+from rxapp.components.layout import auth_card, native_form
+from rxapp.context import get_settings
 from rxapp.db import session_scope
 from rxapp.services import users as user_service
 from rxapp.services.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -25,6 +28,31 @@ SIGN_IN_MESSAGES = {
     "session_ended": "Your session has ended. Sign in again.",
     "code_expired": "The sign-in took too long. Enter your email and password again.",
     "passkey_refused": "That passkey was not accepted. Try again, or sign in with your password.",
+}
+# Single sign-on's answers (api/sso_forms.py); {name} is APIKEYS_OIDC_NAME.
+SSO_MESSAGES = {
+    "sso_state": (
+        "Single sign-on could not be finished in this browser: it took too long, or was started "
+        "again meanwhile. Try again."
+    ),
+    "sso_failed": "{name} could not confirm who you are. Try again, or sign in another way.",
+    "sso_cancelled": "Single sign-on with {name} was cancelled.",
+    "sso_unverified": (
+        "{name} has not verified your email address, so it cannot sign you in here. Verify the "
+        "address with {name} first."
+    ),
+    "sso_refused": "This account cannot sign in. Ask the operator of this console.",
+    "sso_signup_closed": (
+        "No account here uses your {name} email address, and sign-up is closed on this console. "
+        "Ask its operator for an account."
+    ),
+    "sso_signup_invite_only": (
+        "No account here uses your {name} email address. New accounts need an invitation: open "
+        "the invitation link a workspace owner gave you, then sign in with {name}."
+    ),
+    "sso_unavailable": (
+        "Single sign-on is not available right now. Try again later, or sign in another way."
+    ),
 }
 CODE_MESSAGES = {
     "code_invalid": "That code is not valid. Enter the current code from your authenticator app.",
@@ -77,6 +105,8 @@ class AuthPageState(AuthState):
     step: str = ""  # "code": the password was right, the second step asks for a code
     code_error: str = ""  # shown next to the code field
     passkey_error: str = ""  # the browser could not produce a passkey answer (cancelled, ...)
+    sso_name: str = ""  # APIKEYS_OIDC_NAME when single sign-on is configured, else ""
+    sso_href: str = ""  # the "Sign in with <name>" link (api/sso_forms.py's start)
 
     @rx.event
     async def load_sign_in(self):
@@ -86,13 +116,28 @@ class AuthPageState(AuthState):
             return rx.redirect(self.next_path or routes.KEYS)
         code = params.get("error", "")
         self.step = "code" if params.get("step") == "code" else ""
-        self.error_message = SIGN_IN_MESSAGES.get(code, "")
+        self._offer_sso(self.next_path)
+        self.error_message = SIGN_IN_MESSAGES.get(code, "") or SSO_MESSAGES.get(code, "").format(
+            name=self.sso_name or "The provider"
+        )
         self.code_error = CODE_MESSAGES.get(code, "") if self.step else ""
         self.notice = "You have been signed out." if params.get("signed_out") else ""
         self.passkey_error = ""
         if self.step:
             return focus_element("sign-in-code")
         return _restore_email("sign-in-email", code in SIGN_IN_MESSAGES and code != "session_ended")
+
+    def _offer_sso(self, next_path: str) -> None:
+        """The single sign-on link: where to come back to, and this page's origin (the backend is
+        on another port in development, where no Referer crosses over)."""
+        settings = get_settings()
+        self.sso_name = settings.oidc_name if settings.oidc_enabled else ""
+        query = {"next": next_path} if next_path else {}
+        origin = str(getattr(self.router.headers, "origin", "") or "")
+        if origin:
+            query["origin"] = origin
+        start = backend_url(routes.API_OIDC_START)
+        self.sso_href = f"{start}?{urlencode(query)}" if query else start
 
     @rx.event
     def passkey_done(self, result: str):
@@ -113,6 +158,7 @@ class AuthPageState(AuthState):
         self.notice = (
             "You are joining a workspace through an invitation." if self.invitation and not refusal else ""
         )
+        self._offer_sso(routes.invitation_path(self.invitation) if self.invitation else "")
         return _restore_email("sign-up-email", code in SIGN_UP_MESSAGES)
 
 
@@ -266,6 +312,7 @@ def sign_in_page() -> rx.Component:
             rx.fragment(
                 _password_step_form(),
                 _passkey_form("sign_in", "passkey-sign-in", "Sign in with a passkey"),
+                _sso_link("sso-sign-in"),
                 _to_sign_up(),
             ),
         ),
@@ -295,6 +342,28 @@ def _password_step_form() -> rx.Component:
     )
 
 
+def _sso_link(link_id: str) -> rx.Component:
+    """ "Sign in with <name>": a plain link (a form redirected to the provider would break the
+    CSP's form-action 'self'); shown only when single sign-on is configured."""
+    return rx.cond(
+        AuthPageState.sso_name != "",
+        rx.button(
+            rx.el.a(
+                rx.icon("log-in", size=16),
+                rx.text("Sign in with ", AuthPageState.sso_name, as_="span"),
+                href=AuthPageState.sso_href,
+                reload_document=True,  # rx.el.a is a router link: leave the app, not a route
+                id=link_id,
+            ),
+            as_child=True,
+            size="3",
+            width="100%",
+            min_height="44px",
+            variant="outline",
+        ),
+    )
+
+
 def _to_sign_up() -> rx.Component:
     return rx.text(
         "No account yet? ",
@@ -312,6 +381,7 @@ def sign_up_page() -> rx.Component:
             rx.callout(AuthPageState.signup_closed_reason, icon="lock", id="signup-policy", width="100%"),
             _sign_up_form(),
         ),
+        _sso_link("sso-sign-up"),
         rx.text(
             "Already have an account? ",
             rx.link("Sign in", href=routes.SIGN_IN, id="to-sign-in", underline="always"),

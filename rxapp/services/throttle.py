@@ -107,6 +107,16 @@ def stranger_wait(session: Session, email: str, client_address: str, now: dt.dat
     return max(account, address)
 
 
+def address_wait(session: Session, client_address: str, now: dt.datetime) -> int:
+    """Seconds an attempt that names no account yet must wait (a single sign-on callback): per
+    client address only, so nobody's failures lock an account they never named."""
+    if not client_address:
+        return 0
+    untrusted = col(LoginFailure.device) == ""
+    condition = sa.and_(col(LoginFailure.client_address) == client_address, untrusted)
+    return _wait(session, condition, get_settings().login_free_failures_per_client, now)
+
+
 def record_failure(session: Session, email: str, client_address: str, device: str, now: dt.datetime) -> None:
     session.add(LoginFailure(email=email, client_address=client_address[:64], device=device, created_at=now))
 

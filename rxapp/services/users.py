@@ -229,6 +229,9 @@ def _create_account(
     return _to_public(user)
 
 
+create_account = _create_account  # also single sign-on's (services/sso.py), with no password
+
+
 def register(
     session: Session,
     email: str,
@@ -270,11 +273,14 @@ class SignIn:
     """A successful sign-in: the user, and the device cookie the browser should now hold.
 
     `second_factor`: the password was right, and the account asks for a code next
-    (services/two_factor.py); no session may be started yet, and the device cookie is unchanged."""
+    (services/two_factor.py); no session may be started yet, and the device cookie is unchanged.
+    `proved_at`: when the person last proved who they are, if not now (single sign-on: when the
+    provider last authenticated them), for sudo mode."""
 
     user: UserPublic
     device_cookie: str
     second_factor: bool = False
+    proved_at: dt.datetime | None = None
 
 
 def _two_factor_on(session: Session, user_id: int) -> bool:
@@ -406,10 +412,16 @@ def token_digest(token: str) -> str:
 
 
 def start_session(
-    session: Session, user_id: int, *, client_address: str = "", now: dt.datetime | None = None
+    session: Session,
+    user_id: int,
+    *,
+    client_address: str = "",
+    now: dt.datetime | None = None,
+    proved_at: dt.datetime | None = None,
 ) -> str:
     """A fresh random token for every sign-in; only its digest is stored. Every session is a
-    sign-in (a password sign-in, or the one that follows sign-up), so it is the account's last."""
+    sign-in (a password sign-in, or the one that follows sign-up), so it is the account's last.
+    `proved_at` (never later than now) starts sudo mode's clock earlier than now."""
     now = now or utc_now()
     user = session.get(User, user_id)
     if user is not None:
@@ -423,7 +435,7 @@ def start_session(
             created_at=now,
             expires_at=now + dt.timedelta(hours=get_settings().session_hours),
             client_address=client_address[:64],
-            authenticated_at=now,
+            authenticated_at=min(proved_at, now) if proved_at else now,
         )
     )
     return token

@@ -134,6 +134,17 @@ def test_names_are_exact(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ),
         ({"APIKEYS_LOG_FORMAT": "XML"}, ValueError, "APIKEYS_LOG_FORMAT must be 'text' or 'json', got 'xml'"),
         (
+            {"APIKEYS_OIDC_ISSUER": "http://sso.example.com", "APIKEYS_OIDC_CLIENT_ID": "c"},
+            ValueError,
+            "APIKEYS_OIDC_ISSUER must be the provider's https:// issuer URL, got 'http://sso.example.com'",
+        ),
+        (
+            {"APIKEYS_OIDC_ISSUER": "https://sso.example.com", "APIKEYS_OIDC_CLIENT_ID": "c"},
+            ValueError,
+            "Single sign-on needs all of APIKEYS_OIDC_ISSUER, APIKEYS_OIDC_CLIENT_ID and "
+            "APIKEYS_OIDC_CLIENT_SECRET (or none of them)",
+        ),
+        (
             {"APIKEYS_SIGNUP": "maybe"},
             ValueError,
             "APIKEYS_SIGNUP must be one of open, invite, closed; got 'maybe'",

@@ -1,0 +1,203 @@
+"""Single sign-on (OIDC): what an identity the operator's provider vouched for may do here.
+
+- The account is found by its email, case-insensitive as everywhere, and only when the provider
+  says `email_verified: true`: an unverified email signs nobody in and creates nothing.
+- A new email follows the sign-up policy exactly as the sign-up form does (open: an account;
+  invite: only with a pending invitation, which it then joins; closed: refused), under the same
+  sign-up lock. An account made this way has no password (no password matches it); it signs in
+  with single sign-on, or the operator's `reset-password` gives it one.
+- The provider's own second factors are unknown to us, so an account with an authenticator app or
+  a passkey is still asked for it after single sign-on, exactly as after its password.
+- Sudo mode's clock starts when the provider last authenticated the person (`auth_time`), not when
+  the browser came back: an old provider session does not count as a fresh proof.
+- Failures (a forged or expired state, the provider's refusal, a token that fails its checks, an
+  unverified email) are counted by the sign-in throttle per client address (no account is named
+  before the provider answers, so no stranger can lock an account this way) and audited.
+- The request in flight (state, nonce, PKCE verifier, the page to return to) is one cookie,
+  sealed with a pepper-derived key (services/sealing.py), living ten minutes: readable by no one,
+  forged by no one, and bound to the browser that started it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+from dataclasses import asdict, dataclass
+
+from sqlmodel import Session, select
+
+from rxapp.models import User, utc_now
+from rxapp.services import audit, factors, instance, sealing, throttle, workspaces
+from rxapp.services import users as user_service
+from rxapp.services.errors import ForbiddenError, ValidationError
+from rxapp.services.oidc_client import Identity
+
+FLOW_SECONDS = 600
+NO_PASSWORD = "!single-sign-on"  # noqa: S105 - not an argon2 hash: no password ever matches it
+UNVERIFIED = "sso_unverified"
+REFUSED = "sso_refused"
+EMAIL_INVALID = "sso_email_invalid"
+_SEAL_PURPOSE = "oidc flow"
+_REFUSED_SIGN_UP = {
+    user_service.SIGNUP_CLOSED_CODE: (
+        "No account here uses this email, and sign-up is closed on this console. Ask its operator."
+    ),
+    user_service.SIGNUP_INVITE_ONLY_CODE: (
+        "No account here uses this email, and new accounts need an invitation link on this console."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One sign-in request in flight, kept sealed in the browser's cookie until the callback."""
+
+    state: str
+    nonce: str
+    verifier: str
+    origin: str  # the console page's origin, to come back to
+    next_path: str  # a checked relative path (routes.safe_next), or ""
+    redirect_uri: str
+    expires: int  # epoch seconds
+
+
+def seal_flow(flow: Flow) -> str:
+    return sealing.seal(json.dumps(asdict(flow), separators=(",", ":")), _SEAL_PURPOSE)
+
+
+def open_flow(sealed: str, state: str, now: dt.datetime | None = None) -> Flow | None:
+    """The flow this browser started, if `state` is its state and it has not expired; else None
+    (no cookie, another browser's or a forged state, a tampered or another pepper's cookie)."""
+    if not sealed or not state or len(sealed) > 4000 or len(state) > 500:
+        return None
+    try:
+        flow = Flow(**json.loads(sealing.unseal(sealed, _SEAL_PURPOSE)))
+    except (ValueError, TypeError):
+        return None
+    if flow.expires < int((now or utc_now()).timestamp()):
+        return None
+    return flow if hmac.compare_digest(flow.state.encode(), state.encode()) else None
+
+
+def new_flow_expiry(now: dt.datetime | None = None) -> int:
+    return int((now or utc_now()).timestamp()) + FLOW_SECONDS
+
+
+@dataclass(frozen=True)
+class SsoSignIn:
+    """The sign-in, and the workspace a new account joined through its invitation ("" if none)."""
+
+    signed: user_service.SignIn
+    joined: str = ""
+
+
+def _proved_at(identity: Identity, now: dt.datetime) -> dt.datetime:
+    if identity.auth_time is None:
+        return now
+    return min(dt.datetime.fromtimestamp(identity.auth_time, dt.UTC), now)
+
+
+def sign_in(
+    session: Session,
+    identity: Identity,
+    *,
+    invitation: str = "",
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> SsoSignIn:
+    """The account for a verified identity, made under the sign-up policy when it is new.
+
+    Raises ValidationError (UNVERIFIED, EMAIL_INVALID) or ForbiddenError (REFUSED for a disabled
+    account, the policy's SIGNUP_* codes for a new email it refuses); the caller records it.
+    """
+    now = now or utc_now()
+    if not identity.email_verified:
+        raise ValidationError("The provider has not verified this email address.", code=UNVERIFIED)
+    try:
+        email = user_service.normalise_email(identity.email)
+    except ValidationError:
+        raise ValidationError(
+            "The provider sent an email this console cannot use.", code=EMAIL_INVALID
+        ) from None
+    proved = _proved_at(identity, now)
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        return _new_account(session, email, invitation, client_address, proved)
+    if user.disabled:
+        raise ForbiddenError("This account cannot sign in.", code=REFUSED)
+    public = user_service.to_public(user)
+    if factors.has_second_factor(session, public.id):
+        audit.record_for_user(
+            session,
+            user,
+            "user.sign_in_sso",
+            "single sign-on right; asking for the second factor",
+            client_address,
+        )
+        return SsoSignIn(user_service.SignIn(user=public, device_cookie="", second_factor=True))
+    audit.record_for_user(session, user, "user.sign_in", "single sign-on", client_address)
+    return SsoSignIn(user_service.SignIn(user=public, device_cookie="", proved_at=proved))
+
+
+def _refuse_unless_allowed(session: Session, invitation: str) -> None:
+    refused = user_service.signup_allowed(session, invitation)
+    if refused:
+        raise ForbiddenError(_REFUSED_SIGN_UP[refused], code=refused)
+
+
+def _new_account(
+    session: Session, email: str, invitation: str, client_address: str, proved: dt.datetime
+) -> SsoSignIn:
+    _refuse_unless_allowed(session, invitation)  # early: a refusal takes no lock
+    instance.hold_sign_up_lock(session)
+    _refuse_unless_allowed(session, invitation)  # the decision and the insert are one
+    public = user_service.create_account(session, email, NO_PASSWORD, client_address=client_address)
+    user = session.get(User, public.id)
+    assert user is not None
+    audit.record_for_user(session, user, "user.sign_in", "single sign-on (new account)", client_address)
+    joined = ""
+    if invitation and workspaces.invitation_is_pending(session, invitation):
+        joined = workspaces.accept_invitation(
+            session, public.id, invitation, client_address=client_address
+        ).public_id
+    return SsoSignIn(user_service.SignIn(user=public, device_cookie="", proved_at=proved), joined)
+
+
+def address_wait(session: Session, client_address: str, now: dt.datetime | None = None) -> int:
+    """Seconds this client must wait before its next single sign-on callback is tried."""
+    return throttle.address_wait(session, client_address, now or utc_now())
+
+
+def record_failure(
+    session: Session,
+    reason: str,
+    *,
+    email: str = "",
+    client_address: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """A failed single sign-on, in a transaction of its own: counted per client address by the
+    sign-in throttle, and audited (on the account's trail when the email names one, else one
+    counted event per client address, reason and window)."""
+    now = now or utc_now()
+    throttle.record_failure(session, "", client_address, "", now)
+    cleaned = (email or "").strip().lower()[: user_service.EMAIL_MAX_LENGTH]
+    user = session.exec(select(User).where(User.email == cleaned)).first() if cleaned else None
+    detail = f"single sign-on: {reason}"[:300]
+    if user is not None:
+        audit.record_for_user(session, user, "user.sign_in_failed", detail, client_address)
+        return
+    audit.record_counted(
+        session,
+        window=throttle.WINDOW,
+        same=("client_address", "detail"),
+        action="user.sign_in_failed",
+        actor=cleaned or "single sign-on",
+        owner_id=None,
+        target_type="user",
+        target_id=cleaned,
+        detail=detail,
+        client_address=client_address,
+        when=now,
+    )
