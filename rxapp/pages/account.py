@@ -1,5 +1,6 @@
-"""The Account page: change the password, which signs out every browser of this account, and
-two-factor sign-in (pages/account_two_factor.py)."""
+"""The Account page: change the password, which signs out every browser of this account (an
+account single sign-on made sets its first one instead, in sudo mode), and two-factor sign-in
+(pages/account_two_factor.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
+from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
 from rxapp.pages.account_passkeys import PasskeysState, passkeys_section
 from rxapp.pages.account_two_factor import TwoFactorState, two_factor_section
+from rxapp.services import sso
 from rxapp.services import users as user_service
 from rxapp.services.errors import ThrottledError
 from rxapp.session_guard import Caller
@@ -21,11 +24,13 @@ from rxapp.state import AuthState, Refusal, requires_user
 
 class AccountState(AuthState):
     error: str = ""
+    has_password: bool = True  # False for an account single sign-on made: "Set a password"
 
     @rx.event
     @requires_user
     async def load(self, user: Caller):
         self.error = ""
+        self.has_password = await self.in_session(sso.has_password, user.id)
 
     @rx.event
     @requires_user
@@ -33,6 +38,8 @@ class AccountState(AuthState):
         if form.get("new_password", "") != form.get("confirm_password", ""):
             self.error = "The two new passwords do not match."
             return
+        if not self.has_password:
+            return await self._set_first_password(user, form.get("new_password", ""))
 
         with Refusal(self, message_var="") as refused:
             await self.in_session(
@@ -58,6 +65,25 @@ class AccountState(AuthState):
         remember = f"try {{ sessionStorage.setItem('kc.email', {json.dumps(user.email)}) }} catch (e) {{}}"
         return [rx.call_script(remember), rx.redirect(routes.SIGN_IN + "?error=password_changed")]
 
+    async def _set_first_password(self, user: Caller, new_password: str):
+        with Refusal(self, message_var="") as refused:
+            await self.in_session(
+                sso.set_first_password,
+                user.id,
+                user.session_digest,
+                new_password,
+                client_address=self.client_address(),
+            )
+        if refused.code == REAUTH_REQUIRED:  # sudo mode: the dialog submits the form again
+            self.error = ""
+            await ask_to_reauthenticate(self, "account-submit")
+            return None
+        if refused:
+            self.error = refused.message
+            return None
+        self.has_password, self.error = True, ""
+        return rx.toast.success("Password set. You can now sign in with it or with single sign-on.")
+
 
 def account_content() -> rx.Component:
     def field(label: str, name: str, autocomplete: str) -> rx.Component:
@@ -81,13 +107,22 @@ def account_content() -> rx.Component:
         rx.card(
             rx.form(
                 rx.vstack(
-                    rx.heading("Change password", size="4"),
+                    rx.heading(
+                        rx.cond(AccountState.has_password, "Change password", "Set a password"), size="4"
+                    ),
                     rx.text(
-                        "Changing the password signs you out everywhere, including this browser.",
+                        rx.cond(
+                            AccountState.has_password,
+                            "Changing the password signs you out everywhere, including this browser.",
+                            "You sign in with single sign-on. A password lets you sign in without it too.",
+                        ),
                         size="2",
                         color=rx.color("gray", 11),
                     ),
-                    field("Current password", "current_password", "current-password"),
+                    rx.cond(
+                        AccountState.has_password,
+                        field("Current password", "current_password", "current-password"),
+                    ),
                     field("New password", "new_password", "new-password"),
                     rx.text(
                         f"At least {user_service.PASSWORD_MIN_LENGTH} and at most "
@@ -103,7 +138,11 @@ def account_content() -> rx.Component:
                             AccountState.error, icon="triangle-alert", color_scheme="red", id="account-error"
                         ),
                     ),
-                    rx.button("Change password", type="submit", id="account-submit"),
+                    rx.button(
+                        rx.cond(AccountState.has_password, "Change password", "Set password"),
+                        type="submit",
+                        id="account-submit",
+                    ),
                     spacing="3",
                     width="100%",
                 ),

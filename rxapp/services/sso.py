@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from sqlmodel import Session, select
 
 from rxapp.models import User, utc_now
-from rxapp.services import audit, factors, instance, sealing, throttle, workspaces
+from rxapp.services import audit, factors, instance, reauth, sealing, throttle, workspaces
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, ValidationError
 from rxapp.services.oidc_client import Identity
@@ -200,4 +200,37 @@ def record_failure(
         detail=detail,
         client_address=client_address,
         when=now,
+    )
+
+
+HAS_PASSWORD_CODE = "has_password"  # noqa: S105 - an error code
+
+
+def has_password(session: Session, user_id: int) -> bool:
+    user = session.get(User, user_id)
+    return user is not None and user.password_hash != NO_PASSWORD
+
+
+def set_first_password(
+    session: Session, user_id: int, session_digest: str, new_password: str, *, client_address: str = ""
+) -> None:
+    """An account single sign-on made has no password; its owner may give it one in sudo mode (a
+    recent sign-in at the provider is the proof). Other sessions stay: nothing was exposed."""
+    user = session.get(User, user_id)
+    if user is None or user.password_hash != NO_PASSWORD:
+        raise ValidationError(
+            "This account already has a password: change it with the current one.", code=HAS_PASSWORD_CODE
+        )
+    reauth.require_recent(session, session_digest)
+    user_service.validate_password(new_password)
+    user.password_hash = user_service.hash_password(new_password)
+    session.add(user)
+    audit.record(
+        session,
+        action="user.password_set",
+        actor=user.email,
+        owner_id=user_id,
+        target_type="user",
+        target_id=user.email,
+        client_address=client_address,
     )

@@ -230,6 +230,7 @@ def _create_account(
 
 
 create_account = _create_account  # also single sign-on's (services/sso.py), with no password
+hash_password = _hash  # and its first password, when the person sets one (sso.set_first_password)
 
 
 def register(

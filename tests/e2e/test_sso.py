@@ -1,6 +1,7 @@
 """Single sign-on (OIDC) in Chromium against a real OpenID provider (tests/oidc: npm's
 oidc-provider on 127.0.0.1, authorization code flow with PKCE): "Sign in with Test IdP" makes a new
-account under the open sign-up policy (whose sudo mode is "Sign in again with Test IdP") and signs
+account under the open sign-up policy (whose sudo mode is "Sign in again with Test IdP", and which
+sets its first password on Account) and signs
 an existing account in by its email (any case);
 a forged state (another browser's real answer, or one made up) and an email the provider did not
 verify land on the sign-in page with a message and no session."""
@@ -73,8 +74,20 @@ def test_sso_makes_a_new_account_and_signs_an_existing_one_in(browser: Browser, 
         page.fill("#token-name", "after-sso")
         page.click("#token-submit")
         expect(page.locator("#new-token-secret")).not_to_have_value("", timeout=20_000)
+        [(password_hash,)] = console.rows("SELECT password_hash FROM users WHERE email = :e", e=new_email)
+        assert not password_hash.startswith("$argon2")  # no password: single sign-on only
+        # Account offers "Set a password" (no current one to give), within the fresh proof.
+        page.goto(f"{console.base_url}/account")
+        expect(page.locator("#account-submit")).to_have_text("Set password")
+        expect(page.locator("#account-current_password")).to_have_count(0)
+        page.fill("#account-new_password", "a-first-password-for-sso-42")
+        page.fill("#account-confirm_password", "a-first-password-for-sso-42")
+        page.click("#account-submit")
+        expect(page.locator("#account-submit")).to_have_text("Change password")
+        expect(page.locator("#account-current_password")).to_be_visible()
+        expect(page.locator("#signed-in-email")).to_have_text(new_email)  # still signed in
     [(password_hash,)] = console.rows("SELECT password_hash FROM users WHERE email = :e", e=new_email)
-    assert not password_hash.startswith("$argon2")  # no password: single sign-on only
+    assert password_hash.startswith("$argon2")
 
     # An account made with a password, named by the provider in another case: the same account.
     existing = console.new_user()

@@ -251,3 +251,35 @@ def test_only_https_endpoints_unless_the_provider_is_on_this_machine() -> None:
     assert not _allowed_endpoint(None, ISSUER)
     assert _allowed_endpoint("http://127.0.0.1:9000/token", "http://127.0.0.1:9000")
     assert not _allowed_endpoint("http://evil.example/token", "http://127.0.0.1:9000")
+
+
+def test_an_account_single_sign_on_made_sets_its_first_password_in_sudo_mode(
+    session: Session, alice: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No current password to give: a recent sign-in at the provider is the proof instead."""
+    _policy(monkeypatch, "open")
+    now = dt.datetime.now(dt.UTC)
+    stale = sso.sign_in(session, _identity("sso-only@example.com", auth_time=now - dt.timedelta(hours=2)))
+    user_id = stale.signed.user.id
+    old_token = user_service.start_session(session, user_id, proved_at=stale.signed.proved_at)
+    old = user_service.token_digest(old_token)
+    session.commit()
+    assert not sso.has_password(session, user_id)
+    with pytest.raises(ForbiddenError) as asked:
+        sso.set_first_password(session, user_id, old, "a-brand-new-password-77")
+    assert asked.value.code == reauth.ReauthRequired.default_code
+    fresh = sso.sign_in(session, _identity("sso-only@example.com", auth_time=now)).signed
+    fresh_token = user_service.start_session(session, user_id, proved_at=fresh.proved_at)
+    digest = user_service.token_digest(fresh_token)
+    session.commit()
+    with pytest.raises(ValidationError):  # the same rules as every password
+        sso.set_first_password(session, user_id, digest, "short")
+    sso.set_first_password(session, user_id, digest, "a-brand-new-password-77")
+    session.commit()
+    assert sso.has_password(session, user_id)
+    assert user_service.authenticate(session, "sso-only@example.com", "a-brand-new-password-77") is not None
+    assert ("user.password_set", "") in _actions(session)
+    with pytest.raises(ValidationError) as again:  # from now on it is changed with the current one
+        sso.set_first_password(session, user_id, digest, "another-new-password-88")
+    assert again.value.code == sso.HAS_PASSWORD_CODE
+    assert sso.has_password(session, alice.id)
