@@ -57,6 +57,7 @@ SSO_MESSAGES = {
 CODE_MESSAGES = {
     "code_invalid": "That code is not valid. Enter the current code from your authenticator app.",
     "passkey_refused": "That passkey was not accepted. Try again, or enter a code.",
+    "throttled": "Too many wrong codes for this account. Wait a few minutes, then enter the current code.",
 }
 # What assets/passkeys.js reports when no answer was posted (the browser's side of a passkey).
 PASSKEY_PROBLEMS = {
@@ -121,6 +122,8 @@ class AuthPageState(AuthState):
             name=self.sso_name or "The provider"
         )
         self.code_error = CODE_MESSAGES.get(code, "") if self.step else ""
+        if self.code_error:  # said next to the code field, not again above the form
+            self.error_message = ""
         self.notice = "You have been signed out." if params.get("signed_out") else ""
         self.passkey_error = ""
         if self.step:

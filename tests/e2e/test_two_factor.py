@@ -135,6 +135,27 @@ def test_two_factor_on_a_phone(page: Page, console: Console) -> None:
     _signed_in(page, email)
 
 
+def test_guessed_codes_are_throttled_in_the_browser(page: Page, console: Console) -> None:
+    """A few wrong codes, then the page says to wait, next to the field; even the right code waits."""
+    email = sign_up(page, console)
+    totp, _ = _set_up(page, console)
+    _password_step(page, console, email)
+    for attempt in range(12):
+        with page.expect_navigation():
+            _code_step(page, str((int(totp.now()) + 1 + attempt) % 1_000_000).zfill(6))
+        expect(page.locator("#sign-in-code")).to_be_focused()  # the code step again, loaded
+        if "error=throttled" in page.url:
+            break
+        assert "error=code_invalid" in page.url
+    assert "error=throttled" in page.url and "step=code" in page.url
+    expect(page.locator("#sign-in-code-error")).to_contain_text("Too many wrong codes")
+    with page.expect_navigation():
+        _code_step(page, totp.at(time.time() + 30))
+    assert "error=throttled" in page.url
+    expect(page.locator("#sign-in-code-error")).to_contain_text("Too many wrong codes")
+    assert "apikeys_session" not in [cookie["name"] for cookie in page.context.cookies()]
+
+
 def _age_sessions(console: Console, email: str) -> None:
     subprocess.run(
         [sys.executable, "-c", _AGE_SESSIONS],
