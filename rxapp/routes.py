@@ -60,6 +60,7 @@ API_PASSKEY_OPTIONS = f"{API_AUTH_PREFIX}/passkey/options"  # a challenge for na
 API_PASSKEY_SIGN_IN = f"{API_AUTH_PREFIX}/passkey/sign-in"  # the signed answer: alone, or the second step
 API_SECRET_SCANNING_GITHUB = f"{API_PREFIX}/secret-scanning/github"  # leak reports (api/secret_scanning.py)
 API_LEAK_POLICY = "/workspace/leak-policy"  # under API_PREFIX, a management route
+API_KEY_POLICY = "/workspace/policy"  # under API_PREFIX: the workspace's key policy (management)
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)

@@ -80,11 +80,38 @@ def get_policy(session: Session, access: Access) -> KeyPolicy:
     return policy_for(session, require(access, Need.READ).workspace_id)
 
 
+def idle_notices(session: Session, access: Access, key_ids: list[str]) -> dict[str, idle.IdleNotice]:
+    """The unused-key rule's notice per key (warned, or disabled and why), for its page and the list."""
+    return idle.notices_for(session, require(access, Need.READ).workspace_id, key_ids)
+
+
 def view(session: Session, access: Access, now: dt.datetime | None = None) -> PolicyView:
     """The policy and the keys that break it."""
     policy = get_policy(session, access)
     violations = _violations(session, access.workspace_id, policy, now or utc_now())
     return PolicyView(policy, violations[:VIOLATIONS_SHOWN], len(violations))
+
+
+_LABELS = {
+    "max_lifetime_days": "Maximum lifetime",
+    "default_lifetime_days": "Default lifetime",
+    "disable_unused_after_days": "Disable unused keys after",
+}
+
+
+def parse_days(text: str, field: str) -> int | None:
+    """A number of days as typed in the settings: blank is no rule; anything but a whole number is
+    refused next to its field (BAD_KEY_POLICY). `check_values` checks the range."""
+    cleaned = (text or "").strip().replace(",", "").replace("_", "")
+    if not cleaned:
+        return None
+    if not cleaned.isdecimal() or len(cleaned) > 6:
+        raise ValidationError(
+            f"{_LABELS[field]} must be a whole number of days, or empty for none.",
+            field=field,
+            code=BAD_POLICY,
+        )
+    return int(cleaned)
 
 
 def _days(value: int | None, field: str, label: str, low: int, high: int) -> int | None:
