@@ -282,7 +282,7 @@ def _form() -> rx.Component:
                     rx.cond(state.profile_required, "Required by this workspace's key policy.", "Optional."),
                     size="1",
                     color=rx.color("gray", 11),
-                    id="create-profile-hint",
+                    id="create-profile-rule",
                 ),
                 spacing="1",
                 width="100%",
