@@ -81,6 +81,7 @@ def idle_notice() -> rx.Component:
                 ),
             ),
             color_scheme="amber",
+            high_contrast=True,
             id="key-idle",
             width="100%",
         ),
