@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rxapp.cli_common import CLI_ACTOR_SUFFIX, EXPIRES_HELP, acting, find_user, parse_time, read_password
 from rxapp.cli_leaks import LEAK_COMMANDS, print_scanner_rules
+from rxapp.cli_policy import POLICY_COMMANDS
 from rxapp.cli_programs import PROGRAM_ARGS, SET_CREDITS_ARGS, program_from_args, set_credits_with
 from rxapp.cli_table import EMAIL, KEY_ID, WORKSPACE, Command, arg
 from rxapp.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
@@ -444,6 +445,7 @@ COMMANDS = (
     Command("doctor", doctor, "check the configuration, one line per check", ()),
     *WEBHOOK_COMMANDS,
     *LEAK_COMMANDS,
+    *POLICY_COMMANDS,
 )
 
 

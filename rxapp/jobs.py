@@ -1,5 +1,5 @@
-"""Background jobs run by every backend worker: key expiry (with credit refills, the prunes and the
-webhook reminders), the Last Used flush and webhook delivery.
+"""Background jobs run by every backend worker: key expiry (with credit refills, the prunes, the
+webhook reminders and the key policies' unused-key rule), the Last Used flush and webhook delivery.
 
 All are safe with several workers: expiry is one conditional UPDATE per chunk, the flush never moves
 Last Used backwards, reminders are deduplicated by a unique key, and a webhook message is claimed
@@ -23,7 +23,7 @@ from rxapp.models import utc_now
 from rxapp.services import idempotency, usage
 from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
-from rxapp.services.keys import refill
+from rxapp.services.keys import idle, refill
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.services.webhooks import delivery as webhook_delivery
 from rxapp.services.webhooks import outbox as webhook_outbox
@@ -62,6 +62,7 @@ def expire_keys_once() -> int:
             idempotency.prune(session, dt.timedelta(hours=get_settings().idempotency_retention_hours))
         with session_scope() as session:
             webhook_outbox.scan_reminders(session, get_settings().webhook_credits_low)
+        disable_unused_once()
     except Exception:
         metrics.record_expiry_run(time.perf_counter() - started, expired, ok=False)
         raise
@@ -69,6 +70,18 @@ def expire_keys_once() -> int:
     if expired:
         log.info("expiry job: %d key(s) marked EXPIRED", expired)
     return expired
+
+
+def disable_unused_once(now: dt.datetime | None = None) -> tuple[int, int]:
+    """The key policies' unused rule (services/keys/idle.py): warn the keys due a warning, then
+    disable the keys whose warning date passed. Each its own transaction; safe on every worker."""
+    with session_scope() as session:
+        warned = len(idle.warn_unused_keys(session, now))
+    with session_scope() as session:
+        disabled = idle.disable_unused_keys(session, now)
+    if warned or disabled:
+        log.info("unused keys: %d warned, %d disabled (workspace key policy)", warned, disabled)
+    return warned, disabled
 
 
 async def expiry_loop() -> None:

@@ -18,6 +18,8 @@ from rxapp.models_leaks import LeakReport as LeakReport
 from rxapp.models_passkeys import Passkey as Passkey  # passkeys' tables live beside (module size)
 from rxapp.models_passkeys import PasskeyChallenge as PasskeyChallenge
 from rxapp.models_passkeys import PasskeyPublic as PasskeyPublic
+from rxapp.models_policy import KeyIdleNotice as KeyIdleNotice  # key policies' tables (module size)
+from rxapp.models_policy import WorkspaceKeyPolicy as WorkspaceKeyPolicy
 from rxapp.webhook_models import WebhookAttempt as WebhookAttempt
 from rxapp.webhook_models import WebhookDeliveryPublic as WebhookDeliveryPublic
 from rxapp.webhook_models import WebhookEndpoint as WebhookEndpoint

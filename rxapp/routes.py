@@ -64,6 +64,7 @@ API_OIDC_START = f"{API_AUTH_PREFIX}/oidc/start"
 API_OIDC_CALLBACK = f"{API_AUTH_PREFIX}/oidc/callback"
 API_SECRET_SCANNING_GITHUB = f"{API_PREFIX}/secret-scanning/github"  # leak reports (api/secret_scanning.py)
 API_LEAK_POLICY = "/workspace/leak-policy"  # under API_PREFIX, a management route
+API_KEY_POLICY = "/workspace/policy"  # under API_PREFIX: the workspace's key policy (management)
 
 SESSION_COOKIE = "apikeys_session"
 DEVICE_COOKIE = "apikeys_device"  # trusted-device cookie for sign-in throttling (services/throttle.py)

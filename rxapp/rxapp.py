@@ -24,6 +24,7 @@ from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
 from rxapp.pages.permission_catalogue import PermissionCatalogueState
 from rxapp.pages.role_catalogue import RoleCatalogueState
+from rxapp.pages.workspace_key_policy import KeyPolicyState
 from rxapp.pages.workspace_settings import WorkspaceSettingsState
 from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
@@ -97,6 +98,7 @@ app.add_page(
     on_load=[
         MembersState.load,
         WorkspaceSettingsState.load,
+        KeyPolicyState.load,
         PermissionCatalogueState.load,
         RoleCatalogueState.load,
     ],

@@ -15,6 +15,7 @@ from rxapp.components.forms import invalid_if, labelled_field
 from rxapp.components.page import PHONE_TARGET
 from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate, register_retry
 from rxapp.components.workspace_switcher import WorkspaceSwitcherState
+from rxapp.pages.workspace_key_policy import key_policy_settings
 from rxapp.services import leaks, reauth, two_factor_policy
 from rxapp.services import workspaces as workspace_service
 from rxapp.session_guard import Caller
@@ -212,6 +213,7 @@ def workspace_settings() -> rx.Component:
                 rx.text(state.policy_error, color_scheme="red", size="2", id="workspace-require-2fa-error"),
             ),
             _leak_policy_picker(),
+            key_policy_settings(),
             rx.cond(
                 ~state.personal,
                 rx.box(

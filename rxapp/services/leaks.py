@@ -125,7 +125,15 @@ def _key_leaked(session: Session, key: ApiKey, report: Reported, source_name: st
         key_service.change_key(session, key, {"status": KeyStatus.INACTIVE.value}, ACTOR, events, now=now)
     elif policy == "roll":
         _audit_key(session, key, events)
-        rolling.roll_key(session, _system_access(session, key), ACTOR, key.key_id, LEAK_ROLL_GRACE, now=now)
+        rolling.roll_key(  # a leaked key is replaced even where the key policy wants a profile
+            session,
+            _system_access(session, key),
+            ACTOR,
+            key.key_id,
+            LEAK_ROLL_GRACE,
+            now=now,
+            profile_rule=False,
+        )
     else:
         _audit_key(session, key, events)
     session.refresh(key)

@@ -19,6 +19,7 @@ from rxapp.services import audit, moments
 from rxapp.services import keys as key_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
+from rxapp.services.keys import policy as key_policy
 from rxapp.services.keys.programming import public_fields
 from rxapp.services.keys.rules import identity_of
 from rxapp.services.versioning import rows_matched
@@ -83,8 +84,13 @@ def roll_key(
     *,
     client_address: str = "",
     now: dt.datetime | None = None,
+    profile_rule: bool = True,
 ) -> Rolled:
-    """A new secret for the same purpose; the old key works until `now + grace`, then expires."""
+    """A new secret for the same purpose; the old key works until `now + grace`, then expires.
+
+    The workspace's key policy applies to the new key: its lifetime (the old key's) is cut to the
+    maximum, and a key without a Bias Profile is not rolled where one is required, unless
+    `profile_rule` is False (a leaked key is replaced whatever the policy: services/leaks.py)."""
     workspace_id = require(access, Need.WRITE).workspace_id
     now = now or utc_now()
     old = _owned(session, workspace_id, key_id)
@@ -92,6 +98,10 @@ def roll_key(
     refusal = roll_refusal(key_service.effective_status(old.status, old_end, now))
     if refusal:
         raise ConflictError(refusal, code="KEY_EXPIRED")
+    if profile_rule:
+        key_policy.check_profile(
+            key_policy.policy_for(session, workspace_id), old.bias_profile_id, rolling=True
+        )
     lifetime = old_end - as_utc(old.created_at) if old_end else None
     created = key_service.create_key(
         session,
@@ -104,6 +114,8 @@ def roll_key(
         program=_program_of(session, old),
         client_address=client_address,
         now=now,
+        end_date_capped=True,
+        profile_rule=False,  # checked above, in a roll's words
     )
     new_row = session.exec(select(ApiKey).where(ApiKey.key_id == created.key.key_id)).one()
     new_row.rolled_from_id = old.id

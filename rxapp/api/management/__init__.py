@@ -8,7 +8,9 @@ bpm_...`). Every route calls the same services as the console.
 - `profiles`: Bias Profiles;
 - `audit`: the audit trail;
 - `webhooks`: webhook endpoints, their delivery log and Redeliver.
-- `leak_policy`: the workspace's leak policy (what a leak report does to its keys).
+- `leak_policy`: the workspace's leak policy (what a leak report does to its keys);
+- `key_policy`: the workspace's key policy (lifetimes, required profile, unused keys) and the keys
+  that break it.
 
 Problem details (RFC 9457), scopes and If-Match live in `rxapp.api.problems`.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rxapp.api.management import audit, keys, leak_policy, profiles, programs, webhooks
+from rxapp.api.management import audit, key_policy, keys, leak_policy, profiles, programs, webhooks
 
 router = APIRouter()
 for _module in (
@@ -27,6 +29,7 @@ for _module in (
     audit,
     webhooks,
     leak_policy,
+    key_policy,
 ):  # the schema lists paths in this order
     router.include_router(_module.router)
 

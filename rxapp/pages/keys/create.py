@@ -7,10 +7,12 @@ and hydrated). Closing, a reload or a new tab loses it for good.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import reflex as rx
 
 from rxapp.components.dialogs import dialog_footer
-from rxapp.components.forms import choice_select, focus_element, form_error, invalid_if, labelled_field
+from rxapp.components.forms import focus_element, form_error, invalid_if, labelled_field
 from rxapp.components.secret_reveal import CopyTracked, discard_confirmation, one_time_value, secret_reveal
 from rxapp.components.timefmt import local_time
 from rxapp.models import utc_now
@@ -23,15 +25,18 @@ from rxapp.pages.keys.program_form import (
     KeyProgramFields,
     catalogue,
 )
+from rxapp.services import key_policies
 from rxapp.services import keys as key_service
+from rxapp.services.keys.policy import KeyPolicy
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, Refusal, requires_user
 
 revealed_secret = one_time_value("revealed_secret")
-_FIELDS = ("name", "expires_at", RATE_LIMIT_FIELD, *PROGRAM_FIELDS)
+_FIELDS = ("name", "expires_at", "bias_profile_id", RATE_LIMIT_FIELD, *PROGRAM_FIELDS)
 # the control that holds each field's value: where focus goes when that field is invalid
 _FIELD_CONTROLS = {
     "name": "create-name",
+    "bias_profile_id": "create-profile",
     "expires_at": "create-custom-date",
     RATE_LIMIT_FIELD: "create-rate-limit",
     **PROGRAM_CONTROLS,
@@ -50,6 +55,16 @@ class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
     reveal_until_exact: str = ""
     confirm_discard_open: bool = False
     _sent_rate_limit: str = ""  # the rate limit as sent with the last create (backend only)
+    # the workspace's key policy (services/keys/policy.py): the end date it fills in, its limits
+    expiry_choices: list[list[str]] = [
+        [preset.value, label] for preset, label in key_service.EXPIRY_PRESETS.items()
+    ]
+    policy_days: int = 0  # the lifetime a key without an end date gets (0: no lifetime rule)
+    policy_is_default: bool = False  # ...the default lifetime (else the maximum)
+    policy_max: int = 0
+    policy_date: str = ""  # the end date the policy filled in (YYYY-MM-DD, the reader's day)
+    policy_last_date: str = ""  # the last day the maximum allows (the picker's max)
+    profile_required: bool = False
 
     @rx.event
     @requires_user
@@ -58,10 +73,42 @@ class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
         await reload_table(self, user, with_profiles=True)
         # a visible, editable default: the seed's three clicks create a key without typing a name
         self.name = await self.in_session(key_service.default_name, user.access)
+        self._apply_policy(await self.in_session(key_policies.get_policy, user.access))
         self.fill_program(None)
         self.show_catalogue(await self.in_session(catalogue, user.access))
         self.open = True
         yield self.ask_browser_zone()
+
+    def _apply_policy(self, policy: KeyPolicy) -> None:
+        """What the policy changes in the dialog: no "Never" when keys get a lifetime, no preset past
+        the maximum, and the end date filled in (shown as "Ends on ... by workspace policy")."""
+        self.policy_days = policy.new_key_days or 0
+        self.policy_is_default = bool(policy.default_lifetime_days)
+        self.policy_max = policy.max_lifetime_days or 0
+        self.profile_required = policy.require_bias_profile
+        self.expiry_choices = [
+            [preset.value, label]
+            for preset, label in key_service.EXPIRY_PRESETS.items()
+            if not (self.policy_days and preset == key_service.ExpiryPreset.NEVER)
+            and not (self.policy_max and preset.value.isdecimal() and int(preset.value) > self.policy_max)
+        ]
+        if self.policy_days:
+            self.expiry = key_service.ExpiryPreset.CUSTOM.value
+            self._fill_policy_date()
+
+    def _fill_policy_date(self) -> None:
+        """The policy's end date as the reader's local day (again once the browser's zone is known)."""
+        now, zone = utc_now(), self.zone()
+        self.policy_date = key_service.date_field(now + dt.timedelta(days=self.policy_days), zone)
+        self.policy_last_date = (
+            key_service.date_field(now + dt.timedelta(days=self.policy_max), zone) if self.policy_max else ""
+        )
+        self.custom_date = self.policy_date
+        self.preview_end(self.custom_date)
+
+    def _zone_known(self) -> None:
+        if self.policy_days and self.custom_date == self.policy_date:
+            self._fill_policy_date()
 
     @rx.event
     def forget_reveal(self):
@@ -170,6 +217,39 @@ class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
         return revealed_secret.push("")
 
 
+def _policy_note() -> rx.Component:
+    """What the workspace's key policy says about the end date: the date it filled in, its maximum."""
+    state = CreateKeyState
+    return rx.fragment(
+        rx.cond(
+            (state.policy_days > 0)
+            & (state.expiry == key_service.ExpiryPreset.CUSTOM.value)
+            & (state.custom_date == state.policy_date),
+            rx.text(
+                "Ends on ",
+                state.policy_date,
+                " by workspace policy (",
+                rx.cond(state.policy_is_default, "default ", "maximum "),
+                state.policy_days,
+                " days)",
+                size="1",
+                id="create-policy-end",
+            ),
+        ),
+        rx.cond(
+            state.policy_max > 0,
+            rx.text(
+                "This workspace's keys live at most ",
+                state.policy_max,
+                " days.",
+                size="1",
+                color=rx.color("gray", 11),
+                id="create-policy-max",
+            ),
+        ),
+    )
+
+
 def _form() -> rx.Component:
     state = CreateKeyState
     return rx.form(
@@ -195,15 +275,33 @@ def _form() -> rx.Component:
             field="name",
         ),
         labelled_field(
-            "Bias Profile (optional)",
-            profile_select(state.profile, state.set_profile, "create-profile"),
+            "Bias Profile",
+            rx.vstack(
+                profile_select(state.profile, state.set_profile, "create-profile"),
+                rx.text(
+                    rx.cond(state.profile_required, "Required by this workspace's key policy.", "Optional."),
+                    size="1",
+                    color=rx.color("gray", 11),
+                    id="create-profile-rule",
+                ),
+                spacing="1",
+                width="100%",
+            ),
             html_for="create-profile",
+            error=state.error,
+            error_field=state.error_field,
+            field="bias_profile_id",
         ),
         labelled_field(
             "Expires",
             rx.fragment(
-                choice_select(
-                    key_service.EXPIRY_PRESETS, state.expiry, state.set_expiry, "create-expiry", width="100%"
+                rx.select.root(
+                    rx.select.trigger(id="create-expiry", width="100%"),
+                    rx.select.content(
+                        rx.foreach(state.expiry_choices, lambda c: rx.select.item(c[1], value=c[0]))
+                    ),
+                    value=state.expiry,
+                    on_change=state.set_expiry,
                 ),
                 rx.cond(
                     state.expiry == key_service.ExpiryPreset.CUSTOM.value,
@@ -214,8 +312,10 @@ def _form() -> rx.Component:
                         "create-custom-date",
                         aria_label="Custom end date (ends at the end of that day, your time)",
                         aria_required="true",
+                        max=state.policy_last_date,
                     ),
                 ),
+                _policy_note(),
             ),
             html_for="create-expiry",
             error=state.error,

@@ -28,6 +28,7 @@ from rxapp.state import AuthState, Refusal, requires_user
 _FIELDS = ("name", "expires_at", "status", "bias_profile_id", RATE_LIMIT_FIELD, *PROGRAM_FIELDS)
 _FIELD_CONTROLS = {
     "name": "edit-name",
+    "bias_profile_id": "edit-profile",
     "expires_at": "edit-end-date",
     RATE_LIMIT_FIELD: "edit-rate-limit",
     **PROGRAM_CONTROLS,

@@ -16,10 +16,11 @@ from rxapp import routes
 from rxapp.components.page import page_number, page_size_choice
 from rxapp.components.timefmt import exact_utc, iso, relative
 from rxapp.models import ApiKeyPublic, BiasProfilePublic, KeyPage, utc_now
+from rxapp.services import key_policies, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
-from rxapp.services import rolling, usage
 from rxapp.services.access import Access
+from rxapp.services.keys.idle import IdleNotice
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
@@ -42,6 +43,8 @@ class KeyRow:
     calls_7d: int = 0
     rolling_note: str = ""  # "rolling: old key expires in 23 hours" / "rolled from key_…"
     rolling_exact: str = ""  # when the old key stops, in UTC (the note's hover title)
+    idle_on: str = ""  # the key policy's unused rule: disabled on this instant if still unused (ISO)
+    idle_on_exact: str = ""
 
 
 @dataclasses.dataclass
@@ -61,10 +64,16 @@ def _rolling_note(key: ApiKeyPublic, links: rolling.RollLinks | None, now: dt.da
 
 
 def key_row(
-    key: ApiKeyPublic, now: dt.datetime, calls_7d: int = 0, links: rolling.RollLinks | None = None
+    key: ApiKeyPublic,
+    now: dt.datetime,
+    calls_7d: int = 0,
+    links: rolling.RollLinks | None = None,
+    idle_on: dt.datetime | None = None,
 ) -> KeyRow:
     """What a table row shows; the flags' thresholds are service rules."""
     return KeyRow(
+        idle_on=iso(idle_on),
+        idle_on_exact=exact_utc(idle_on),
         calls_7d=calls_7d,
         rolling_note=_rolling_note(key, links, now),
         rolling_exact=exact_utc(key.expires_at) if links and links.rolled_to else "",
@@ -82,6 +91,10 @@ def key_row(
     )
 
 
+def _warned_until(notice: IdleNotice | None) -> dt.datetime | None:
+    return notice.when if notice is not None and notice.state == "warning" else None
+
+
 @dataclasses.dataclass(frozen=True)
 class _Loaded:
     page: KeyPage
@@ -89,6 +102,7 @@ class _Loaded:
     profiles: list[BiasProfilePublic] | None
     calls: dict[str, int]
     links: dict[str, rolling.RollLinks]
+    idle: dict[str, IdleNotice]
 
 
 class KeysTableState(AuthState):
@@ -132,12 +146,21 @@ class KeysTableState(AuthState):
             ids = [key.key_id for key in result.rows]
             since = utc_now() - usage.WINDOWS["7d"]
             calls = usage.calls_by_key_id(session, access, ids, since)
-            return _Loaded(result, any_key, profiles, calls, rolling.page_links(session, access, ids))
+            links = rolling.page_links(session, access, ids)
+            return _Loaded(
+                result, any_key, profiles, calls, links, key_policies.idle_notices(session, access, ids)
+            )
 
         loaded = await self.in_session(work)
         now = utc_now()
         rows = [
-            key_row(key, now, loaded.calls.get(key.key_id, 0), loaded.links.get(key.key_id))
+            key_row(
+                key,
+                now,
+                loaded.calls.get(key.key_id, 0),
+                loaded.links.get(key.key_id),
+                _warned_until(loaded.idle.get(key.key_id)),
+            )
             for key in loaded.page.rows
         ]
         if rows != self.rows:  # no update sent when nothing changed (the table refreshes every 3 s)

@@ -139,6 +139,18 @@ def key_row(row: KeyRow) -> rx.Component:
                     "Unused 90+ days", color_scheme="amber", variant="outline", size="1", margin_left="1"
                 ),
             ),
+            rx.cond(
+                row.idle_on != "",
+                rx.badge(
+                    "Disabled on ",
+                    local_time(row.idle_on, row.idle_on_exact, time_format="YYYY-MM-DD"),
+                    " if still unused",
+                    color_scheme="amber",
+                    size="1",
+                    margin_left="1",
+                    id="idle-warning-" + row.key_id,
+                ),
+            ),
             id="last-used-" + row.key_id,
         ),
         rx.table.cell(clipped_text(row.profile, size="2"), id="profile-" + row.key_id),

@@ -25,6 +25,7 @@ EVENT_LABELS = {
     "key.expired": "A key expired",
     "key.leaked": "A key was found leaked",
     "key.credits_low": "A key's credits run low",
+    "key.unused_warning": "A key will be disabled soon for being unused (workspace policy)",
 }
 
 

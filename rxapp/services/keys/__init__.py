@@ -4,7 +4,9 @@
 - `crud`: create (the one place a secret is born), read, update, delete;
 - `listing`: the table's query (search, filters, sort, paging) and its flags;
 - `verification`: verify's row rules (`decide_row`) and its one row definition;
-- `expiry`: end-date presets and the expiry job.
+- `expiry`: end-date presets and the expiry job;
+- `policy`: the workspace key policy as create, edit and roll apply it;
+- `idle`: the policy's unused-key rule (warn, then disable).
 
 Callers import the names below (`from rxapp.services import keys as key_service`).
 """

@@ -16,6 +16,8 @@ from rxapp.models import ApiKey, ApiKeyPublic, BiasProfile, KeyStatus, utc_now
 from rxapp.services import audit, key_format
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ConflictError, ValidationError
+from rxapp.services.keys import idle
+from rxapp.services.keys import policy as key_policy
 from rxapp.services.keys.programming import FIELDS as PROGRAM_FIELDS
 from rxapp.services.keys.programming import ProgramFields, program_values
 from rxapp.services.keys.rules import (
@@ -55,13 +57,23 @@ def create_key(
     program: dict[str, Any] | None = None,
     client_address: str = "",
     now: dt.datetime | None = None,
+    end_date_capped: bool = False,
+    profile_rule: bool = True,
 ) -> CreatedKey:
-    """`program`: the programmable fields given (services/keys/programming.py `FIELDS`)."""
+    """`program`: the programmable fields given (services/keys/programming.py `FIELDS`).
+
+    The workspace's key policy applies (services/keys/policy.py): no end date means the default
+    lifetime; one past the maximum is refused (cut to it with `end_date_capped`, as a roll does);
+    no Bias Profile is refused when one is required (unless `profile_rule` is False: a leak's roll)."""
     workspace_id = require(access, Need.WRITE).workspace_id
     settings = get_settings()
     now = now or utc_now()
     name = clean_name(name) if (name or "").strip() else _default_name(session, workspace_id)
     expires_at = check_future_end_date(expires_at, now)
+    rules = key_policy.policy_for(session, workspace_id)
+    expires_at = key_policy.end_for_new_key(rules, expires_at, now, capped=end_date_capped)
+    if profile_rule:
+        key_policy.check_profile(rules, bias_profile_id)
     rate_limit_per_minute = check_rate_limit(rate_limit_per_minute)
     profile_name = None
     if bias_profile_id is not None:
@@ -189,8 +201,10 @@ def update_key(
     if key.bias_profile_id is not None:
         profile = session.get(BiasProfile, key.bias_profile_id)
         profile_name = profile.name if profile else None
+    rules = key_policy.policy_for(session, workspace_id)
     if "bias_profile_id" in given and changes.bias_profile_id != key.bias_profile_id:
         if changes.bias_profile_id is None:
+            key_policy.check_profile(rules, None)
             profile_name = None
         else:
             profile_name = owned_profile(session, workspace_id, changes.bias_profile_id).name
@@ -206,6 +220,7 @@ def update_key(
                 field="expires_at",
             )
         values["expires_at"] = check_future_end_date(changes.expires_at, now)
+        key_policy.check_end_date(rules, values["expires_at"], key.created_at)
         notes.append(f"expires_at={iso(values['expires_at'])}")
     program_given = {name: getattr(changes, name) for name in PROGRAM_FIELDS if name in given}
     if program_given:
@@ -226,6 +241,8 @@ def update_key(
     if status_changed:
         events.append(("key.status", f"{current_status} -> {changes.status}"))
     change_key(session, key, values, actor, events, client_address=client_address, now=now)
+    if status_changed and changes.status == KeyStatus.ACTIVE:
+        idle.restart_clock(session, key, now)  # turning a key back on counts as a use (idle rule)
     webhooks.emit_key(session, key, webhooks.KEY_UPDATED, now)
     return public(key, profile_name, now, identity_of(session, key))
 

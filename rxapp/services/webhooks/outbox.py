@@ -41,6 +41,7 @@ KEY_EXPIRING = "key.expiring"
 KEY_EXPIRED = "key.expired"
 KEY_LEAKED = "key.leaked"
 KEY_CREDITS_LOW = "key.credits_low"
+KEY_UNUSED_WARNING = "key.unused_warning"
 EVENTS = (
     KEY_CREATED,
     KEY_UPDATED,
@@ -50,6 +51,7 @@ EVENTS = (
     KEY_EXPIRED,
     KEY_LEAKED,
     KEY_CREDITS_LOW,
+    KEY_UNUSED_WARNING,
 )
 EXPIRING_DAYS = (1, 7, 30)  # reminders: the smallest of these at or above the days left
 
@@ -167,6 +169,24 @@ def emit_key_leaked(
 ) -> int:
     """For the leak reports (issue 26 part 3): where the key was found, never the key itself."""
     return emit_key(session, key, KEY_LEAKED, now, leak_url=url[:500], leak_source=source[:100])
+
+
+def emit_key_unused_warning(
+    session: Session,
+    key: ApiKey,
+    *,
+    idle_since: dt.datetime,
+    disable_on: dt.datetime,
+    after_days: int,
+    now: dt.datetime | None = None,
+) -> int:
+    """For the key policies' unused rule (services/keys/idle.py): the key will be disabled on
+    `disable_on` if still unused; once per key and idle period (dedupe key), whatever the workers."""
+    extra = {"unused_since": _time(idle_since), "disable_on": _time(disable_on), "unused_days": after_days}
+    dedupe = f"{KEY_UNUSED_WARNING}:{key.key_id}:{_time(idle_since)}"
+    return emit(
+        session, key.workspace_id, KEY_UNUSED_WARNING, {**key_data(key), **extra}, now=now, dedupe_key=dedupe
+    )
 
 
 def emit_expired(session: Session, row_ids: Sequence[int], now: dt.datetime) -> int:

@@ -1,4 +1,5 @@
-"""The leak notice, the roll chain (rolled from / rolled to) and the rotation assistant with Expire now."""
+"""The leak notice, the unused-key notice, the roll chain (rolled from / rolled to) and the rotation
+assistant with Expire now."""
 
 from __future__ import annotations
 
@@ -50,10 +51,48 @@ def leak_notice() -> rx.Component:
     )
 
 
+def idle_notice() -> rx.Component:
+    """The workspace key policy's unused rule (services/keys/idle.py): the warning, or why the key
+    was turned INACTIVE."""
+    state = KeyDetailState
+    return rx.cond(
+        state.idle_state != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("clock")),
+            rx.callout.text(
+                rx.cond(
+                    state.idle_state == "warning",
+                    rx.text.span("Unused: this key will be disabled on "),
+                    rx.text.span("Disabled for being unused: this key was turned INACTIVE on "),
+                ),
+                local_time(state.idle_on, state.idle_on_exact),
+                rx.cond(
+                    state.idle_state == "warning",
+                    rx.text.span(
+                        " if still unused (workspace policy: keys unused for ",
+                        state.idle_days,
+                        " days). A successful call with it cancels this.",
+                    ),
+                    rx.text.span(
+                        " (workspace policy: keys unused for ",
+                        state.idle_days,
+                        " days). Turn it back on with Edit if it is still needed.",
+                    ),
+                ),
+            ),
+            color_scheme="amber",
+            high_contrast=True,
+            id="key-idle",
+            width="100%",
+        ),
+    )
+
+
 def rotation() -> rx.Component:
     state = KeyDetailState
     return rx.vstack(
         leak_notice(),
+        idle_notice(),
         rx.cond(
             state.rolled_from != "",
             rx.text(

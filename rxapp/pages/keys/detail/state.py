@@ -18,10 +18,11 @@ from rxapp.components.timefmt import BROWSER_ZONE_SCRIPT, browser_zone, exact_ut
 from rxapp.models import ApiKeyPublic, utc_now
 from rxapp.pages.keys.detail import limit_use
 from rxapp.pages.keys.detail.program import KeyProgramState
-from rxapp.services import audit, identities, leaks, rolling, usage
+from rxapp.services import audit, identities, key_policies, leaks, rolling, usage
 from rxapp.services import keys as key_service
 from rxapp.services.audit_text import linked_detail
 from rxapp.services.errors import NotFoundError
+from rxapp.services.keys.idle import IdleNotice
 from rxapp.session_guard import Caller
 from rxapp.state import AuthState, requires_user
 
@@ -80,6 +81,7 @@ class _Detail:
     row_id: int = 0
     shared: limit_use.Shared | None = None  # the identity's row id and shared limits
     leak: leaks.LeakNotice | None = None  # the latest leak report of the key
+    idle: IdleNotice | None = None  # the key policy's unused rule: warned or disabled
 
 
 class KeyDetailState(KeyProgramState, AuthState):
@@ -118,6 +120,10 @@ class KeyDetailState(KeyProgramState, AuthState):
     leak_url: str = ""  # where the secret was found (a link only when https)
     leak_at: str = ""
     leak_at_exact: str = ""
+    idle_state: str = ""  # "warning" (disabled on idle_on if still unused) | "disabled" | ""
+    idle_on: str = ""  # ISO instant (shown in the reader's zone)
+    idle_on_exact: str = ""
+    idle_days: int = 0  # the rule's N
 
     def _key_from_url(self) -> str:
         return self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:40]
@@ -145,6 +151,7 @@ class KeyDetailState(KeyProgramState, AuthState):
                 row_id,
                 identities.shared_limits(session, user.access, key.identity) if key.identity else None,
                 leaks.latest_for_key(session, user.access, key_id),
+                key_policies.idle_notices(session, user.access, [key_id]).get(key_id),
             )
 
         detail = await self.in_session(work)
@@ -176,6 +183,9 @@ class KeyDetailState(KeyProgramState, AuthState):
         self.leak_at, self.leak_at_exact = (
             (iso(leak.reported_at), exact_utc(leak.reported_at)) if leak else ("", "")
         )
+        notice = detail.idle
+        self.idle_state, self.idle_days = (notice.state, notice.after_days) if notice else ("", 0)
+        self.idle_on, self.idle_on_exact = (iso(notice.when), exact_utc(notice.when)) if notice else ("", "")
         self.rolled_from = detail.links.rolled_from or ""
         self.rolled_to = detail.links.rolled_to or ""
         rotation = detail.rotation
