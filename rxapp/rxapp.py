@@ -119,6 +119,7 @@ app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console",
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
 app.register_lifespan_task(jobs.webhook_loop)
+app.register_lifespan_task(jobs.email_loop)
 
 # Socket.IO checks the Origin too; give it the middleware's rule (own origin or the allowlist)
 # instead of the allowlist alone, so the console works on any port or host name it is served on.
