@@ -1,5 +1,5 @@
-"""The Account page: change the password, which signs out every browser of this account, and
-two-factor sign-in (pages/account_two_factor.py)."""
+"""The Account page: change the password, which signs out every browser of this account,
+two-factor sign-in (pages/account_two_factor.py) and email notices (pages/account_email.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rxapp import routes
 from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
+from rxapp.pages.account_email import EmailNoticesState, email_notices_section
 from rxapp.pages.account_passkeys import PasskeysState, passkeys_section
 from rxapp.pages.account_two_factor import TwoFactorState, two_factor_section
 from rxapp.services import users as user_service
@@ -115,12 +116,13 @@ def account_content() -> rx.Component:
         ),
         two_factor_section(),
         passkeys_section(),
+        email_notices_section(),
         spacing="4",
         width="100%",
     )
 
 
-ON_LOAD = [AccountState.load, TwoFactorState.load, PasskeysState.load]
+ON_LOAD = [AccountState.load, TwoFactorState.load, PasskeysState.load, EmailNoticesState.load]
 
 
 def account_page() -> rx.Component:
