@@ -175,11 +175,17 @@ EMAIL_INTERVAL_SECONDS = 1.0  # how often each worker reads the email outbox
 
 def deliver_emails_once(engine: sa.Engine | None = None, now: dt.datetime | None = None) -> int:
     """Claim a batch of due emails, send them over one SMTP connection (outside any transaction),
-    record each outcome. Returns how many were claimed (0 without APIKEYS_SMTP_URL)."""
+    record each outcome. Returns how many were claimed (0 without APIKEYS_SMTP_URL). `now` (tests)
+    is the job's clock for the claim and the record alike."""
     settings = get_settings()
     if not settings.smtp_url:
         return 0
-    now = now or utc_now()
+    fixed = now
+
+    def clock() -> dt.datetime:
+        return fixed if fixed is not None else utc_now()
+
+    now = clock()
     lease = dt.timedelta(seconds=settings.smtp_timeout_seconds * (notice_emails.BATCH + 2) + 30)
     with session_scope(engine) as session:
         batch = notice_emails.claim_due(
@@ -195,7 +201,7 @@ def deliver_emails_once(engine: sa.Engine | None = None, now: dt.datetime | None
     with session_scope(engine) as session:
         for email, outcome in zip(batch, outcomes, strict=True):
             status = notice_emails.record(
-                session, email, outcome, now=max(now, utc_now()), schedule=settings.smtp_retry_seconds
+                session, email, outcome, now=clock(), schedule=settings.smtp_retry_seconds
             )
             if not outcome.ok:  # the notice's row id and the error: never the URL or its password
                 log.warning(

@@ -54,7 +54,7 @@ def email_notices_section() -> rx.Component:
                         aria_describedby="email-notices-state",
                     ),
                     rx.text("Email me these notices", size="2", weight="medium"),
-                    gap="3",
+                    spacing="3",
                     align="center",
                     min_height="44px",
                 ),
@@ -71,7 +71,9 @@ def email_notices_section() -> rx.Component:
                     "This console has no email server set up, so notices are shown in the console only.",
                 ),
                 " ",
-                rx.link("See your notices", href=routes.NOTICES, id="account-notices-link"),
+                rx.link(
+                    "See your notices", href=routes.NOTICES, id="account-notices-link", underline="always"
+                ),
                 size="1",
                 color=rx.color("gray", 10),
                 id="email-notices-state",

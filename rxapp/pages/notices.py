@@ -33,6 +33,7 @@ class NoticeRow:
     headline: str = ""
     detail: str = ""
     workspace_name: str = ""
+    key_name: str = ""
     key_link: str = ""
     leak_url: str = ""
     when: str = ""  # ISO instant, shown in the reader's zone
@@ -52,6 +53,7 @@ class NoticesState(AuthState):
                 headline=notice.headline,
                 detail=notice.detail,
                 workspace_name=notice.workspace_name,
+                key_name=notice.key_name,
                 key_link=routes.key_detail(notice.workspace_public_id, notice.key_id),
                 leak_url=notice.leak_url if notice.leak_url.startswith(("https://", "http://")) else "",
                 when=iso(notice.created_at),
@@ -85,7 +87,9 @@ class NoticesState(AuthState):
 
 def _kind_icon(kind) -> rx.Component:
     def icon(name: str, color: str) -> rx.Component:
-        return rx.icon(name, size=20, color=rx.color(color, 11), flex_shrink="0", aria_hidden="true")
+        return rx.icon(
+            name, size=20, color=rx.color(color, 11), flex_shrink="0", margin_top="2px", aria_hidden="true"
+        )
 
     return rx.match(kind, *[(k, icon(*v)) for k, v in KIND_ICONS.items()], icon("bell", "gray"))
 
@@ -98,23 +102,27 @@ def notice_item(row: NoticeRow) -> rx.Component:
                 _kind_icon(row.kind),
                 rx.vstack(
                     rx.text(row.headline, weight="bold", size="3", id=item_id + "-headline"),
-                    rx.text(row.detail, size="2", overflow_wrap="anywhere"),
                     rx.cond(
                         row.leak_url != "",
-                        rx.link(
-                            row.leak_url,
-                            href=row.leak_url,
-                            is_external=True,
-                            rel="noopener noreferrer nofollow",
+                        rx.text(
+                            "Found at ",
+                            rx.link(
+                                row.leak_url,
+                                href=row.leak_url,
+                                is_external=True,
+                                rel="noopener noreferrer nofollow",
+                                id=item_id + "-leak-url",
+                            ),
                             size="2",
                             overflow_wrap="anywhere",
                         ),
                     ),
+                    rx.text(row.detail, size="2", overflow_wrap="anywhere"),
                     rx.flex(
                         rx.text("Workspace ", rx.text.strong(row.workspace_name), size="1", color=MUTED),
                         rx.text("·", size="1", color=MUTED, aria_hidden="true"),
                         local_time(row.when, row.when_exact, font_size="var(--font-size-1)", color=MUTED),
-                        gap="2",
+                        spacing="2",
                         wrap="wrap",
                         align="center",
                     ),
@@ -128,7 +136,7 @@ def notice_item(row: NoticeRow) -> rx.Component:
                         "Open key",
                         href=row.key_link,
                         id=item_id + "-open",
-                        aria_label="Open the key: " + row.headline,
+                        aria_label="Open key “" + row.key_name + "”",
                         size="2",
                         weight="medium",
                         display="inline-flex",
@@ -146,14 +154,14 @@ def notice_item(row: NoticeRow) -> rx.Component:
                         id="dismiss-" + item_id,
                         aria_label="Dismiss: " + row.headline,
                     ),
-                    gap="3",
+                    spacing="3",
                     wrap="wrap",
                     align="center",
                     flex_shrink="0",
                 ),
-                gap="3",
+                spacing="3",
                 direction=rx.breakpoints(initial="column", sm="row"),
-                align=rx.breakpoints(initial="start", sm="center"),
+                align="start",
             ),
             width="100%",
         ),

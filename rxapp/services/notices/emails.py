@@ -186,11 +186,3 @@ def record(
         .values(**values)
     )
     return str(values.get("email_status", "pending"))
-
-
-def status_counts(session: Session) -> dict[str, int]:
-    """Emails by status (the doctor and the tests read it)."""
-    notices = core_table(Notice)
-    counted = sa.select(notices.c.email_status, sa.func.count()).group_by(notices.c.email_status)
-    rows = session.execute(counted)
-    return {status: count for status, count in rows}

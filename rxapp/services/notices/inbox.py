@@ -56,15 +56,18 @@ def headline(kind: str, key_name: str, days_before: int) -> str:
     return f"Key “{key_name}”: {kind}"
 
 
-def detail(kind: str, expires_at: dt.datetime | None, leak_url: str, leak_action: str) -> str:
-    """The sentence after the headline, in UTC (the page also shows the end date in local time)."""
+def detail(
+    kind: str, expires_at: dt.datetime | None, leak_url: str, leak_action: str, *, with_url: bool = True
+) -> str:
+    """The sentence after the headline, with times in UTC. The page shows a leak's URL as a link of
+    its own (`with_url=False`); an email says it in the text."""
     end = f"{as_utc(expires_at):%Y-%m-%d %H:%M} UTC" if expires_at is not None else ""
     if kind == EXPIRING:
         return f"It stops working on {end}. Roll it before then to keep the service running."
     if kind == EXPIRED:
         return f"Its end date passed on {end}; calls with it now fail. Roll or replace it."
     if kind == LEAKED:
-        found = f"Found at {leak_url}." if leak_url else "Found by a secret scanner."
+        found = (f"Found at {leak_url}." if leak_url else "Found by a secret scanner.") if with_url else ""
         return f"{found} {LEAK_ACTIONS.get(leak_action, '')}".strip()
     return ""
 
@@ -95,7 +98,9 @@ def list_for(session: Session, user_id: int, limit: int = LIST_LIMIT) -> list[No
             id=notice.id or 0,
             kind=moment.kind,
             headline=headline(moment.kind, moment.key_name, moment.days_before),
-            detail=detail(moment.kind, moment.key_expires_at, moment.leak_url, moment.leak_action),
+            detail=detail(
+                moment.kind, moment.key_expires_at, moment.leak_url, moment.leak_action, with_url=False
+            ),
             workspace_public_id=workspace.public_id,
             workspace_name=workspace.name,
             key_id=moment.key_id,
