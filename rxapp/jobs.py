@@ -1,9 +1,10 @@
 """Background jobs run by every backend worker: key expiry (with credit refills, the prunes, the
-webhook reminders and the key policies' unused-key rule), the Last Used flush and webhook delivery.
+reminders and the key policies' unused-key rule), the Last Used flush, webhook delivery and email
+delivery.
 
 All are safe with several workers: expiry is one conditional UPDATE per chunk, the flush never moves
-Last Used backwards, reminders are deduplicated by a unique key, and a webhook message is claimed
-with a lease by one conditional UPDATE.
+Last Used backwards, reminders are recorded once by a unique key, and a webhook message or an email
+is claimed with a lease by one conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from rxapp.services import keys as key_service
 from rxapp.services import users as user_service
 from rxapp.services.keys import idle, refill
 from rxapp.services.last_used import buffer as last_used_buffer
+from rxapp.services.notices import emails as notice_emails
+from rxapp.services.notices import inbox as notice_inbox
+from rxapp.services.notices import moments as key_moments
+from rxapp.services.notices import smtp
 from rxapp.services.webhooks import delivery as webhook_delivery
 from rxapp.services.webhooks import outbox as webhook_outbox
 
@@ -60,7 +65,9 @@ def expire_keys_once() -> int:
             user_service.purge_expired(session)
             usage.prune(session, dt.timedelta(days=get_settings().usage_retention_days))
             idempotency.prune(session, dt.timedelta(hours=get_settings().idempotency_retention_hours))
+            notice_inbox.prune(session)
         with session_scope() as session:
+            key_moments.scan_expiring(session)  # reminders: webhooks, notices, emails
             webhook_outbox.scan_reminders(session, get_settings().webhook_credits_low)
         disable_unused_once()
     except Exception:
@@ -175,3 +182,62 @@ async def webhook_loop() -> None:
             log.exception("webhook delivery failed; retrying at the next interval")
         if claimed < webhook_delivery.BATCH:
             await asyncio.sleep(interval)
+
+
+EMAIL_INTERVAL_SECONDS = 1.0  # how often each worker reads the email outbox
+
+
+def deliver_emails_once(engine: sa.Engine | None = None, now: dt.datetime | None = None) -> int:
+    """Claim a batch of due emails, send them over one SMTP connection (outside any transaction),
+    record each outcome. Returns how many were claimed (0 without APIKEYS_SMTP_URL). `now` (tests)
+    is the job's clock for the claim and the record alike."""
+    settings = get_settings()
+    if not settings.smtp_url:
+        return 0
+    fixed = now
+
+    def clock() -> dt.datetime:
+        return fixed if fixed is not None else utc_now()
+
+    now = clock()
+    lease = dt.timedelta(seconds=settings.smtp_timeout_seconds * (notice_emails.BATCH + 2) + 30)
+    with session_scope(engine) as session:
+        batch = notice_emails.claim_due(
+            session, now, lease, sender=settings.smtp_from, public_url=settings.public_url
+        )
+    if not batch:
+        return 0
+    outcomes = smtp.send_all(
+        smtp.parse_url(settings.smtp_url),
+        [email.message for email in batch],
+        timeout=settings.smtp_timeout_seconds,
+    )
+    with session_scope(engine) as session:
+        for email, outcome in zip(batch, outcomes, strict=True):
+            status = notice_emails.record(
+                session, email, outcome, now=clock(), schedule=settings.smtp_retry_seconds
+            )
+            if not outcome.ok:  # the notice's row id and the error: never the URL or its password
+                log.warning(
+                    "email notice %d not sent (attempt %d, now %s): %s",
+                    email.notice_row_id,
+                    email.attempts + 1,
+                    status,
+                    outcome.error[:200],
+                )
+    return len(batch)
+
+
+async def email_loop() -> None:
+    """Reads the email outbox every second; without APIKEYS_SMTP_URL there is nothing to do (the
+    notices are shown in the console only)."""
+    if not get_settings().smtp_url:
+        return
+    while True:
+        claimed = 0
+        try:
+            claimed = await asyncio.to_thread(deliver_emails_once)
+        except Exception:
+            log.exception("email delivery failed; retrying at the next interval")
+        if claimed < notice_emails.BATCH:
+            await asyncio.sleep(EMAIL_INTERVAL_SECONDS)

@@ -15,6 +15,8 @@ from rxapp.model_base import KeyStatus as KeyStatus
 from rxapp.model_base import ProfileAction as ProfileAction
 from rxapp.model_base import core_table as core_table
 from rxapp.models_leaks import LeakReport as LeakReport
+from rxapp.models_notices import KeyMoment as KeyMoment  # key moments and notices (issue 26)
+from rxapp.models_notices import Notice as Notice
 from rxapp.models_passkeys import Passkey as Passkey  # passkeys' tables live beside (module size)
 from rxapp.models_passkeys import PasskeyChallenge as PasskeyChallenge
 from rxapp.models_passkeys import PasskeyPublic as PasskeyPublic
@@ -50,6 +52,7 @@ class User(SQLModel, table=True):
     # A disabled account cannot sign in, and its sessions are deleted when it is disabled.
     disabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     last_sign_in_at: dt.datetime | None = Field(default=None)
+    email_notices_opt_out: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class UserSession(SQLModel, table=True):

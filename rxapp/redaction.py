@@ -5,8 +5,9 @@ connection's router data. The websocket no longer carries the cookie into Reflex
 session_guard), but a log line is the last place a secret should be able to reach, so every
 record is scrubbed when it is created: session cookies, Authorization / X-API-Key values, API
 keys and management tokens (by their prefix, in any case), webhook signing secrets (`whsec_`),
-Reflex client tokens (UUIDs), and the value of anything named like a password, secret, token,
-pepper or cookie. rxapp/logs.py's formatters call `redact` too, so there is one list of patterns.
+Reflex client tokens (UUIDs), the password in a URL (`smtp://user:password@host`), and the value
+of anything named like a password, secret, token, pepper or cookie. rxapp/logs.py's formatters
+call `redact` too, so there is one list of patterns.
 
 Installed through `logging.setLogRecordFactory`, so it applies to every logger and handler,
 including those configured later, and to the text of exceptions attached to a record.
@@ -53,6 +54,8 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
             re.compile(r"(?i)(password|passwd|secret|token|pepper|cookie)(\"?\s*[=:]\s*\"?)[^\s\"',;&]+"),
             rf"\1\2{REDACTED}",
         ),
+        # A password in a URL (smtp://user:password@host, redis://:password@host): keep the user.
+        (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+@"), rf"\1{REDACTED}@"),
         # Webhook signing secrets (Standard Webhooks: whsec_ + base64), whatever they are next to.
         (re.compile(r"(?i)whsec_[A-Za-z0-9+/=_-]{8,}"), f"whsec_{REDACTED}"),
         # Reflex client tokens and socket ids' tokens are UUIDs.

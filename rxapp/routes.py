@@ -18,6 +18,7 @@ KEY_DETAIL = "/keys/[key_id]"  # one key: usage chart, roll chain, rotation assi
 PROFILES = "/profiles"
 ACTIVITY = "/activity"
 ACCOUNT = "/account"
+NOTICES = "/notices"  # the signed-in person's notices: key reminders, expiries, leaks (every workspace)
 TOKENS = "/tokens"  # management API tokens of the current workspace
 WEBHOOKS = "/webhooks"  # the workspace's webhook endpoints and their delivery logs (owners)
 MEMBERS = "/members"  # the workspace's members, invitations and settings

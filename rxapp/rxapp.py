@@ -22,6 +22,8 @@ from rxapp.pages.legacy import ON_LOAD as LEGACY_ON_LOAD
 from rxapp.pages.legacy import legacy_page
 from rxapp.pages.members import MembersState, members_page
 from rxapp.pages.not_found import not_found_page
+from rxapp.pages.notices import ON_LOAD as NOTICES_ON_LOAD
+from rxapp.pages.notices import notices_page
 from rxapp.pages.permission_catalogue import PermissionCatalogueState
 from rxapp.pages.role_catalogue import RoleCatalogueState
 from rxapp.pages.workspace_key_policy import KeyPolicyState
@@ -118,9 +120,11 @@ app.add_page(
 for legacy_route in routes.LEGACY_ROUTES:
     app.add_page(legacy_page, route=legacy_route, title="Key Console", on_load=LEGACY_ON_LOAD)
 app.add_page(account_page, route=routes.ACCOUNT, title="Account · Key Console", on_load=ACCOUNT_ON_LOAD)
+app.add_page(notices_page, route=routes.NOTICES, title="Notices · Key Console", on_load=NOTICES_ON_LOAD)
 app.register_lifespan_task(jobs.expiry_loop)
 app.register_lifespan_task(jobs.last_used_flush_loop)
 app.register_lifespan_task(jobs.webhook_loop)
+app.register_lifespan_task(jobs.email_loop)
 
 # Socket.IO checks the Origin too; give it the middleware's rule (own origin or the allowlist)
 # instead of the allowlist alone, so the console works on any port or host name it is served on.

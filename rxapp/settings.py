@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -102,6 +103,10 @@ Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]  # not
 SecondsList = Annotated[tuple[float, ...], NoDecode, BeforeValidator(_seconds_list)]
 # Webhook retries (issue 26): exponential, about 24 hours in all after the first attempt.
 WEBHOOK_RETRY_DEFAULT = "10,60,300,1800,3600,7200,14400,28800,28800"
+# Email notices (issue 26): a failed send is tried again after these waits, about 21 hours in all.
+SMTP_RETRY_DEFAULT = "60,300,1800,7200,21600,43200"
+SMTP_SCHEMES = ("smtp", "smtps")
+STARTTLS_CHOICES = ("auto", "require", "off")
 
 
 def _from(variable: str, default: Any, **extra: Any) -> Any:
@@ -170,6 +175,17 @@ class Settings(BaseSettings):
     oidc_client_id: str = _from("APIKEYS_OIDC_CLIENT_ID", "")
     oidc_client_secret: str = _from("APIKEYS_OIDC_CLIENT_SECRET", "", repr=False)
     oidc_name: str = _from("APIKEYS_OIDC_NAME", "SSO")
+    # Email notices (README, "Email notices"): the SMTP server, user and password in one URL (unset:
+    # notices are shown in the console only), the From address, the timeout of one SMTP
+    # conversation, the waits between attempts; and the console's public address, which every
+    # link in an email starts with.
+    smtp_url: str = _from("APIKEYS_SMTP_URL", "", repr=False)
+    smtp_from: str = _from("APIKEYS_SMTP_FROM", "Key Console <keyconsole@localhost>")
+    smtp_timeout_seconds: NonNegative = _from("APIKEYS_SMTP_TIMEOUT", 10.0)
+    smtp_retry_seconds: SecondsList = _from(
+        "APIKEYS_SMTP_RETRY_SECONDS", SMTP_RETRY_DEFAULT, validate_default=True
+    )
+    public_url: str = _from("APIKEYS_PUBLIC_URL", "http://localhost:3000")
 
     _pepper_from_file: bool = PrivateAttr(False)
 
@@ -236,6 +252,50 @@ class Settings(BaseSettings):
         if value not in {"text", "json"}:
             raise ValueError(f"APIKEYS_LOG_FORMAT must be 'text' or 'json', got {value!r}")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        """smtp://[user:password@]host[:port][?starttls=auto|require|off] or smtps://... The value
+        is never repeated in a refusal: it may hold a password. Empty: no email."""
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in SMTP_SCHEMES or not parts.hostname:
+            raise ValueError(
+                "APIKEYS_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+            )
+        try:
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise ValueError("APIKEYS_SMTP_URL has a port that is not a number") from None
+        starttls = parse_qs(parts.query).get("starttls", ["auto"])[-1].lower()
+        if starttls not in STARTTLS_CHOICES:
+            raise ValueError("APIKEYS_SMTP_URL: starttls must be auto, require or off")
+        if starttls == "off" and parts.password:
+            raise InsecureConfigurationError(
+                "APIKEYS_SMTP_URL: starttls=off would send the SMTP password unencrypted; "
+                "use STARTTLS or smtps://"
+            )
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1] or "\n" in value or "\r" in value:
+            raise ValueError(f"APIKEYS_SMTP_FROM must be an email address, got {value!r}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                "APIKEYS_PUBLIC_URL must be the console's address, like https://keys.example.com; "
+                f"got {value!r}"
+            )
+        return value.rstrip("/")
 
     @field_validator("signup_policy")
     @classmethod

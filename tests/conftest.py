@@ -32,6 +32,7 @@ from tests.harness import (
     stop_console,
     wait_ready,
 )
+from tests.smtp_server import SmtpServer
 
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -146,7 +147,28 @@ def console_environment(data_dir: Path, port: int) -> tuple[dict[str, str], str]
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory):
+def smtp_server():
+    """The session's SMTP server (aiosmtpd on 127.0.0.1, a plain relay), started before the console,
+    which sends its email notices there: tests read what each of their users received."""
+    server = SmtpServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+def with_smtp(env: dict[str, str], server: SmtpServer, port: int) -> dict[str, str]:
+    """Email notices to `server`, retried fast, linking to the console at `port` (issue 26)."""
+    return {
+        **env,
+        "APIKEYS_SMTP_URL": f"smtp://127.0.0.1:{server.port}?starttls=off",
+        "APIKEYS_SMTP_FROM": "Key Console <keys@console.example>",
+        "APIKEYS_SMTP_RETRY_SECONDS": "1,2,4,8",
+        "APIKEYS_SMTP_TIMEOUT": "5",
+        "APIKEYS_PUBLIC_URL": f"http://localhost:{port}",
+    }
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer):
     data_dir = tmp_path_factory.mktemp("console-data")
     port = free_port()
     env, database_url = console_environment(data_dir, port)
@@ -156,6 +178,7 @@ def console(tmp_path_factory: pytest.TempPathFactory):
     provider = None if oidc.missing() else oidc.start([port], data_dir / "oidc-provider.log")
     if provider is not None:
         env.update(provider.console_env())
+    env = with_smtp(env, smtp_server, port)
     if BACKEND == "postgres":
         reset_postgres(database_url)
     migrate(env)

@@ -9,6 +9,7 @@ from reflex_components_core.el.elements.forms import Form
 
 from rxapp import __version__, routes
 from rxapp.components.backend import backend_url
+from rxapp.components.notices_bell import notices_bell
 from rxapp.components.reauth_dialog import reauth_dialog
 from rxapp.components.workspace_switcher import workspace_switcher
 from rxapp.state import AuthState
@@ -87,6 +88,7 @@ def navbar() -> rx.Component:
             align="center",
         ),
         rx.spacer(class_name="nav-toggle"),
+        notices_bell(),  # outside the menu: on a phone it stays beside the menu button
         _nav_toggle(),
         rx.flex(
             rx.flex(

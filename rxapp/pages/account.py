@@ -1,6 +1,6 @@
 """The Account page: change the password, which signs out every browser of this account (an
-account single sign-on made sets its first one instead, in sudo mode), and two-factor sign-in
-(pages/account_two_factor.py)."""
+account single sign-on made sets its first one instead, in sudo mode), two-factor sign-in
+(pages/account_two_factor.py) and email notices (pages/account_email.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rxapp.components.forms import labelled_field
 from rxapp.components.layout import protected_page
 from rxapp.components.page import page_header
 from rxapp.components.reauth_dialog import REAUTH_REQUIRED, ask_to_reauthenticate
+from rxapp.pages.account_email import EmailNoticesState, email_notices_section
 from rxapp.pages.account_passkeys import PasskeysState, passkeys_section
 from rxapp.pages.account_two_factor import TwoFactorState, two_factor_section
 from rxapp.services import sso
@@ -154,12 +155,13 @@ def account_content() -> rx.Component:
         ),
         two_factor_section(),
         passkeys_section(),
+        email_notices_section(),
         spacing="4",
         width="100%",
     )
 
 
-ON_LOAD = [AccountState.load, TwoFactorState.load, PasskeysState.load]
+ON_LOAD = [AccountState.load, TwoFactorState.load, PasskeysState.load, EmailNoticesState.load]
 
 
 def account_page() -> rx.Component:

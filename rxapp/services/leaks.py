@@ -24,8 +24,8 @@ from rxapp.services import keys as key_service
 from rxapp.services.access import Access, Need, require
 from rxapp.services.errors import ValidationError
 from rxapp.services.leak_signature import Reported
+from rxapp.services.notices import moments
 from rxapp.services.tokens import TOKEN_PREFIX
-from rxapp.services.webhooks import outbox as webhooks
 
 POLICIES = ("notify", "disable", "roll")
 DEFAULT_POLICY = "disable"
@@ -209,7 +209,8 @@ def _record(
 
 def report_handled(session: Session, report: LeakReport, key: ApiKey | None = None) -> None:
     """The one place a handled leak is announced beyond the audit trail, in the report's
-    transaction: the `key.leaked` webhook for a key (where it was found, never the key)."""
+    transaction: for a key, the `leaked` moment (the `key.leaked` webhook, the notices and emails
+    to its workspace's owners and creator: where it was found, never the key)."""
     log.warning(
         "leak report handled: %s %s in workspace %s, action %s",
         report.target_type,
@@ -218,7 +219,7 @@ def report_handled(session: Session, report: LeakReport, key: ApiKey | None = No
         report.action,
     )
     if key is not None:
-        webhooks.emit_key_leaked(session, key, url=report.url, source=report.source, now=report.created_at)
+        moments.leaked(session, key, report)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from rxapp.services.errors import ConflictError, NotFoundError, ValidationError
 from rxapp.services.keys import policy as key_policy
 from rxapp.services.keys.programming import public_fields
 from rxapp.services.keys.rules import identity_of
+from rxapp.services.notices import moments as key_moments
 from rxapp.services.versioning import rows_matched
 from rxapp.services.webhooks import outbox as webhooks
 
@@ -268,7 +269,8 @@ def expire_now(
     changes = {"status": KeyStatus.EXPIRED.value, "expires_at": now}
     events = [("key.expire_now", "expired by the user after a roll")]
     key_service.change_key(session, key, changes, actor, events, client_address=client_address, now=now)
-    webhooks.emit_key(session, key, webhooks.KEY_EXPIRED, now)
+    session.flush()
+    key_moments.expired(session, [key.id or 0], now)  # the `key.expired` webhook, notices, emails
 
 
 def page_links(session: Session, access: Access, key_ids: list[str]) -> dict[str, RollLinks]:

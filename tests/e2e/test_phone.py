@@ -24,8 +24,8 @@ MIN_TARGET = 44
 CARD_MAX_HEIGHT = 200
 
 # Every visible interactive element, measured as the target a finger hits: a text input by its
-# field, a checkbox or radio by its label, a slider by its root. Exempt (WCAG 2.5.5): a link inside
-# a sentence, and anything hidden from assistive technology (Radix's native <select> shadow) or
+# field, a checkbox, radio or switch by its label, a slider by its root. Exempt (WCAG 2.5.5): a link
+# inside a sentence, and anything hidden from assistive technology (Radix's native <select> shadow) or
 # inside a toast.
 _SMALL_TARGETS = """(min) => {
   const selector = 'button, a[href], input:not([type=hidden]), select, textarea, [role=button],'
@@ -47,7 +47,8 @@ _SMALL_TARGETS = """(min) => {
     const field = el.closest('.rt-TextFieldRoot');  // a tap anywhere on the field focuses its input
     if (field) r = field.getBoundingClientRect();
     const label = el.closest('label');
-    if (label && el.matches('[role=checkbox], [role=radio], input')) r = label.getBoundingClientRect();
+    const byLabel = '[role=checkbox], [role=radio], [role=switch], input';
+    if (label && el.matches(byLabel)) r = label.getBoundingClientRect();
     if (el.matches('[role=slider]')) {
       const track = el.closest('.rt-SliderRoot');
       if (track) r = track.getBoundingClientRect();

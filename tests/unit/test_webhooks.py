@@ -23,6 +23,7 @@ from rxapp.services import keys as key_service
 from rxapp.services import rolling
 from rxapp.services.errors import ForbiddenError, ValidationError
 from rxapp.services.keys import KeyChanges
+from rxapp.services.notices import moments as key_moments
 from rxapp.services.webhooks import delivery, endpoints, outbox, signing, targets
 from tests.harness import CREDENTIAL_IN_LOG
 from tests.unit.helpers import Person, utc_now
@@ -230,13 +231,13 @@ def test_the_expiry_job_queues_key_expired_and_reminders_once(
     )
     session.commit()
     for _ in range(2):  # twice, as two workers would: each reminder once
-        outbox.scan_reminders(session, credits_low=10, now=now)
+        key_moments.scan_expiring(session, now=now)
         session.commit()
     reminders = [json.loads(m.payload) for m in _messages(session) if m.event_type == "key.expiring"]
     assert sorted((r["data"]["key_id"], r["data"]["days_before"]) for r in reminders) == sorted(
         [(soon.key.key_id, 7), (ending.key.key_id, 1)]
     )
-    outbox.scan_reminders(session, credits_low=10, now=now + dt.timedelta(days=4, hours=12))
+    key_moments.scan_expiring(session, now=now + dt.timedelta(days=4, hours=12))
     session.commit()
     later = [json.loads(m.payload)["data"] for m in _messages(session) if m.event_type == "key.expiring"]
     assert sorted(d["days_before"] for d in later if d["key_id"] == soon.key.key_id) == [1, 7]

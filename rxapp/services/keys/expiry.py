@@ -16,7 +16,7 @@ from sqlmodel import Session
 from rxapp.models import ApiKey, KeyStatus, core_table, utc_now
 from rxapp.services import audit, moments
 from rxapp.services.errors import ValidationError
-from rxapp.services.webhooks import outbox as webhooks
+from rxapp.services.notices import moments as key_moments
 
 
 class ExpiryPreset(StrEnum):
@@ -111,8 +111,8 @@ def expire_due_keys(session: Session, now: dt.datetime | None = None, limit: int
 
 
 def _claim(session: Session, keys: sa.Table, conditions: tuple, now: dt.datetime) -> int:
-    """The conditional UPDATE (status re-checked: a row another worker claimed is skipped) and
-    one audit event per claimed key."""
+    """The conditional UPDATE (status re-checked: a row another worker claimed is skipped), one
+    audit event per claimed key, and the `expired` moment told (webhooks, notices, emails)."""
     claimed = (
         session.execute(
             sa.update(keys)
@@ -125,7 +125,7 @@ def _claim(session: Session, keys: sa.Table, conditions: tuple, now: dt.datetime
     )
     for start in range(0, len(claimed), _AUDIT_BATCH):
         _audit_expired(session, keys, claimed[start : start + _AUDIT_BATCH], now)
-    webhooks.emit_expired(session, claimed, now)  # same transaction as the claim
+    key_moments.expired(session, claimed, now)  # webhooks and notices, in the claim's transaction
     return len(claimed)
 
 

@@ -2,7 +2,7 @@
 
 - `signing`: Standard Webhooks signatures and the `whsec_` secret;
 - `targets`: which URLs and addresses a delivery may reach (the SSRF guard);
-- `outbox`: events queued in the caller's transaction, and the reminder scan;
+- `outbox`: events queued in the caller's transaction, and the credits_low scan;
 - `endpoints`: an owner's endpoints, their delivery log and Redeliver;
 - `delivery`: the job's claim, send and record.
 """
@@ -11,9 +11,10 @@ from rxapp.services.webhooks.outbox import (
     EVENTS,
     emit,
     emit_expired,
+    emit_expiring,
     emit_key,
     emit_key_leaked,
     scan_reminders,
 )
 
-__all__ = ["EVENTS", "emit", "emit_expired", "emit_key", "emit_key_leaked", "scan_reminders"]
+__all__ = ["EVENTS", "emit", "emit_expired", "emit_expiring", "emit_key", "emit_key_leaked", "scan_reminders"]

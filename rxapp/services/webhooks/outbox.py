@@ -4,9 +4,10 @@ sent at least once, whatever happens to the worker after).
 
 Payloads carry ids, names and times, never a secret, digest or masked key:
 `{"type": "key.created", "timestamp": ISO, "data": {"workspace_id", "key_id", "name", ...}}`.
-Reminders (`key.expiring` 30, 7 and 1 days before, `key.credits_low`) are found by a scan the
-expiry job runs; a dedupe key per (endpoint, reminder) makes each one sent once, however many
-workers scan at the same moment.
+Reminders: `key.expiring` 30, 7 and 1 days before follows the moments services/notices/moments.py
+records (once per key, reminder and end date); `key.credits_low` is found by a scan the expiry job
+runs. A dedupe key per (endpoint, reminder) makes each one sent once, however many workers scan at
+the same moment.
 """
 
 from __future__ import annotations
@@ -218,47 +219,55 @@ def _emit_each(session, keys, by_workspace, event_type, now, extra_and_dedupe) -
     return _insert(session, rows)
 
 
-def scan_reminders(session: Session, credits_low: int, now: dt.datetime | None = None) -> int:
-    """`key.expiring` (once per key, end date and threshold) and `key.credits_low` (once per key
-    and balance setting) for the workspaces whose endpoints listen."""
-    now = now or utc_now()
+def emit_expiring(session: Session, reminders: Sequence[tuple[int | None, int]], now: dt.datetime) -> int:
+    """`key.expiring` for reminders just recorded (services/notices/moments.py decides when a key
+    reaches one): (key row id, days before). Nothing is read unless some endpoint listens."""
+    endpoints = _subscribed(session, None, KEY_EXPIRING)
+    days_by_key = {row_id: days for row_id, days in reminders if row_id is not None}
+    if not endpoints or not days_by_key:
+        return 0
+    by_workspace = _grouped(endpoints)
+    row_ids = list(days_by_key)
     queued = 0
-    expiring = _grouped(_subscribed(session, None, KEY_EXPIRING))
-    if expiring:
+    for start in range(0, len(row_ids), 1000):
         keys = session.exec(
             select(ApiKey).where(
-                col(ApiKey.workspace_id).in_(list(expiring)),
-                col(ApiKey.status) == KeyStatus.ACTIVE.value,
-                col(ApiKey.expires_at).is_not(None),
-                col(ApiKey.expires_at) > now,
-                col(ApiKey.expires_at) <= now + dt.timedelta(days=max(EXPIRING_DAYS)),
+                col(ApiKey.id).in_(row_ids[start : start + 1000]),
+                col(ApiKey.workspace_id).in_(list(by_workspace)),
             )
         ).all()
 
         def expiring_extra(key: ApiKey) -> tuple[dict[str, Any], str]:
             left = as_utc(key.expires_at or now) - now
-            threshold = min(d for d in EXPIRING_DAYS if left <= dt.timedelta(days=d))
+            threshold = days_by_key[key.id or 0]
             dedupe = f"{KEY_EXPIRING}:{key.key_id}:{threshold}:{_time(key.expires_at)}"
             return {"days_before": threshold, "seconds_left": int(left.total_seconds())}, dedupe
 
-        queued += _emit_each(session, keys, expiring, KEY_EXPIRING, now, expiring_extra)
-    low = _grouped(_subscribed(session, None, KEY_CREDITS_LOW))
-    if low:
-        keys = session.exec(
-            select(ApiKey).where(
-                col(ApiKey.workspace_id).in_(list(low)),
-                col(ApiKey.credits_remaining).is_not(None),
-                col(ApiKey.credits_remaining) <= credits_low,
-                col(ApiKey.status) == KeyStatus.ACTIVE.value,
-            )
-        ).all()
-
-        def low_extra(key: ApiKey) -> tuple[dict[str, Any], str]:
-            dedupe = f"{KEY_CREDITS_LOW}:{key.key_id}:{key.version}:{_time(key.last_refill_at)}"
-            return {"credits_remaining": key.credits_remaining, "threshold": credits_low}, dedupe
-
-        queued += _emit_each(session, keys, low, KEY_CREDITS_LOW, now, low_extra)
+        queued += _emit_each(session, keys, by_workspace, KEY_EXPIRING, now, expiring_extra)
     return queued
+
+
+def scan_reminders(session: Session, credits_low: int, now: dt.datetime | None = None) -> int:
+    """`key.credits_low` (once per key and balance setting) for the workspaces whose endpoints
+    listen. (`key.expiring` follows the expiry reminders: `emit_expiring`.)"""
+    now = now or utc_now()
+    low = _grouped(_subscribed(session, None, KEY_CREDITS_LOW))
+    if not low:
+        return 0
+    keys = session.exec(
+        select(ApiKey).where(
+            col(ApiKey.workspace_id).in_(list(low)),
+            col(ApiKey.credits_remaining).is_not(None),
+            col(ApiKey.credits_remaining) <= credits_low,
+            col(ApiKey.status) == KeyStatus.ACTIVE.value,
+        )
+    ).all()
+
+    def low_extra(key: ApiKey) -> tuple[dict[str, Any], str]:
+        dedupe = f"{KEY_CREDITS_LOW}:{key.key_id}:{key.version}:{_time(key.last_refill_at)}"
+        return {"credits_remaining": key.credits_remaining, "threshold": credits_low}, dedupe
+
+    return _emit_each(session, keys, low, KEY_CREDITS_LOW, now, low_extra)
 
 
 def _grouped(endpoints: list[WebhookEndpoint]) -> dict[int, list[WebhookEndpoint]]:
