@@ -70,7 +70,7 @@ def listen_and_tls(http_port: int, cert: Path, key: Path, logs: Path) -> list[tu
         (r"keys\.example\.com", "localhost"),
         (r"ssl_certificate +/\S+;", f"ssl_certificate {cert};"),
         (r"ssl_certificate_key +/\S+;", f"ssl_certificate_key {key};"),
-        (r"access_log /var/log/nginx/\S+", f"access_log {logs / 'access.log'}"),
+        (r"access_log /var/log/nginx/[^\s;]+", f"access_log {logs / 'access.log'}"),
     ]
 
 
