@@ -155,7 +155,11 @@ def _instance(console: Console, folder: Path, name: str) -> Instance:
 
 
 @pytest.fixture(scope="module")
-def deployment(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    console: Console, browser_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """A and B behind nginx. It takes pytest-playwright's browser parameter, so all the module's
+    tests carry it and pytest keeps them together in file order (the later ones kill instances)."""
     skip_unless_runnable()
     folder = tmp_path_factory.mktemp("two-instances")
     for name in ("a", "b"):
