@@ -122,8 +122,11 @@ class UpgradeReader(ast.NodeVisitor):
             existing, table = self._table(node, 1)
             if existing:
                 self.findings.append(Finding(line, f"unique index on {table}"))
-        elif method == "execute" and node.args:
-            sql = _constant(node.args[0])
+        elif method in {"execute", "exec_driver_sql"} and node.args:
+            sql_node = node.args[0]
+            if isinstance(sql_node, ast.Call) and sql_node.args:  # sa.text("...")
+                sql_node = sql_node.args[0]
+            sql = _constant(sql_node)
             if isinstance(sql, str) and RAW_SQL.search(sql):
                 self.findings.append(Finding(line, f"raw SQL: {sql[:60]}"))
 
@@ -177,6 +180,8 @@ def upgrade():
     op.create_index("ix_old", "old", ["x"], unique=True)
     op.create_unique_constraint("uq_old", "old", ["x"])
     op.execute("ALTER TABLE old RENAME TO older")
+    op.execute(sa.text("ALTER TABLE old DROP COLUMN x"))
+    op.execute(sa.text("UPDATE old SET x = 1"))
     op.drop_index("ix_gone")
     with op.batch_alter_table("keys") as batch:
         batch.drop_column("name")
@@ -197,6 +202,7 @@ def upgrade():
         "unique index on old",
         "create_unique_constraint on old",
         "raw SQL: ALTER TABLE old RENAME TO older",
+        "raw SQL: ALTER TABLE old DROP COLUMN x",
         "drop_column on keys",
         "alter_column on keys: NOT NULL",
         "NOT NULL column without server_default on keys",
