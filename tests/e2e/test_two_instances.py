@@ -28,33 +28,30 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import BACKEND, METRICS_TOKEN, PASSWORD, ROOT, Console, console_environment
+from tests.conftest import BACKEND, PASSWORD, ROOT, Console, console_environment
 from tests.e2e.conftest import choose, seed_keys
 from tests.harness import (
     credentials_in_log,
     free_port,
-    serve_built_console,
     stop_console,
     wait_ready,
 )
-from tests.nginx_site import Proxy, running_site, skip_unless_runnable
+from tests.nginx_site import running_site, skip_unless_runnable
+from tests.two_instances import Deployment, Instance, api, execute, new_instance, wait_until
 from tests.webhook_receiver import Receiver
 
 # Decided before the session console starts, so the SQLite pass does not start one just to skip.
@@ -71,89 +68,6 @@ T = 30_000
 SCOPES = "keys:read,keys:write,usage:read,audit:read,webhooks:write"
 
 
-@dataclass
-class Instance:
-    name: str
-    port: int
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen | None = None
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def upstream(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def verify(self, secret: str) -> httpx.Response:
-        return httpx.post(
-            f"{self.url}/api/v1/verify", headers={"Authorization": f"Bearer {secret}"}, timeout=10
-        )
-
-    def expiry_runs(self) -> tuple[float, float]:
-        """This instance's expiry job runs (all its workers), ok and failed, from its /metrics."""
-        text = httpx.get(
-            f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
-        ).text
-        found = dict(re.findall(r'^apikeys_expiry_job_runs_total\{result="(\w+)"\} (\S+)$', text, re.M))
-        return float(found.get("ok", 0)), float(found.get("error", 0))
-
-
-@dataclass
-class Deployment:
-    console: Console  # the shared database, Redis and pepper, and the CLI
-    instances: dict[str, Instance]
-    folder: Path
-    proxy: Proxy | None = None
-
-    def start(self, name: str) -> None:
-        instance = self.instances[name]
-        assert not instance.alive
-        log_path = self.folder / f"{name}-{len(instance.logs)}.log"
-        instance.logs.append(log_path)
-        instance.log_path = log_path
-        instance.process = serve_built_console(instance.env, instance.port, log_path)
-
-    def kill(self, name: str) -> float:
-        """SIGKILL to the instance's whole process group (launcher, Granian and its workers)."""
-        instance = self.instances[name]
-        assert instance.process is not None and instance.alive
-        os.killpg(instance.process.pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        instance.process.wait(10)
-        return killed_at
-
-    def running(self, *names: str) -> None:
-        for name in names:
-            if not self.instances[name].alive:
-                self.start(name)
-
-    @property
-    def nginx(self) -> Proxy:
-        assert self.proxy is not None
-        return self.proxy
-
-    def access_log(self) -> list[str]:
-        return (self.nginx.folder / "access.log").read_text(errors="replace").splitlines()
-
-
-def _instance(console: Console, folder: Path, name: str) -> Instance:
-    port = free_port()
-    env, database_url = console_environment(folder / f"data-{name}", port)
-    assert database_url == console.database_url  # one PostgreSQL for every instance
-    env["APIKEYS_PEPPER"] = console.env["APIKEYS_PEPPER"]  # one pepper, or no key verifies across them
-    env["GRANIAN_WORKERS"] = WORKERS_PER_INSTANCE
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each instance sums its own workers' metrics
-    return Instance(name, port, env, folder / f"{name}-0.log")
-
-
 @pytest.fixture(scope="module")
 def deployment(
     console: Console, browser_name: str, tmp_path_factory: pytest.TempPathFactory
@@ -164,7 +78,7 @@ def deployment(
     folder = tmp_path_factory.mktemp("two-instances")
     for name in ("a", "b"):
         (folder / f"data-{name}").mkdir(mode=0o700)
-    instances = {name: _instance(console, folder, name) for name in ("a", "b")}
+    instances = {name: new_instance(console, folder, name, WORKERS_PER_INSTANCE) for name in ("a", "b")}
     upstreams = [
         (r"server 127\.0\.0\.1:3000 ", f"server {instances['a'].upstream} "),
         (r"server 127\.0\.0\.1:3001 ", f"server {instances['b'].upstream} "),
@@ -208,39 +122,13 @@ def _token(console: Console, email: str) -> str:
     ).stdout.strip()
 
 
-def _api(instance: Instance, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{instance.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-
-
-def _execute(console: Console, sql: str, **params: object) -> None:
-    """A write behind the API's back, committed (Console.rows only reads)."""
-    engine = sa.create_engine(console.database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(sql), params)
-    finally:
-        engine.dispose()
-
-
-def _wait(probe, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.2)
-
-
 # ------------------------------------------------------------------ 1. revocation across instances
 
 
 def test_a_key_deleted_on_one_instance_refuses_on_the_other(deployment: Deployment, account: Account) -> None:
     deployment.running("a", "b")
     a, b = deployment.instances["a"], deployment.instances["b"]
-    with _api(a, account.token) as api_a:
+    with api(a, account.token) as api_a:
         made = api_a.post("/keys", json={"name": "revoked-elsewhere"})
         assert made.status_code == 201, made.text
         key = made.json()
@@ -260,7 +148,7 @@ def test_jobs_act_once_per_period_across_instances(deployment: Deployment, accou
     receiver = Receiver().start()
     endpoint = None
     try:
-        with _api(a, account.token) as api_a, _api(b, account.token) as api_b:
+        with api(a, account.token) as api_a, api(b, account.token) as api_b:
             made_endpoint = api_a.post(
                 "/webhooks", json={"url": receiver.url, "events": ["key.created", "key.expired"]}
             )
@@ -279,7 +167,7 @@ def test_jobs_act_once_per_period_across_instances(deployment: Deployment, accou
         made = [*expiring, refilled["key_id"], counted["key_id"]]
 
         # A new day for the refilled key: its last refill was yesterday and its credits are spent.
-        _execute(
+        execute(
             console,
             "UPDATE api_keys SET last_refill_at = now() - interval '2 days', credits_remaining = 0"
             " WHERE key_id = :key_id",
@@ -307,10 +195,10 @@ def test_jobs_act_once_per_period_across_instances(deployment: Deployment, accou
                 and len(receiver.of_type("key.created")) >= len(made)
             )
 
-        _wait(settled, 60, "the keys expired and refilled, the usage flushed and the webhooks delivered")
+        wait_until(settled, 60, "the keys expired and refilled, the usage flushed and the webhooks delivered")
         # Every instance runs its jobs at least three more times (the webhook job twice as often).
         before = {name: deployment.instances[name].expiry_runs()[0] for name in ("a", "b")}
-        _wait(
+        wait_until(
             lambda: all(deployment.instances[n].expiry_runs()[0] >= before[n] + 3 for n in before),
             60,
             "three more expiry job runs on each instance",
@@ -335,7 +223,7 @@ def test_jobs_act_once_per_period_across_instances(deployment: Deployment, accou
         assert all(deployment.instances[n].expiry_runs()[1] == 0 for n in ("a", "b"))
     finally:
         if endpoint is not None:  # the later tests' keys are no news for a stopped receiver
-            with _api(a, account.token) as api_a:
+            with api(a, account.token) as api_a:
                 api_a.delete(f"/webhooks/{endpoint['endpoint_id']}")
         receiver.stop()
 
@@ -364,7 +252,7 @@ def test_verify_through_nginx_survives_kill_9_of_an_instance(
 ) -> None:
     deployment.running("a", "b")
     a, b = deployment.instances["a"], deployment.instances["b"]
-    with _api(a, account.token) as api_a:
+    with api(a, account.token) as api_a:
         secret = api_a.post("/keys", json={"name": "loop"}).json()["secret"]
     proxy = deployment.nginx
     answers: list[Answer] = []
@@ -391,7 +279,7 @@ def test_verify_through_nginx_survives_kill_9_of_an_instance(
         thread.start()
     try:
         # Both instances answer before the kill.
-        _wait(
+        wait_until(
             lambda: (
                 len(answers) >= 200
                 and all(
@@ -417,9 +305,9 @@ def test_verify_through_nginx_survives_kill_9_of_an_instance(
                         return True
             return False
 
-        _wait(tried_b_again, FAIL_TIMEOUT + 30, "nginx to try the killed instance again")
+        wait_until(tried_b_again, FAIL_TIMEOUT + 30, "nginx to try the killed instance again")
         retried_at = time.monotonic()
-        _wait(
+        wait_until(
             lambda: time.monotonic() > retried_at + 1 and answers[-1].ended > retried_at + 1,
             30,
             "one more second",
@@ -500,7 +388,9 @@ def test_a_signed_in_tab_moves_to_the_other_instance_with_its_state(
     assert len(sockets) == connected + 1 and all(url.startswith("wss://localhost/_event") for url in sockets)
     # nginx logs a websocket when it closes: the tab's second one ran through B.
     through_b = re.compile(rf'"GET /_event/" 101 upstream=(?:\S+, )*{re.escape(b.upstream)} ')
-    _wait(lambda: any(through_b.search(line) for line in deployment.access_log()), 30, "the websocket via B")
+    wait_until(
+        lambda: any(through_b.search(line) for line in deployment.access_log()), 30, "the websocket via B"
+    )
     print(f"\n[two-instances] the tab moved from A to B with its state; clicked through in {moved:.1f}s")
 
 
@@ -571,7 +461,7 @@ def test_the_previous_release_runs_against_the_migrated_database(
         old = Instance("previous", port, env, log_path, process)
         booted = time.monotonic() - started
         # A key made by this release verifies on the previous one, and the other way round.
-        with _api(b, account.token) as api_b:
+        with api(b, account.token) as api_b:
             new_secret = api_b.post("/keys", json={"name": "made-by-this-release"}).json()["secret"]
         assert old.verify(new_secret).json()["valid"] is True
         made = subprocess.run(
@@ -582,13 +472,13 @@ def test_the_previous_release_runs_against_the_migrated_database(
         old_secret = made.stdout.strip()
         assert old.verify(old_secret).json()["valid"] is True
         assert b.verify(old_secret).json()["valid"] is True
-        with _api(old, account.token) as api_old:
+        with api(old, account.token) as api_old:
             rest = api_old.post("/keys", json={"name": "made-over-the-previous-rest-api"})
             assert rest.status_code == 201, rest.text
         assert b.verify(rest.json()["secret"]).json()["valid"] is True
         # Its jobs run against the new schema without a failure.
         runs = old.expiry_runs()[0]
-        _wait(lambda: old.expiry_runs()[0] >= runs + 2, 60, "the previous release's expiry job")
+        wait_until(lambda: old.expiry_runs()[0] >= runs + 2, 60, "the previous release's expiry job")
         assert old.expiry_runs()[1] == 0
     finally:
         stop_console(process)
