@@ -16,7 +16,7 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 from reflex_base.constants import StateManagerMode
 
-from rxapp import compile_progress, redaction, supervision
+from rxapp import compile_progress, redaction, supervision, tab_failover
 from rxapp.context import get_settings
 from rxapp.metrics_dir import prepare_multiprocess_dir
 
@@ -30,6 +30,7 @@ prepare_multiprocess_dir()
 settings = get_settings()
 redaction.install((settings.key_prefix,))  # before anything logs: no credential in any log line
 supervision.enable_worker_respawn()
+tab_failover.install()  # a tab whose worker died keeps its state (several workers, Redis)
 compile_progress.install()  # "Compiling: 34/34", not Reflex 0.10.1's "35/34"
 
 config = rx.Config(

@@ -70,25 +70,45 @@ def check_database(current: settings_module.Settings) -> Check:
     return Check("database", OK, f"{engine.dialect.name} reachable")
 
 
-def check_migrations(current: settings_module.Settings) -> Check:
+def _revisions(current: settings_module.Settings) -> tuple[set[str], set[str], set[str]]:
+    """(this release's heads, every revision it knows, the database's current revisions)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     from rxapp.db import make_engine
 
-    root = settings_module.PROJECT_ROOT
-    script = ScriptDirectory(str(root / "alembic"))
-    heads = set(script.get_heads())
+    script = ScriptDirectory(str(settings_module.PROJECT_ROOT / "alembic"))
+    known = {revision.revision for revision in script.walk_revisions()}
     engine = make_engine(current.database_url)
     try:
         with engine.connect() as connection:
             applied = set(MigrationContext.configure(connection).get_current_heads())
-    except Exception as error:
-        return Check("migrations", FAIL, f"cannot read the revision: {type(error).__name__}")
     finally:
         engine.dispose()
+    return set(script.get_heads()), known, applied
+
+
+def database_is_ahead() -> bool:
+    """True when a release newer than this one has migrated the database (revisions this release
+    does not know): during a rolling upgrade this release runs beside it without migrating."""
+    _heads, known, applied = _revisions(_settings())
+    return bool(applied) and not applied & known
+
+
+def check_migrations(current: settings_module.Settings) -> Check:
+    try:
+        heads, known, applied = _revisions(current)
+    except Exception as error:
+        return Check("migrations", FAIL, f"cannot read the revision: {type(error).__name__}")
     if applied == heads:
         return Check("migrations", OK, f"at head {', '.join(sorted(heads))}")
+    if applied and not applied & known:
+        return Check(
+            "migrations",
+            WARN,
+            f"database at {', '.join(sorted(applied))}, which a newer release made: this release "
+            "runs beside it while that release's migrations only expand (docs/operations.md, Upgrading)",
+        )
     return Check("migrations", FAIL, "database not at head: run `reflex db migrate` (scripts/run does)")
 
 

@@ -154,6 +154,49 @@ def start_console(
     return process
 
 
+# What `reflex run --env prod` does once its frontend is built (reflex/reflex.py `_run_prod`, Reflex
+# 0.10.1): production mode, no compile, Granian serving the backend with the built frontend mounted.
+_SERVE_BUILT = """
+import sys
+from reflex.utils import exec as reflex_exec
+from reflex_base import constants
+from reflex_base.config import get_config
+from reflex_base.environment import environment
+
+port, host = int(sys.argv[1]), sys.argv[2]
+environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
+environment.REFLEX_SKIP_COMPILE.set(True)
+config = get_config()
+config._set_persistent(frontend_port=port, backend_port=port, backend_host=host)
+reflex_exec.run_backend_prod(host, port, config.loglevel.subprocess_level(), True)
+"""
+
+
+def serve_built_console(
+    env: dict[str, str], port: int, log_path: Path, web_dir: Path | None = None, host: str = "127.0.0.1"
+) -> subprocess.Popen:
+    """Another production console serving a frontend `start_console` already built in `web_dir`.
+
+    A second `reflex run --env prod` from one checkout would build the same frontend again (about
+    40 s) and overwrite the first one's files; this starts the same Granian server on the same app,
+    skipping only the compile and the build. Own process group, like `start_console`."""
+    # the folder start_console built in: this pass's REFLEX_WEB_WORKDIR (scripts/test), else .web
+    web_dir = web_dir or Path(env.get("REFLEX_WEB_WORKDIR") or ROOT / ".web")
+    env = {**env, "REFLEX_WEB_WORKDIR": str(web_dir)}
+    command = [sys.executable, "-c", _SERVE_BUILT, str(port), host]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, log_path)
+        wait_ready(f"http://127.0.0.1:{port}/sign-in", process, log_path)
+    except BaseException:
+        stop_console(process)
+        raise
+    return process
+
+
 def stop_console(process: subprocess.Popen) -> None:
     """Stop our own process group only (reflex, granian and the node build it started)."""
     try:

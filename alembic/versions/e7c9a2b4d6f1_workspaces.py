@@ -24,6 +24,14 @@ down_revision: Union[str, Sequence[str], None] = "d4b2f6a1c3e8"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
+# Expand and contract in one step (tests/unit/test_expand_contract.py): workspace_id is backfilled,
+# then made NOT NULL, and profile names become unique per workspace. Release 1.1.0 inserts keys
+# and profiles without a workspace, so it cannot run beside this schema: the upgrade from 1.1.0
+# stops every instance first (docs/operations.md, "Upgrading"). Later migrations only expand.
+CONTRACT_STEP = (
+    "1.1.0 writes keys and profiles without workspace_id; upgrading from it is not rolling"
+)
+
 
 def _public_id() -> str:
     # Same shape as rxapp.services.workspaces.new_public_id (a migration must not import the app).

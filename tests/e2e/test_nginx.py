@@ -10,127 +10,30 @@ Secure because nginx sends X-Forwarded-Proto: https.
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import ssl
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from rxapp import __version__
-from tests.conftest import PASSWORD, ROOT, Console, free_port
-from tests.harness import exclusive
+from tests.conftest import PASSWORD, ROOT, Console
+from tests.nginx_site import Proxy, running_site, skip_unless_runnable
 
 SITE = ROOT / "docs" / "deploy" / "nginx.conf"
-TLS_PORT = 443  # the compiled frontend reaches the backend on the page's own https port (no port)
 T = 30_000
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx does: TIME_WAIT is fine
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _render_site(console_port: int, http_port: int, cert: Path, key: Path, logs: Path) -> str:
-    """The documented site with test ports and paths; every substitution must still match the doc."""
-    text = SITE.read_text()
-    replacements = [
-        (r"server 127\.0\.0\.1:3000;", f"server 127.0.0.1:{console_port};"),
-        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
-        (r"listen \[::\]:80;", f"listen [::1]:{http_port};"),
-        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{TLS_PORT} ssl http2;"),
-        (r"listen \[::\]:443 ssl http2;", f"listen [::1]:{TLS_PORT} ssl http2;"),  # localhost may be ::1
-        (r"keys\.example\.com", "localhost"),
-        (r"ssl_certificate +/\S+;", f"ssl_certificate {cert};"),
-        (r"ssl_certificate_key +/\S+;", f"ssl_certificate_key {key};"),
-        (r"access_log /var/log/nginx/\S+;", f"access_log {logs / 'access.log'};"),
-        # the test's own addition: nginx's upstream connections come from another address
-        (r"proxy_http_version 1\.1;", "proxy_http_version 1.1;\n    proxy_bind 127.0.0.3;"),
-    ]
-    for pattern, replacement in replacements:
-        text, count = re.subn(pattern, replacement.replace("\\", "\\\\"), text)
-        assert count, f"docs/deploy/nginx.conf no longer contains {pattern!r}"
-    return text
-
-
-@dataclass(frozen=True)
-class Proxy:
-    base: str
-    http_port: int
-    tls: ssl.SSLContext  # trusts the test's self-signed certificate, nothing else
 
 
 @pytest.fixture(scope="module")
 def nginx(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    if NGINX is None:
-        pytest.skip("nginx is not installed (scripts/test installs Debian's nginx when run as root)")
-    with exclusive(f"port-{TLS_PORT}"):  # the other backend's pass may be using it right now
-        yield from _nginx_in_front(console, tmp_path_factory)
-
-
-def _nginx_in_front(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    if not _port_free(TLS_PORT):
-        pytest.skip(f"127.0.0.1:{TLS_PORT} is taken; the nginx test needs it for the HTTPS origin")
-    folder = tmp_path_factory.mktemp("nginx")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    skip_unless_runnable()
     console_port = int(console.base_url.rsplit(":", 1)[1])
-    http_port = free_port()
-    (folder / "site.conf").write_text(_render_site(console_port, http_port, cert, key, folder))
-    (folder / "nginx.conf").write_text(
-        f"""user root;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-daemon off;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/site.conf;
-}}
-"""
-    )
-    command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"https://localhost:{TLS_PORT}" if TLS_PORT != 443 else "https://localhost"
-    tls = ssl.create_default_context(cafile=str(cert))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", verify=tls, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (folder / "error.log").read_text()
-            assert time.monotonic() < deadline, "nginx did not come up"
-            time.sleep(0.2)
-        yield Proxy(base, http_port, tls)
-    finally:
-        process.terminate()
-        process.wait(15)
+    upstream = [(r"server 127\.0\.0\.1:3000;", f"server 127.0.0.1:{console_port};")]
+    # the test's own addition: nginx's upstream connections come from another address
+    bind = [(r"proxy_http_version 1\.1;", "proxy_http_version 1.1;\n    proxy_bind 127.0.0.3;")]
+    with running_site(SITE, tmp_path_factory.mktemp("nginx"), upstream, bind) as proxy:
+        yield proxy
 
 
 def test_seed_walk_through_nginx_with_tls(nginx: Proxy, browser: Browser, console: Console) -> None:

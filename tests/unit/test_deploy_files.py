@@ -63,3 +63,27 @@ def test_lock_files_pin_every_package_by_hash() -> None:
         assert dev_only not in runtime
     setup = (ROOT / "scripts" / "lib" / "setup.sh").read_text()
     assert "--require-hashes" in setup
+
+
+def test_the_two_instance_site_is_the_one_instance_site_plus_failover() -> None:
+    """Every directive of docs/deploy/nginx.conf is in nginx-two-instances.conf too, except its one
+    upstream server and its log line; the two-instance site adds both servers and the failover."""
+    deploy = ROOT / "docs" / "deploy"
+    one = [line.strip() for line in (deploy / "nginx.conf").read_text().splitlines()]
+    two_text = (deploy / "nginx-two-instances.conf").read_text()
+    two = {line.strip() for line in two_text.splitlines()}
+    directives = [line for line in one if line and not line.startswith("#")]
+    assert [line for line in directives if line not in two] == [
+        "server 127.0.0.1:3000;",
+        "access_log /var/log/nginx/apikeys-console.access.log;",
+    ]
+    assert re.findall(r"^\s*server 127\.0\.0\.1:(\d+) max_fails=1 fail_timeout=\d+s;$", two_text, re.M) == [
+        "3000",
+        "3001",
+    ]
+    failover = re.search(r"^\s*proxy_next_upstream ([^;]+);$", two_text, re.M)
+    assert failover is not None and "non_idempotent" not in failover.group(1)  # verify may spend credits
+    log_format = re.search(r"^log_format apikeys_upstream ([^;]+);", two_text, re.M | re.S)
+    assert log_format is not None and "$uri" in log_format.group(1)
+    for leaky in ("$request ", '$request"', "$request_uri", "$args", "$query_string"):
+        assert leaky not in log_format.group(1)  # never a query string (a pasted secret) in the log

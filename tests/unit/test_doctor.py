@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
-from tests.harness import run_cli
+from tests.harness import ROOT, run_cli
 from tests.unit.backends import Backend
 
 
@@ -60,3 +61,25 @@ def test_doctor_flags_a_pepper_fingerprint_mismatch(backend: Backend) -> None:
     right = database.cli(made_with, "doctor")
     assert any(line.startswith("OK    fingerprint") for line in right.stdout.splitlines()), right.stdout
     assert right.returncode == 0, right.stdout
+
+
+def test_a_database_migrated_by_a_newer_release_is_a_warning_not_a_failure(backend: Backend) -> None:
+    """A rolling upgrade: the next release migrated the database (expand only); this release,
+    restarted meanwhile, runs beside it. scripts/run asks `database_is_ahead` and skips migrating."""
+    database = backend.migrated("ahead")
+    pepper = "a" * 40
+    assert database.cli(pepper, "doctor").returncode == 0
+    database.execute("UPDATE alembic_version SET version_num = 'f00dfeedf00d'")
+    result = database.cli(pepper, "doctor")
+    [line] = [line for line in result.stdout.splitlines() if line.split()[1] == "migrations"]
+    assert line.startswith("WARN") and "f00dfeedf00d" in line and "newer release" in line, line
+    assert result.returncode == 0, result.stdout
+    probe = "import sys; from rxapp.doctor import database_is_ahead; sys.exit(not database_is_ahead())"
+    ahead = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=database.env(pepper), capture_output=True, timeout=120
+    )
+    assert ahead.returncode == 0, ahead.stderr
+    assert probe in (ROOT / "scripts" / "run").read_text()  # the very check scripts/run makes
+    database.execute("DELETE FROM alembic_version")
+    behind = database.cli(pepper, "doctor")
+    assert any(line.startswith("FAIL  migrations") for line in behind.stdout.splitlines()), behind.stdout
