@@ -47,6 +47,8 @@ def test_email_opt_out_then_the_notices_page_and_the_bell(
         expect(page.locator("#email-notices")).to_have_attribute("aria-checked", "false")
 
         console.create_key(email, "nightly", "--expires-at", utc_in(3 * 86400).isoformat())
+        # the reminder comes from the expiry job's next scan: let it land before the leak, newest first
+        wait_for(lambda: len(_email_statuses(console, email)) == 1, timeout=30, what="the reminder")
         _report(console, console.create_key(email, "leaky"))
         wait_for(lambda: len(_email_statuses(console, email)) == 2, timeout=30, what="two notices")
         page.goto(f"{console.base_url}/notices")
