@@ -112,8 +112,10 @@ class CreateKeyState(KeyFormFields, KeyProgramFields, CopyTracked, AuthState):
 
     @rx.event
     def forget_reveal(self):
-        """On every page load: a reload or a new tab never brings a reveal back."""
-        self.reset()
+        """On every page load: a reload or a new tab never brings a reveal back. A form opened
+        meanwhile (Create clicked while the page was still loading) stays open as it is."""
+        if self.revealed_key_id or not self.open:
+            self.reset()
 
     @rx.event
     def name_edited(self, value: str):
