@@ -15,6 +15,7 @@ from typing import Any
 from reflex.utils.token_manager import RedisTokenManager, SocketRecord
 
 from rxapp import tab_failover
+from tests.unit.helpers import run_async
 
 
 class FakePubSub:
@@ -97,7 +98,7 @@ def test_a_dead_workers_record_goes_and_a_live_ones_stays() -> None:
         for manager in (alive, me):
             manager._apikeys_presence_task.cancel()  # type: ignore[attr-defined]
 
-    asyncio.run(scenario())
+    run_async(scenario())  # Playwright owns the main thread's loop in a full run
 
 
 def test_installed_on_the_reflex_it_was_written_for() -> None:
