@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
@@ -171,17 +172,21 @@ def deliver_webhooks_once(engine: sa.Engine | None = None) -> int:
     return len(batch)
 
 
-async def webhook_loop() -> None:
-    """Reads the outbox every interval; a full batch means more are waiting, so it reads again at once."""
-    interval = max(get_settings().webhook_interval_seconds, 0.1)
+async def _outbox_loop(what: str, deliver: Callable[[], int], batch: int, interval: float) -> None:
+    """Drains an outbox every interval; a full batch means more are waiting, so it reads again at once."""
     while True:
         claimed = 0
         try:
-            claimed = await asyncio.to_thread(deliver_webhooks_once)
+            claimed = await asyncio.to_thread(deliver)
         except Exception:
-            log.exception("webhook delivery failed; retrying at the next interval")
-        if claimed < webhook_delivery.BATCH:
+            log.exception("%s delivery failed; retrying at the next interval", what)
+        if claimed < batch:
             await asyncio.sleep(interval)
+
+
+async def webhook_loop() -> None:
+    interval = max(get_settings().webhook_interval_seconds, 0.1)
+    await _outbox_loop("webhook", deliver_webhooks_once, webhook_delivery.BATCH, interval)
 
 
 EMAIL_INTERVAL_SECONDS = 1.0  # how often each worker reads the email outbox
@@ -197,7 +202,7 @@ def deliver_emails_once(engine: sa.Engine | None = None, now: dt.datetime | None
     fixed = now
 
     def clock() -> dt.datetime:
-        return fixed if fixed is not None else utc_now()
+        return fixed or utc_now()
 
     now = clock()
     lease = dt.timedelta(seconds=settings.smtp_timeout_seconds * (notice_emails.BATCH + 2) + 30)
@@ -233,11 +238,4 @@ async def email_loop() -> None:
     notices are shown in the console only)."""
     if not get_settings().smtp_url:
         return
-    while True:
-        claimed = 0
-        try:
-            claimed = await asyncio.to_thread(deliver_emails_once)
-        except Exception:
-            log.exception("email delivery failed; retrying at the next interval")
-        if claimed < notice_emails.BATCH:
-            await asyncio.sleep(EMAIL_INTERVAL_SECONDS)
+    await _outbox_loop("email", deliver_emails_once, notice_emails.BATCH, EMAIL_INTERVAL_SECONDS)
