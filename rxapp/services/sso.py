@@ -225,12 +225,4 @@ def set_first_password(
     user_service.validate_password(new_password)
     user.password_hash = user_service.hash_password(new_password)
     session.add(user)
-    audit.record(
-        session,
-        action="user.password_set",
-        actor=user.email,
-        owner_id=user_id,
-        target_type="user",
-        target_id=user.email,
-        client_address=client_address,
-    )
+    audit.record_for_user(session, user, "user.password_set", client_address=client_address)

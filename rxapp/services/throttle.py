@@ -163,13 +163,4 @@ def record_failed_proof(
     if user is None:
         return
     record_failure(session, user.email, client_address, "", dt.datetime.now(dt.UTC))
-    audit.record(
-        session,
-        action=action,
-        actor=user.email,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        detail=detail,
-        client_address=client_address,
-    )
+    audit.record_for_user(session, user, action, detail, client_address)
