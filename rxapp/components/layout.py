@@ -183,6 +183,14 @@ def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Com
                     id="main-content",
                     tab_index=-1,  # focusable by the skip link, not a Tab stop of its own
                     class_name="page-main",
+                    # Until the page's on_load events have run (Reflex's is_hydrated), the page
+                    # shows the tab's previous state: a click then would be queued ahead of the
+                    # loads and undone by them (a setup begun, a dialog opened). Inert, not hidden:
+                    # nothing typed is lost when a reconnect hydrates again.
+                    custom_attrs={
+                        "inert": rx.cond(rx.State.is_hydrated, False, True),
+                        "aria-busy": rx.cond(rx.State.is_hydrated, "false", "true"),
+                    },
                 ),
                 rx.el.footer(
                     rx.text(f"Key Console {__version__}", id="app-version", size="1", color_scheme="gray"),
