@@ -42,8 +42,8 @@ class KeyMoment(SQLModel, table=True):
     key_row_id: int | None = Field(default=None, foreign_key="api_keys.id", ondelete="SET NULL")
     key_id: str = Field(max_length=24)
     key_name: str = Field(max_length=100)
-    kind: str = Field(max_length=16)  # expiring | expired | leaked
-    days_before: int = Field(default=0)  # expiring: the reminder (30, 7 or 1); 0 otherwise
+    kind: str = Field(max_length=16)  # expiring | expired | leaked | unused
+    days_before: int = Field(default=0)  # expiring: the reminder (30, 7 or 1); unused: the rule's days
     key_expires_at: dt.datetime | None = Field(default=None)
     leak_report_id: int = Field(default=0)  # leaked: the leak_reports row; 0 otherwise
     leak_url: str = Field(default="", max_length=1000)

@@ -23,6 +23,7 @@ KIND_ICONS = {
     "expiring": ("clock", "amber"),
     "expired": ("calendar-x", "gray"),
     "leaked": ("shield-alert", "red"),
+    "unused": ("circle-pause", "amber"),
 }
 
 

@@ -18,6 +18,7 @@ from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import ForbiddenError, ValidationError
 from rxapp.services.keys import idle
 from rxapp.services.keys import policy as key_policy
+from rxapp.services.notices import inbox
 from rxapp.services.webhooks import endpoints
 from rxapp.services.webhooks import outbox as webhooks
 from tests.unit.helpers import Person, new_user
@@ -245,6 +246,10 @@ def test_setting_the_rule_warns_idle_keys_first_and_disables_them_after_the_grac
     session.commit()
     assert [(w.key_id, w.disable_on) for w in warned] == [(idle_key.key_id, NOW + 7 * DAY)]  # the grace
     assert idle.warn_unused_keys(session, NOW + DAY) == []  # once per idle period, whatever the workers
+    # the owner hears of it in the console (and by email when SMTP is set up), once
+    told = inbox.list_for(session, alice.id)
+    assert [n.headline for n in told] == ["Key “idle” will be disabled for being unused"]
+    assert "turned off on 2027-03-08 unless it is used" in told[0].detail
     notices = idle.notices_for(session, alice.access.workspace_id, [idle_key.key_id, busy.key_id])
     assert list(notices) == [idle_key.key_id] and notices[idle_key.key_id].state == "warning"
     messages = session.exec(select(WebhookMessage)).all()

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import ApiKey, KeyIdleNotice, KeyStatus, WorkspaceKeyPolicy, as_utc, core_table, utc_now
 from rxapp.services import audit
+from rxapp.services.notices import moments
 from rxapp.services.versioning import rows_matched
 from rxapp.services.webhooks import outbox as webhooks
 
@@ -165,7 +166,8 @@ def _day(moment: dt.datetime) -> str:
 
 def unused_warning_made(session: Session, key: ApiKey, warning: UnusedWarning, now: dt.datetime) -> None:
     """The one place a warning is announced beyond the key's page, in the warning's transaction:
-    the key's audit trail and the `key.unused_warning` webhook (an email hooks in here too)."""
+    the key's audit trail, the `key.unused_warning` webhook, and the people concerned (a notice in
+    the console and an email, services/notices)."""
     audit.record(
         session,
         action="key.unused_warning",
@@ -188,6 +190,7 @@ def unused_warning_made(session: Session, key: ApiKey, warning: UnusedWarning, n
         after_days=warning.after_days,
         now=now,
     )
+    moments.unused_warning(session, key, warning.disable_on, warning.after_days, now)
 
 
 def disable_unused_keys(session: Session, now: dt.datetime | None = None) -> int:

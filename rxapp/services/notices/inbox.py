@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from rxapp.models import KeyMoment, Membership, Notice, User, Workspace, as_utc, core_table, utc_now
 from rxapp.services import audit
 from rxapp.services.errors import NotFoundError
-from rxapp.services.notices.moments import EXPIRED, EXPIRING, LEAKED
+from rxapp.services.notices.moments import EXPIRED, EXPIRING, LEAKED, UNUSED
 
 LIST_LIMIT = 100
 NOTICE_RETENTION = dt.timedelta(days=90)
@@ -34,7 +34,7 @@ class NoticeView:
     """One notice as the person reads it (no secret, digest or masked form: ids, names, times)."""
 
     id: int
-    kind: str  # expiring | expired | leaked
+    kind: str  # expiring | expired | leaked | unused
     headline: str  # "Key “checkout” expires within 7 days"
     detail: str  # one more sentence: the end date, or where the leak was found and what was done
     workspace_public_id: str
@@ -53,6 +53,8 @@ def headline(kind: str, key_name: str, days_before: int) -> str:
         return f"Key “{key_name}” expired"
     if kind == LEAKED:
         return f"Key “{key_name}” was reported leaked"
+    if kind == UNUSED:
+        return f"Key “{key_name}” will be disabled for being unused"
     return f"Key “{key_name}”: {kind}"
 
 
@@ -69,6 +71,12 @@ def detail(
     if kind == LEAKED:
         found = (f"Found at {leak_url}." if leak_url else "Found by a secret scanner.") if with_url else ""
         return f"{found} {LEAK_ACTIONS.get(leak_action, '')}".strip()
+    if kind == UNUSED:
+        day = f"{as_utc(expires_at):%Y-%m-%d}" if expires_at is not None else "its date"
+        return (
+            f"The workspace's key policy disables keys left unused; this one will be turned off on "
+            f"{day} unless it is used before then. A call with it, or turning it on again, keeps it."
+        )
     return ""
 
 

@@ -5,7 +5,10 @@ The moments:
 - `expiring`: the key's end date is within 30, 7 or 1 day(s) (the smallest of these at or above
   the time left, found by the expiry job's scan); webhooks hear of all three, people of 7 and 1;
 - `expired`: the expiry job claimed the key (in the claim's transaction);
-- `leaked`: a leak report about the key was handled (in the report's transaction).
+- `leaked`: a leak report about the key was handled (in the report's transaction);
+- `unused`: the workspace's unused-key rule warned that the key will be disabled on a date if
+  still unused (services/keys/idle.py, in the warning's transaction); the date is the moment's
+  `key_expires_at`, so a new warning after a use is a new moment.
 
 Each is one `key_moments` row, inserted with ON CONFLICT DO NOTHING against its unique moment
 (key, kind, reminder, end date, leak report). Only the statement that created a row tells anyone,
@@ -40,7 +43,7 @@ from rxapp.models import (
 )
 from rxapp.services.webhooks import outbox as webhooks
 
-EXPIRING, EXPIRED, LEAKED = "expiring", "expired", "leaked"
+EXPIRING, EXPIRED, LEAKED, UNUSED = "expiring", "expired", "leaked", "unused"
 REMINDER_DAYS = webhooks.EXPIRING_DAYS  # (1, 7, 30): `key.expiring` at each
 NOTICE_DAYS = (1, 7)  # the reminders people get (30 days ahead is for machines)
 _CHUNK = 5_000  # ids per statement (SQLite allows 32,766 bound values)
@@ -114,6 +117,31 @@ def leaked(session: Session, key: ApiKey, report: LeakReport) -> int:
     created = session.execute(statement.returning(core_table(KeyMoment).c.id)).scalars().all()
     webhooks.emit_key_leaked(session, key, url=report.url, source=report.source, now=report.created_at)
     _tell_people(session, list(created), report.created_at)
+    return len(created)
+
+
+def unused_warning(
+    session: Session, key: ApiKey, disable_on: dt.datetime, after_days: int, now: dt.datetime
+) -> int:
+    """The unused-key rule's warning about `key` (same transaction): who is told, once per date."""
+    assert key.id is not None
+    values = {
+        "workspace_id": key.workspace_id,
+        "key_row_id": key.id,
+        "key_id": key.key_id,
+        "key_name": key.name,
+        "kind": UNUSED,
+        "days_before": after_days,
+        "key_expires_at": disable_on,
+        "leak_report_id": 0,
+        "leak_url": "",
+        "leak_action": "",
+        "created_at": now,
+    }
+    moments = core_table(KeyMoment)
+    statement = _ignoring(session, moments).values(**values).returning(moments.c.id)
+    created = session.execute(statement).scalars().all()
+    _tell_people(session, list(created), now)
     return len(created)
 
 
