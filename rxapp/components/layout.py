@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 from reflex_components_core.el.elements.base import BaseHTML
@@ -162,6 +164,17 @@ def two_factor_needed() -> rx.Component:
     )
 
 
+def inert_until_loaded() -> dict[str, Any]:
+    """Attributes for a page's interactive region. Until the page's on_load events have run
+    (Reflex's is_hydrated), it shows the tab's previous state, and a click would be queued ahead of
+    the loads and undone by them (a setup begun, a dialog opened) or act on the last page's data
+    (another invitation). Inert, not hidden: nothing typed is lost when a reconnect hydrates again."""
+    return {
+        "inert": rx.cond(rx.State.is_hydrated, False, True),
+        "aria-busy": rx.cond(rx.State.is_hydrated, "false", "true"),
+    }
+
+
 def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Component:
     """Renders nothing private until the server has confirmed the session. With `workspace_gate`,
     an address naming a workspace the person may not see shows `workspace_not_found` instead (a
@@ -183,14 +196,7 @@ def protected_page(content: rx.Component, workspace_gate: bool = True) -> rx.Com
                     id="main-content",
                     tab_index=-1,  # focusable by the skip link, not a Tab stop of its own
                     class_name="page-main",
-                    # Until the page's on_load events have run (Reflex's is_hydrated), the page
-                    # shows the tab's previous state: a click then would be queued ahead of the
-                    # loads and undone by them (a setup begun, a dialog opened). Inert, not hidden:
-                    # nothing typed is lost when a reconnect hydrates again.
-                    custom_attrs={
-                        "inert": rx.cond(rx.State.is_hydrated, False, True),
-                        "aria-busy": rx.cond(rx.State.is_hydrated, "false", "true"),
-                    },
+                    custom_attrs=inert_until_loaded(),
                 ),
                 rx.el.footer(
                     rx.text(f"Key Console {__version__}", id="app-version", size="1", color_scheme="gray"),

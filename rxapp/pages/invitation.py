@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from rxapp import routes
-from rxapp.components.layout import auth_card
+from rxapp.components.layout import auth_card, inert_until_loaded
 from rxapp.db import session_scope
 from rxapp.services import workspaces as workspace_service
 from rxapp.services.errors import NotFoundError
@@ -69,45 +69,49 @@ class InvitationState(AuthState):
 
 
 def invitation_page() -> rx.Component:
-    state = InvitationState
     return auth_card(
         rx.heading("Invitation", size="5", as_="h1"),
-        rx.cond(
-            state.valid,
-            rx.flex(
-                rx.text(
-                    "You are invited to the workspace ",
-                    rx.text.strong(state.workspace_label, id="invitation-workspace"),
-                    " as ",
-                    rx.text.strong(state.role_label, id="invitation-role"),
-                    ".",
-                ),
-                rx.cond(
-                    state.viewer_signed_in,
-                    rx.button("Join workspace", on_click=state.join, size="3", id="invitation-join"),
-                    rx.flex(
-                        rx.link(
-                            rx.button("Sign in to join", size="3", width="100%"),
-                            href=state.sign_in_link,
-                            id="invitation-sign-in",
-                        ),
-                        rx.link(
-                            rx.button("Create an account", size="3", variant="soft", width="100%"),
-                            href=state.sign_up_link,
-                            id="invitation-sign-up",
-                        ),
-                        direction="column",
-                        gap="2",
+        rx.box(invitation_body(), custom_attrs=inert_until_loaded(), width="100%"),
+    )
+
+
+def invitation_body() -> rx.Component:
+    state = InvitationState
+    return rx.cond(
+        state.valid,
+        rx.flex(
+            rx.text(
+                "You are invited to the workspace ",
+                rx.text.strong(state.workspace_label, id="invitation-workspace"),
+                " as ",
+                rx.text.strong(state.role_label, id="invitation-role"),
+                ".",
+            ),
+            rx.cond(
+                state.viewer_signed_in,
+                rx.button("Join workspace", on_click=state.join, size="3", id="invitation-join"),
+                rx.flex(
+                    rx.link(
+                        rx.button("Sign in to join", size="3", width="100%"),
+                        href=state.sign_in_link,
+                        id="invitation-sign-in",
                     ),
+                    rx.link(
+                        rx.button("Create an account", size="3", variant="soft", width="100%"),
+                        href=state.sign_up_link,
+                        id="invitation-sign-up",
+                    ),
+                    direction="column",
+                    gap="2",
                 ),
-                direction="column",
-                gap="3",
             ),
-            rx.callout(
-                "This invitation link is not valid: it was used, revoked or has expired. Ask for a new one.",
-                icon="triangle-alert",
-                color_scheme="red",
-                id="invitation-invalid",
-            ),
+            direction="column",
+            gap="3",
+        ),
+        rx.callout(
+            "This invitation link is not valid: it was used, revoked or has expired. Ask for a new one.",
+            icon="triangle-alert",
+            color_scheme="red",
+            id="invitation-invalid",
         ),
     )
