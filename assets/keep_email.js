@@ -10,15 +10,17 @@
   document.addEventListener('submit', function (event) {
     var field = event.target.querySelector && event.target.querySelector('#sign-in-email, #sign-up-email');
     if (!field) return;
-    // The invitation rides in a hidden field the page's state fills in on load; a form sent
-    // before that (a quick person, a busy server) takes it from the address, or the account
-    // would be made without joining. The server checks the token either way.
-    var invitation = event.target.querySelector('input[name=invitation]');
-    if (invitation && !invitation.value) {
+    // The invitation and where to return ride in hidden fields the page's state fills in; a form
+    // sent before the page has loaded (a quick person, a busy server) takes them from the address,
+    // or the account would be made without joining, or the sign-in would forget the invitation it
+    // came from. The server checks both either way (the token; `next` only as a local path).
+    ['invitation', 'next'].forEach(function (name) {
+      var hidden = event.target.querySelector('input[type=hidden][name=' + name + ']');
+      if (!hidden || hidden.value) return;
       try {
-        invitation.value = (new URLSearchParams(window.location.search).get('invitation') || '').slice(0, 200);
+        hidden.value = (new URLSearchParams(window.location.search).get(name) || '').slice(0, 1000);
       } catch (e) { /* an old browser: the page's own value, as before */ }
-    }
+    });
     try { sessionStorage.setItem(KEY, String(field.value).slice(0, 254)); } catch (e) { /* storage off */ }
   }, true);
   // Called by the page's on_load: restore after a failed attempt, and forget the email either way.

@@ -4,6 +4,8 @@ passwords never travel through Reflex state."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -101,22 +103,40 @@ class AuthPageState(AuthState):
     error_message: str = ""
     notice: str = ""
     signup_closed_reason: str = ""  # the policy's explanation; "" when the form can succeed
-    invitation: str = ""
-    next_path: str = ""  # where to go after signing in: only a checked relative path (routes.safe_next)
-    step: str = ""  # "code": the password was right, the second step asks for a code
+    # `invitation`, `next_path` and `step` are read from the address (computed vars below), never
+    # kept: a tab's state is shown again when it hydrates, before the page's on_load has run, and a
+    # kept value would be the last visit's (the code form over a password just typed, a sign-in
+    # that forgets where to return).
     code_error: str = ""  # shown next to the code field
     passkey_error: str = ""  # the browser could not produce a passkey answer (cancelled, ...)
     sso_name: str = ""  # APIKEYS_OIDC_NAME when single sign-on is configured, else ""
     sso_href: str = ""  # the "Sign in with <name>" link (api/sso_forms.py's start)
 
+    def _query(self) -> Mapping[str, Any]:
+        url = self.router.url
+        return url.query_parameters if url is not None else {}
+
+    @rx.var(cache=False)
+    def invitation(self) -> str:
+        """The invitation token a sign-up joins with (the page's hidden field)."""
+        return str(self._query().get("invitation", ""))[:200]
+
+    @rx.var(cache=False)
+    def next_path(self) -> str:
+        """Where to go after signing in: only a checked relative path (routes.safe_next)."""
+        return routes.safe_next(str(self._query().get("next", "")))
+
+    @rx.var(cache=False)
+    def step(self) -> str:
+        """ "code": the password was right, the second step asks for a code."""
+        return "code" if self._query().get("step") == "code" else ""
+
     @rx.event
     async def load_sign_in(self):
         params = self.router.url.query_parameters
-        self.next_path = routes.safe_next(params.get("next", ""))
         if await self.current_user() is not None:
             return rx.redirect(self.next_path or routes.KEYS)
         code = params.get("error", "")
-        self.step = "code" if params.get("step") == "code" else ""
         self._offer_sso(self.next_path)
         self.error_message = SIGN_IN_MESSAGES.get(code, "") or SSO_MESSAGES.get(code, "").format(
             name=self.sso_name or "The provider"
@@ -154,7 +174,6 @@ class AuthPageState(AuthState):
             return rx.redirect(routes.KEYS)
         params = self.router.url.query_parameters
         code = params.get("error", "")
-        self.invitation = params.get("invitation", "")[:200]
         refusal = await asyncio.to_thread(_signup_refusal, self.invitation)
         self.signup_closed_reason = POLICY_EXPLANATIONS.get(refusal, "")
         self.error_message = SIGN_UP_MESSAGES.get(code, "")
