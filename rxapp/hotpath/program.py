@@ -19,6 +19,7 @@ A refused call spends no credit; a limit's units taken in step 3 stay taken when
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -113,8 +114,9 @@ def _is_count(value: Any) -> bool:
 
 
 async def _call(lookup: Any, method: str, *args: Any) -> Any:
+    """A lookup method's value; awaited when it is awaitable (PostgreSQL's, SQLite's grouped spend)."""
     result = getattr(lookup, method)(*args)
-    return await result if lookup.is_async else result
+    return await result if lookup.is_async or isinstance(result, asyncio.Future) else result
 
 
 def _refused(outcome: Verification, code: str, now: dt.datetime, **extra: Any) -> Decision:

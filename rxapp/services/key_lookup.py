@@ -16,7 +16,8 @@ A lookup is called with a digest; `is_async` says whether the call must be await
 Programmable keys (services/programs.py) use the same connections for three more statements,
 never run for a key without features: `spend` (credits: one conditional UPDATE ... WHERE
 credits_remaining >= cost RETURNING, atomic on both databases, committed before the answer is
-sent), `credits` (the balance, for a refused or free call) and `identity` (external id, meta and
+sent; on SQLite the spends of one turn of the event loop share one write transaction),
+`credits` (the balance, for a refused or free call) and `identity` (external id, meta and
 shared limits). Each takes and returns plain values; `is_async` applies to them too.
 """
 
@@ -40,6 +41,7 @@ SPEND_SQL = (
 )
 CREDITS_SQL = "SELECT credits_remaining FROM api_keys WHERE id = {id}"
 IDENTITY_SQL = "SELECT external_id, meta, ratelimits FROM identities WHERE id = {id}"
+_Spend = tuple[int, int, "asyncio.Future[int | None]"]  # key row id, cost, the caller's answer
 IdentityRow = tuple[str, Any, Any]  # external_id, meta (JSON text or decoded), ratelimits (same)
 
 POSTGRES_POOL_SIZE = 4  # connections per worker; verification holds one for a single SELECT
@@ -162,9 +164,55 @@ class SqliteDigestLookup:
             self._local.writer = connection
         return connection
 
-    def spend(self, key_row_id: int, cost: int) -> int | None:
-        row = self._writer().execute(SPEND_SQL.format(cost="?2", id="?1"), (key_row_id, cost)).fetchone()
+    SPEND = SPEND_SQL.format(cost="?2", id="?1")
+
+    def spend(self, key_row_id: int, cost: int) -> int | asyncio.Future[int | None] | None:
+        """On an event loop, a future: the spends asked for in one turn of the loop (concurrent
+        requests) share one write transaction, committed before any of them is answered (group
+        commit: one lock and one WAL commit for the lot). Elsewhere (a thread), spent at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._spend_now(key_row_id, cost)
+        future: asyncio.Future[int | None] = loop.create_future()
+        pending: list[tuple[int, int, asyncio.Future[int | None]]] | None = getattr(
+            self._local, "spends", None
+        )
+        if pending is None:
+            pending = self._local.spends = []
+        pending.append((key_row_id, cost, future))
+        if len(pending) == 1:
+            loop.call_soon(self._commit_spends, pending)
+        return future
+
+    def _spend_now(self, key_row_id: int, cost: int) -> int | None:
+        row = self._writer().execute(self.SPEND, (key_row_id, cost)).fetchone()
         return None if row is None else int(row[0])
+
+    def _commit_spends(self, pending: list[_Spend]) -> None:
+        batch = pending[:]
+        pending.clear()
+        writer = self._writer()
+        results: list[int | None] = []
+        try:
+            if len(batch) == 1:
+                results.append(self._spend_now(batch[0][0], batch[0][1]))
+            else:
+                writer.execute("BEGIN IMMEDIATE")
+                for key_row_id, cost, _ in batch:
+                    row = writer.execute(self.SPEND, (key_row_id, cost)).fetchone()
+                    results.append(None if row is None else int(row[0]))
+                writer.execute("COMMIT")
+        except Exception as error:  # nothing of the batch was spent: each call fails closed (500)
+            if writer.in_transaction:
+                writer.execute("ROLLBACK")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if not future.done():  # a cancelled call (its client left) spent: its answer was never sent
+                future.set_result(result)
 
     def credits(self, key_row_id: int) -> int | None:
         row = self._reader().execute(CREDITS_SQL.format(id="?"), (key_row_id,)).fetchone()

@@ -4,8 +4,10 @@ lookups' conditional UPDATE from many threads at once (exact)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import datetime as dt
+import sqlite3
 import uuid
 
 import pytest
@@ -19,7 +21,7 @@ from rxapp.services.errors import ValidationError
 from rxapp.services.key_lookup import SqliteDigestLookup
 from rxapp.services.keys.refill import period_start, refill_due_keys
 from tests.unit.backends import PG_URL, pg_reachable
-from tests.unit.helpers import Person, utc, verify_key
+from tests.unit.helpers import Person, run_async, utc, verify_key
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -169,6 +171,48 @@ def test_concurrent_spends_are_exact(session: Session, alice: Person, engine: sa
         results = list(pool.map(lambda _: lookup.spend(row_id, 1), range(200)))
     spent = [r for r in results if r is not None]
     assert sorted(spent) == list(range(50)) and lookup.credits(row_id) == 0
+
+
+def test_spends_on_an_event_loop_share_a_commit_and_stay_exact(
+    session: Session, alice: Person, engine: sa.Engine
+) -> None:
+    """The verify path's spends (group commit): 200 concurrent calls on 50 credits, 50 spent,
+    in one write transaction; a batch's failure fails each call of it and spends nothing."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's lookup only")
+    made = key_service.create_key(session, alice.access, alice.actor, "g", program={"credits": 50})
+    session.commit()
+    row_id = _row(session, made.key.key_id).id
+    assert row_id is not None
+    lookup = SqliteDigestLookup(str(engine.url.database))
+
+    async def spend_all() -> list[int | None]:
+        futures = [lookup.spend(row_id, 1) for _ in range(200)]
+        assert all(isinstance(f, asyncio.Future) for f in futures)
+        return list(await asyncio.gather(*futures))  # type: ignore[arg-type]
+
+    results = run_async(spend_all())
+    assert sorted(r for r in results if r is not None) == list(range(50))
+    assert results[:50] == list(range(49, -1, -1))  # in the order asked
+    assert lookup.credits(row_id) == 0
+
+    changes = key_service.KeyChanges.model_validate({"credits": 5})
+    key_service.update_key(session, alice.access, alice.actor, made.key.key_id, changes)
+    session.commit()
+    missing = lookup.SPEND
+    lookup.SPEND = "UPDATE no_such_table SET x = 1 RETURNING x"  # the batch's statement fails
+
+    async def failing() -> list[object]:
+        return list(
+            await asyncio.gather(lookup.spend(row_id, 1), lookup.spend(row_id, 1), return_exceptions=True)
+        )
+
+    try:
+        outcomes = run_async(failing())
+    finally:
+        lookup.SPEND = missing
+    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes)
+    assert lookup.credits(row_id) == 5 and not lookup._writer().in_transaction
 
 
 def test_rolling_copies_the_fields_and_moves_the_balance(session: Session, alice: Person) -> None:
