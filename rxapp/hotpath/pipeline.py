@@ -15,6 +15,7 @@ Verify and authorize only differ in how they render the Decision (answers.py).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -78,5 +79,6 @@ async def check_key(lookup: Lookup, secret: str, now: dt.datetime | None = None)
     digest = digest_for(secret)
     if digest is None:
         return MALFORMED
-    row = await lookup(digest) if lookup.is_async else lookup(digest)
+    found = lookup(digest)
+    row = await found if lookup.is_async or isinstance(found, asyncio.Future) else found
     return decide_row(row, now)

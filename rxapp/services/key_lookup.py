@@ -42,6 +42,7 @@ SPEND_SQL = (
 CREDITS_SQL = "SELECT credits_remaining FROM api_keys WHERE id = {id}"
 IDENTITY_SQL = "SELECT external_id, meta, ratelimits FROM identities WHERE id = {id}"
 _Spend = tuple[int, int, "asyncio.Future[int | None]"]  # key row id, cost, the caller's answer
+_Find = tuple[str, "asyncio.Future[VerifyRow | None]"]  # digest, the caller's answer
 IdentityRow = tuple[str, Any, Any]  # external_id, meta (JSON text or decoded), ratelimits (same)
 
 POSTGRES_POOL_SIZE = 4  # connections per worker; verification holds one for a single SELECT
@@ -125,8 +126,10 @@ class SqlAlchemyLookup:
 class SqliteDigestLookup:
     """SQLite: one plain read-only sqlite3 connection per thread (WAL readers never wait for writers).
 
-    Called directly on the event loop: the lookup is a few microseconds of indexed read, cheaper
-    than the hop to a worker thread.
+    Read on the event loop's thread: the lookup is a few microseconds of indexed read, cheaper
+    than the hop to a worker thread. The lookups of one turn of the loop share a read transaction
+    and the spends one write transaction (measured at 64 connections: 12,900 -> 15,500 valid
+    verifications a second, 77 -> 62 µs of server CPU each).
     """
 
     is_async = False
@@ -136,21 +139,60 @@ class SqliteDigestLookup:
         self.database_path = database_path
         self._local = threading.local()
 
-    def __call__(self, digest: str) -> VerifyRow | None:
+    def __call__(self, digest: str) -> VerifyRow | asyncio.Future[VerifyRow | None] | None:
+        """On an event loop, a future: the lookups asked for in one turn of the loop (concurrent
+        requests) are read in one read transaction, which takes WAL's read lock once for the lot
+        (each statement on its own takes and drops it: a third of a lookup's cost at 64
+        connections). The transaction starts after every one of them arrived, so each still sees
+        every change committed before its request. Elsewhere (a thread), read at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._find(digest)
+        future: asyncio.Future[VerifyRow | None] = loop.create_future()
+        pending: list[_Find] | None = getattr(self._local, "finds", None)
+        if pending is None:
+            pending = self._local.finds = []
+        pending.append((digest, future))
+        if len(pending) == 1:
+            loop.call_soon(self._find_pending, pending)
+        return future
+
+    def _find(self, digest: str) -> VerifyRow | None:
+        row = self._reader().execute(self.SQL, (digest,)).fetchone()
+        return VerifyRow(*row) if row is not None else None
+
+    def _find_pending(self, pending: list[_Find]) -> None:
+        batch = pending[:]
+        pending.clear()
+        reader = self._reader()
+        results: list[VerifyRow | None] = []
+        try:
+            if len(batch) == 1:
+                results.append(self._find(batch[0][0]))
+            else:
+                reader.execute("BEGIN")
+                try:
+                    results = [self._find(digest) for digest, _ in batch]
+                finally:
+                    reader.execute("COMMIT")
+        except Exception as error:  # the database is unreadable: each call fails closed (500)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, autocommit (WAL readers never wait for writers)."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
                 f"file:{self.database_path}?mode=ro", uri=True, isolation_level=None, timeout=10
             )
             self._local.connection = connection
-        row = connection.execute(self.SQL, (digest,)).fetchone()
-        return VerifyRow(*row) if row is not None else None
-
-    def _reader(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            self("")  # opens this thread's read-only connection
-            connection = self._local.connection
         return connection
 
     def _writer(self) -> sqlite3.Connection:

@@ -3,18 +3,21 @@ rules as the SQLAlchemy path, and sees every committed change on the very next c
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from rxapp.hotpath.answers import authorize_answer, verify_answer
+from rxapp.hotpath.pipeline import check_key
 from rxapp.hotpath.request_rules import Decision
 from rxapp.models import utc_now
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
 from rxapp.services.key_lookup import SqliteDigestLookup
-from tests.unit.helpers import Person, verify_key
+from rxapp.services.keys import Verification
+from tests.unit.helpers import Person, run_async, verify_key
 
 
 def test_fast_path_agrees_with_the_rules_and_sees_commits_at_once(
@@ -120,3 +123,32 @@ def test_remembered_answers_follow_every_change_of_the_row(
 
     assert verify_key(lookup, created.secret, now=ends - dt.timedelta(seconds=1)).valid
     assert verify_key(lookup, created.secret, now=ends).code == "EXPIRED"
+
+
+def test_lookups_on_an_event_loop_share_a_read_and_see_commits_made_before_them(
+    engine: sa.Engine, session: Session, alice: Person
+) -> None:
+    """The verify path's batched reads (one read transaction per turn of the loop): each call gets
+    its own row, in order; a change committed before the next turn is seen by it."""
+    lookup = SqliteDigestLookup(str(engine.url.database))
+    first = key_service.create_key(session, alice.access, alice.actor, "one")
+    second = key_service.create_key(session, alice.access, alice.actor, "two")
+    session.commit()
+
+    async def verify_all(secrets: list[str]) -> list[Verification]:
+        return list(await asyncio.gather(*(check_key(lookup, secret) for secret in secrets)))
+
+    unknown = first.secret[:-8] + "A" * 8  # well formed? the checksum decides: NOT_FOUND or MALFORMED
+    found = run_async(verify_all([first.secret, second.secret, first.secret, unknown]))
+    assert [v.key_id for v in found[:3]] == [first.key.key_id, second.key.key_id, first.key.key_id]
+    assert all(v.valid for v in found[:3]) and not found[3].valid
+    key_service.update_key(
+        session,
+        alice.access,
+        alice.actor,
+        second.key.key_id,
+        key_service.parse_changes({"status": "INACTIVE"}),
+    )
+    session.commit()
+    again = run_async(verify_all([first.secret, second.secret]))
+    assert again[0].valid and (again[1].valid, again[1].code) == (False, "INACTIVE")
