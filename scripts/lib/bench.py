@@ -55,6 +55,7 @@ from scripts.lib.bench_db import (
 from scripts.lib.bench_http import bench_usage_inproc, bench_verify, bench_verify_postgres
 from scripts.lib.bench_reference import pinning_note
 from scripts.lib.bench_report import summary, write_document
+from scripts.lib.bench_workers import bench_workers
 
 # ---------------------------------------------------------------- main
 
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                         results.errors[name] = "the server did not start (see server_start)"
             say("Stopping the console")
             server.stop()
+            if "verify" in sections:
+                section("workers", lambda: bench_workers(mode, results, work_dir))
             if "verify" in sections and args.postgres:
                 section("verify_pg", lambda: bench_verify_postgres(args.postgres, mode, results, work_dir))
         if "usage" in sections:

@@ -78,6 +78,7 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)  # interleaved ratio runs (c=16)
     usage_inproc: dict[str, Any] = field(default_factory=dict)  # bench_usage.py: CPU per verify call
+    workers: dict[str, Any] = field(default_factory=dict)  # bench_workers.py: one worker vs two
 
 
 # ---------------------------------------------------------------- helpers
@@ -202,9 +203,14 @@ class Server:
     def migrate(self) -> None:
         harness.migrate(self.env)
 
-    def start(self) -> None:
+    def start(self, pin: bool = True) -> None:
+        """Pinned to the server core; `pin=False` lets it (several workers) use every core."""
         self.process = harness.start_console(
-            self.env, self.port, self.log_path, prefix=pinned([], SERVER_CORE), backend_only=self.backend_only
+            self.env,
+            self.port,
+            self.log_path,
+            prefix=pinned([], SERVER_CORE) if pin else [],
+            backend_only=self.backend_only,
         )
         SERVER_GROUPS[self.port] = self.process.pid
 

@@ -109,7 +109,9 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return parsed
 
 
-def run_wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[dict[str, Any], str]:
+def run_wrk(
+    url: str, script: Path, concurrency: int, seconds: int, pin: bool = True
+) -> tuple[dict[str, Any], str]:
     threads = min(concurrency, 2)
     command = [
         "wrk",
@@ -126,7 +128,11 @@ def run_wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[dic
     port = int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     cpu_before = server_cpu_seconds(port)
     result = subprocess.run(
-        pinned(command, LOAD_CORE), capture_output=True, text=True, timeout=seconds + 30, check=False
+        pinned(command, LOAD_CORE) if pin else command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
     )
     cpu_after = server_cpu_seconds(port)
     if result.returncode != 0:

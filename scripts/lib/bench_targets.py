@@ -7,6 +7,7 @@ from typing import Any
 
 from scripts.lib.bench_common import Mode, Results
 from scripts.lib.bench_usage import target_row as usage_target_row
+from scripts.lib.bench_workers import workers_target
 
 
 def round_median(results: Results, target: str, key: str) -> float | None:
@@ -82,6 +83,8 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
                 "verdict": "pass" if ratio >= 0.3 else "MISS",
             }
         )
+    rows += high_concurrency_targets(results)
+    rows += workers_target(results)
     programmed = "verify with credits + one named limit"
     for label, target, reference, goal in (
         (f"SQLite, one worker: {programmed} ≥ 50 % of the reference", "programmed", "bare", 0.5),
@@ -98,6 +101,49 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
                 }
             )
     rows += cpu_targets(results)
+    return rows
+
+
+def high_concurrency_targets(results: Results) -> list[dict[str, str]]:
+    """Issue 27's targets: SQLite ≥ 65 % of the reference at 16 connections and ≥ 60 % at 64,
+    PostgreSQL ≥ 60 % at 16 (one worker each)."""
+    rows = []
+    for label, target, reference, concurrency, goal in (
+        (
+            "SQLite, one worker, 16 connections: valid-key verify ≥ 65 % of the reference",
+            "valid",
+            "bare",
+            16,
+            0.65,
+        ),
+        (
+            "SQLite, one worker, 64 connections: valid-key verify ≥ 60 % of the reference",
+            "valid",
+            "bare",
+            64,
+            0.6,
+        ),
+        (
+            "PostgreSQL, one worker, 16 connections: valid-key verify ≥ 60 % of the reference",
+            "valid-pg",
+            "bare-pg",
+            16,
+            0.6,
+        ),
+    ):
+        if concurrency == 16:
+            mine, theirs = _c16(results, target), _c16(results, reference)
+        else:
+            mine, theirs = wrk_row(results, target, concurrency), wrk_row(results, reference, concurrency)
+        if mine and theirs and theirs["rps"]:
+            ratio = mine["rps"] / theirs["rps"]
+            rows.append(
+                {
+                    "target": label,
+                    "measured": f"{ratio:.1%} ({mine['rps']:,.0f} vs {theirs['rps']:,.0f} req/s)",
+                    "verdict": "pass" if ratio >= goal else "MISS",
+                }
+            )
     return rows
 
 
