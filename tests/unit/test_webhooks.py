@@ -313,6 +313,31 @@ def test_a_failing_receiver_gets_retries_per_the_schedule_then_gives_up(
     assert _messages(session)[0].status == "delivered" and len(receiver.deliveries) == 5
 
 
+def test_a_redeliver_during_an_attempt_is_not_lost(
+    hooks_env, engine, session: Session, alice: Person
+) -> None:
+    """Redeliver clicked while the job's attempt is in flight: the attempt's outcome must not
+    overwrite it, so the message is sent again."""
+    created = _endpoint(session, alice, "http://127.0.0.1:9/hook")
+    key_service.create_key(session, alice.access, alice.actor, "svc")
+    session.commit()
+    lease = dt.timedelta(seconds=60)
+    with Session(engine) as worker:
+        [outgoing] = delivery.claim_due(worker, utc_now(), lease)
+        worker.commit()
+    endpoints.redeliver(session, alice.access, alice.actor, created.endpoint.endpoint_id, outgoing.message_id)
+    session.commit()
+    with Session(engine) as worker:
+        outcome = delivery.Outcome(True, 200, 5)
+        delivery.record(worker, outgoing, outcome, schedule=(1, 2, 4), disable_after=dt.timedelta(days=3))
+        worker.commit()
+    session.expire_all()
+    [message] = _messages(session)
+    assert (message.status, message.attempts, message.claimed_until) == ("pending", 0, None)
+    with Session(engine) as worker:
+        assert [o.message_id for o in delivery.claim_due(worker, utc_now(), lease)] == [outgoing.message_id]
+
+
 def test_two_workers_claiming_at_once_send_each_message_once(
     hooks_env, engine, session: Session, alice: Person
 ) -> None:

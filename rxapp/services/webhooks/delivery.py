@@ -40,6 +40,7 @@ class Outgoing:
     body: bytes
     attempts: int
     secret: str = field(repr=False)
+    lease_until: dt.datetime | None = None  # the claim this attempt holds (see `record`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def claim_due(session: Session, now: dt.datetime, lease: dt.timedelta, limit: in
     )
     if not claimed:
         return []
+    lease_until = now + lease
     rows = session.execute(
         sa.select(WebhookMessage, WebhookEndpoint)
         .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookMessage.endpoint_row_id))
@@ -101,6 +103,7 @@ def claim_due(session: Session, now: dt.datetime, lease: dt.timedelta, limit: in
             body=message.payload.encode(),
             attempts=message.attempts,
             secret=signing_secret(endpoint),
+            lease_until=lease_until,
         )
         for message, endpoint in rows
     ]
@@ -192,9 +195,16 @@ def record(
             values["status"] = "failed"
         else:
             values["next_attempt_at"] = now + wait
+    # Only while this attempt's claim still stands: a Redeliver during the attempt released it
+    # (claimed_until None, attempts 0) and must not be overwritten by the attempt's outcome.
+    still_ours = (
+        col(WebhookMessage.claimed_until) == outgoing.lease_until
+        if outgoing.lease_until is not None
+        else sa.true()
+    )
     session.execute(
         sa.update(WebhookMessage)
-        .where(col(WebhookMessage.id) == outgoing.row_id, col(WebhookMessage.status) == "pending")
+        .where(col(WebhookMessage.id) == outgoing.row_id, col(WebhookMessage.status) == "pending", still_ours)
         .values(**values)
     )
     endpoint = session.get(WebhookEndpoint, outgoing.endpoint_row_id)
