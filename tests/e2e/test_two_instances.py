@@ -385,7 +385,10 @@ def test_a_signed_in_tab_moves_to_the_other_instance_with_its_state(
         assert page.evaluate("window.sessionStorage.getItem('token')") == token
     finally:
         context.close()
-    assert len(sockets) == connected + 1 and all(url.startswith("wss://localhost/_event") for url in sockets)
+    # At least one new websocket (a busy machine may take several tries while B finishes starting,
+    # each after the client's back-off), every one through nginx and under the tab's one token.
+    assert len(sockets) > connected and all(url.startswith("wss://localhost/_event") for url in sockets)
+    assert all(f"token={token}" in url for url in sockets)
     # nginx logs a websocket when it closes: the tab's second one ran through B.
     through_b = re.compile(rf'"GET /_event/" 101 upstream=(?:\S+, )*{re.escape(b.upstream)} ')
     wait_until(
