@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -41,8 +42,6 @@ SPEND_SQL = (
 )
 CREDITS_SQL = "SELECT credits_remaining FROM api_keys WHERE id = {id}"
 IDENTITY_SQL = "SELECT external_id, meta, ratelimits FROM identities WHERE id = {id}"
-_Spend = tuple[int, int, "asyncio.Future[int | None]"]  # key row id, cost, the caller's answer
-_Find = tuple[str, "asyncio.Future[VerifyRow | None]"]  # digest, the caller's answer
 IdentityRow = tuple[str, Any, Any]  # external_id, meta (JSON text or decoded), ratelimits (same)
 
 POSTGRES_POOL_SIZE = 4  # connections per worker; verification holds one for a single SELECT
@@ -123,6 +122,37 @@ class SqlAlchemyLookup:
         return None if row is None else (row[0], row[1], row[2])
 
 
+def _run_batch(
+    pending: list[tuple[Any, asyncio.Future[Any]]],
+    begin: str,
+    connection: Callable[[], sqlite3.Connection],
+    one: Callable[[Any], Any],
+) -> None:
+    """One turn's batch of SqliteDigestLookup: alone, one autocommit statement; several, one
+    transaction. A failure fails every call of the batch (500) and leaves nothing done; a call
+    cancelled meanwhile (its client left) keeps its effect: its answer was never sent."""
+    batch = pending[:]
+    pending.clear()
+    database = connection()
+    try:
+        if len(batch) == 1:
+            results = [one(batch[0][0])]
+        else:
+            database.execute(begin)
+            results = [one(item) for item, _ in batch]
+            database.execute("COMMIT")
+    except Exception as error:
+        if database.in_transaction:
+            database.execute("ROLLBACK")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+        return
+    for (_, future), result in zip(batch, results, strict=True):
+        if not future.done():
+            future.set_result(result)
+
+
 class SqliteDigestLookup:
     """SQLite: one plain read-only sqlite3 connection per thread (WAL readers never wait for writers).
 
@@ -145,45 +175,35 @@ class SqliteDigestLookup:
         (each statement on its own takes and drops it: a third of a lookup's cost at 64
         connections). The transaction starts after every one of them arrived, so each still sees
         every change committed before its request. Elsewhere (a thread), read at once."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return self._find(digest)
-        future: asyncio.Future[VerifyRow | None] = loop.create_future()
-        pending: list[_Find] | None = getattr(self._local, "finds", None)
-        if pending is None:
-            pending = self._local.finds = []
-        pending.append((digest, future))
-        if len(pending) == 1:
-            loop.call_soon(self._find_pending, pending)
-        return future
+        return self._this_turn("finds", "BEGIN", self._reader, self._find, digest)
 
     def _find(self, digest: str) -> VerifyRow | None:
         row = self._reader().execute(self.SQL, (digest,)).fetchone()
         return VerifyRow(*row) if row is not None else None
 
-    def _find_pending(self, pending: list[_Find]) -> None:
-        batch = pending[:]
-        pending.clear()
-        reader = self._reader()
-        results: list[VerifyRow | None] = []
+    def _this_turn(
+        self,
+        queue: str,
+        begin: str,
+        connection: Callable[[], sqlite3.Connection],
+        one: Callable[[Any], Any],
+        item: Any,
+    ) -> Any:
+        """`one(item)` at once off an event loop; on one, a future, joined to the batch `queue` of
+        this turn of the loop, which runs in one transaction (`begin`) at the turn's end."""
         try:
-            if len(batch) == 1:
-                results.append(self._find(batch[0][0]))
-            else:
-                reader.execute("BEGIN")
-                try:
-                    results = [self._find(digest) for digest, _ in batch]
-                finally:
-                    reader.execute("COMMIT")
-        except Exception as error:  # the database is unreadable: each call fails closed (500)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return one(item)
+        future = loop.create_future()
+        pending: list[tuple[Any, asyncio.Future[Any]]] | None = getattr(self._local, queue, None)
+        if pending is None:
+            pending = []
+            setattr(self._local, queue, pending)
+        pending.append((item, future))
+        if len(pending) == 1:
+            loop.call_soon(_run_batch, pending, begin, connection, one)
+        return future
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read-only connection, autocommit (WAL readers never wait for writers)."""
@@ -212,49 +232,11 @@ class SqliteDigestLookup:
         """On an event loop, a future: the spends asked for in one turn of the loop (concurrent
         requests) share one write transaction, committed before any of them is answered (group
         commit: one lock and one WAL commit for the lot). Elsewhere (a thread), spent at once."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return self._spend_now(key_row_id, cost)
-        future: asyncio.Future[int | None] = loop.create_future()
-        pending: list[tuple[int, int, asyncio.Future[int | None]]] | None = getattr(
-            self._local, "spends", None
-        )
-        if pending is None:
-            pending = self._local.spends = []
-        pending.append((key_row_id, cost, future))
-        if len(pending) == 1:
-            loop.call_soon(self._commit_spends, pending)
-        return future
+        return self._this_turn("spends", "BEGIN IMMEDIATE", self._writer, self._spend_now, (key_row_id, cost))
 
-    def _spend_now(self, key_row_id: int, cost: int) -> int | None:
-        row = self._writer().execute(self.SPEND, (key_row_id, cost)).fetchone()
+    def _spend_now(self, spend: tuple[int, int]) -> int | None:
+        row = self._writer().execute(self.SPEND, spend).fetchone()
         return None if row is None else int(row[0])
-
-    def _commit_spends(self, pending: list[_Spend]) -> None:
-        batch = pending[:]
-        pending.clear()
-        writer = self._writer()
-        results: list[int | None] = []
-        try:
-            if len(batch) == 1:
-                results.append(self._spend_now(batch[0][0], batch[0][1]))
-            else:
-                writer.execute("BEGIN IMMEDIATE")
-                for key_row_id, cost, _ in batch:
-                    row = writer.execute(self.SPEND, (key_row_id, cost)).fetchone()
-                    results.append(None if row is None else int(row[0]))
-                writer.execute("COMMIT")
-        except Exception as error:  # nothing of the batch was spent: each call fails closed (500)
-            if writer.in_transaction:
-                writer.execute("ROLLBACK")
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if not future.done():  # a cancelled call (its client left) spent: its answer was never sent
-                future.set_result(result)
 
     def credits(self, key_row_id: int) -> int | None:
         row = self._reader().execute(CREDITS_SQL.format(id="?"), (key_row_id,)).fetchone()
