@@ -202,6 +202,7 @@ def test_the_create_dialog_suggests_the_first_free_name_and_takes_a_rate_limit(
     expect(page.locator("#create-rate-limit")).to_be_focused()
     assert len(key_ids(console, email)) == 2  # nothing created
     page.fill("#create-rate-limit", "30")
+    expect(refusal).to_have_count(0)  # the refusal gone, the footer has stopped moving
     page.click("#create-submit")
     expect(page.locator("#new-key-secret")).to_have_value(re.compile(r"^bpk_\w{38}$"))
     page.click("#copy-new-key")
