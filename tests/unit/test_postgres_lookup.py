@@ -22,7 +22,7 @@ from rxapp.hotpath.pipeline import check_key
 from rxapp.services import key_format
 from rxapp.services import keys as key_service
 from rxapp.services import profiles as profile_service
-from rxapp.services.key_lookup import PostgresDigestLookup, libpq_url
+from rxapp.services.key_lookup_postgres import PostgresDigestLookup, libpq_url
 from tests.unit.helpers import new_user, run_async, verify_key
 
 URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -135,6 +135,77 @@ def test_a_cancelled_call_does_not_poison_the_pool(pg_engine) -> None:
             await task
         for _ in range(3):
             assert (await check_key(lookup, created.secret)).key_id == created.key.key_id
+        await lookup.close()
+
+    run_async(scenario())
+
+
+def test_concurrent_spends_share_commits_and_never_overspend(pg_engine) -> None:
+    """Spends are committed in batches (group commit): 50 concurrent calls on 30 credits get
+    exactly 30 distinct balances and 20 refusals; a dropped connection fails its batch, spends
+    nothing, and the next call spends on a new connection."""
+    engine, conninfo = pg_engine
+    with Session(engine, expire_on_commit=False) as session:
+        alice = new_user(session, "alice@example.com")
+        created = key_service.create_key(session, alice.access, alice.actor, "metered")
+        other = key_service.create_key(session, alice.access, alice.actor, "other")
+        session.commit()
+    with engine.connect() as connection:
+        row_id, other_id = (
+            connection.execute(
+                sa.text("SELECT id FROM api_keys WHERE key_id = :k"), {"k": made.key.key_id}
+            ).scalar_one()
+            for made in (created, other)
+        )
+
+    def set_credits(row: int, credits: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE api_keys SET credits_remaining = :c WHERE id = :id"),
+                {"c": credits, "id": row},
+            )
+
+    def balance(row: int) -> int:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text("SELECT credits_remaining FROM api_keys WHERE id = :id"), {"id": row}
+            ).scalar_one()
+
+    set_credits(row_id, 30)
+    set_credits(other_id, 100)
+
+    async def scenario() -> None:
+        lookup = PostgresDigestLookup(conninfo, size=2)
+        answers = await asyncio.gather(*(lookup.spend(row_id, 1) for _ in range(50)))
+        spent = [answer for answer in answers if answer is not None]
+        assert sorted(spent) == list(range(30)) and answers.count(None) == 20
+        assert balance(row_id) == 0
+        # two keys and several costs in one batch: each spend sees the ones before it
+        mixed = await asyncio.gather(
+            lookup.spend(other_id, 40), lookup.spend(other_id, 50), lookup.spend(other_id, 20)
+        )
+        assert sorted(answer for answer in mixed if answer is not None) == [10, 60]
+        assert balance(other_id) == 10
+
+        # the connection dies while its batch waits (on a row lock held here): the call fails
+        with engine.connect() as holder:
+            holder.execute(sa.text("SELECT id FROM api_keys WHERE id = :id FOR UPDATE"), {"id": other_id})
+            waiting = asyncio.ensure_future(lookup.spend(other_id, 1))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = :name AND state = 'active'"
+                    ),
+                    {"name": conninfo.rsplit("=", 1)[1]},
+                )
+            with pytest.raises(Exception):  # noqa: B017 - psycopg's OperationalError, never retried
+                await waiting
+            holder.rollback()
+        assert balance(other_id) == 10
+        assert await lookup.spend(other_id, 1) == 9
         await lookup.close()
 
     run_async(scenario())

@@ -27,6 +27,15 @@ VERIFY_SQL = (
     " JOIN workspaces AS w ON w.id = k.workspace_id"
     " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
 )
+# Programmable keys only (services/programs.py): a spend (atomic: refused when the balance is short),
+# the balance, the identity. Formatted with each driver's placeholders, or ints for a batch of spends.
+SPEND_SQL = (
+    "UPDATE api_keys SET credits_remaining = credits_remaining - {cost}"
+    " WHERE id = {id} AND credits_remaining >= {cost} RETURNING credits_remaining"
+)
+CREDITS_SQL = "SELECT credits_remaining FROM api_keys WHERE id = {id}"
+IDENTITY_SQL = "SELECT external_id, meta, ratelimits FROM identities WHERE id = {id}"
+IdentityRow = tuple[str, Any, Any]  # external_id, meta (JSON text or decoded), ratelimits (same)
 
 
 class VerifyRow(NamedTuple):

@@ -1,0 +1,290 @@
+"""PostgreSQL's lookup of the verify pipeline (services/key_lookup.py picks it): a few libpq
+connections per worker, driven by the event loop, no cache; spends of programmable keys
+group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from rxapp.services.keys.verification import (
+    CREDITS_SQL,
+    IDENTITY_SQL,
+    SPEND_SQL,
+    VERIFY_SQL,
+    IdentityRow,
+    VerifyRow,
+)
+
+
+class _PgConnection:
+    """One libpq connection, non-blocking, with its socket watched by the event loop.
+
+    psycopg's own async layer costs ~4x more CPU per query than driving libpq directly (measured:
+    166 vs 48 µs per lookup at 16 concurrent callers on 4 connections), so the hot path talks to
+    libpq (psycopg.pq) itself: one prepared statement, text results, one query in flight.
+    """
+
+    def __init__(self, pgconn: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.pgconn = pgconn
+        self.loop = loop
+        self.waiter: asyncio.Future | None = None
+        self.results: list[Any] = []
+        pgconn.nonblocking = 1
+        self.fd = pgconn.socket
+        loop.add_reader(self.fd, self._readable)
+
+    @property
+    def usable(self) -> bool:
+        from psycopg import pq
+
+        return self.pgconn.status == pq.ConnStatus.OK and self.waiter is None
+
+    def _readable(self) -> None:
+        try:
+            self.pgconn.consume_input()
+        except Exception as error:  # the server went away: fail the caller, drop the connection
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_exception(error)
+            self.close()
+            return
+        while self.waiter is not None and not self.pgconn.is_busy():
+            result = self.pgconn.get_result()
+            if result is None:
+                waiter, self.waiter = self.waiter, None
+                results, self.results = self.results, []
+                if not waiter.done():
+                    waiter.set_result(results)
+            else:
+                self.results.append(result)
+
+    async def _answers(self) -> list[Any]:
+        """The results of the query just sent, one per statement, once the server has sent them all."""
+        while self.pgconn.flush():
+            await asyncio.sleep(0)
+        self.waiter = self.loop.create_future()
+        return await self.waiter
+
+    async def fetch(self, name: bytes, digest: str | list[bytes]) -> Any:
+        from psycopg import OperationalError
+
+        params = [digest.encode("ascii")] if isinstance(digest, str) else digest
+        self.pgconn.send_query_prepared(name, params)
+        results = await self._answers()
+        result = results[-1] if results else None
+        if result is None or result.status != 2:  # ExecStatus.TUPLES_OK
+            message = result.error_message.decode(errors="replace") if result is not None else "no result"
+            raise OperationalError(f"verify lookup failed: {message}")
+        return result
+
+    async def script(self, sql: bytes) -> list[Any]:
+        """Several statements in one simple query: PostgreSQL runs them as one transaction (one
+        commit) and answers them in order; any error rolls back the lot."""
+        from psycopg import OperationalError
+
+        self.pgconn.send_query(sql)
+        results = await self._answers()
+        for result in results:
+            if result.status not in (1, 2):  # ExecStatus.COMMAND_OK, TUPLES_OK
+                raise OperationalError(f"spend failed: {result.error_message.decode(errors='replace')}")
+        return results
+
+    def close(self) -> None:
+        """Idempotent: stop watching the socket (its loop may be gone) and close the connection."""
+        with contextlib.suppress(Exception):
+            self.loop.remove_reader(self.fd)
+        self.pgconn.finish()
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+class PostgresDigestLookup:
+    """PostgreSQL: a few libpq connections per worker, driven by the event loop (no thread hop).
+
+    Autocommit (no transaction is ever opened), so every call reads the latest committed row. A
+    connection that fails (server restart, network) is dropped and the call retried once.
+    """
+
+    is_async = True
+    SQL = VERIFY_SQL.format(placeholder="$1")
+    STATEMENT = b"apikeys_verify"
+    PROGRAM_STATEMENTS = (
+        (b"apikeys_credits", CREDITS_SQL.format(id="$1::int")),
+        (b"apikeys_identity", IDENTITY_SQL.format(id="$1::int")),
+    )
+
+    def __init__(self, conninfo: str, size: int = 4) -> None:
+        self.conninfo = conninfo
+        self.size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: list[_PgConnection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._spends: list[tuple[int, int, asyncio.Future[int | None]]] = []
+        self._spenders = 0  # tasks committing batches of spends, at most SPENDERS
+        self._spend_tasks: set[asyncio.Task[None]] = set()
+
+    def _bind_to_running_loop(self) -> asyncio.Semaphore:
+        """Connections belong to one event loop; a new loop (tests, reload) starts a new pool."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._slots is None:
+            for stale in self._idle:
+                stale.close()
+            self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.size)
+            self._spends, self._spenders = [], 0
+        return self._slots
+
+    def _connect_blocking(self) -> Any:
+        from psycopg import OperationalError, pq
+
+        pgconn = pq.PGconn.connect(self.conninfo.encode())
+        if pgconn.status != pq.ConnStatus.OK:
+            message = pgconn.get_error_message()
+            pgconn.finish()
+            raise OperationalError(f"cannot connect for verification: {message}")
+        for name, sql in ((self.STATEMENT, self.SQL), *self.PROGRAM_STATEMENTS):
+            prepared = pgconn.prepare(name, sql.encode())
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                pgconn.finish()
+                raise OperationalError(f"cannot prepare the verify lookup: {prepared.error_message!r}")
+        return pgconn
+
+    async def _connection(self) -> _PgConnection:
+        while self._idle:
+            candidate = self._idle.pop()
+            if candidate.usable:
+                return candidate
+            candidate.close()
+        pgconn = await asyncio.to_thread(self._connect_blocking)  # once per connection, off the loop
+        assert self._loop is not None
+        return _PgConnection(pgconn, self._loop)
+
+    async def _run(self, statement: bytes, params: str | list[bytes], retry: bool = True) -> Any:
+        from psycopg import OperationalError
+
+        async with self._bind_to_running_loop():
+            connection = await self._connection()
+            try:
+                try:
+                    result = await connection.fetch(statement, params)
+                except OperationalError:
+                    if not retry:
+                        raise
+                    connection.close()
+                    connection = await self._connection()
+                    result = await connection.fetch(statement, params)
+            except BaseException:  # includes cancellation mid-query: the connection state is unknown
+                connection.close()
+                raise
+            self._idle.append(connection)
+        return result
+
+    SPENDERS = 1  # batches in flight at once: one commits while the next gathers
+    SPEND_BATCH = 256  # spends per transaction at most
+
+    async def spend(self, key_row_id: int, cost: int) -> int | None:
+        """Group commit: the spends that arrive while a batch commits go in the next batch, one
+        transaction (one WAL flush) for the lot, committed before any of them is answered. Each
+        call its own committed transaction was a WAL flush per call: 2,100 verifications a second
+        with credits at 16 connections. A failure fails the batch's calls (500) and spends none;
+        never retried (a failure after the server committed would spend twice); a call cancelled
+        meanwhile keeps its spend (its answer was never sent)."""
+        self._bind_to_running_loop()
+        assert self._loop is not None
+        future: asyncio.Future[int | None] = self._loop.create_future()
+        self._spends.append((int(key_row_id), int(cost), future))
+        if self._spenders < self.SPENDERS:
+            self._spenders += 1
+            task = self._loop.create_task(self._commit_spends())
+            self._spend_tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._spend_tasks.discard)
+        return await future
+
+    async def _commit_spends(self) -> None:
+        try:
+            while self._spends:
+                batch, self._spends = self._spends[: self.SPEND_BATCH], self._spends[self.SPEND_BATCH :]
+                # ids and costs are ints (int() above): nothing but digits reaches the SQL
+                sql = ";".join(SPEND_SQL.format(id=row_id, cost=cost) for row_id, cost, _ in batch)
+                try:
+                    results = await self._script(sql.encode())
+                except Exception as error:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                except BaseException:  # the loop is closing: the batch's outcome is unknown
+                    for *_, future in batch:
+                        future.cancel()
+                    raise
+                for (*_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(None if result.ntuples == 0 else int(result.get_value(0, 0)))
+        finally:
+            self._spenders -= 1
+
+    async def _script(self, sql: bytes) -> list[Any]:
+        async with self._bind_to_running_loop():
+            connection = await self._connection()
+            try:
+                results = await connection.script(sql)
+            except BaseException:
+                connection.close()
+                raise
+            self._idle.append(connection)
+        return results
+
+    async def credits(self, key_row_id: int) -> int | None:
+        result = await self._run(b"apikeys_credits", [str(key_row_id).encode()])
+        if result.ntuples == 0 or result.get_value(0, 0) is None:
+            return None
+        return int(result.get_value(0, 0))
+
+    async def identity(self, identity_id: int) -> IdentityRow | None:
+        result = await self._run(b"apikeys_identity", [str(identity_id).encode()])
+        if result.ntuples == 0:
+            return None
+        return (
+            _text(result.get_value(0, 0)) or "",
+            _text(result.get_value(0, 1)),
+            _text(result.get_value(0, 2)),
+        )
+
+    async def __call__(self, digest: str) -> VerifyRow | None:
+        result = await self._run(self.STATEMENT, digest)
+        if result.ntuples == 0:
+            return None
+        values = [result.get_value(0, column) for column in range(14)]
+        expires_at = _text(values[3])
+        return VerifyRow(
+            int(values[0]),
+            _text(values[1]) or "",  # key_id and status are NOT NULL
+            _text(values[2]) or "",
+            dt.datetime.fromisoformat(expires_at) if expires_at else None,
+            int(values[4]) if values[4] is not None else None,
+            _text(values[5]),
+            _text(values[6]),
+            _text(values[7]),  # JSON text; decide_row parses it
+            float(values[8]) if values[8] is not None else None,
+            _text(values[9]),
+            int(values[10]) if values[10] is not None else None,
+            _text(values[11]) or "",
+            _text(values[12]) or "",
+            _text(values[13]),  # the program's JSON text, or None
+        )
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """`postgresql+psycopg://…` (SQLAlchemy) → `postgresql://…` (libpq), password kept."""
+    url = sa.engine.make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
