@@ -17,8 +17,8 @@ Each has a read-only `peek` (the key's page shows what is left of its limits): i
 state (this worker's memory, or Redis) and never counts a call.
 
 The worker's instances are app_context members (rxapp/context.py: `verify_limiter`,
-`management_limiter`, `key_limiter`). A low module: it imports nothing from the app, so the
-context can build limiters without depending on the hot path.
+`management_limiter`, `key_limiter`). A low module: it imports nothing from the app but
+redis_script.py (low too), so the context can build limiters without depending on the hot path.
 """
 
 from __future__ import annotations
@@ -234,8 +234,16 @@ class RedisNamedLimiter:
     def __init__(self, url: str, clock: Any = time.time) -> None:
         import redis.asyncio as redis_asyncio
 
+        from rxapp.redis_script import RedisScript
+
         self._client = redis_asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._script = self._client.register_script(_TAKE_SCRIPT)
+        # the call of every verification with a named limit: pipelined, not redis-py (redis_script.py)
+        self._script: Any
+        try:
+            self._script = RedisScript(url, _TAKE_SCRIPT, timeout=2)
+        except ValueError:  # unix:// and the like: redis-py speaks them
+            registered = self._client.register_script(_TAKE_SCRIPT)
+            self._script = lambda keys, args: registered(keys=keys, args=args)
         self._clock = clock
 
     async def take(self, checks: list[Check]) -> Taken:
@@ -243,7 +251,7 @@ class RedisNamedLimiter:
         args: list[int] = []
         for _, limit, duration, cost in checks:
             args += [limit, duration, cost]
-        answer = await self._script(keys=keys, args=args)
+        answer = await self._script(keys, args)
         now = int(self._clock() * 1000)
         if not int(answer[0]):
             return False, [], max(1, math.ceil(int(answer[1]) / 1000))

@@ -184,16 +184,16 @@ class PostgresDigestLookup:
             self._idle.append(connection)
         return result
 
-    SPENDERS = 1  # batches in flight at once: one commits while the next gathers
+    SPENDERS = 1  # one batch commits while the next gathers
     SPEND_BATCH = 256  # spends per transaction at most
 
     async def spend(self, key_row_id: int, cost: int) -> int | None:
         """Group commit: the spends that arrive while a batch commits go in the next batch, one
-        transaction (one WAL flush) for the lot, committed before any of them is answered. Each
-        call its own committed transaction was a WAL flush per call: 2,100 verifications a second
-        with credits at 16 connections. A failure fails the batch's calls (500) and spends none;
-        never retried (a failure after the server committed would spend twice); a call cancelled
-        meanwhile keeps its spend (its answer was never sent)."""
+        transaction (one WAL flush) for the lot, committed before any of them is answered (each
+        call its own transaction: 2,100 verifications a second with credits at 16 connections).
+        A failure fails its calls (500) and spends nothing for them; never retried (a failure
+        after the server committed would spend twice); a call cancelled meanwhile keeps its
+        spend (its answer was never sent)."""
         self._bind_to_running_loop()
         assert self._loop is not None
         future: asyncio.Future[int | None] = self._loop.create_future()
@@ -209,24 +209,56 @@ class PostgresDigestLookup:
         try:
             while self._spends:
                 batch, self._spends = self._spends[: self.SPEND_BATCH], self._spends[self.SPEND_BATCH :]
-                # ids and costs are ints (int() above): nothing but digits reaches the SQL
-                sql = ";".join(SPEND_SQL.format(id=row_id, cost=cost) for row_id, cost, _ in batch)
                 try:
-                    results = await self._script(sql.encode())
+                    await self._settle(batch)
                 except Exception as error:
                     for *_, future in batch:
                         if not future.done():
                             future.set_exception(error)
-                    continue
                 except BaseException:  # the loop is closing: the batch's outcome is unknown
                     for *_, future in batch:
                         future.cancel()
                     raise
-                for (*_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(None if result.ntuples == 0 else int(result.get_value(0, 0)))
         finally:
             self._spenders -= 1
+
+    async def _settle(self, batch: list[tuple[int, int, asyncio.Future[int | None]]]) -> None:
+        """One UPDATE per key for the batch's total on it, keys in ascending id order (every
+        transaction, in every worker, locks rows in the same order: no deadlock), in one
+        transaction. Each call's answer is the balance after it, as if they ran one by one. A key
+        whose balance is short of the total (rare: its last credits) has its spends run one by
+        one in a second transaction, each conditional, so a smaller later spend still fits."""
+        calls: dict[int, list[tuple[int, asyncio.Future[int | None]]]] = {}
+        for row_id, cost, future in batch:
+            calls.setdefault(row_id, []).append((cost, future))
+        keys = sorted(calls)
+        totals = [sum(cost for cost, _ in calls[row_id]) for row_id in keys]
+        # ids and costs are ints (int() in spend): nothing but digits reaches the SQL
+        sql = ";".join(
+            SPEND_SQL.format(id=row_id, cost=total) for row_id, total in zip(keys, totals, strict=True)
+        )
+        results = await self._script(sql.encode())
+        short = []
+        for row_id, total, result in zip(keys, totals, results, strict=True):
+            if result.ntuples == 0:
+                short.append(row_id)
+                continue
+            balance = int(result.get_value(0, 0)) + total  # before this batch
+            for cost, future in calls[row_id]:
+                balance -= cost
+                if not future.done():
+                    future.set_result(balance)
+        one_by_one = [(row_id, cost, future) for row_id in short for cost, future in calls[row_id]]
+        if len(one_by_one) == len(short):  # one spend per short key: refused, nothing more to try
+            for _, _, future in one_by_one:
+                if not future.done():
+                    future.set_result(None)
+            return
+        sql = ";".join(SPEND_SQL.format(id=row_id, cost=cost) for row_id, cost, _ in one_by_one)
+        results = await self._script(sql.encode())
+        for (_, _, future), result in zip(one_by_one, results, strict=True):
+            if not future.done():
+                future.set_result(None if result.ntuples == 0 else int(result.get_value(0, 0)))
 
     async def _script(self, sql: bytes) -> list[Any]:
         async with self._bind_to_running_loop():

@@ -180,6 +180,21 @@ def test_concurrent_spends_share_commits_and_never_overspend(pg_engine) -> None:
         spent = [answer for answer in answers if answer is not None]
         assert sorted(spent) == list(range(30)) and answers.count(None) == 20
         assert balance(row_id) == 0
+        # plenty on two keys: one UPDATE per key, each call answered the balance after it
+        set_credits(row_id, 1000)
+        costs = [(row_id if i % 2 else other_id, i + 1) for i in range(10)]
+        answers = await asyncio.gather(*(lookup.spend(row, cost) for row, cost in costs))
+        for row, start in ((row_id, 1000), (other_id, 100)):
+            mine = [
+                (cost, answer)
+                for (spent_on, cost), answer in zip(costs, answers, strict=True)
+                if spent_on == row
+            ]
+            assert sorted(answer for _, answer in mine) == sorted(
+                start - sum(cost for cost, _ in mine[: i + 1]) for i in range(len(mine))
+            )
+            assert balance(row) == start - sum(cost for cost, _ in mine)
+        set_credits(other_id, 100)
         # two keys and several costs in one batch: each spend sees the ones before it
         mixed = await asyncio.gather(
             lookup.spend(other_id, 40), lookup.spend(other_id, 50), lookup.spend(other_id, 20)

@@ -1,0 +1,88 @@
+"""The hot path's pipelined Redis script client (rxapp/redis_script.py): RESP parsing, and against
+a real Redis (TEST_REDIS_URL, else the local one when reachable): concurrent callers each get
+their own reply, a script Redis does not know is loaded, a lost connection fails its calls and the next
+call connects again, a silent server times out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import pytest
+
+from rxapp.redis_script import RedisReplyError, RedisScript, command, parse
+from tests.unit.helpers import run_async
+
+ECHO = "return {KEYS[1], tonumber(ARGV[1]) * 2, redis.call('INCRBY', KEYS[1], ARGV[1])}"
+
+
+def test_parse_reads_each_reply_type_and_waits_for_the_rest() -> None:
+    whole = b"*3\r\n:5\r\n$3\r\nabc\r\n*2\r\n+OK\r\n$-1\r\n-ERR wrong\r\n"
+    value, after = parse(whole) or (None, 0)
+    assert value == [5, b"abc", ["OK", None]]
+    error, end = parse(whole, after) or (None, 0)
+    assert isinstance(error, RedisReplyError) and str(error) == "ERR wrong" and end == len(whole)
+    for cut in range(1, after):  # any prefix of the first reply: not complete yet
+        assert parse(whole[:cut]) is None
+    assert command(b"GET", "k", 7) == b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n7\r\n"
+
+
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        pytest.skip(f"Redis not reachable at {url}")
+    return url
+
+
+def test_concurrent_calls_flushed_scripts_and_lost_connections() -> None:
+    import redis
+
+    url = redis_url()
+    admin = redis.Redis.from_url(url)
+    key = f"apikeys:test:{uuid.uuid4().hex}"
+
+    async def scenario() -> None:
+        # a script Redis has never seen (its text is new): the first EVALSHA fails, EVAL loads it
+        script = RedisScript(url, f"-- {uuid.uuid4().hex}\n{ECHO}")
+        replies = await asyncio.gather(*(script([key], [n]) for n in range(1, 41)))
+        assert [reply[:2] for reply in replies] == [[key.encode(), 2 * n] for n in range(1, 41)]
+        assert sorted(reply[2] for reply in replies) == sorted(sum(range(1, n + 1)) for n in range(1, 41))
+        assert (await script([key], [1]))[2] == sum(range(1, 41)) + 1
+        # Redis drops this connection (only ours: other tests share the server)
+        assert script._pipe is not None and script._pipe.transport is not None
+        host, port = script._pipe.transport.get_extra_info("sockname")[:2]
+        assert admin.client_kill_filter(addr=f"{host}:{port}") == 1
+        await asyncio.sleep(0.1)
+        assert (await script([key], [1]))[2] == sum(range(1, 41)) + 2  # connected again
+        with pytest.raises(RedisReplyError):
+            await script([key], ["not a number"])
+        script.close()
+
+    try:
+        run_async(scenario())
+    finally:
+        admin.delete(key)
+        admin.close()
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    async def scenario() -> None:
+        script = RedisScript(f"redis://127.0.0.1:{port}", ECHO, timeout=0.3)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(script(["k"], [1]), 5)
+        script.close()
+
+    try:
+        run_async(scenario())
+    finally:
+        listener.close()
