@@ -15,7 +15,6 @@ Verify and authorize only differ in how they render the Decision (answers.py).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -24,7 +23,7 @@ from rxapp.db import get_engine
 from rxapp.hotpath.program import DEFAULT_REQUEST, VerifyRequest, parse_body, programmed
 from rxapp.hotpath.request_rules import Decision, decide_request
 from rxapp.models import utc_now
-from rxapp.services.key_lookup import Lookup, lookup_for
+from rxapp.services.key_lookup import Lookup, lookup_for, must_await
 from rxapp.services.keys import MALFORMED, NOT_FOUND, Verification, decide_row, digest_for
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.services.usage import buffer as usage_buffer
@@ -80,5 +79,5 @@ async def check_key(lookup: Lookup, secret: str, now: dt.datetime | None = None)
     if digest is None:
         return MALFORMED
     found = lookup(digest)
-    row = await found if lookup.is_async or isinstance(found, asyncio.Future) else found
+    row = await found if must_await(lookup, found) else found
     return decide_row(row, now)

@@ -19,7 +19,6 @@ A refused call spends no credit; a limit's units taken in step 3 stay taken when
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from rxapp.context import app_context
 from rxapp.hotpath.request_rules import Decision
 from rxapp.services import permission_query, programs
 from rxapp.services.errors import ValidationError
+from rxapp.services.key_lookup import must_await
 from rxapp.services.keys import Verification
 from rxapp.services.last_used import buffer as last_used_buffer
 from rxapp.services.usage import buffer as usage_buffer
@@ -116,7 +116,7 @@ def _is_count(value: Any) -> bool:
 async def _call(lookup: Any, method: str, *args: Any) -> Any:
     """A lookup method's value; awaited when it is awaitable (PostgreSQL's, SQLite's grouped spend)."""
     result = getattr(lookup, method)(*args)
-    return await result if lookup.is_async or isinstance(result, asyncio.Future) else result
+    return await result if must_await(lookup, result) else result
 
 
 def _refused(outcome: Verification, code: str, now: dt.datetime, **extra: Any) -> Decision:

@@ -61,6 +61,12 @@ class Lookup(Protocol):
     def identity(self, identity_id: int) -> Any: ...
 
 
+def must_await(lookup: Lookup, answer: Any) -> bool:
+    """Whether a lookup's answer is to be awaited: always for an async lookup (PostgreSQL); for
+    SQLite's, when the call joined this turn's batch on an event loop (a future)."""
+    return lookup.is_async or isinstance(answer, asyncio.Future)
+
+
 def lookup_for(engine: sa.Engine) -> Lookup:
     """The leanest lookup for this engine's database, built once per worker (and per engine)."""
     built = app_context.verify_lookup

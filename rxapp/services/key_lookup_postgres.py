@@ -15,6 +15,7 @@ from rxapp.services.keys.verification import (
     CREDITS_SQL,
     IDENTITY_SQL,
     SPEND_SQL,
+    VERIFY_MANY_SQL,
     VERIFY_SQL,
     IdentityRow,
     VerifyRow,
@@ -104,6 +105,28 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode()
 
 
+def _verify_row(result: Any, index: int) -> VerifyRow:
+    """Row `index` of a verify SELECT's text result."""
+    values = [result.get_value(index, column) for column in range(14)]
+    expires_at = _text(values[3])
+    return VerifyRow(
+        int(values[0]),
+        _text(values[1]) or "",  # key_id and status are NOT NULL
+        _text(values[2]) or "",
+        dt.datetime.fromisoformat(expires_at) if expires_at else None,
+        int(values[4]) if values[4] is not None else None,
+        _text(values[5]),
+        _text(values[6]),
+        _text(values[7]),  # JSON text; decide_row parses it
+        float(values[8]) if values[8] is not None else None,
+        _text(values[9]),
+        int(values[10]) if values[10] is not None else None,
+        _text(values[11]) or "",
+        _text(values[12]) or "",
+        _text(values[13]),  # the program's JSON text, or None
+    )
+
+
 class PostgresDigestLookup:
     """PostgreSQL: a few libpq connections per worker, driven by the event loop (no thread hop).
 
@@ -114,7 +137,9 @@ class PostgresDigestLookup:
     is_async = True
     SQL = VERIFY_SQL.format(placeholder="$1")
     STATEMENT = b"apikeys_verify"
+    MANY = b"apikeys_verify_many"
     PROGRAM_STATEMENTS = (
+        (MANY, VERIFY_MANY_SQL.format(placeholder="$1::text[]")),
         (b"apikeys_credits", CREDITS_SQL.format(id="$1::int")),
         (b"apikeys_identity", IDENTITY_SQL.format(id="$1::int")),
     )
@@ -127,7 +152,9 @@ class PostgresDigestLookup:
         self._slots: asyncio.Semaphore | None = None
         self._spends: list[tuple[int, int, asyncio.Future[int | None]]] = []
         self._spenders = 0  # tasks committing batches of spends, at most SPENDERS
-        self._spend_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self._finds: list[tuple[str, asyncio.Future[VerifyRow | None]]] = []
+        self._finding = 0  # lookups in flight (single or batched), at most `size`
 
     def _bind_to_running_loop(self) -> asyncio.Semaphore:
         """Connections belong to one event loop; a new loop (tests, reload) starts a new pool."""
@@ -137,6 +164,7 @@ class PostgresDigestLookup:
                 stale.close()
             self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.size)
             self._spends, self._spenders = [], 0
+            self._finds, self._finding = [], 0
         return self._slots
 
     def _connect_blocking(self) -> Any:
@@ -184,6 +212,7 @@ class PostgresDigestLookup:
             self._idle.append(connection)
         return result
 
+    FIND_BATCH = 256  # digests per SELECT at most
     SPENDERS = 1  # one batch commits while the next gathers
     SPEND_BATCH = 256  # spends per transaction at most
 
@@ -200,9 +229,7 @@ class PostgresDigestLookup:
         self._spends.append((int(key_row_id), int(cost), future))
         if self._spenders < self.SPENDERS:
             self._spenders += 1
-            task = self._loop.create_task(self._commit_spends())
-            self._spend_tasks.add(task)  # the loop keeps only a weak reference
-            task.add_done_callback(self._spend_tasks.discard)
+            self._start(self._commit_spends())
         return await future
 
     async def _commit_spends(self) -> None:
@@ -287,28 +314,59 @@ class PostgresDigestLookup:
             _text(result.get_value(0, 2)),
         )
 
+    def _start(self, work: Any) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def __call__(self, digest: str) -> VerifyRow | None:
-        result = await self._run(self.STATEMENT, digest)
-        if result.ntuples == 0:
-            return None
-        values = [result.get_value(0, column) for column in range(14)]
-        expires_at = _text(values[3])
-        return VerifyRow(
-            int(values[0]),
-            _text(values[1]) or "",  # key_id and status are NOT NULL
-            _text(values[2]) or "",
-            dt.datetime.fromisoformat(expires_at) if expires_at else None,
-            int(values[4]) if values[4] is not None else None,
-            _text(values[5]),
-            _text(values[6]),
-            _text(values[7]),  # JSON text; decide_row parses it
-            float(values[8]) if values[8] is not None else None,
-            _text(values[9]),
-            int(values[10]) if values[10] is not None else None,
-            _text(values[11]) or "",
-            _text(values[12]) or "",
-            _text(values[13]),  # the program's JSON text, or None
-        )
+        """While a connection is free, one prepared SELECT at once (no added wait). When all are
+        busy, the lookups that arrive wait together and go as one SELECT ... = ANY(digests) as
+        soon as one is free: one round trip and one statement for the lot (each still sees
+        every commit made before it was sent)."""
+        self._bind_to_running_loop()
+        assert self._loop is not None
+        if self._finding >= self.size:
+            future: asyncio.Future[VerifyRow | None] = self._loop.create_future()
+            self._finds.append((digest, future))
+            return await future
+        self._finding += 1
+        try:
+            result = await self._run(self.STATEMENT, digest)
+        finally:
+            self._finding -= 1
+            self._find_waiting()
+        return _verify_row(result, 0) if result.ntuples else None
+
+    def _find_waiting(self) -> None:
+        if self._finds and self._finding < self.size:
+            self._finding += 1
+            self._start(self._find_many())
+
+    async def _find_many(self) -> None:
+        batch, self._finds = self._finds[: self.FIND_BATCH], self._finds[self.FIND_BATCH :]
+        try:
+            digests = sorted({digest for digest, _ in batch})  # hex: nothing to quote
+            result = await self._run(self.MANY, [("{" + ",".join(digests) + "}").encode()])
+            rows = {
+                _text(result.get_value(index, 14)): _verify_row(result, index)
+                for index in range(result.ntuples)
+            }
+            for digest, future in batch:
+                if not future.done():
+                    future.set_result(rows.get(digest))
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        except BaseException:  # the loop is closing
+            for _, future in batch:
+                future.cancel()
+            raise
+        finally:
+            self._finding -= 1
+            self._find_waiting()
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

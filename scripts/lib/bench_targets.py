@@ -350,11 +350,10 @@ def miss_explanations(results: Results) -> dict[str, str]:
     explanations = {
         "SQLite, one worker, 64 connections": high_concurrency,
         "PostgreSQL, one worker, 16 connections": (
-            f"Each lookup is one round trip to PostgreSQL on a pool of 4 libpq connections (server CPU "
-            f"{(_c16(results, 'valid-pg') or {}).get('cpu_us_per_request') or 0:.0f} µs per request, "
-            "PostgreSQL's own CPU, on the same two cores, is not in that figure). "
-            "Not batched yet: the next lever is sending the lookups of one turn of the loop in one "
-            "round trip (libpq pipeline mode), as SQLite now shares one read transaction."
+            f"Lookups run on a pool of 4 libpq connections; when all are busy, the waiting ones go "
+            f"as one SELECT ... = ANY(digests) (server CPU "
+            f"{(_c16(results, 'valid-pg') or {}).get('cpu_us_per_request') or 0:.0f} µs per request; "
+            "PostgreSQL's own CPU, on the same two cores, is not in that figure)."
         ),
         "SQLite, 64 connections: two workers": (
             "wrk has no core of its own beside two workers on a two-core machine, so throughput "

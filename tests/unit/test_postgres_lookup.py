@@ -84,9 +84,24 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
         assert (await check_key(lookup, rich.secret)).expires_at == end
         assert (await check_key(lookup, key_format.generate_secret("bpk"))).code == "NOT_FOUND"
         assert (await check_key(lookup, "bpk_garbage")).code == "MALFORMED"
-        # 16 callers on 2 connections: every answer right, none mixed up.
-        answers = await asyncio.gather(*(check_key(lookup, (plain, rich)[i % 2].secret) for i in range(16)))
-        assert [a.key_id for a in answers] == [(plain, rich)[i % 2].key.key_id for i in range(16)]
+        # 24 callers on 2 connections: the ones that wait go together (one SELECT ... ANY), every
+        # answer right, none mixed up, an unknown key among them still not found.
+        unknown = key_format.generate_secret("bpk")
+        secrets_ = [(plain.secret, rich.secret, unknown)[i % 3] for i in range(24)]
+        sent: list[bytes] = []
+        one_at_a_time = lookup._run
+
+        async def watched(statement: bytes, params, retry: bool = True):
+            sent.append(statement)
+            return await one_at_a_time(statement, params, retry)
+
+        lookup._run = watched  # type: ignore[method-assign]
+        answers = await asyncio.gather(*(check_key(lookup, secret) for secret in secrets_))
+        lookup._run = one_at_a_time  # type: ignore[method-assign]
+        assert sent.count(PostgresDigestLookup.STATEMENT) == 2 and PostgresDigestLookup.MANY in sent
+        expected = [(plain.key.key_id, rich.key.key_id, "")[i % 3] for i in range(24)]
+        assert [a.key_id for a in answers] == expected
+        assert [a.code for a in answers][2::3] == ["NOT_FOUND"] * 8
 
         with Session(engine) as session:
             key_service.update_key(

@@ -21,12 +21,15 @@ from rxapp.services import key_format
 from rxapp.services.keys.rules import effective_status
 from rxapp.services.programs import Program, program_from
 
-VERIFY_SQL = (
+_VERIFY_SELECT = (
     "SELECT k.id, k.key_id, k.status, k.expires_at, p.id, p.name, p.description, p.categories,"
-    " p.sensitivity, p.action, k.rate_limit_per_minute, w.public_id, w.name, k.program FROM api_keys AS k"
-    " JOIN workspaces AS w ON w.id = k.workspace_id"
-    " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest = {placeholder}"
+    " p.sensitivity, p.action, k.rate_limit_per_minute, w.public_id, w.name, k.program{more}"
+    " FROM api_keys AS k JOIN workspaces AS w ON w.id = k.workspace_id"
+    " LEFT JOIN bias_profiles AS p ON k.bias_profile_id = p.id WHERE k.digest {match}"
 )
+VERIFY_SQL = _VERIFY_SELECT.format(more="", match="= {placeholder}")
+# Several digests at once (PostgreSQL, under load): the same row, then the digest it answers.
+VERIFY_MANY_SQL = _VERIFY_SELECT.format(more=", k.digest", match="= ANY({placeholder})")
 # Programmable keys only (services/programs.py): a spend (atomic: refused when the balance is short),
 # the balance, the identity. Formatted with each driver's placeholders, or ints for a batch of spends.
 SPEND_SQL = (
