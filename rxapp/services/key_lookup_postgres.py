@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,6 +102,17 @@ class _PgConnection:
         self.pgconn.finish()
 
 
+def _fail(futures: Iterable[asyncio.Future[Any]], error: BaseException) -> None:
+    """A batch that failed: each caller still waiting gets the error, or is cancelled when the
+    loop is closing (the batch's outcome is unknown)."""
+    for future in futures:
+        if not future.done():
+            if isinstance(error, Exception):
+                future.set_exception(error)
+            else:
+                future.cancel()
+
+
 def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode()
 
@@ -192,25 +204,34 @@ class PostgresDigestLookup:
         assert self._loop is not None
         return _PgConnection(pgconn, self._loop)
 
-    async def _run(self, statement: bytes, params: str | list[bytes], retry: bool = True) -> Any:
+    def _run(self, statement: bytes, params: str | list[bytes], retry: bool = True) -> Awaitable[Any]:
+        """One prepared statement; retried once on a new connection unless `retry` is False."""
+        return self._on_connection(lambda connection: connection.fetch(statement, params), retry)
+
+    def _script(self, sql: bytes) -> Awaitable[list[Any]]:
+        """Several statements as one transaction (spends): never retried."""
+        return self._on_connection(lambda connection: connection.script(sql), retry=False)
+
+    async def _on_connection(self, send: Callable[[_PgConnection], Awaitable[Any]], retry: bool) -> Any:
+        """`send` on a pooled connection, which goes back to the pool only if it answered."""
         from psycopg import OperationalError
 
         async with self._bind_to_running_loop():
             connection = await self._connection()
             try:
                 try:
-                    result = await connection.fetch(statement, params)
+                    answer = await send(connection)
                 except OperationalError:
                     if not retry:
                         raise
                     connection.close()
                     connection = await self._connection()
-                    result = await connection.fetch(statement, params)
+                    answer = await send(connection)
             except BaseException:  # includes cancellation mid-query: the connection state is unknown
                 connection.close()
                 raise
             self._idle.append(connection)
-        return result
+        return answer
 
     FIND_BATCH = 256  # digests per SELECT at most
     SPENDERS = 1  # one batch commits while the next gathers
@@ -238,14 +259,10 @@ class PostgresDigestLookup:
                 batch, self._spends = self._spends[: self.SPEND_BATCH], self._spends[self.SPEND_BATCH :]
                 try:
                     await self._settle(batch)
-                except Exception as error:
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                except BaseException:  # the loop is closing: the batch's outcome is unknown
-                    for *_, future in batch:
-                        future.cancel()
-                    raise
+                except BaseException as error:
+                    _fail((future for *_, future in batch), error)
+                    if not isinstance(error, Exception):
+                        raise
         finally:
             self._spenders -= 1
 
@@ -286,17 +303,6 @@ class PostgresDigestLookup:
         for (_, _, future), result in zip(one_by_one, results, strict=True):
             if not future.done():
                 future.set_result(None if result.ntuples == 0 else int(result.get_value(0, 0)))
-
-    async def _script(self, sql: bytes) -> list[Any]:
-        async with self._bind_to_running_loop():
-            connection = await self._connection()
-            try:
-                results = await connection.script(sql)
-            except BaseException:
-                connection.close()
-                raise
-            self._idle.append(connection)
-        return results
 
     async def credits(self, key_row_id: int) -> int | None:
         result = await self._run(b"apikeys_credits", [str(key_row_id).encode()])
@@ -356,14 +362,10 @@ class PostgresDigestLookup:
             for digest, future in batch:
                 if not future.done():
                     future.set_result(rows.get(digest))
-        except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-        except BaseException:  # the loop is closing
-            for _, future in batch:
-                future.cancel()
-            raise
+        except BaseException as error:
+            _fail((future for _, future in batch), error)
+            if not isinstance(error, Exception):
+                raise
         finally:
             self._finding -= 1
             self._find_waiting()
