@@ -40,7 +40,7 @@ class Outgoing:
     body: bytes
     attempts: int
     secret: str = field(repr=False)
-    lease_until: dt.datetime | None = None  # the claim this attempt holds (see `record`)
+    lease_until: dt.datetime  # the claim this attempt holds (see `record`)
 
 
 @dataclass(frozen=True)
@@ -197,14 +197,13 @@ def record(
             values["next_attempt_at"] = now + wait
     # Only while this attempt's claim still stands: a Redeliver during the attempt released it
     # (claimed_until None, attempts 0) and must not be overwritten by the attempt's outcome.
-    still_ours = (
-        col(WebhookMessage.claimed_until) == outgoing.lease_until
-        if outgoing.lease_until is not None
-        else sa.true()
-    )
     session.execute(
         sa.update(WebhookMessage)
-        .where(col(WebhookMessage.id) == outgoing.row_id, col(WebhookMessage.status) == "pending", still_ours)
+        .where(
+            col(WebhookMessage.id) == outgoing.row_id,
+            col(WebhookMessage.status) == "pending",
+            col(WebhookMessage.claimed_until) == outgoing.lease_until,
+        )
         .values(**values)
     )
     endpoint = session.get(WebhookEndpoint, outgoing.endpoint_row_id)
