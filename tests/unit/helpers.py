@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import os
 import threading
 import uuid
 from dataclasses import dataclass
 
+import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from sqlmodel import Session
@@ -97,3 +99,15 @@ def verify_key(source: sa.Connection | Lookup, secret: str, now: dt.datetime | N
         return done.value
     step.close()
     raise AssertionError("check_key waited on a synchronous lookup")
+
+
+def redis_url() -> str:
+    """TEST_REDIS_URL, else the local Redis; the test is skipped when it does not answer. Tests
+    share the server with whatever else runs (the PostgreSQL pass): their keys are their own."""
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        pytest.skip(f"Redis not reachable at {url}")
+    return url

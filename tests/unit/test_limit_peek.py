@@ -4,13 +4,10 @@ worker's memory or from Redis (shared by every worker), never counting a call.""
 
 from __future__ import annotations
 
-import os
 import uuid
 
-import pytest
-
 from rxapp.limiters import MemoryKeyLimiter, MemoryNamedLimiter, RedisKeyLimiter, RedisNamedLimiter
-from tests.unit.helpers import run_async
+from tests.unit.helpers import redis_url, run_async
 
 
 class _Clock:
@@ -56,18 +53,8 @@ def test_memory_peeks_read_without_counting() -> None:
     _minute(MemoryKeyLimiter(clock), 1)
 
 
-def _redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"  # buckets are unique per test
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception:
-        pytest.skip("Redis not reachable at TEST_REDIS_URL")
-    return url
-
-
 def test_redis_peeks_read_what_every_worker_counted() -> None:
-    url = _redis_url()
+    url = redis_url()
     clock = _Clock()
     fresh = uuid.uuid4().hex[:12]
 

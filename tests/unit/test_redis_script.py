@@ -6,14 +6,13 @@ call connects again, a silent server times out."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
 
 import pytest
 
 from rxapp.redis_script import RedisReplyError, RedisScript, command, parse
-from tests.unit.helpers import run_async
+from tests.unit.helpers import redis_url, run_async
 
 ECHO = "return {KEYS[1], tonumber(ARGV[1]) * 2, redis.call('INCRBY', KEYS[1], ARGV[1])}"
 
@@ -29,17 +28,7 @@ def test_parse_reads_each_reply_type_and_waits_for_the_rest() -> None:
     assert command(b"GET", "k", 7) == b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n7\r\n"
 
 
-def redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception:
-        pytest.skip(f"Redis not reachable at {url}")
-    return url
-
-
-def test_concurrent_calls_flushed_scripts_and_lost_connections() -> None:
+def test_concurrent_calls_an_unknown_script_and_a_lost_connection() -> None:
     import redis
 
     url = redis_url()
