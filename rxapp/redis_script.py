@@ -223,7 +223,7 @@ class RedisScript:
             pipe.fail(ConnectionError("the Redis handshake failed"))
             raise
         old, self._pipe = self._pipe, pipe
-        if old is not None and old is not pipe:
+        if old is not None:  # closed already, or another event loop's
             with contextlib.suppress(Exception):
                 old.fail(ConnectionError("replaced"))
         return pipe
