@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from scripts.lib.bench_baseline import bench_baseline
 from scripts.lib.bench_browser import bench_browser
 from scripts.lib.bench_common import (
     RESULTS_DIR,
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             if "verify" in sections:
                 section("workers", lambda: bench_workers(mode, results, work_dir))
+                section("baseline", lambda: bench_baseline(mode, results, work_dir))
             if "verify" in sections and args.postgres:
                 section("verify_pg", lambda: bench_verify_postgres(args.postgres, mode, results, work_dir))
         if "usage" in sections:

@@ -79,6 +79,7 @@ class Results:
     rounds: list[dict[str, Any]] = field(default_factory=list)  # interleaved ratio runs (c=16)
     usage_inproc: dict[str, Any] = field(default_factory=dict)  # bench_usage.py: CPU per verify call
     workers: dict[str, Any] = field(default_factory=dict)  # bench_workers.py: one worker vs two
+    baseline: dict[str, Any] = field(default_factory=dict)  # bench_baseline.py: plain key, now vs before
 
 
 # ---------------------------------------------------------------- helpers

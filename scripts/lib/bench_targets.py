@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from scripts.lib.bench_baseline import baseline_target
 from scripts.lib.bench_common import Mode, Results
 from scripts.lib.bench_usage import target_row as usage_target_row
 from scripts.lib.bench_workers import workers_target
@@ -85,6 +86,7 @@ def fast_path_targets(results: Results) -> list[dict[str, str]]:
         )
     rows += high_concurrency_targets(results)
     rows += workers_target(results)
+    rows += baseline_target(results)
     programmed = "verify with credits + one named limit"
     for label, target, reference, goal in (
         (f"SQLite, one worker: {programmed} ≥ 50 % of the reference", "programmed", "bare", 0.5),

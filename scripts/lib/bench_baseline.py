@@ -1,0 +1,177 @@
+"""A plain key against the release before programmable keys (issue 24: "a key with none of these
+costs what it costs today, within 5 %").
+
+The code of BASELINE_COMMIT (the last commit before programmable keys landed) is unpacked from git
+into the run's folder and served as an API-only console next to this checkout's, both on SQLite,
+both pinned to the server core, seeded alike (one key with a Bias Profile, no credits, limits or
+permissions). Valid-key verify at 16 connections in alternating rounds, so the machine's drift
+cancels out. The baseline runs on this checkout's virtualenv: the releases since only added
+packages (`git diff BASELINE_COMMIT -- requirements.txt`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scripts.lib.bench_common import EMAIL, PASSWORD, PROFILE, ROOT, Mode, Results, Server, say, seed
+from scripts.lib.bench_http import LUA_TEMPLATE, load_scripts, run_wrk
+from scripts.lib.bench_reference import SERVER_CORE, SERVER_GROUPS, pinned
+from tests import harness
+
+BASELINE_COMMIT = "4e5c6e7"  # CHANGELOG: the team console's first part; programmable keys follow it
+ROUNDS = {True: (2, 1), False: (6, 2)}  # quick/full: (rounds, seconds per run)
+CONCURRENCY = 16
+
+
+class BaselineConsole:
+    """The baseline's own code, run from its own folder: its migrations, its CLI, its server."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.code_dir = work_dir / "code"
+        self.code_dir.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(self.code_dir)], input=archive, check=True)
+        # the environment of this checkout's consoles (data folder, pepper, production, one worker)
+        self.server = Server(work_dir, backend_only=True)
+        self.process: subprocess.Popen | None = None
+
+    def _run(self, *command: str, input_text: str | None = None) -> str:
+        result = subprocess.run(
+            command,
+            cwd=self.code_dir,
+            env=self.server.env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"baseline {command[:4]} failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
+            )
+        return result.stdout
+
+    def seed(self) -> str:
+        cli = (sys.executable, "-m", "rxapp")
+        self._run("reflex", "db", "migrate")
+        self._run(*cli, "create-user", EMAIL, input_text=PASSWORD + "\n")
+        self._run(
+            *cli,
+            "create-profile",
+            EMAIL,
+            PROFILE,
+            "--categories",
+            "gender,age",
+            "--sensitivity",
+            "0.7",
+            "--action",
+            "flag",
+            "--description",
+            "benchmark profile",
+        )
+        secret = self._run(*cli, "create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
+        if not secret.startswith("bpk_"):
+            raise RuntimeError(f"baseline create-key printed {secret[:40]!r}")
+        return secret
+
+    def start(self) -> None:
+        port = self.server.port
+        command = pinned(
+            ["reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)], SERVER_CORE
+        )
+        log_path = self.server.log_path
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.code_dir,
+                env=self.server.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        SERVER_GROUPS[port] = self.process.pid
+        harness.wait_ready(f"{self.server.base_url}/api/v1/health", self.process, log_path)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            process, self.process = self.process, None
+            harness.stop_console(process)
+
+
+def bench_baseline(mode: Mode, results: Results, work_dir: Path) -> None:
+    current_dir, baseline_dir = work_dir / "plain-current", work_dir / "plain-baseline"
+    current_dir.mkdir()
+    current = Server(current_dir, backend_only=True)
+    baseline = BaselineConsole(baseline_dir)
+    scripts: dict[str, Path] = {}
+    urls: dict[str, str] = {}
+    try:
+        say(f"Plain key: this checkout against {BASELINE_COMMIT} (before programmable keys), API only")
+        current.migrate()
+        keys = seed(current)
+        current.start()
+        more_scripts, more_urls = load_scripts(current, keys, ("valid",), work_dir, suffix="-plain-current")
+        scripts["current"], urls["current"] = more_scripts["valid"], more_urls["valid"]
+        secret = baseline.seed()
+        baseline.start()
+        scripts["baseline"] = work_dir / "valid-plain-baseline.lua"
+        scripts["baseline"].write_text(LUA_TEMPLATE.format(secret=secret, method="POST"))
+        urls["baseline"] = f"{baseline.server.base_url}/api/v1/verify"
+        for name, url in urls.items():  # a fast wrong answer is not a result
+            secret_used = keys.valid if name == "current" else secret
+            body = httpx.post(url, headers={"Authorization": f"Bearer {secret_used}"}, timeout=10).json()
+            if body.get("valid") is not True or (body.get("bias_profile") or {}).get("name") != PROFILE:
+                raise RuntimeError(f"plain key on the {name} console: unexpected answer {body}")
+        rounds, seconds = ROUNDS[mode.quick]
+        runs: dict[str, list[dict[str, Any]]] = {"current": [], "baseline": []}
+        for number in range(rounds):
+            for name in runs:
+                say(f"plain-key round {number + 1}/{rounds}: {name}, {CONCURRENCY} connections, {seconds}s")
+                parsed, _ = run_wrk(urls[name], scripts[name], CONCURRENCY, seconds)
+                runs[name].append(parsed)
+        results.baseline = {
+            name: {
+                "rps": statistics.median(run["rps"] for run in done),
+                "cpu_us_per_request": statistics.median(run.get("cpu_us_per_request") or 0 for run in done),
+                "p99_ms": statistics.median(run["p99_ms"] for run in done),
+                "rounds": len(done),
+            }
+            for name, done in runs.items()
+        }
+        results.baseline["commit"] = BASELINE_COMMIT
+    finally:
+        current.stop()
+        baseline.stop()
+
+
+def baseline_target(results: Results) -> list[dict[str, str]]:
+    current, baseline = results.baseline.get("current"), results.baseline.get("baseline")
+    if not current or not baseline or not baseline["rps"]:
+        return []
+    ratio = current["rps"] / baseline["rps"]
+    cpu_ratio = (
+        baseline["cpu_us_per_request"] / current["cpu_us_per_request"]
+        if current["cpu_us_per_request"]
+        else 0.0
+    )
+    return [
+        {
+            "target": f"SQLite, 16 connections: a plain key (no credits, limits or permissions) verifies "
+            f"≥ 95 % as fast as before programmable keys ({results.baseline['commit']})",
+            "measured": (
+                f"{ratio:.0%} by throughput ({current['rps']:,.0f} vs {baseline['rps']:,.0f} req/s); "
+                f"{cpu_ratio:.0%} by server CPU per request ({current['cpu_us_per_request']:.0f} vs "
+                f"{baseline['cpu_us_per_request']:.0f} µs)"
+            ),
+            "verdict": "pass" if ratio >= 0.95 else "MISS",
+        }
+    ]
