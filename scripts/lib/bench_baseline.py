@@ -11,16 +11,14 @@ packages (`git diff BASELINE_COMMIT -- requirements.txt`).
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from scripts.lib.bench_common import EMAIL, PASSWORD, PROFILE, ROOT, Mode, Results, Server, say, seed
-from scripts.lib.bench_http import LUA_TEMPLATE, load_scripts, run_wrk
+from scripts.lib.bench_common import EMAIL, PASSWORD, PROFILE, ROOT, Mode, Results, Server, api_console, say
+from scripts.lib.bench_http import LUA_TEMPLATE, alternate, load_scripts
 from scripts.lib.bench_reference import SERVER_CORE, SERVER_GROUPS, pinned
 from tests import harness
 
@@ -108,48 +106,29 @@ class BaselineConsole:
 
 
 def bench_baseline(mode: Mode, results: Results, work_dir: Path) -> None:
-    current_dir, baseline_dir = work_dir / "plain-current", work_dir / "plain-baseline"
-    current_dir.mkdir()
-    current = Server(current_dir, backend_only=True)
-    baseline = BaselineConsole(baseline_dir)
-    scripts: dict[str, Path] = {}
-    urls: dict[str, str] = {}
+    say(f"Plain key: this checkout against {BASELINE_COMMIT} (before programmable keys), API only")
+    baseline = BaselineConsole(work_dir / "plain-baseline")
+    current: Server | None = None
     try:
-        say(f"Plain key: this checkout against {BASELINE_COMMIT} (before programmable keys), API only")
-        current.migrate()
-        keys = seed(current)
-        current.start()
-        more_scripts, more_urls = load_scripts(current, keys, ("valid",), work_dir, suffix="-plain-current")
-        scripts["current"], urls["current"] = more_scripts["valid"], more_urls["valid"]
+        current, keys = api_console(work_dir / "plain-current")
+        scripts, urls = load_scripts(current, keys, ("valid",), work_dir, suffix="-plain-current")
         secret = baseline.seed()
         baseline.start()
         scripts["baseline"] = work_dir / "valid-plain-baseline.lua"
         scripts["baseline"].write_text(LUA_TEMPLATE.format(secret=secret, method="POST"))
         urls["baseline"] = f"{baseline.server.base_url}/api/v1/verify"
+        scripts["current"], urls["current"] = scripts.pop("valid"), urls.pop("valid")
         for name, url in urls.items():  # a fast wrong answer is not a result
-            secret_used = keys.valid if name == "current" else secret
-            body = httpx.post(url, headers={"Authorization": f"Bearer {secret_used}"}, timeout=10).json()
+            used = keys.valid if name == "current" else secret
+            body = httpx.post(url, headers={"Authorization": f"Bearer {used}"}, timeout=10).json()
             if body.get("valid") is not True or (body.get("bias_profile") or {}).get("name") != PROFILE:
                 raise RuntimeError(f"plain key on the {name} console: unexpected answer {body}")
         rounds, seconds = ROUNDS[mode.quick]
-        runs: dict[str, list[dict[str, Any]]] = {"current": [], "baseline": []}
-        for number in range(rounds):
-            for name in runs:
-                say(f"plain-key round {number + 1}/{rounds}: {name}, {CONCURRENCY} connections, {seconds}s")
-                parsed, _ = run_wrk(urls[name], scripts[name], CONCURRENCY, seconds)
-                runs[name].append(parsed)
-        results.baseline = {
-            name: {
-                "rps": statistics.median(run["rps"] for run in done),
-                "cpu_us_per_request": statistics.median(run.get("cpu_us_per_request") or 0 for run in done),
-                "p99_ms": statistics.median(run["p99_ms"] for run in done),
-                "rounds": len(done),
-            }
-            for name, done in runs.items()
-        }
-        results.baseline["commit"] = BASELINE_COMMIT
+        medians = alternate(urls, scripts, CONCURRENCY, rounds, seconds)
+        results.baseline = {**medians, "commit": BASELINE_COMMIT}
     finally:
-        current.stop()
+        if current is not None:
+            current.stop()
         baseline.stop()
 
 

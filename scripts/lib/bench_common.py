@@ -265,3 +265,15 @@ def seed(server: Server) -> Seed:
         row_id = connection.execute(query).scalar_one()
     engine.dispose()
     return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id, programmed=programmed)
+
+
+def api_console(
+    directory: Path, extra_env: dict[str, str] | None = None, pin: bool = True
+) -> tuple[Server, Seed]:
+    """One more console, API only, migrated, seeded and started in `directory` (created here)."""
+    directory.mkdir()
+    server = Server(directory, extra_env=extra_env, backend_only=True)
+    server.migrate()
+    keys = seed(server)
+    server.start(pin=pin)
+    return server, keys

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sqlite3
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from scripts.lib.bench_common import (
     Results,
     Seed,
     Server,
+    api_console,
     say,
     seed,
 )
@@ -272,15 +274,36 @@ def start_usage_pair(work_dir: Path) -> dict[str, tuple[Server, Seed]]:
     on one): verify against each, in turn, is what counting costs (issue 12)."""
     pair = {}
     for name, flag in (("usage-on", "0"), ("usage-off", "1")):
-        directory = work_dir / name
-        directory.mkdir()
-        server = Server(directory, extra_env={"APIKEYS_BENCH_USAGE_OFF": flag}, backend_only=True)
         say(f"Starting a console (API only) with {name.replace('-', ' counting ')}")
-        server.migrate()
-        keys = seed(server)
-        server.start()
-        pair[name] = (server, keys)
+        pair[name] = api_console(work_dir / name, {"APIKEYS_BENCH_USAGE_OFF": flag})
     return pair
+
+
+def alternate(
+    urls: dict[str, str],
+    scripts: dict[str, Path],
+    concurrency: int,
+    rounds: int,
+    seconds: int,
+    unpinned: str = "",
+) -> dict[str, dict[str, Any]]:
+    """wrk against each console in turn, `rounds` times (drift over minutes cancels out); the
+    medians per console. wrk is pinned to its core except against `unpinned` (two workers)."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+    for number in range(rounds):
+        for name in urls:
+            say(f"round {number + 1}/{rounds}: {name}, {concurrency} connections, {seconds}s")
+            parsed, _ = run_wrk(urls[name], scripts[name], concurrency, seconds, pin=name != unpinned)
+            runs[name].append(parsed)
+    return {
+        name: {
+            "rps": statistics.median(run["rps"] for run in done),
+            "cpu_us_per_request": statistics.median(run.get("cpu_us_per_request") or 0 for run in done),
+            "p99_ms": statistics.median(run["p99_ms"] for run in done),
+            "rounds": len(done),
+        }
+        for name, done in runs.items()
+    }
 
 
 USAGE_ROUNDS = {True: (20, 1_000), False: (150, 2_000)}  # quick/full: (pairs of rounds, calls per round)

@@ -10,12 +10,10 @@ no more per request than one serve twice as much on two cores of their own.
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
-from typing import Any
 
-from scripts.lib.bench_common import Mode, Results, Server, say, seed
-from scripts.lib.bench_http import load_scripts, run_wrk
+from scripts.lib.bench_common import Mode, Results, Server, api_console, say
+from scripts.lib.bench_http import alternate, load_scripts
 
 ROUNDS = {True: (2, 1), False: (5, 3)}  # quick/full: (rounds, seconds per run)
 CONCURRENCY = 64
@@ -27,34 +25,13 @@ def bench_workers(mode: Mode, results: Results, work_dir: Path) -> None:
     urls: dict[str, str] = {}
     try:
         for name, workers in (("one-worker", "1"), ("two-workers", "2")):
-            directory = work_dir / name
-            directory.mkdir()
-            server = Server(directory, extra_env={"GRANIAN_WORKERS": workers}, backend_only=True)
             say(f"Starting a console (API only) with {workers} worker(s)")
-            server.migrate()
-            keys = seed(server)
-            server.start(pin=workers == "1")
+            server, keys = api_console(work_dir / name, {"GRANIAN_WORKERS": workers}, pin=workers == "1")
             consoles[name] = server
             more_scripts, more_urls = load_scripts(server, keys, ("valid",), work_dir, suffix=f"-{name}")
             scripts[name], urls[name] = more_scripts["valid"], more_urls["valid"]
         rounds, seconds = ROUNDS[mode.quick]
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in consoles}
-        for number in range(rounds):
-            for name in consoles:
-                say(
-                    f"workers round {number + 1}/{rounds}: {name} at concurrency {CONCURRENCY} for {seconds}s"
-                )
-                parsed, _ = run_wrk(urls[name], scripts[name], CONCURRENCY, seconds, pin=name == "one-worker")
-                runs[name].append(parsed)
-        results.workers = {
-            name: {
-                "rps": statistics.median(run["rps"] for run in done),
-                "cpu_us_per_request": statistics.median(run.get("cpu_us_per_request") or 0 for run in done),
-                "p99_ms": statistics.median(run["p99_ms"] for run in done),
-                "rounds": len(done),
-            }
-            for name, done in runs.items()
-        }
+        results.workers = alternate(urls, scripts, CONCURRENCY, rounds, seconds, unpinned="two-workers")
     finally:
         for server in consoles.values():
             server.stop()
