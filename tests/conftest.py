@@ -222,3 +222,14 @@ def browser_context_args(browser_context_args):
         "permissions": ["clipboard-read", "clipboard-write"],
         "viewport": {"width": 1400, "height": 900},
     }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test run at the phone viewport beside its desktop twin checks the same behaviour in the
+    phone layout: presentation, the same on every backend (so the PostgreSQL + Redis pass, which
+    deselects `presentation`, runs the desktop twin only)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "phone" in callspec.params.values():
+            item.add_marker(pytest.mark.presentation)
