@@ -58,8 +58,14 @@ def _patterns(key_prefixes: tuple[str, ...]) -> list[tuple[re.Pattern[str], str]
         (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+@"), rf"\1{REDACTED}@"),
         # Webhook signing secrets (Standard Webhooks: whsec_ + base64), whatever they are next to.
         (re.compile(r"(?i)whsec_[A-Za-z0-9+/=_-]{8,}"), f"whsec_{REDACTED}"),
-        # Reflex client tokens and socket ids' tokens are UUIDs.
-        (re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), REDACTED),
+        # Reflex client tokens and socket ids' tokens are UUIDs, also glued to a state's name
+        # (Reflex's lock warning: "token <uuid>_reflex___state…", where `\b` finds no boundary).
+        (
+            re.compile(
+                r"(?i)(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])"
+            ),
+            REDACTED,
+        ),
     ]
     if prefixes:
         patterns.append((re.compile(rf"(?i)({prefixes})_[A-Za-z0-9_-]{{8,}}"), rf"\1_{REDACTED}"))

@@ -34,6 +34,15 @@ def test_an_event_dump_with_router_headers_is_scrubbed(captured: pytest.LogCaptu
     assert "no_such_event" in text  # the useful part stays
 
 
+def test_a_client_token_glued_to_a_state_name_is_scrubbed(captured: pytest.LogCaptureFixture) -> None:
+    # Reflex 0.10.1's Redis state manager, when a state lock was held over its threshold (a slow
+    # machine): the token is followed by "_" and the state's name, a word character, no boundary
+    token = f"{CLIENT_TOKEN}_reflex___state____state.rxapp___state____auth_state"
+    logging.getLogger("reflex").warning(f"Lock for token {token} was held too long time_taken=1.174s")
+    assert CLIENT_TOKEN not in captured.text
+    assert "_reflex___state____state" in captured.text and "held too long" in captured.text
+
+
 def test_headers_and_tracebacks_are_scrubbed(captured: pytest.LogCaptureFixture) -> None:
     try:
         raise ValueError(f"bad header Authorization: Bearer {SECRET} from {CLIENT_TOKEN}")
