@@ -118,10 +118,11 @@ def chromium_launch_args() -> dict[str, object]:
     return args
 
 
-def migrate(env: dict[str, str]) -> None:
+def migrate(env: dict[str, str], cwd: Path = ROOT) -> None:
+    """`cwd`: the checkout whose migrations run (the benchmark also serves an older commit's)."""
     with exclusive("console-start"):  # `reflex db migrate` loads the app as a start does
         subprocess.run(
-            ["reflex", "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+            ["reflex", "db", "migrate"], cwd=cwd, env=env, check=True, capture_output=True, timeout=300
         )
 
 
@@ -132,9 +133,11 @@ def start_console(
     *,
     prefix: Sequence[str] = (),
     backend_only: bool = False,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen:
     """Start the production console and return once it answers (health, and the sign-in page
-    unless `backend_only`). `prefix` goes before the command (the benchmark's `taskset`)."""
+    unless `backend_only`). `prefix` goes before the command (the benchmark's `taskset`); `cwd` is
+    the checkout served (the benchmark also serves an older commit's)."""
     command = [*prefix, "reflex", "run", "--env", "prod", "--backend-port", str(port)]
     command += ["--backend-only"] if backend_only else ["--frontend-port", str(port)]
     # One start at a time on this machine: every start rewrites reflex.lock/ in the checkout (and
@@ -142,7 +145,7 @@ def start_console(
     with exclusive("console-start"):
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         try:
             wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, log_path)

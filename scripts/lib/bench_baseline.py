@@ -17,10 +17,19 @@ from pathlib import Path
 
 import httpx
 
-from scripts.lib.bench_common import EMAIL, PASSWORD, PROFILE, ROOT, Mode, Results, Server, api_console, say
+from scripts.lib.bench_common import (
+    EMAIL,
+    PASSWORD,
+    PROFILE,
+    PROFILE_OPTIONS,
+    ROOT,
+    Mode,
+    Results,
+    Server,
+    api_console,
+    say,
+)
 from scripts.lib.bench_http import LUA_TEMPLATE, alternate, load_scripts
-from scripts.lib.bench_reference import SERVER_CORE, SERVER_GROUPS, pinned
-from tests import harness
 
 BASELINE_COMMIT = "4e5c6e7"  # CHANGELOG: the team console's first part; programmable keys follow it
 ROUNDS = {True: (2, 1), False: (6, 2)}  # quick/full: (rounds, seconds per run)
@@ -28,23 +37,23 @@ CONCURRENCY = 16
 
 
 class BaselineConsole:
-    """The baseline's own code, run from its own folder: its migrations, its CLI, its server."""
+    """The baseline's own code, run from its own folder: its migrations, its CLI, its server (the
+    CLI runs in a process of its own there: tests/cli_fork.py forks this checkout's)."""
 
     def __init__(self, work_dir: Path) -> None:
-        self.code_dir = work_dir / "code"
-        self.code_dir.mkdir(parents=True)
+        code_dir = work_dir / "code"
+        code_dir.mkdir(parents=True)
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", BASELINE_COMMIT], capture_output=True, check=True
         ).stdout
-        subprocess.run(["tar", "-x", "-C", str(self.code_dir)], input=archive, check=True)
+        subprocess.run(["tar", "-x", "-C", str(code_dir)], input=archive, check=True)
         # the environment of this checkout's consoles (data folder, pepper, production, one worker)
-        self.server = Server(work_dir, backend_only=True)
-        self.process: subprocess.Popen | None = None
+        self.server = Server(work_dir, backend_only=True, code_dir=code_dir)
 
-    def _run(self, *command: str, input_text: str | None = None) -> str:
+    def _cli(self, *args: str, input_text: str | None = None) -> str:
         result = subprocess.run(
-            command,
-            cwd=self.code_dir,
+            [sys.executable, "-m", "rxapp", *args],
+            cwd=self.server.code_dir,
             env=self.server.env,
             input=input_text,
             capture_output=True,
@@ -54,55 +63,18 @@ class BaselineConsole:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"baseline {command[:4]} failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
+                f"baseline {args[0]} failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
             )
         return result.stdout
 
     def seed(self) -> str:
-        cli = (sys.executable, "-m", "rxapp")
-        self._run("reflex", "db", "migrate")
-        self._run(*cli, "create-user", EMAIL, input_text=PASSWORD + "\n")
-        self._run(
-            *cli,
-            "create-profile",
-            EMAIL,
-            PROFILE,
-            "--categories",
-            "gender,age",
-            "--sensitivity",
-            "0.7",
-            "--action",
-            "flag",
-            "--description",
-            "benchmark profile",
-        )
-        secret = self._run(*cli, "create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
+        self.server.migrate()
+        self._cli("create-user", EMAIL, input_text=PASSWORD + "\n")
+        self._cli("create-profile", EMAIL, PROFILE, *PROFILE_OPTIONS)
+        secret = self._cli("create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
         if not secret.startswith("bpk_"):
             raise RuntimeError(f"baseline create-key printed {secret[:40]!r}")
         return secret
-
-    def start(self) -> None:
-        port = self.server.port
-        command = pinned(
-            ["reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(port)], SERVER_CORE
-        )
-        log_path = self.server.log_path
-        with open(log_path, "w") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.code_dir,
-                env=self.server.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        SERVER_GROUPS[port] = self.process.pid
-        harness.wait_ready(f"{self.server.base_url}/api/v1/health", self.process, log_path)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            process, self.process = self.process, None
-            harness.stop_console(process)
 
 
 def bench_baseline(mode: Mode, results: Results, work_dir: Path) -> None:
@@ -113,7 +85,7 @@ def bench_baseline(mode: Mode, results: Results, work_dir: Path) -> None:
         current, keys = api_console(work_dir / "plain-current")
         scripts, urls = load_scripts(current, keys, ("valid",), work_dir, suffix="-plain-current")
         secret = baseline.seed()
-        baseline.start()
+        baseline.server.start()
         scripts["baseline"] = work_dir / "valid-plain-baseline.lua"
         scripts["baseline"].write_text(LUA_TEMPLATE.format(secret=secret, method="POST"))
         urls["baseline"] = f"{baseline.server.base_url}/api/v1/verify"
@@ -129,7 +101,7 @@ def bench_baseline(mode: Mode, results: Results, work_dir: Path) -> None:
     finally:
         if current is not None:
             current.stop()
-        baseline.stop()
+        baseline.server.stop()
 
 
 def baseline_target(results: Results) -> list[dict[str, str]]:

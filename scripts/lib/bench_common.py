@@ -30,6 +30,17 @@ TARGETS = ("noop", "valid", "authorize", "unknown", "malformed", "programmed")
 # on PostgreSQL (--postgres), next to the same bare reference; with BENCH_REDIS_URL the named limit
 # of "programmed" is counted in Redis, as in production on PostgreSQL
 PG_TARGETS = ("valid", "authorize", "programmed")
+# the seeded Bias Profile (this checkout's CLI and 4e5c6e7's, bench_baseline.py, take the same)
+PROFILE_OPTIONS = (
+    "--categories",
+    "gender,age",
+    "--sensitivity",
+    "0.7",
+    "--action",
+    "flag",
+    "--description",
+    "benchmark profile",
+)
 # "programmed": a key with credits (more than any run spends) and one named limit (never reached)
 PROGRAMMED_OPTIONS = ("--credits", "2000000000", "--limit", "requests=1000000000/1d")
 CONCURRENCIES = (1, 16, 64)
@@ -165,7 +176,9 @@ class Server:
         database_url: str | None = None,
         extra_env: dict[str, str] | None = None,
         backend_only: bool = False,
+        code_dir: Path = ROOT,
     ) -> None:
+        self.code_dir = code_dir  # the checkout served (bench_baseline.py: an older commit's)
         self.data_dir = work_dir / "data"
         self.data_dir.mkdir()
         self.port = free_port()
@@ -202,7 +215,7 @@ class Server:
         return result.stdout
 
     def migrate(self) -> None:
-        harness.migrate(self.env)
+        harness.migrate(self.env, cwd=self.code_dir)
 
     def start(self, pin: bool = True) -> None:
         """Pinned to the server core; `pin=False` lets it (several workers) use every core."""
@@ -212,6 +225,7 @@ class Server:
             self.log_path,
             prefix=pinned([], SERVER_CORE) if pin else [],
             backend_only=self.backend_only,
+            cwd=self.code_dir,
         )
         SERVER_GROUPS[self.port] = self.process.pid
 
@@ -237,19 +251,7 @@ def seed(server: Server) -> Seed:
     from rxapp.services import key_format
 
     server.cli("create-user", EMAIL, input_text=PASSWORD + "\n")
-    server.cli(
-        "create-profile",
-        EMAIL,
-        PROFILE,
-        "--categories",
-        "gender,age",
-        "--sensitivity",
-        "0.7",
-        "--action",
-        "flag",
-        "--description",
-        "benchmark profile",
-    )
+    server.cli("create-profile", EMAIL, PROFILE, *PROFILE_OPTIONS)
     valid = server.cli("create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
     assert valid.startswith("bpk_"), "create-key must print only the secret"
     programmed = server.cli("create-key", EMAIL, "bench-programmed", *PROGRAMMED_OPTIONS).strip()
