@@ -13,6 +13,9 @@ logs). That token must never be enough. Two things make sure of it:
    cookie at all) it resets every user-owned substate first. Handlers read the result through
    `signed_in_user()`, so the check exists once. An event whose socket has closed meanwhile is
    dropped unanswered: it has no cookie left to judge, and its answer would reach the tab's next page.
+   The same holds when the socket closes while the event is being handled: Reflex sends answers
+   by client token, which the tab's next page reuses, so an answer whose socket has gone is not
+   sent (the state it changed is kept; the next page reads it when it hydrates).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from reflex.app import EventNamespace
 from reflex.middleware import Middleware
 from reflex.state import StateUpdate
 from reflex_base import constants
+from reflex_base.event.context import EventContext
 
 from rxapp import routes
 from rxapp.db import session_scope
@@ -56,12 +60,29 @@ def session_cookie_digest(cookie_header: str) -> str:
     return user_service.token_digest(token) if token and len(token) <= 128 else ""
 
 
+def answers_a_closed_socket(token: str) -> bool:
+    """True when the event being handled for `token` came from a socket that has closed since.
+
+    Its answer (a sign-in redirect, say) would otherwise go to whatever page holds the token now:
+    the same tab's next page, after a sign-out or a full navigation. Updates sent outside an event
+    of that tab (another instance's relay, no event at all) are not judged here."""
+    try:
+        context = EventContext.get()
+    except LookupError:
+        return False
+    if context.token != token:
+        return False
+    socket_id = (context.router_data or {}).get(constants.RouteVar.SESSION_ID, "")
+    return bool(socket_id) and socket_id not in _socket_sessions
+
+
 def _install_socket_hooks() -> None:
     """Strip credentials from what Reflex keeps about a socket; remember only the session digest."""
     if getattr(EventNamespace, "_apikeys_guarded", False):
         return
     build_original = EventNamespace._build_static_router_data
     disconnect_original = EventNamespace.on_disconnect
+    emit_original = EventNamespace.emit_update
 
     def build_static_router_data(self: EventNamespace, sid: str, environ: dict) -> dict[str, Any]:
         data = build_original(self, sid, environ)
@@ -76,9 +97,16 @@ def _install_socket_hooks() -> None:
         _socket_sessions.pop(sid, None)
         return disconnect_original(self, sid)
 
-    # Patching Reflex's socket handler class on purpose: it has no hook for the router data.
+    async def emit_update(self: EventNamespace, update: StateUpdate, token: str) -> None:
+        if answers_a_closed_socket(token):
+            return
+        await emit_original(self, update, token)
+
+    # Patching Reflex's socket handler class on purpose: it has no hook for the router data, and
+    # its middleware's postprocess is never called in 0.10.1, so the send is the one place left.
     EventNamespace._build_static_router_data = build_static_router_data  # type: ignore[method-assign]
     EventNamespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
+    EventNamespace.emit_update = emit_update  # type: ignore[method-assign]
     EventNamespace._apikeys_guarded = True
 
 

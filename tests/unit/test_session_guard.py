@@ -9,8 +9,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from reflex.app import EventNamespace
 from reflex.state import StateUpdate
 from reflex_base import constants
+from reflex_base.event.context import EventContext
 
 from rxapp import session_guard
 from rxapp.pages.keys.create import CreateKeyState
@@ -64,3 +66,35 @@ def test_a_live_socket_without_a_session_cookie_is_signed_out_and_its_tab_forgot
     assert tab.signed_in is False and tab.user_email == "" and tab._user_id == 0
     assert getattr(tab, "was_reset", False)
     assert CreateKeyState in root.reset_states  # every user-owned substate too (the reveal, say)
+
+
+def _in_event_of(token: str, socket_id: str) -> Any:
+    """Handle the rest of the test as if inside an event `socket_id` sent for tab `token`."""
+    context = EventContext(
+        token=token,
+        state_manager=None,  # type: ignore[arg-type]  # not read by the judgement
+        enqueue_impl=None,  # type: ignore[arg-type]
+        router_data={constants.RouteVar.SESSION_ID: socket_id},
+    )
+    return EventContext.set(context)
+
+
+def test_an_answer_whose_socket_closed_during_the_event_is_not_sent(monkeypatch) -> None:
+    """Seen in CI: a keys page's refresh was being judged (its socket still open) when Sign out's
+    page load closed that socket; the sign-in redirect it earned went, by token, to the new page,
+    which then said "Your session has ended" instead of "You have been signed out"."""
+    monkeypatch.setitem(session_guard._socket_sessions, "live-socket", "digest")
+    reset = _in_event_of("tab-token", "socket-that-closed")
+    try:
+        assert session_guard.answers_a_closed_socket("tab-token")
+        # the patched send returns before Reflex's would look the token up (self is never read)
+        run_async(EventNamespace.emit_update(None, StateUpdate(events=[]), "tab-token"))  # type: ignore[arg-type]
+        assert not session_guard.answers_a_closed_socket("another-tab")  # not this event's tab
+    finally:
+        EventContext.reset(reset)
+    reset = _in_event_of("tab-token", "live-socket")
+    try:
+        assert not session_guard.answers_a_closed_socket("tab-token")
+    finally:
+        EventContext.reset(reset)
+    assert not session_guard.answers_a_closed_socket("tab-token")  # outside any event: sent as is
