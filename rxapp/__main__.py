@@ -42,6 +42,16 @@ def reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def sso_unlink(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        gone = admin.unlink_sso(session, "operator (cli)", args.email, client_address="cli")
+    if gone:
+        print(f"{args.email}: unbound; its next single sign-on binds it again", file=sys.stderr)
+    else:
+        print(f"{args.email} was bound to no one at the single sign-on provider", file=sys.stderr)
+    return 0
+
+
 def _set_disabled(disabled: bool):
     def handler(args: argparse.Namespace) -> int:
         with session_scope() as session:
@@ -321,6 +331,12 @@ COMMANDS = (
         (EMAIL, arg("--admin", action="store_true", help="make the user an instance admin")),
     ),
     Command("reset-password", reset_password, "set a new password (from stdin when piped)", (EMAIL,)),
+    Command(
+        "sso-unlink",
+        sso_unlink,
+        "forget the single sign-on person bound to an account (they were made anew at the provider)",
+        (EMAIL,),
+    ),
     Command("disable-user", disable_user, "refuse a user's sign-ins and end their sessions", (EMAIL,)),
     Command("enable-user", enable_user, "let a disabled user sign in again", (EMAIL,)),
     Command(

@@ -22,6 +22,7 @@ from rxapp.models_passkeys import PasskeyChallenge as PasskeyChallenge
 from rxapp.models_passkeys import PasskeyPublic as PasskeyPublic
 from rxapp.models_policy import KeyIdleNotice as KeyIdleNotice  # key policies' tables (module size)
 from rxapp.models_policy import WorkspaceKeyPolicy as WorkspaceKeyPolicy
+from rxapp.models_sso import SsoLink as SsoLink  # single sign-on's person per account
 from rxapp.webhook_models import WebhookAttempt as WebhookAttempt
 from rxapp.webhook_models import WebhookDeliveryPublic as WebhookDeliveryPublic
 from rxapp.webhook_models import WebhookEndpoint as WebhookEndpoint

@@ -44,6 +44,7 @@ _PAGE_CODES = {
     sso.UNVERIFIED: "sso_unverified",
     sso.EMAIL_INVALID: "sso_failed",
     sso.REFUSED: "sso_refused",
+    sso.OTHER_PERSON: "sso_other_person",
     user_service.SIGNUP_CLOSED_CODE: "sso_signup_closed",
     user_service.SIGNUP_INVITE_ONLY_CODE: "sso_signup_invite_only",
 }

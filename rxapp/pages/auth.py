@@ -44,6 +44,10 @@ SSO_MESSAGES = {
         "address with {name} first."
     ),
     "sso_refused": "This account cannot sign in. Ask the operator of this console.",
+    "sso_other_person": (
+        "The account with your {name} email address here belongs to another person at {name}. If "
+        "your {name} account was made anew, ask the operator of this console to unbind it."
+    ),
     "sso_signup_closed": (
         "No account here uses your {name} email address, and sign-up is closed on this console. "
         "Ask its operator for an account."

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from rxapp.context import get_settings
-from rxapp.models import ApiKey, Membership, Role, User, UserSession, Workspace
+from rxapp.models import ApiKey, Membership, Role, SsoLink, User, UserSession, Workspace
 from rxapp.services import audit, factors
 from rxapp.services import users as user_service
 from rxapp.services.errors import ForbiddenError, NotFoundError
@@ -177,3 +177,23 @@ def reset_password(
         target_id=user.email,
         client_address=client_address,
     )
+
+
+def unlink_sso(session: Session, actor: str, email: str, *, client_address: str = "") -> int:
+    """Forget which person at the single sign-on provider owns this account (services/sso.py):
+    its next single sign-on binds whoever the provider vouches for with its email. For a person
+    whose identity at the provider was made anew. How many bindings went (0: there were none)."""
+    user = _user(session, email)
+    deleted = session.execute(sa.delete(SsoLink).where(col(SsoLink.user_id) == user.id))
+    gone = int(getattr(deleted, "rowcount", 0) or 0)
+    if gone:
+        audit.record(
+            session,
+            action="admin.sso_unlink",
+            actor=actor,
+            owner_id=user.id,
+            target_type="user",
+            target_id=user.email,
+            client_address=client_address,
+        )
+    return gone

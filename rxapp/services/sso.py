@@ -2,6 +2,13 @@
 
 - The account is found by its email, case-insensitive as everywhere, and only when the provider
   says `email_verified: true`: an unverified email signs nobody in and creates nothing.
+- Then the account is bound to the provider's person (`iss` + `sub`, table `sso_links`): OIDC never
+  gives a `sub` to someone else, where a company may hand a leaver's address to a newcomer. From
+  then on that person signs in to that account (even after a change of address at the provider),
+  and another person showing the same email is refused (OTHER_PERSON) until the operator runs
+  `sso-unlink EMAIL`. An account with a second factor is not bound by a sign-in (its second factor
+  is what a stranger with the address lacks; binding before it is proved would let that stranger
+  lock the owner out), but one bound earlier is still held to its person.
 - A new email follows the sign-up policy exactly as the sign-up form does (open: an account;
   invite: only with a pending invitation, which it then joins; closed: refused), under the same
   sign-up lock. An account made this way has no password (no password matches it); it signs in
@@ -25,12 +32,13 @@ import hmac
 import json
 from dataclasses import asdict, dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from rxapp.models import User, utc_now
+from rxapp.models import SsoLink, User, utc_now
 from rxapp.services import audit, factors, instance, reauth, sealing, throttle, workspaces
 from rxapp.services import users as user_service
-from rxapp.services.errors import ForbiddenError, ValidationError
+from rxapp.services.errors import ConflictError, ForbiddenError, ValidationError
 from rxapp.services.oidc_client import Identity
 
 FLOW_SECONDS = 600
@@ -38,6 +46,9 @@ NO_PASSWORD = "!single-sign-on"  # noqa: S105 - not an argon2 hash: no password 
 UNVERIFIED = "sso_unverified"
 REFUSED = "sso_refused"
 EMAIL_INVALID = "sso_email_invalid"
+OTHER_PERSON = "sso_other_person"
+RACED = "sso_raced"
+SUBJECT_MAX, ISSUER_MAX = 255, 500  # OIDC: a sub is at most 255 ASCII characters
 _SEAL_PURPOSE = "oidc flow"
 _REFUSED_SIGN_UP = {
     user_service.SIGNUP_CLOSED_CODE: (
@@ -108,8 +119,9 @@ def sign_in(
 ) -> SsoSignIn:
     """The account for a verified identity, made under the sign-up policy when it is new.
 
-    Raises ValidationError (UNVERIFIED, EMAIL_INVALID) or ForbiddenError (REFUSED for a disabled
-    account, the policy's SIGNUP_* codes for a new email it refuses); the caller records it.
+    Raises ValidationError (UNVERIFIED, EMAIL_INVALID), ForbiddenError (REFUSED for a disabled
+    account, OTHER_PERSON for an account bound to someone else at the provider, the policy's
+    SIGNUP_* codes for a new email it refuses) or ConflictError (RACED); the caller records it.
     """
     now = now or utc_now()
     if not identity.email_verified:
@@ -120,12 +132,27 @@ def sign_in(
         raise ValidationError(
             "The provider sent an email this console cannot use.", code=EMAIL_INVALID
         ) from None
+    if not identity.subject or len(identity.subject) > SUBJECT_MAX or len(identity.issuer) > ISSUER_MAX:
+        raise ValidationError("The provider sent an identity this console cannot use.", code=EMAIL_INVALID)
     proved = _proved_at(identity, now)
-    user = session.exec(select(User).where(User.email == email)).first()
+    link = session.exec(
+        select(SsoLink).where(SsoLink.issuer == identity.issuer, SsoLink.subject == identity.subject)
+    ).first()
+    user = (
+        session.get(User, link.user_id)
+        if link
+        else session.exec(select(User).where(User.email == email)).first()
+    )
     if user is None:
-        return _new_account(session, email, invitation, client_address, proved)
+        made = _new_account(session, email, invitation, client_address, proved)
+        _bind(session, made.signed.user.id, identity)
+        return made
     if user.disabled:
         raise ForbiddenError("This account cannot sign in.", code=REFUSED)
+    if link is None and bound_elsewhere(session, user.id or 0, identity.issuer):
+        raise ForbiddenError(
+            "This email's account here belongs to another person at the provider.", code=OTHER_PERSON
+        )
     public = user_service.to_public(user)
     if factors.has_second_factor(session, public.id):
         audit.record_for_user(
@@ -136,8 +163,24 @@ def sign_in(
             client_address,
         )
         return SsoSignIn(user_service.SignIn(user=public, device_cookie="", second_factor=True))
+    if link is None:
+        _bind(session, public.id, identity)
     audit.record_for_user(session, user, "user.sign_in", "single sign-on", client_address)
     return SsoSignIn(user_service.SignIn(user=public, device_cookie="", proved_at=proved))
+
+
+def bound_elsewhere(session: Session, user_id: int, issuer: str) -> bool:
+    """Is this account bound to a person at this provider (any `sub`)?"""
+    found = session.exec(select(SsoLink.id).where(SsoLink.user_id == user_id, SsoLink.issuer == issuer))
+    return found.first() is not None
+
+
+def _bind(session: Session, user_id: int, identity: Identity) -> None:
+    session.add(SsoLink(user_id=user_id, issuer=identity.issuer, subject=identity.subject))
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:  # a first sign-in of the same account or person ran alongside
+        raise ConflictError("Single sign-on was finished twice at once. Try again.", code=RACED) from None
 
 
 def _refuse_unless_allowed(session: Session, invitation: str) -> None:

@@ -1,5 +1,6 @@
 """Single sign-on over HTTP, against the real OpenID provider (tests/oidc) and the shared console:
 an account with two-factor on is asked for its code after the provider (no session before it);
+an account is bound to the provider's person, and another person with its address is refused;
 the request cookie is sealed, HttpOnly and spent by its callback, so the same answer twice signs
 in once; the provider's refusal and a made-up error land on the sign-in page with no session."""
 
@@ -35,14 +36,15 @@ def _set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
     return found
 
 
-def _at_provider(browser: httpx.Client, url: str, email: str, action: str = "login") -> str:
-    """Follow the provider's redirects, post its login form; the callback URL it sends us to."""
+def _at_provider(browser: httpx.Client, url: str, email: str, action: str = "login", person: str = "") -> str:
+    """Follow the provider's redirects, post its login form; the callback URL it sends us to.
+    `person`: who the provider says it is (its `sub`), by default the one person of `email`."""
     response = browser.get(url)
     while response.status_code in (302, 303):
         response = browser.get(urljoin(str(response.url), response.headers["location"]))
     uid = re.search(r'action="/interaction/([^"]+)"', response.text)
     assert uid, response.text[:500]
-    form = {"email": email, "verified": "1", "action": action}
+    form = {"email": email, "verified": "1", "action": action, **({"person": person} if person else {})}
     response = browser.post(urljoin(str(response.url), f"/interaction/{uid.group(1)}"), data=form)
     while response.status_code in (302, 303) and CALLBACK not in response.headers["location"]:
         response = browser.get(urljoin(str(response.url), response.headers["location"]))
@@ -103,3 +105,25 @@ def test_the_providers_refusal_and_made_up_errors_sign_nobody_in(console: Consol
         assert made_up.status_code in (303, 422), made_up.text
         assert "apikeys_session" not in _set_cookies(made_up)
         assert "<script>" not in made_up.headers.get("location", "") + made_up.text
+
+
+def _sso(console: Console, email: str, person: str) -> httpx.Response:
+    """One whole single sign-on in a new browser, as `person` at the provider with `email`."""
+    with httpx.Client(timeout=20) as browser:
+        started = _start(console, browser)
+        return browser.get(_at_provider(browser, started.headers["location"], email, person=person))
+
+
+def test_an_address_handed_on_at_the_provider_does_not_hand_on_the_account(console: Console) -> None:
+    email = console.new_user()
+    first = _sso(console, email, "the-owner")
+    assert first.status_code == 303 and "apikeys_session" in _set_cookies(first)
+    newcomer = _sso(console, email, "a-newcomer")
+    assert _error(newcomer) == "sso_other_person" and "apikeys_session" not in _set_cookies(newcomer)
+    again = _sso(console, email, "the-owner")  # the owner still signs in
+    assert "apikeys_session" in _set_cookies(again)
+    console.cli("sso-unlink", email)  # the operator: the newcomer is the owner now
+    taken = _sso(console, email, "a-newcomer")
+    assert "apikeys_session" in _set_cookies(taken)
+    refused = _sso(console, email, "the-owner")
+    assert _error(refused) == "sso_other_person"

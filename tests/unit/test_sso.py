@@ -15,11 +15,11 @@ from joserfc.jwk import KeySet, OctKey, RSAKey
 from sqlmodel import Session, select
 
 from rxapp.context import app_context
-from rxapp.models import AuditEvent, User, UserSession
-from rxapp.services import reauth, sso, throttle, two_factor
+from rxapp.models import AuditEvent, SsoLink, User, UserSession
+from rxapp.services import admin, reauth, sso, throttle, two_factor
 from rxapp.services import users as user_service
 from rxapp.services import workspaces as workspace_service
-from rxapp.services.errors import ForbiddenError, ValidationError
+from rxapp.services.errors import ConflictError, ForbiddenError, ValidationError
 from rxapp.services.oidc_client import Identity, OidcError, _allowed_endpoint, validate_id_token
 from tests.unit.helpers import PASSWORD, Person, utc
 
@@ -28,9 +28,16 @@ CLIENT = "console"
 NOW = utc(2030, 1, 1, 12)
 
 
-def _identity(email: str, *, verified: bool = True, auth_time: dt.datetime | None = None) -> Identity:
+def _identity(
+    email: str, *, verified: bool = True, auth_time: dt.datetime | None = None, subject: str = ""
+) -> Identity:
+    """The provider's person: by default one per address (as tests/oidc/provider.mjs makes them)."""
     when = int(auth_time.timestamp()) if auth_time else None
-    return Identity(ISSUER, "sub-1", email, verified, when)
+    return Identity(ISSUER, subject or f"sub-{email.lower()}", email, verified, when)
+
+
+def _bindings(session: Session) -> list[tuple[int, str, str]]:
+    return [(link.user_id, link.issuer, link.subject) for link in session.exec(select(SsoLink)).all()]
 
 
 def _policy(monkeypatch: pytest.MonkeyPatch, policy: str) -> None:
@@ -123,6 +130,66 @@ def test_an_account_with_a_second_factor_is_still_asked_for_it(session: Session,
     result = sso.sign_in(session, _identity(alice.email), now=NOW)
     assert result.signed.second_factor  # no session yet: the code step comes next
     assert _actions(session)[-1][0] == "user.sign_in_sso"
+
+
+def test_the_account_is_bound_to_the_providers_person_who_keeps_it_after_a_change_of_address(
+    session: Session, alice: Person
+) -> None:
+    sso.sign_in(session, _identity(alice.email, subject="person-a"), now=NOW)
+    session.commit()
+    assert _bindings(session) == [(alice.id, ISSUER, "person-a")]
+    # the provider now says another address for the same person: still Alice's account
+    moved = sso.sign_in(session, _identity("alice.new@example.org", subject="person-a"), now=NOW)
+    assert moved.signed.user.id == alice.id
+    assert user_service.find_user(session, "alice.new@example.org") is None  # no new account
+
+
+def test_another_person_with_the_address_is_refused_until_the_operator_unbinds(
+    session: Session, alice: Person
+) -> None:
+    """An address handed on to someone else at the provider does not hand on the account."""
+    sso.sign_in(session, _identity(alice.email, subject="person-a"), now=NOW)
+    session.commit()
+    with pytest.raises(ForbiddenError) as refused:
+        sso.sign_in(session, _identity(alice.email, subject="person-b"), now=NOW)
+    assert refused.value.code == sso.OTHER_PERSON
+    session.rollback()
+    assert admin.unlink_sso(session, "operator (cli)", alice.email, client_address="cli") == 1
+    session.commit()
+    assert ("admin.sso_unlink", "") in _actions(session)
+    assert (
+        sso.sign_in(session, _identity(alice.email, subject="person-b"), now=NOW).signed.user.id == alice.id
+    )
+    session.commit()
+    assert _bindings(session) == [(alice.id, ISSUER, "person-b")]
+    assert admin.unlink_sso(session, "operator (cli)", alice.email) == 1
+    assert admin.unlink_sso(session, "operator (cli)", alice.email) == 0  # nothing left: not audited
+
+
+def test_a_second_factor_account_is_not_bound_by_a_sign_in_but_held_to_an_earlier_binding(
+    session: Session, alice: Person
+) -> None:
+    """Binding before the code is proved would let a stranger with the address lock Alice out."""
+    setup = two_factor.begin_setup(session, alice.id)
+    two_factor.confirm_setup(session, alice.id, pyotp.TOTP(setup.secret).at(NOW), now=NOW)
+    session.commit()
+    assert sso.sign_in(session, _identity(alice.email, subject="stranger"), now=NOW).signed.second_factor
+    session.commit()
+    assert _bindings(session) == []
+    session.add(SsoLink(user_id=alice.id, issuer=ISSUER, subject="person-a"))
+    session.commit()
+    with pytest.raises(ForbiddenError) as refused:
+        sso.sign_in(session, _identity(alice.email, subject="stranger"), now=NOW)
+    assert refused.value.code == sso.OTHER_PERSON
+    session.rollback()
+    assert sso.sign_in(session, _identity(alice.email, subject="person-a"), now=NOW).signed.second_factor
+
+
+def test_a_binding_made_twice_at_once_is_refused_not_doubled(session: Session, alice: Person) -> None:
+    sso._bind(session, alice.id, _identity(alice.email))
+    with pytest.raises(ConflictError) as raced:
+        sso._bind(session, alice.id, _identity(alice.email))
+    assert raced.value.code == sso.RACED
 
 
 def test_sudo_mode_counts_from_the_providers_last_authentication(session: Session, alice: Person) -> None:

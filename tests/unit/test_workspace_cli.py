@@ -86,3 +86,20 @@ def test_workspace_commands_and_the_workspace_option(cli_database, monkeypatch, 
     assert _run(monkeypatch, "list-keys", "stranger@example.com", "--workspace", "Checkout") == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "Workspace not found" in captured.err
+
+
+def test_sso_unlink_forgets_the_providers_person(cli_database, monkeypatch, capsys) -> None:  # noqa: F811
+    from rxapp.models import SsoLink
+
+    assert _run(monkeypatch, "create-user", "sso@example.com", stdin=PASSWORD + "\n") == 0
+    with db.session_scope() as session:
+        user = user_service.find_user(session, "sso@example.com")
+        session.add(SsoLink(user_id=user.id, issuer="https://id.example.com", subject="person-a"))
+    capsys.readouterr()
+    assert _run(monkeypatch, "sso-unlink", "sso@example.com") == 0
+    assert "unbound" in capsys.readouterr().err
+    with db.session_scope() as session:
+        assert session.query(SsoLink).count() == 0
+    assert _run(monkeypatch, "sso-unlink", "sso@example.com") == 0
+    assert "bound to no one" in capsys.readouterr().err
+    assert _run(monkeypatch, "sso-unlink", "nobody@example.com") == 1
