@@ -251,8 +251,7 @@ class ApiKey(SQLModel, table=True):
 
 
 class Identity(SQLModel, table=True):
-    """The customer behind keys, in the service's own terms (`external_id`): its meta and named
-    rate limits are shared by all its keys."""
+    """A customer in the service's own terms (`external_id`); its keys share its meta and limits."""
 
     __tablename__ = "identities"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "external_id", name="uq_identities_ws_external"),)
