@@ -148,14 +148,12 @@ def set_disabled(
         revoke_tokens_of(
             session, user.id or 0, actor=actor, reason="account disabled", client_address=client_address
         )
-    audit.record(
+    audit.record_for_user(
         session,
-        action="admin.user_disable" if disabled else "admin.user_enable",
-        actor=actor,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
+        user,
+        "admin.user_disable" if disabled else "admin.user_enable",
         client_address=client_address,
+        actor=actor,
     )
 
 
@@ -168,15 +166,7 @@ def reset_password(
     user.password_hash = user_service._hash(password)
     session.add(user)
     session.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
-    audit.record(
-        session,
-        action="admin.password_reset",
-        actor=actor,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        client_address=client_address,
-    )
+    audit.record_for_user(session, user, "admin.password_reset", client_address=client_address, actor=actor)
 
 
 def unlink_sso(session: Session, actor: str, email: str, *, client_address: str = "") -> int:
@@ -187,13 +177,5 @@ def unlink_sso(session: Session, actor: str, email: str, *, client_address: str 
     deleted = session.execute(sa.delete(SsoLink).where(col(SsoLink.user_id) == user.id))
     gone = int(getattr(deleted, "rowcount", 0) or 0)
     if gone:
-        audit.record(
-            session,
-            action="admin.sso_unlink",
-            actor=actor,
-            owner_id=user.id,
-            target_type="user",
-            target_id=user.email,
-            client_address=client_address,
-        )
+        audit.record_for_user(session, user, "admin.sso_unlink", client_address=client_address, actor=actor)
     return gone

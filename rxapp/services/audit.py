@@ -223,13 +223,20 @@ def _public(row: AuditEvent) -> AuditEventPublic:
 
 
 def record_for_user(
-    session: Session, user: User, action: str, detail: str = "", client_address: str = ""
+    session: Session,
+    user: User,
+    action: str,
+    detail: str = "",
+    client_address: str = "",
+    *,
+    actor: str = "",
 ) -> None:
-    """An event about a person's own sign-in factors (codes, passkeys): the user is actor and target."""
+    """An event about one account (its sign-in factors, its standing): the account is the target,
+    and the actor too unless someone else (an operator) acted on it."""
     record(
         session,
         action=action,
-        actor=user.email,
+        actor=actor or user.email,
         owner_id=user.id,
         target_type="user",
         target_id=user.email,

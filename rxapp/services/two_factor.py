@@ -273,15 +273,13 @@ def reset(session: Session, email: str, *, actor: str = "operator (cli)") -> Non
         raise NotFoundError(f"No user with the email {email!r}.", field="email")
     _remove(session, user.id or 0)
     removed = passkeys.remove_all(session, user.id or 0)
-    audit.record(
+    audit.record_for_user(
         session,
-        action="user.two_factor_reset",
+        user,
+        "user.two_factor_reset",
+        f"two-factor turned off by the operator; passkeys removed: {removed}",
+        "cli",
         actor=actor,
-        owner_id=user.id,
-        target_type="user",
-        target_id=user.email,
-        detail=f"two-factor turned off by the operator; passkeys removed: {removed}",
-        client_address="cli",
     )
 
 
