@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import zlib
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,6 +39,29 @@ def test_checksum_is_base62_crc32_of_the_random_part() -> None:
     random_part, check = secret[4:36], secret[36:]
     assert _base62_decode(check) == zlib.crc32(random_part.encode("ascii"))
     assert key_format.checksum(random_part) == check
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_checksum_is_any_crc32_in_six_base62_digits(value: int) -> None:
+    """The table-driven checksum over the whole CRC32 range, against the plain base62 decoding."""
+    with mock.patch.object(key_format.zlib, "crc32", return_value=value):
+        digits = key_format.checksum("x" * 32)
+    assert len(digits) == 6
+    assert _base62_decode(digits) == value
+
+
+def test_checksum_matches_the_definition_at_the_ends_of_the_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in (0, 1, 61, 62, 62**2, 62**4 - 1, 62**4, 2**31, 2**32 - 1):
+        monkeypatch.setattr(key_format.zlib, "crc32", lambda _data, value=value: value)
+        assert _base62_decode(key_format.checksum("x" * 32)) == value
+
+
+def test_digest_is_hmac_sha256_under_each_pepper() -> None:
+    """The keyed state is kept per pepper: a second pepper never gets the first one's hash."""
+    secret = key_format.generate_secret(PREFIX)
+    for pepper in (b"p" * 32, b"q" * 48, b"p" * 32):
+        expected = hmac.new(pepper, secret.encode("ascii"), hashlib.sha256).hexdigest()
+        assert key_format.digest(secret, pepper) == expected
 
 
 def test_many_generated_secrets_and_key_ids_are_unique_and_well_formed() -> None:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -44,6 +44,43 @@ def test_verification_outcomes_are_counted_by_code_and_bounded() -> None:
     assert _count("OTHER") == before["OTHER"] + 1
     # only calls with a duration (given, or from the request start) reach the histogram
     assert REGISTRY.get_sample_value("apikeys_verify_duration_seconds_count") == histogram_before + 2
+
+
+def test_a_turns_outcomes_are_published_at_its_end_as_observe_would() -> None:
+    """The hot path tallies one turn of the event loop and publishes it at the turn's end: the
+    counters and every histogram bucket move exactly as one `observe` per call moves them."""
+    durations = [0.0, 0.0001, 0.0005, 0.0007, 0.003, 0.003, 0.2, 7.0]
+    twin = Histogram("twin_seconds", "", buckets=metrics._FAST_BUCKETS, registry=CollectorRegistry())
+    for seconds in durations:
+        twin.observe(seconds)
+    expected = {
+        sample.labels["le"]: sample.value
+        for sample in twin.collect()[0].samples
+        if sample.name.endswith("_bucket")
+    }
+
+    def buckets() -> dict[str, float]:
+        return {
+            le: REGISTRY.get_sample_value("apikeys_verify_duration_seconds_bucket", {"le": le}) or 0.0
+            for le in expected
+        }
+
+    before, valid_before = buckets(), _count("VALID")
+    seen_mid_turn: list[float] = []
+
+    async def one_turn() -> None:
+        for seconds in durations:
+            metrics.record_verification("VALID", seconds)
+        seen_mid_turn.append(_count("VALID"))
+        await asyncio.sleep(0)  # the turn ends: its tally is published
+
+    worker = threading.Thread(target=asyncio.run, args=(one_turn(),))  # Playwright may own this loop
+    worker.start()
+    worker.join(30)
+    assert seen_mid_turn == [valid_before]
+    assert _count("VALID") == valid_before + len(durations)
+    after = buckets()
+    assert {le: after[le] - before[le] for le in expected} == expected
 
 
 _WORKER = """
