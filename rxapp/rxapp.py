@@ -32,7 +32,7 @@ from rxapp.security import security_middleware, socket_origin_check
 from rxapp.services.instance import PepperMismatchError
 from rxapp.services.usage import buffer as usage_buffer
 from rxapp.session_guard import SessionGuard
-from rxapp.startup import ensure_same_pepper
+from rxapp.startup import ensure_same_pepper, tune_garbage_collector
 from rxapp.state import AuthState
 
 try:
@@ -130,3 +130,5 @@ app.register_lifespan_task(jobs.email_loop)
 # instead of the allowlist alone, so the console works on any port or host name it is served on.
 if app.sio is not None:
     app.sio.eio.cors_allowed_origins = socket_origin_check
+
+tune_garbage_collector()  # last: what the import made is frozen before Granian forks the workers
