@@ -327,32 +327,34 @@ class PostgresDigestLookup:
         task.add_done_callback(self._tasks.discard)
 
     async def __call__(self, digest: str) -> VerifyRow | None:
-        """While a connection is free, one prepared SELECT at once (no added wait). When all are
-        busy, the lookups that arrive wait together and go as one SELECT ... = ANY(digests) as
-        soon as one is free: one round trip and one statement for the lot (each still sees
-        every commit made before it was sent)."""
+        """The lookups asked for in one turn of the event loop go together at the turn's end, as
+        one statement on a free connection (the prepared single SELECT for one, `= ANY(digests)`
+        for several); while every connection is busy, the lookups that arrive wait and go as one
+        batch on the next free one. No added wait, one round trip for the lot, and each still
+        sees every commit made before it was sent."""
         self._bind_to_running_loop()
         assert self._loop is not None
-        if self._finding >= self.size:
-            future: asyncio.Future[VerifyRow | None] = self._loop.create_future()
-            self._finds.append((digest, future))
-            return await future
-        self._finding += 1
-        try:
-            result = await self._run(self.STATEMENT, digest)
-        finally:
-            self._finding -= 1
-            self._find_waiting()
-        return _verify_row(result, 0) if result.ntuples else None
+        future: asyncio.Future[VerifyRow | None] = self._loop.create_future()
+        self._finds.append((digest, future))
+        if len(self._finds) == 1:
+            self._loop.call_soon(self._find_waiting)
+        return await future
 
     def _find_waiting(self) -> None:
+        """The waiting lookups go as one batch when a connection is free (else when one frees)."""
         if self._finds and self._finding < self.size:
             self._finding += 1
-            self._start(self._find_many())
+            batch, self._finds = self._finds[: self.FIND_BATCH], self._finds[self.FIND_BATCH :]
+            self._start(self._find_many(batch))
 
-    async def _find_many(self) -> None:
-        batch, self._finds = self._finds[: self.FIND_BATCH], self._finds[self.FIND_BATCH :]
+    async def _find_many(self, batch: list[tuple[str, asyncio.Future[VerifyRow | None]]]) -> None:
         try:
+            if len(batch) == 1:
+                digest, future = batch[0]
+                result = await self._run(self.STATEMENT, digest)
+                if not future.done():
+                    future.set_result(_verify_row(result, 0) if result.ntuples else None)
+                return
             digests = sorted({digest for digest, _ in batch})  # hex: nothing to quote
             result = await self._run(self.MANY, [("{" + ",".join(digests) + "}").encode()])
             rows = {

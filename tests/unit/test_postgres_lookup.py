@@ -84,8 +84,9 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
         assert (await check_key(lookup, rich.secret)).expires_at == end
         assert (await check_key(lookup, key_format.generate_secret("bpk"))).code == "NOT_FOUND"
         assert (await check_key(lookup, "bpk_garbage")).code == "MALFORMED"
-        # 24 callers on 2 connections: the ones that wait go together (one SELECT ... ANY), every
-        # answer right, none mixed up, an unknown key among them still not found.
+        # 24 callers on 2 connections, 8 arriving in each of three turns of the loop: each turn's
+        # lookups go together (one SELECT ... ANY), the third turn's wait for a free connection;
+        # every answer right, none mixed up, an unknown key among them still not found.
         unknown = key_format.generate_secret("bpk")
         secrets_ = [(plain.secret, rich.secret, unknown)[i % 3] for i in range(24)]
         sent: list[bytes] = []
@@ -95,10 +96,23 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
             sent.append(statement)
             return await one_at_a_time(statement, params, retry)
 
+        async def over_three_turns() -> list:
+            calls = []
+            for turn in range(3):
+                arriving = secrets_[turn * 8 : turn * 8 + 8]
+                calls += [asyncio.ensure_future(check_key(lookup, secret)) for secret in arriving]
+                await asyncio.sleep(0)
+            return await asyncio.gather(*calls)
+
         lookup._run = watched  # type: ignore[method-assign]
-        answers = await asyncio.gather(*(check_key(lookup, secret) for secret in secrets_))
+        answers = await over_three_turns()
         lookup._run = one_at_a_time  # type: ignore[method-assign]
-        assert sent.count(PostgresDigestLookup.STATEMENT) == 2 and PostgresDigestLookup.MANY in sent
+        assert sent == [PostgresDigestLookup.MANY] * 3
+        # one alone goes as the single prepared SELECT
+        lookup._run = watched  # type: ignore[method-assign]
+        assert (await check_key(lookup, rich.secret)).valid
+        lookup._run = one_at_a_time  # type: ignore[method-assign]
+        assert sent[-1] == PostgresDigestLookup.STATEMENT
         expected = [(plain.key.key_id, rich.key.key_id, "")[i % 3] for i in range(24)]
         assert [a.key_id for a in answers] == expected
         assert [a.code for a in answers][2::3] == ["NOT_FOUND"] * 8
