@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 KILLS = 50
 
 
-def _collect(worker: subprocess.Popen, lines: list[str]) -> None:
-    lines.extend(iter(worker.stdout.readline, ""))
+def _lines(path: Path) -> list[str]:
+    """The secrets a worker showed: whole lines only (a kill may cut the last write short)."""
+    if not path.exists():
+        return []
+    return [line for line in path.read_text().split("\n")[:-1] if line.strip()]
 
 
 @pytest.mark.slow
@@ -43,31 +45,34 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(
     env = {**os.environ, "APIKEYS_DATA_DIR": str(tmp_path), "APIKEYS_PEPPER": pepper, "PYTHONPATH": str(ROOT)}
     shown: list[str] = []
     rng = random.Random(1234)
+    zygote = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_worker.py")), database_url],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask(command: str) -> str:
+        assert zygote.stdin is not None and zygote.stdout is not None
+        zygote.stdin.write(command + "\n")
+        zygote.stdin.flush()
+        return zygote.stdout.readline().strip()
+
     try:
-        for _ in range(KILLS):
-            worker = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("crash_worker.py")), database_url],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            lines: list[str] = []
-            reader = threading.Thread(target=_collect, args=(worker, lines), daemon=True)
-            reader.start()
-            # wait for the first committed key (start-up takes a moment), then kill at a random point
+        for kill in range(KILLS):
+            shown_path = tmp_path / f"shown-{kill}.txt"
+            pid = int(ask(f"go {shown_path}").removeprefix("pid "))
+            # wait for the first committed key (the first start signs up), then kill at a random point
             deadline = time.monotonic() + 30
-            while not lines and time.monotonic() < deadline and worker.poll() is None:
+            while not _lines(shown_path) and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert lines, (
-                f"worker produced no key: {worker.stderr.read() if worker.poll() is not None else ''}"
-            )
+            assert _lines(shown_path), f"worker {kill} produced no key in 30 s"
             time.sleep(rng.uniform(0.0, 0.3))
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(10)
-            reader.join(5)
-            shown.extend(line.strip() for line in lines if line.strip())
+            os.kill(pid, signal.SIGKILL)
+            assert ask(f"reap {pid}") == f"reaped {pid}"
+            shown.extend(_lines(shown_path))
 
             engine = make_engine(database_url)
             with engine.connect() as connection:
@@ -81,4 +86,6 @@ def test_kill_minus_nine_loses_nothing_that_was_shown(
         assert len(shown) >= KILLS
         assert failures == [], f"{len(failures)} of {len(shown)} shown keys were lost"
     finally:
+        zygote.kill()
+        zygote.wait(10)
         app_context.reset()
