@@ -202,13 +202,14 @@ def test_plain_request_ids_from_proxies_are_kept(console: Console) -> None:
 
 
 def test_refused_sign_ups_are_counted_not_written_one_row_each(console: Console) -> None:
-    """Issue 21 item 4: 150 sign-ups with bad invitation codes from one client make one audit row
-    whose `occurrences` counts them (before: 150 rows in 0.7 s, without signing in)."""
+    """Issue 21 item 4: sign-ups with bad invitation codes from one client make one audit row
+    whose `occurrences` counts them (the attack report's 150 made 150 rows in 0.7 s, without
+    signing in; 60 show the same here)."""
     address = f"198.51.100.{secrets.randbelow(250) + 1}"  # this test's own client (trusted hop)
     headers = {"Origin": console.base_url, "X-Forwarded-For": address}
     started = time.monotonic()
     with httpx.Client(base_url=console.base_url, headers=headers, timeout=60) as client:
-        for attempt in range(150):
+        for attempt in range(60):
             form = {
                 "email": f"flood-{uuid.uuid4().hex[:8]}@example.com",
                 "password": "a-long-test-password-42",
@@ -223,4 +224,4 @@ def test_refused_sign_ups_are_counted_not_written_one_row_each(console: Console)
         "WHERE action = 'user.sign_up_refused' AND client_address = :address",
         address=address,
     )
-    assert [row[0] for row in rows] == [150], (rows, elapsed)
+    assert [row[0] for row in rows] == [60], (rows, elapsed)
