@@ -341,8 +341,8 @@ class PostgresDigestLookup:
         return await future
 
     def _find_waiting(self) -> None:
-        """The waiting lookups go as one batch when a connection is free (else when one frees)."""
-        if self._finds and self._finding < self.size:
+        """The waiting lookups go as one batch per free connection (else when one frees)."""
+        while self._finds and self._finding < self.size:
             self._finding += 1
             batch, self._finds = self._finds[: self.FIND_BATCH], self._finds[self.FIND_BATCH :]
             self._start(self._find_many(batch))

@@ -113,6 +113,26 @@ def test_same_rows_as_sqlalchemy_and_every_commit_seen_at_once(pg_engine) -> Non
         assert (await check_key(lookup, rich.secret)).valid
         lookup._run = one_at_a_time  # type: ignore[method-assign]
         assert sent[-1] == PostgresDigestLookup.STATEMENT
+        # more than a batch's worth in one turn: one batch per free connection, at once
+        in_flight = {"now": 0, "most": 0}
+
+        async def counted(statement: bytes, params, retry: bool = True):
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+            try:
+                return await one_at_a_time(statement, params, retry)
+            finally:
+                in_flight["now"] -= 1
+
+        lookup.FIND_BATCH = 10  # type: ignore[misc]
+        lookup._run = counted  # type: ignore[method-assign]
+        answers_15 = await asyncio.gather(*(check_key(lookup, secret) for secret in secrets_[:15]))
+        lookup._run = one_at_a_time  # type: ignore[method-assign]
+        del lookup.FIND_BATCH
+        assert in_flight["most"] == 2
+        assert [a.key_id for a in answers_15] == [
+            (plain.key.key_id, rich.key.key_id, "")[i % 3] for i in range(15)
+        ]
         expected = [(plain.key.key_id, rich.key.key_id, "")[i % 3] for i in range(24)]
         assert [a.key_id for a in answers] == expected
         assert [a.code for a in answers][2::3] == ["NOT_FOUND"] * 8
