@@ -120,6 +120,21 @@ async def _reject_http(send: Send, status: int, error: str, message: str) -> Non
     await send({"type": "http.response.body", "body": body})
 
 
+def body_too_large(scope: Scope) -> bool:
+    """A declared Content-Length over the cap (a body without one is counted as it arrives)."""
+    declared = _header(scope, b"content-length")
+    return declared.isdigit() and int(declared) > MAX_BODY_BYTES
+
+
+async def refuse_too_large(send: Send) -> None:
+    await _reject_http(send, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+
+
+def response_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers every HTTP response gets (HSTS over HTTPS only)."""
+    return HTTPS_HEADERS if _is_https(scope) else HTTP_HEADERS
+
+
 def security_middleware(app: ASGIApp) -> ASGIApp:
     allowed = set(get_settings().allowed_origins)
 
@@ -142,9 +157,8 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
 
-        declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            await _reject_http(send, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+        if body_too_large(scope):
+            await refuse_too_large(send)
             return
 
         received = 0
@@ -158,7 +172,7 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
                     raise ValueError("request body too large")
             return message
 
-        extra = HTTPS_HEADERS if _is_https(scope) else HTTP_HEADERS
+        extra = response_headers(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

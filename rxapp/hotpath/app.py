@@ -10,7 +10,7 @@ from typing import Any
 
 import reflex as rx
 
-from rxapp.hotpath import fast_path_middleware, outermost
+from rxapp.hotpath import direct_fast_path, fast_path_middleware, outermost
 from rxapp.logs import access_logging_enabled, request_context_middleware
 
 
@@ -23,7 +23,7 @@ class FastPathApp(rx.App):
 
     def __call__(self) -> Any:
         reflex_asgi = super().__call__()
-        fast = fast_path_middleware(reflex_asgi)
         if access_logging_enabled():  # JSON access lines (request id, status, duration) for verify too
-            fast = request_context_middleware(fast)
-        return outermost(reflex_asgi, self._fast_path_security(fast))
+            fast = request_context_middleware(fast_path_middleware(reflex_asgi))
+            return outermost(reflex_asgi, self._fast_path_security(fast))
+        return outermost(reflex_asgi, direct_fast_path())

@@ -2,7 +2,7 @@
 
 The HTTP pair in bench.py (two consoles, one with APIKEYS_BENCH_USAGE_OFF=1) swings far more than
 5 % between rounds on a shared machine. Here the production ASGI entry for `POST /api/v1/verify`
-(the same composition as `FastPathApp.__call__`: outermost -> security middleware -> fast path, the
+(the same composition as `FastPathApp.__call__`: outermost -> the direct fast path, the
 real SQLite lookup on a migrated database, the real Last Used buffer and usage counter) is driven
 directly, with no network, in many short rounds alternating counting on and off, and the process
 CPU time per call is compared round by round. Counting off is `switch_off_for_benchmark`, the
@@ -22,8 +22,7 @@ from typing import Any
 
 from rxapp import routes
 from rxapp.db import get_engine
-from rxapp.hotpath import fast_path_middleware, outermost
-from rxapp.security import security_middleware
+from rxapp.hotpath import direct_fast_path, outermost
 from rxapp.services import last_used, usage
 
 _VALID = b'"valid":true'
@@ -35,7 +34,7 @@ async def _unreached(scope: Any, receive: Any, send: Any) -> None:
 
 def production_entry() -> Any:
     """`FastPathApp.__call__` with access logging off (the default): Reflex's stack is never reached."""
-    return outermost(_unreached, security_middleware(fast_path_middleware(_unreached)))
+    return outermost(_unreached, direct_fast_path())
 
 
 def set_counting(on: bool) -> None:

@@ -440,3 +440,52 @@ def test_answer_bytes_are_what_starlette_would_render() -> None:
     ]
     for body in bodies:
         assert _json(body) == JSONResponse(body).body, body
+
+
+def test_the_direct_entry_answers_as_the_layered_one(keys: Keys) -> None:
+    """`direct_fast_path` (production, access logging off) is `security_middleware` around
+    `fast_path_middleware` in one call: same status, headers (the security headers included) and
+    body for every shape, the body cap (its 413 as bare as before) included; rate-limited answers
+    carry Retry-After beside them."""
+    from rxapp.hotpath import direct_fast_path, outermost
+    from rxapp.security import security_middleware
+
+    direct = TestClient(outermost(_must_not_be_reached, direct_fast_path()), raise_server_exceptions=False)
+    layered = TestClient(
+        outermost(_must_not_be_reached, security_middleware(fast_path_middleware(_must_not_be_reached))),
+        raise_server_exceptions=False,
+    )
+    requests: list[tuple[str, str, dict]] = [
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.valid)}),
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.with_profile)}),
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.inactive)}),
+        ("POST", "/api/v1/verify", {"headers": {}}),
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.valid), "json": {"cost": 0}}),
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.valid), "json": {"unknown": 1}}),
+        ("POST", "/api/v1/verify", {"headers": _bearer(keys.valid), "content": b"x" * (65 * 1024)}),
+        ("GET", "/api/v1/authorize", {"headers": _bearer(keys.valid)}),
+        ("GET", "/api/v1/authorize/a/b", {"headers": _bearer(keys.expired)}),
+        ("DELETE", "/api/v1/authorize", {"headers": {}}),
+    ]
+    try:
+        for method, url, options in requests:
+            first = _shape(direct.request(method, url, **options))
+            second = _shape(layered.request(method, url, **options))
+            assert first == second, (method, url)
+            assert first[0] == 413 or ("x-frame-options", "DENY") in first[1]
+        # a body without a Content-Length is counted as it arrives, and refused past the cap
+        chunked = [
+            client.post("/api/v1/verify", headers=_bearer(keys.valid), content=iter([b" " * 40_000] * 2))
+            for client in (direct, layered)
+        ]
+        assert chunked[0].status_code == chunked[1].status_code == 500
+        with app_context.override(verify_limiter=RateLimiter(1)):
+            answers = [
+                client.post("/api/v1/verify", headers=_bearer(keys.valid)) for client in (direct, layered) * 2
+            ]
+        assert [answer.status_code for answer in answers] == [200, 429, 429, 429]
+        assert _shape(answers[2]) == _shape(answers[3])
+        assert answers[2].headers["retry-after"] and answers[2].headers["x-frame-options"] == "DENY"
+    finally:
+        direct.close()
+        layered.close()
