@@ -135,6 +135,12 @@ def response_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
     return HTTPS_HEADERS if _is_https(scope) else HTTP_HEADERS
 
 
+def add_missing(headers: list[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Append each of `extra` whose name the response does not set already."""
+    present = {key.lower() for key, _ in headers}
+    headers.extend(item for item in extra if item[0] not in present)
+
+
 def security_middleware(app: ASGIApp) -> ASGIApp:
     allowed = set(get_settings().allowed_origins)
 
@@ -177,8 +183,7 @@ def security_middleware(app: ASGIApp) -> ASGIApp:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {key.lower() for key, _ in headers}
-                headers.extend(item for item in extra if item[0] not in present)
+                add_missing(headers, extra)
                 message["headers"] = headers
             await send(message)
 

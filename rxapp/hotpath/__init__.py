@@ -55,8 +55,7 @@ async def _send(send: Any, reply: Answer, extra: tuple[tuple[bytes, bytes], ...]
     headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *reply.headers]
     if extra:
         if reply.headers:
-            present = {name.lower() for name, _ in headers}
-            headers.extend(item for item in extra if item[0] not in present)
+            security.add_missing(headers, extra)
         else:  # content-type and content-length are never among them
             headers.extend(extra)
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -67,22 +66,25 @@ def fast_path_middleware(app: Any) -> Any:
     """ASGI transformer for `rx.App(api_transformer=[api, fast_path_middleware, ...])`."""
 
     async def middleware(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path == routes.API_VERIFY and scope["method"] == "POST":
-                body = await read_body(scope, receive) if _has_body(scope) else b""
-                await _send(send, await answer(scope, verify_answer, "verify", body))
-                return
-            if path == routes.API_AUTHORIZE or path.startswith(_AUTHORIZE_BELOW):
-                shape, endpoint = authorize_answer, "authorize"
-            else:
-                await app(scope, receive, send)
-                return
-            await _send(send, await answer(scope, shape, endpoint))
-            return
-        await app(scope, receive, send)
+        if _is_fast_path(scope):
+            await _respond(scope, receive, send)
+        else:
+            await app(scope, receive, send)
 
     return middleware
+
+
+async def _respond(
+    scope: Any, receive: Any, send: Any, extra: tuple[tuple[bytes, bytes], ...] = (), cap: int = 0
+) -> None:
+    """Answer a request `_is_fast_path` accepted: verify (its optional body read first, refused
+    past `cap`) or authorize; `extra` headers added to the reply."""
+    if scope["path"] == routes.API_VERIFY:
+        body = await read_body(scope, receive, cap) if _has_body(scope) else b""
+        reply = await answer(scope, verify_answer, "verify", body)
+    else:
+        reply = await answer(scope, authorize_answer, "authorize")
+    await _send(send, reply, extra)
 
 
 def _has_body(scope: Any) -> bool:
@@ -136,14 +138,7 @@ def direct_fast_path() -> Any:
         if security.body_too_large(scope):
             await security.refuse_too_large(send)
             return
-        extra = security.response_headers(scope)
-        if scope["path"] == routes.API_VERIFY:  # `outermost` sends POST only
-            body = b""
-            if _has_body(scope):
-                body = await read_body(scope, receive, cap=security.MAX_BODY_BYTES)
-            await _send(send, await answer(scope, verify_answer, "verify", body), extra)
-        else:
-            await _send(send, await answer(scope, authorize_answer, "authorize"), extra)
+        await _respond(scope, receive, send, security.response_headers(scope), security.MAX_BODY_BYTES)
 
     return direct
 
