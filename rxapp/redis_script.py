@@ -25,7 +25,7 @@ import collections
 import contextlib
 import hashlib
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 
@@ -93,8 +93,9 @@ class _Pipe(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses (an isinstance check failed every
+        # call there: granian runs on uvloop whenever it is installed)
+        self.transport = cast(asyncio.Transport, transport)
 
     def send(self, data: bytes) -> asyncio.Future[Any]:
         if self.closed:

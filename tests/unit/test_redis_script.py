@@ -75,3 +75,36 @@ def test_a_server_that_never_answers_times_out() -> None:
         run_async(scenario())
     finally:
         listener.close()
+
+
+class _DuckTransport:
+    """Has what the pipe uses, as uvloop's transports do, without subclassing asyncio.Transport."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_transport_that_is_not_an_asyncio_transport_serves_the_pipe() -> None:
+    """Granian runs on uvloop whenever it is installed; uvloop's TCP transport is no subclass of
+    asyncio.Transport, and an isinstance check there failed every named-limit verification (500)."""
+    from rxapp.redis_script import _Pipe
+
+    async def scenario() -> None:
+        transport = _DuckTransport()
+        assert not isinstance(transport, asyncio.Transport)
+        pipe = _Pipe(asyncio.get_running_loop(), timeout=5)
+        pipe.connection_made(transport)  # type: ignore[arg-type]
+        reply = pipe.send(command(b"GET", "k"))
+        await asyncio.sleep(0)  # the turn ends: the queued command is written
+        assert transport.written == [b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"]
+        pipe.data_received(b"$2\r\nok\r\n")
+        assert await reply == b"ok"
+        pipe.fail(ConnectionError("done"))
+
+    run_async(scenario())
