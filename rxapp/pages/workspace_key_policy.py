@@ -64,22 +64,25 @@ class KeyPolicyState(AuthState):
         if user.access.can_manage:  # the section is the owners'
             self._show(await self.in_session(key_policies.view, user.access))
 
-    def _typed(self, field: str, value: str) -> str:
-        if self.error_field == field:
+    def _typed(self, field: str, value: str, before: str) -> str:
+        """A change of the refused field clears the refusal; the same value again (a debounced
+        input's late notice, after Save) does not."""
+        value = value[:12]
+        if self.error_field == field and value != before:
             self.error = self.error_field = ""
-        return value[:12]
+        return value
 
     @rx.event
     def set_max_lifetime(self, value: str):
-        self.max_lifetime = self._typed("max_lifetime_days", value)
+        self.max_lifetime = self._typed("max_lifetime_days", value, self.max_lifetime)
 
     @rx.event
     def set_default_lifetime(self, value: str):
-        self.default_lifetime = self._typed("default_lifetime_days", value)
+        self.default_lifetime = self._typed("default_lifetime_days", value, self.default_lifetime)
 
     @rx.event
     def set_disable_unused(self, value: str):
-        self.disable_unused = self._typed("disable_unused_after_days", value)
+        self.disable_unused = self._typed("disable_unused_after_days", value, self.disable_unused)
 
     @rx.event
     def set_require_profile(self, value: bool | int):

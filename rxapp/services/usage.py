@@ -114,12 +114,19 @@ class UsageBuffer:
 
 
 def merge_counts(connection: sa.Connection, batch: dict[tuple[int, dt.datetime], list[int]]) -> None:
-    """One upsert per key-hour. Rows of keys deleted meanwhile are skipped, not an error."""
-    live = set(
-        connection.execute(
-            sa.select(col(ApiKey.id)).where(col(ApiKey.id).in_({key for key, _ in batch}))
-        ).scalars()
+    """One upsert per key-hour. Rows of keys deleted meanwhile are skipped, not an error.
+
+    On PostgreSQL the live keys are read FOR KEY SHARE (in id order): a key deleted by another
+    transaction between this read and the upsert would fail the whole batch on the foreign key
+    (seen with two instances); the lock makes that delete wait for this commit, and its cascade
+    then removes the rows written here. SQLite has one writer at a time: no such window."""
+    live_keys = (
+        sa.select(col(ApiKey.id))
+        .where(col(ApiKey.id).in_({key for key, _ in batch}))
+        .order_by(col(ApiKey.id))
+        .with_for_update(read=True, key_share=True)
     )
+    live = set(connection.execute(live_keys).scalars())
     rows = [
         {"key_row_id": key, "hour": hour, **dict(zip(OUTCOMES, counts, strict=True))}
         for (key, hour), counts in sorted(batch.items())

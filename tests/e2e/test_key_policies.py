@@ -49,6 +49,9 @@ def test_an_owner_sets_the_policy_sees_what_breaks_it_and_the_create_dialog_foll
     legacy = only_key_id(console, email)
 
     page.goto(f"{console.base_url}/members")
+    # the page's loads have run (the workspace's name is filled in): the policy's own load, queued
+    # with it, cannot come after what is typed below
+    expect(page.locator("#workspace-rename-name")).to_have_value(re.compile(r".+"), timeout=T)
     expect(page.locator("#policy-violations")).to_contain_text(
         "No existing key breaks this policy", timeout=T
     )

@@ -83,13 +83,21 @@ def test_seed_walk(device_page: tuple[str, Page], console: Console) -> None:
     # the "Saved" toast floats over the page but never takes a tap meant for what lies under it
     toast = page.locator("[data-sonner-toast]", has_text="Saved Key 1")
     expect(toast).to_be_visible()
+    # where the toast has come to rest: it slides in from below the window (mid-slide, its centre
+    # can lie outside the window, where elementFromPoint finds nothing at all)
+    expect(toast).to_have_attribute("data-mounted", "true")
+    toast.evaluate("t => Promise.all(t.getAnimations({subtree: true}).map(a => a.finished))")
     box = toast.bounding_box()
     assert box
-    under = page.evaluate(
-        "([x, y]) => document.elementFromPoint(x, y)?.closest('[data-sonner-toaster]') === null",
+    found = page.evaluate(
+        """([x, y]) => {
+            const hit = document.elementFromPoint(x, y);
+            if (hit === null) return "nothing";
+            return hit.closest('[data-sonner-toaster]') === null ? "under" : "toast";
+        }""",
         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
     )
-    assert under, "the toast intercepts pointer events"
+    assert found == "under", f"the toast intercepts pointer events ({found} at its centre)"
 
     # Deleting: the trash icon, the warning, "Delete"
     page.locator(f"#delete-{key_id}").click()
