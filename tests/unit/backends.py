@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +39,31 @@ def pg_reachable() -> bool:
             return True
     except OSError:
         return False
+
+
+@contextmanager
+def fresh_pg_engine(label: str) -> Iterator[sa.Engine]:
+    """An engine on a new PostgreSQL database holding the models' tables (create_all, not the
+    migrations), dropped afterwards; the test is skipped when the server is not reachable."""
+    from sqlmodel import SQLModel
+
+    from rxapp import db
+
+    if not pg_reachable():
+        pytest.skip("PostgreSQL not reachable (TEST_POSTGRES_URL)")
+    name = f"t_{label}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    made = db.make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        SQLModel.metadata.create_all(made)
+        yield made
+    finally:
+        made.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def base_env() -> dict[str, str]:

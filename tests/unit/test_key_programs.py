@@ -8,7 +8,6 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import sqlite3
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from rxapp.services import keys as key_service
 from rxapp.services.errors import ValidationError
 from rxapp.services.key_lookup import SqliteDigestLookup
 from rxapp.services.keys.refill import period_start, refill_due_keys
-from tests.unit.backends import PG_URL, pg_reachable
+from tests.unit.backends import fresh_pg_engine
 from tests.unit.helpers import Person, run_async, utc, verify_key
 
 
@@ -36,21 +35,8 @@ def engine(request: pytest.FixtureRequest, app_settings, tmp_path):  # both data
         yield made
         made.dispose()
         return
-    if not pg_reachable():
-        pytest.skip("PostgreSQL not reachable (TEST_POSTGRES_URL)")
-    name = f"t_programs_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    made = db.make_engine(sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        SQLModel.metadata.create_all(made)
+    with fresh_pg_engine("programs") as made:
         yield made
-    finally:
-        made.dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _row(session: Session, key_id: str) -> ApiKey:

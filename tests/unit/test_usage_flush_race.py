@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from rxapp.models import ApiKey, KeyUsageHour
 from rxapp.services import keys as key_service
 from rxapp.services import usage
-from tests.unit.backends import PG_URL, pg_reachable
+from tests.unit.backends import fresh_pg_engine
 from tests.unit.helpers import new_user
 
 HOUR = dt.datetime(2026, 12, 7, 10, tzinfo=dt.UTC)
@@ -29,23 +28,8 @@ HOUR = dt.datetime(2026, 12, 7, 10, tzinfo=dt.UTC)
 
 @pytest.fixture
 def pg_engine(app_settings) -> Iterator[sa.Engine]:
-    from rxapp import db
-
-    if not pg_reachable():
-        pytest.skip("PostgreSQL not reachable (TEST_POSTGRES_URL)")
-    name = f"t_usage_race_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    made = db.make_engine(sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        SQLModel.metadata.create_all(made)
+    with fresh_pg_engine("usage_race") as made:
         yield made
-    finally:
-        made.dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_a_key_deleted_while_the_flush_runs_waits_for_it_and_nothing_fails(pg_engine: sa.Engine) -> None:
