@@ -20,6 +20,7 @@ from sqlmodel import Session
 from rxapp import routes
 from rxapp.db import session_scope
 from rxapp.services import audit
+from rxapp.services.access import TWO_FACTOR_REQUIRED
 from rxapp.services.errors import NotFoundError, ServiceError
 from rxapp.session_guard import Caller, session_ended, signed_in_user
 
@@ -166,6 +167,14 @@ def _to_sign_in(state: AuthState) -> Any:
     return rx.redirect(routes.sign_in_for(here, ended=session_ended()))
 
 
+def _refusal_toast(state: AuthState, error: ServiceError) -> Any:
+    """The error toast for a refusal the handler left uncaught; none for the two-factor policy's
+    refusal while the page already says so in its place (the page's loads would repeat it)."""
+    if error.code == TWO_FACTOR_REQUIRED and getattr(state, "two_factor_needed", False):
+        return None
+    return rx.toast.error(error.message)
+
+
 def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
     """THE sign-in guard: every protected handler is written `async def h(self, user, ...)`.
 
@@ -193,7 +202,8 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
                 async for update in handler(self, user, *args, **kwargs):
                     yield update
             except ServiceError as error:
-                yield rx.toast.error(error.message)
+                if (toast := _refusal_toast(self, error)) is not None:
+                    yield toast
 
         wrapper: Callable[..., Any] = guarded_stream
     else:
@@ -207,7 +217,7 @@ def requires_user(handler: Callable[..., Any]) -> Callable[..., Any]:
                 result = handler(self, user, *args, **kwargs)
                 return await result if inspect.isawaitable(result) else result
             except ServiceError as error:
-                return rx.toast.error(error.message)
+                return _refusal_toast(self, error)
 
         wrapper = guarded
     # Reflex reads the handler's arguments from its signature (inspect honours `__signature__`, a

@@ -32,8 +32,14 @@ def _axe_source() -> str:
     return path.read_text()
 
 
+_STILL = """() => document.getAnimations().every(
+  (a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity)"""
+
+
 def serious_violations(page: Page) -> list[str]:
-    """Every critical or serious axe violation on the page as it is now (dialogs included)."""
+    """Every critical or serious axe violation on the page once its finite animations have ended
+    (dialogs included): mid-fade, text is judged at a fraction of its opacity."""
+    page.wait_for_function(_STILL, timeout=30_000)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=_axe_source())
     return page.evaluate(_RUN)
