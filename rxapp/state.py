@@ -170,7 +170,7 @@ def _to_sign_in(state: AuthState) -> Any:
 def _refusal_toast(state: AuthState, error: ServiceError) -> Any:
     """The error toast for a refusal the handler left uncaught; none for the two-factor policy's
     refusal while the page already says so in its place (the page's loads would repeat it)."""
-    if error.code == TWO_FACTOR_REQUIRED and getattr(state, "two_factor_needed", False):
+    if error.code == TWO_FACTOR_REQUIRED and state.two_factor_needed:
         return None
     return rx.toast.error(error.message)
 
