@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import PASSWORD, Console
 
@@ -23,8 +24,9 @@ def sign_up(page: Page, console: Console, email: str | None = None, password: st
     page.fill("#sign-up-password", password)
     page.fill("#sign-up-confirm", password)
     page.click("#sign-up-submit")
-    page.wait_for_url(re.compile(r".*/keys/?$"))
+    _wait_for_landing(page, ("#sign-up-email", "#sign-up-password", "#sign-up-confirm"))
     expect(page.locator("#signed-in-email")).to_have_text(email)
+    wait_loaded(page)
     return email
 
 
@@ -33,8 +35,32 @@ def sign_in(page: Page, console: Console, email: str, password: str = PASSWORD) 
     page.fill("#sign-in-email", email)
     page.fill("#sign-in-password", password)
     page.click("#sign-in-submit")
-    page.wait_for_url(re.compile(r".*/keys/?$"))
+    _wait_for_landing(page, ("#sign-in-email", "#sign-in-password"))
     expect(page.locator("#signed-in-email")).to_have_text(email)
+    wait_loaded(page)
+
+
+def _wait_for_landing(page: Page, fields: tuple[str, ...]) -> None:
+    """Wait for the keys page after a form's submit; if it never comes, say what the form held (a
+    once-seen CI failure stayed on /sign-up with no POST in the server's log)."""
+    try:
+        page.wait_for_url(re.compile(r".*/keys/?$"))
+    except PlaywrightTimeoutError as error:
+        report = page.evaluate(
+            """(fields) => fields.map((selector) => {
+                const field = document.querySelector(selector);
+                return field ? `${selector}: ${field.value.length} chars, valid=${field.validity.valid}`
+                    + ` ${field.validationMessage}` : `${selector}: missing`;
+            })""",
+            list(fields),
+        )
+        raise AssertionError(f"no landing on /keys from {page.url}; {'; '.join(report)}") from error
+
+
+def wait_loaded(page: Page) -> None:
+    """Wait until the page's loads have run: until then its main region is inert (see
+    `inert_until_loaded`), so a focus() there is dropped and a key pressed goes to the body."""
+    expect(page.locator("#main-content")).to_have_attribute("aria-busy", "false")
 
 
 def choose(page: Page, trigger_selector: str, option_label: str) -> None:
