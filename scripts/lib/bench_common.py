@@ -29,7 +29,9 @@ SECTIONS = ("verify", "usage", "browser", "expiry", "list")
 TARGETS = ("noop", "valid", "authorize", "unknown", "malformed", "programmed")
 # on PostgreSQL (--postgres), next to the same bare reference; with BENCH_REDIS_URL the named limit
 # of "programmed" is counted in Redis, as in production on PostgreSQL
-PG_TARGETS = ("valid", "authorize", "programmed")
+# `credits` and `limit` split "programmed" into its two round trips (the spend, the Redis script),
+# so the cost of each feature on its own is printed beside the two together
+PG_TARGETS = ("valid", "authorize", "programmed", "credits", "limit")
 # the seeded Bias Profile (this checkout's CLI and 4e5c6e7's, bench_baseline.py, take the same)
 PROFILE_OPTIONS = (
     "--categories",
@@ -42,7 +44,9 @@ PROFILE_OPTIONS = (
     "benchmark profile",
 )
 # "programmed": a key with credits (more than any run spends) and one named limit (never reached)
-PROGRAMMED_OPTIONS = ("--credits", "2000000000", "--limit", "requests=1000000000/1d")
+CREDITS_OPTIONS = ("--credits", "2000000000")
+LIMIT_OPTIONS = ("--limit", "requests=1000000000/1d")
+PROGRAMMED_OPTIONS = (*CREDITS_OPTIONS, *LIMIT_OPTIONS)
 CONCURRENCIES = (1, 16, 64)
 
 
@@ -245,6 +249,8 @@ class Seed:
     malformed: str
     valid_row_id: int
     programmed: str = ""  # credits + one named limit (PROGRAMMED_OPTIONS)
+    credits: str = ""  # credits only (CREDITS_OPTIONS)
+    limit: str = ""  # one named limit only (LIMIT_OPTIONS)
 
 
 def seed(server: Server) -> Seed:
@@ -255,6 +261,8 @@ def seed(server: Server) -> Seed:
     valid = server.cli("create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
     assert valid.startswith("bpk_"), "create-key must print only the secret"
     programmed = server.cli("create-key", EMAIL, "bench-programmed", *PROGRAMMED_OPTIONS).strip()
+    credits = server.cli("create-key", EMAIL, "bench-credits", *CREDITS_OPTIONS).strip()
+    limit = server.cli("create-key", EMAIL, "bench-limit", *LIMIT_OPTIONS).strip()
     unknown = key_format.generate_secret("bpk")
     # Right length and alphabet, wrong checksum: rejected after the full format check, before the database.
     malformed = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")
@@ -266,7 +274,15 @@ def seed(server: Server) -> Seed:
         query = sa.text("SELECT id FROM api_keys WHERE name = 'bench-valid'")
         row_id = connection.execute(query).scalar_one()
     engine.dispose()
-    return Seed(valid=valid, unknown=unknown, malformed=malformed, valid_row_id=row_id, programmed=programmed)
+    return Seed(
+        valid=valid,
+        unknown=unknown,
+        malformed=malformed,
+        valid_row_id=row_id,
+        programmed=programmed,
+        credits=credits,
+        limit=limit,
+    )
 
 
 def api_console(

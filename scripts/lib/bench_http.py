@@ -168,6 +168,24 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
                 and [limit["name"] for limit in body.get("ratelimits", [])] == ["requests"]
             ),
         ),
+        "credits": (
+            "verify",
+            keys.credits,
+            lambda body: (
+                body.get("valid") is True
+                and isinstance(body.get("credits"), int)
+                and not body.get("ratelimits")
+            ),
+        ),
+        "limit": (
+            "verify",
+            keys.limit,
+            lambda body: (
+                body.get("valid") is True
+                and "credits" not in body
+                and [limit["name"] for limit in body.get("ratelimits", [])] == ["requests"]
+            ),
+        ),
     }
     checks = {}
     response = httpx.get(
@@ -212,9 +230,13 @@ def load_scripts(
     scripts, urls = {}, {}
     paths = {"noop": "noop", "authorize": "authorize"}
     for target in targets:
-        secret = {"malformed": keys.malformed, "unknown": keys.unknown, "programmed": keys.programmed}.get(
-            target, keys.valid
-        )
+        secret = {
+            "malformed": keys.malformed,
+            "unknown": keys.unknown,
+            "programmed": keys.programmed,
+            "credits": keys.credits,
+            "limit": keys.limit,
+        }.get(target, keys.valid)
         method = "GET" if target == "authorize" else "POST"
         scripts[target] = work_dir / f"{target}{suffix}.lua"
         scripts[target].write_text(LUA_TEMPLATE.format(secret=secret, method=method))
@@ -256,7 +278,7 @@ def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_
                 results.wrk.append({"target": f"{target}-pg", "concurrency": 16, **parsed})
             pg_urls = {f"{target}-pg": urls[target] for target in ("bare", *PG_TARGETS)}
             pg_scripts = {f"{target}-pg": scripts[target] for target in ("bare", *PG_TARGETS)}
-            pg_rounds = ("bare-pg", "valid-pg", "authorize-pg", "programmed-pg")
+            pg_rounds = ("bare-pg", "valid-pg", "authorize-pg", "programmed-pg", "credits-pg", "limit-pg")
             interleaved_rounds(pg_urls, pg_scripts, pg_rounds, mode, results)
         finally:
             reference.stop()
