@@ -253,7 +253,9 @@ class Seed:
     limit: str = ""  # one named limit only (LIMIT_OPTIONS)
 
 
-def seed(server: Server) -> Seed:
+def seed(server: Server, split_programmed: bool = False) -> Seed:
+    """The benchmark's user, profile and keys; `split_programmed` adds the credits-only and
+    limit-only keys (only the PostgreSQL console measures them)."""
     from rxapp.services import key_format
 
     server.cli("create-user", EMAIL, input_text=PASSWORD + "\n")
@@ -261,8 +263,10 @@ def seed(server: Server) -> Seed:
     valid = server.cli("create-key", EMAIL, "bench-valid", "--profile", PROFILE).strip()
     assert valid.startswith("bpk_"), "create-key must print only the secret"
     programmed = server.cli("create-key", EMAIL, "bench-programmed", *PROGRAMMED_OPTIONS).strip()
-    credits = server.cli("create-key", EMAIL, "bench-credits", *CREDITS_OPTIONS).strip()
-    limit = server.cli("create-key", EMAIL, "bench-limit", *LIMIT_OPTIONS).strip()
+    credits = limit = ""
+    if split_programmed:
+        credits = server.cli("create-key", EMAIL, "bench-credits", *CREDITS_OPTIONS).strip()
+        limit = server.cli("create-key", EMAIL, "bench-limit", *LIMIT_OPTIONS).strip()
     unknown = key_format.generate_secret("bpk")
     # Right length and alphabet, wrong checksum: rejected after the full format check, before the database.
     malformed = unknown[:-1] + ("A" if unknown[-1] != "A" else "B")

@@ -146,7 +146,17 @@ def run_wrk(
     return parsed, result.stdout
 
 
-def check_responses(server: Server, keys: Seed) -> dict[str, str]:
+def _program_answer(credits: bool, limits: list[str]) -> Any:
+    """A valid answer that carries credits (an int) exactly when `credits`, and these named limits."""
+    return lambda body: (
+        body.get("valid") is True
+        and ("credits" in body) == credits
+        and (not credits or isinstance(body["credits"], int))
+        and [limit["name"] for limit in body.get("ratelimits", [])] == limits
+    )
+
+
+def check_responses(server: Server, keys: Seed, targets: tuple[str, ...] = TARGETS) -> dict[str, str]:
     """Each target answers what it should before we load it (a fast wrong answer is not a result)."""
     expectations = {
         "noop": ("noop", keys.valid, lambda body: body.get("code") == "NOOP"),
@@ -159,42 +169,17 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
         ),
         "unknown": ("verify", keys.unknown, lambda body: body == {"valid": False, "code": "NOT_FOUND"}),
         "malformed": ("verify", keys.malformed, lambda body: body == {"valid": False, "code": "MALFORMED"}),
-        "programmed": (
-            "verify",
-            keys.programmed,
-            lambda body: (
-                body.get("valid") is True
-                and isinstance(body.get("credits"), int)
-                and [limit["name"] for limit in body.get("ratelimits", [])] == ["requests"]
-            ),
-        ),
-        "credits": (
-            "verify",
-            keys.credits,
-            lambda body: (
-                body.get("valid") is True
-                and isinstance(body.get("credits"), int)
-                and not body.get("ratelimits")
-            ),
-        ),
-        "limit": (
-            "verify",
-            keys.limit,
-            lambda body: (
-                body.get("valid") is True
-                and "credits" not in body
-                and [limit["name"] for limit in body.get("ratelimits", [])] == ["requests"]
-            ),
-        ),
+        "programmed": ("verify", keys.programmed, _program_answer(credits=True, limits=["requests"])),
+        "credits": ("verify", keys.credits, _program_answer(credits=True, limits=[])),
+        "limit": ("verify", keys.limit, _program_answer(credits=False, limits=["requests"])),
     }
     checks = {}
-    response = httpx.get(
-        f"{server.base_url}/api/v1/authorize", headers={"Authorization": f"Bearer {keys.valid}"}, timeout=10
-    )
-    if response.status_code != 200 or not response.headers.get("x-key-id", "").startswith("key_"):
-        raise RuntimeError(f"authorize: unexpected answer {response.status_code} {response.headers}")
-    checks["authorize"] = f"200 X-Key-Id: {response.headers['x-key-id']}"
-    for target, (path, secret, ok) in expectations.items():
+    if "authorize" in targets:
+        checks["authorize"] = _check_authorize(server, keys)
+    for target in targets:
+        if target == "authorize":
+            continue
+        path, secret, ok = expectations[target]
         response = httpx.post(
             f"{server.base_url}/api/v1/{path}", headers={"Authorization": f"Bearer {secret}"}, timeout=10
         )
@@ -203,6 +188,15 @@ def check_responses(server: Server, keys: Seed) -> dict[str, str]:
             raise RuntimeError(f"{target}: unexpected answer {response.status_code} {body}")
         checks[target] = f"{response.status_code} {json.dumps(body, sort_keys=True)[:400]}"
     return checks
+
+
+def _check_authorize(server: Server, keys: Seed) -> str:
+    response = httpx.get(
+        f"{server.base_url}/api/v1/authorize", headers={"Authorization": f"Bearer {keys.valid}"}, timeout=10
+    )
+    if response.status_code != 200 or not response.headers.get("x-key-id", "").startswith("key_"):
+        raise RuntimeError(f"authorize: unexpected answer {response.status_code} {response.headers}")
+    return f"200 X-Key-Id: {response.headers['x-key-id']}"
 
 
 RATIO_ROUNDS = {True: (2, 1), False: (5, 2)}  # quick/full: (rounds, seconds per run)
@@ -230,13 +224,7 @@ def load_scripts(
     scripts, urls = {}, {}
     paths = {"noop": "noop", "authorize": "authorize"}
     for target in targets:
-        secret = {
-            "malformed": keys.malformed,
-            "unknown": keys.unknown,
-            "programmed": keys.programmed,
-            "credits": keys.credits,
-            "limit": keys.limit,
-        }.get(target, keys.valid)
+        secret = keys.valid if target in ("noop", "authorize") else getattr(keys, target)
         method = "GET" if target == "authorize" else "POST"
         scripts[target] = work_dir / f"{target}{suffix}.lua"
         scripts[target].write_text(LUA_TEMPLATE.format(secret=secret, method=method))
@@ -262,8 +250,10 @@ def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_
     try:
         say("PostgreSQL: migrating, seeding and starting a second console")
         server.migrate()
-        keys = seed(server)
+        keys = seed(server, split_programmed=True)
         server.start()
+        for target, seen in check_responses(server, keys, PG_TARGETS).items():
+            results.checks[f"{target} on PostgreSQL"] = seen
         scripts, urls = load_scripts(server, keys, PG_TARGETS, work_dir, suffix="-pg")
         reference = ReferenceServer(work_dir / "reference-pg.log")
         reference.start()
@@ -278,8 +268,7 @@ def bench_verify_postgres(postgres_url: str, mode: Mode, results: Results, work_
                 results.wrk.append({"target": f"{target}-pg", "concurrency": 16, **parsed})
             pg_urls = {f"{target}-pg": urls[target] for target in ("bare", *PG_TARGETS)}
             pg_scripts = {f"{target}-pg": scripts[target] for target in ("bare", *PG_TARGETS)}
-            pg_rounds = ("bare-pg", "valid-pg", "authorize-pg", "programmed-pg", "credits-pg", "limit-pg")
-            interleaved_rounds(pg_urls, pg_scripts, pg_rounds, mode, results)
+            interleaved_rounds(pg_urls, pg_scripts, tuple(pg_urls), mode, results)
         finally:
             reference.stop()
     finally:
